@@ -1,0 +1,24 @@
+// Small file helpers with the guarantees eci's state needs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "eci/error.h"
+
+namespace eci::fs {
+
+// Reads at most `maxBytes` (error "... is larger than N bytes" beyond that).
+Result<std::string> readFile(const std::filesystem::path& path, size_t maxBytes);
+
+// Crash-safe replace: write a temp file in the same directory, fsync it, rename over `path`,
+// fsync the directory. A crash at any point leaves either the old or the new content.
+Status writeFileAtomic(const std::filesystem::path& path, const std::string& content,
+                       mode_t mode = 0600);
+
+// mkdir -p with a mode for created directories.
+Status makeDirs(const std::filesystem::path& path, mode_t mode = 0755);
+
+}  // namespace eci::fs

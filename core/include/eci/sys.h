@@ -1,0 +1,34 @@
+// Syscall wrappers in one place. Each returns Result/Status with the call and its arguments in the
+// message, retries EINTR where the call is restartable, and all fds are O_CLOEXEC. New mount API
+// and seccomp-notify calls have no glibc wrappers on Debian 12, so they go through syscall(2).
+// Kernel features are probed (see probe*), never inferred from the kernel version.
+#pragma once
+
+#include <linux/mount.h>
+#include <sys/types.h>
+
+#include <string>
+
+#include "eci/error.h"
+#include "eci/unique_fd.h"
+
+namespace eci::sys {
+
+Result<UniqueFd> open(const std::string& path, int flags, mode_t mode = 0);
+Result<UniqueFd> openAt(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+
+// New mount API (Linux >= 5.2; MOUNT_ATTR_IDMAP >= 5.12).
+Result<UniqueFd> openTree(int dirfd, const std::string& path, unsigned flags);
+Status mountSetattr(int dirfd, const std::string& path, unsigned flags, const mount_attr& attr);
+Result<UniqueFd> fsopen(const std::string& fsname, unsigned flags);
+Status fsconfig(int fsfd, unsigned cmd, const char* key, const void* value, int aux);
+Result<UniqueFd> fsmount(int fsfd, unsigned flags, unsigned attrFlags);
+Status moveMount(int fromDirfd, const std::string& fromPath, int toDirfd,
+                 const std::string& toPath, unsigned flags);
+
+Result<UniqueFd> pidfdOpen(pid_t pid, unsigned flags = 0);
+
+// Feature probes (cached after the first call).
+bool probeIdmappedMounts();  // open_tree + mount_setattr(MOUNT_ATTR_IDMAP) on a tmpfs
+
+}  // namespace eci::sys

@@ -1,0 +1,56 @@
+// Client side of eci-enforcerd's sockets, used by eci-runc, eci-admin and eci-agent.
+// Wire format: eci/ipc.h frames; messages: docs/design/protocol.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "eci/error.h"
+#include "eci/policy.h"
+
+namespace eci::enforcer {
+
+inline constexpr const char* kDefaultControlSocket = "/run/eci/enforcer.sock";
+inline constexpr const char* kDefaultPushSocket = "/run/eci/push.sock";
+
+struct IdRange {
+  uint32_t start = 0;  // host uid/gid that container root maps to (100000, 165536, ...)
+  uint32_t size = 0;   // always 65536
+};
+
+// What eci-runc needs to rewrite one container's spec.
+struct CreateGrant {
+  Policy policy;             // the policy in force (verified, or fail-closed defaults)
+  bool policyVerified = false;
+  IdRange range;             // allocated exclusively to this container (size 0 if ECI is off)
+  std::string engineDataRoot;  // e.g. /var/lib/docker; restricted as a whole
+};
+
+class Client {
+ public:
+  explicit Client(std::filesystem::path controlSocket = kDefaultControlSocket)
+      : socket_(std::move(controlSocket)) {}
+
+  // Allocates (or returns the already allocated) range for `containerId`. `runcRoot` and
+  // `bundle` let the enforcer reconcile allocations with the runtime's state after a restart.
+  Result<CreateGrant> create(const std::string& containerId, const std::string& bundle,
+                             const std::string& runcRoot);
+  // The container is gone (runc delete, or a failed create): release its range. Idempotent.
+  Status release(const std::string& containerId);
+  Result<nlohmann::json> status();
+
+ private:
+  std::filesystem::path socket_;
+};
+
+// Pushes a signed bundle to the push socket; the reply says whether it was applied and why not.
+struct PushResult {
+  bool applied = false;
+  uint64_t serial = 0;
+  std::string reason;  // why it was refused
+};
+Result<PushResult> pushBundle(const std::filesystem::path& pushSocket, const std::string& bundle);
+
+}  // namespace eci::enforcer
