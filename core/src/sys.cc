@@ -1,0 +1,312 @@
+#include "eci/sys.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <initializer_list>
+#include <mutex>
+#include <utility>
+
+namespace eci::sys {
+namespace {
+
+std::string quote(const std::string& s) {
+  return "'" + s + "'";
+}
+
+// "'/x'" for a path, "fd 5" for AT_EMPTY_PATH on an fd, "fd 5 + 'rel'" for a relative path.
+std::string where(int dirfd, const std::string& path) {
+  if (path.empty()) return "fd " + std::to_string(dirfd);
+  if (path[0] == '/' || dirfd == AT_FDCWD) return quote(path);
+  return "fd " + std::to_string(dirfd) + " + " + quote(path);
+}
+
+// Renders a flag word as "A|B|0x40" so messages name what was asked for.
+std::string flagNames(unsigned flags,
+                      std::initializer_list<std::pair<unsigned, const char*>> known) {
+  std::string out;
+  for (const auto& [bit, name] : known) {
+    if (bit != 0 && (flags & bit) == bit) {
+      if (!out.empty()) out += "|";
+      out += name;
+      flags &= ~bit;
+    }
+  }
+  if (flags != 0) {
+    char buf[16];
+    snprintf(buf, sizeof buf, "0x%x", flags);
+    if (!out.empty()) out += "|";
+    out += buf;
+  }
+  return out.empty() ? "0" : out;
+}
+
+std::string openTreeFlags(unsigned f) {
+  return flagNames(f & ~unsigned{OPEN_TREE_CLOEXEC}, {{OPEN_TREE_CLONE, "OPEN_TREE_CLONE"},
+                                                      {AT_RECURSIVE, "AT_RECURSIVE"},
+                                                      {AT_EMPTY_PATH, "AT_EMPTY_PATH"},
+                                                      {AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"},
+                                                      {AT_NO_AUTOMOUNT, "AT_NO_AUTOMOUNT"}});
+}
+
+std::string mountAttrNames(uint64_t a) {
+  return flagNames(static_cast<unsigned>(a), {{MOUNT_ATTR_RDONLY, "MOUNT_ATTR_RDONLY"},
+                                              {MOUNT_ATTR_NOSUID, "MOUNT_ATTR_NOSUID"},
+                                              {MOUNT_ATTR_NODEV, "MOUNT_ATTR_NODEV"},
+                                              {MOUNT_ATTR_NOEXEC, "MOUNT_ATTR_NOEXEC"},
+                                              {MOUNT_ATTR_NOATIME, "MOUNT_ATTR_NOATIME"},
+                                              {MOUNT_ATTR_STRICTATIME, "MOUNT_ATTR_STRICTATIME"},
+                                              {MOUNT_ATTR_NODIRATIME, "MOUNT_ATTR_NODIRATIME"},
+                                              {MOUNT_ATTR_IDMAP, "MOUNT_ATTR_IDMAP"},
+                                              {MOUNT_ATTR_NOSYMFOLLOW, "MOUNT_ATTR_NOSYMFOLLOW"}});
+}
+
+const char* fsconfigCmdName(unsigned cmd) {
+  switch (cmd) {
+    case FSCONFIG_SET_FLAG:
+      return "FSCONFIG_SET_FLAG";
+    case FSCONFIG_SET_STRING:
+      return "FSCONFIG_SET_STRING";
+    case FSCONFIG_SET_BINARY:
+      return "FSCONFIG_SET_BINARY";
+    case FSCONFIG_SET_PATH:
+      return "FSCONFIG_SET_PATH";
+    case FSCONFIG_SET_PATH_EMPTY:
+      return "FSCONFIG_SET_PATH_EMPTY";
+    case FSCONFIG_SET_FD:
+      return "FSCONFIG_SET_FD";
+    case FSCONFIG_CMD_CREATE:
+      return "FSCONFIG_CMD_CREATE";
+    case FSCONFIG_CMD_RECONFIGURE:
+      return "FSCONFIG_CMD_RECONFIGURE";
+    default:
+      return "FSCONFIG_?";
+  }
+}
+
+// Only for calls that have no side effect before they can fail with EINTR (opens, lookups).
+template <typename F>
+long retryEintr(F f) {
+  long rc;
+  do {
+    rc = f();
+  } while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+}  // namespace
+
+Result<UniqueFd> open(const std::string& path, int flags, mode_t mode) {
+  const long fd = retryEintr([&] { return ::open(path.c_str(), flags | O_CLOEXEC, mode); });
+  if (fd < 0) return Error::fromErrno("open(" + quote(path) + ")");
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Result<UniqueFd> openAt(int dirfd, const std::string& path, int flags, mode_t mode) {
+  const long fd =
+      retryEintr([&] { return ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode); });
+  if (fd < 0) return Error::fromErrno("openat(" + where(dirfd, path) + ")");
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Result<UniqueFd> openTree(int dirfd, const std::string& path, unsigned flags) {
+  const long fd = retryEintr(
+      [&] { return ::syscall(SYS_open_tree, dirfd, path.c_str(), flags | OPEN_TREE_CLOEXEC); });
+  if (fd < 0) {
+    return Error::fromErrno("open_tree(" + where(dirfd, path) + ", " + openTreeFlags(flags) + ")");
+  }
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Status mountSetattr(int dirfd, const std::string& path, unsigned flags, const mount_attr& attr) {
+  // Not retried on EINTR: the kernel restarts it itself when that is safe (-ERESTARTSYS), and a
+  // recursive change may have been partly applied before a signal.
+  mount_attr copy = attr;
+  if (::syscall(SYS_mount_setattr, dirfd, path.c_str(), flags, &copy, sizeof copy) != 0) {
+    std::string what;
+    if (attr.attr_set != 0) what += mountAttrNames(attr.attr_set);
+    if (attr.attr_clr != 0) {
+      if (!what.empty()) what += ", ";
+      what += "clear " + mountAttrNames(attr.attr_clr);
+    }
+    if (what.empty()) what = "0";
+    std::string hint;
+    if ((attr.attr_set & MOUNT_ATTR_IDMAP) != 0 && errno == EINVAL) {
+      hint =
+          "the filesystem may not support ID-mapped mounts, or the mount is already ID-mapped "
+          "or attached";
+    }
+    return Error::fromErrno("mount_setattr(" + where(dirfd, path) + ", " + what + ")", hint);
+  }
+  return {};
+}
+
+Result<UniqueFd> fsopen(const std::string& fsname, unsigned flags) {
+  const long fd =
+      retryEintr([&] { return ::syscall(SYS_fsopen, fsname.c_str(), flags | FSOPEN_CLOEXEC); });
+  if (fd < 0) return Error::fromErrno("fsopen(" + quote(fsname) + ")");
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Status fsconfig(int fsfd, unsigned cmd, const char* key, const void* value, int aux) {
+  if (::syscall(SYS_fsconfig, fsfd, cmd, key, value, aux) != 0) {
+    std::string msg = "fsconfig(fd " + std::to_string(fsfd) + ", " + fsconfigCmdName(cmd);
+    if (key != nullptr) msg += ", " + quote(key);
+    if (value != nullptr && (cmd == FSCONFIG_SET_STRING || cmd == FSCONFIG_SET_PATH)) {
+      msg += ", " + quote(static_cast<const char*>(value));
+    }
+    msg += ")";
+    return Error::fromErrno(msg);
+  }
+  return {};
+}
+
+Result<UniqueFd> fsmount(int fsfd, unsigned flags, unsigned attrFlags) {
+  const long fd = ::syscall(SYS_fsmount, fsfd, flags | FSMOUNT_CLOEXEC, attrFlags);
+  if (fd < 0) {
+    return Error::fromErrno("fsmount(fd " + std::to_string(fsfd) + ", " +
+                            mountAttrNames(attrFlags) + ")");
+  }
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Status moveMount(int fromDirfd, const std::string& fromPath, int toDirfd, const std::string& toPath,
+                 unsigned flags) {
+  if (::syscall(SYS_move_mount, fromDirfd, fromPath.c_str(), toDirfd, toPath.c_str(), flags) != 0) {
+    return Error::fromErrno("move_mount(" + where(fromDirfd, fromPath) + ", " +
+                            where(toDirfd, toPath) + ")");
+  }
+  return {};
+}
+
+Result<UniqueFd> pidfdOpen(pid_t pid, unsigned flags) {
+  // pidfds are always close-on-exec.
+  const long fd = retryEintr([&] { return ::syscall(SYS_pidfd_open, pid, flags); });
+  if (fd < 0) return Error::fromErrno("pidfd_open(" + std::to_string(pid) + ")");
+  return UniqueFd(static_cast<int>(fd));
+}
+
+namespace {
+
+bool writeAll(const std::string& path, const std::string& data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return false;
+  return ::write(fd.get(), data.data(), data.size()) == static_cast<ssize_t>(data.size());
+}
+
+// A child in a fresh user namespace that waits until its pipe closes; its ns/user file is the
+// idmap source. Killed and reaped on destruction.
+class UsernsChild {
+ public:
+  UsernsChild() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return;
+    UniqueFd rd(p[0]);
+    pipeW_.reset(p[1]);
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return;
+    UniqueFd readyR(ready[0]), readyW(ready[1]);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls here: the parent may be multi-threaded.
+      pipeW_.reset();
+      readyR.reset();
+      char c = ::unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
+      if (::write(readyW.get(), &c, 1) != 1) _exit(1);
+      readyW.reset();
+      ssize_t r;
+      do r = ::read(rd.get(), &c, 1);
+      while (r < 0 && errno == EINTR);
+      _exit(0);
+    }
+    if (pid_ < 0) return;
+    readyW.reset();
+    char c = 0;
+    ssize_t r;
+    do r = ::read(readyR.get(), &c, 1);
+    while (r < 0 && errno == EINTR);
+    ok_ = r == 1 && c == 1;
+  }
+  ~UsernsChild() {
+    pipeW_.reset();
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  UsernsChild(const UsernsChild&) = delete;
+  UsernsChild& operator=(const UsernsChild&) = delete;
+
+  bool ok() const { return ok_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool ok_ = false;
+  UniqueFd pipeW_;
+};
+
+Status tryIdmap(int mntFd, int usernsFd) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(usernsFd);
+  return mountSetattr(mntFd, "", AT_EMPTY_PATH, attr);
+}
+
+bool probeOnce() {
+  UsernsChild child;
+  if (!child.ok()) return false;
+  const std::string proc = "/proc/" + std::to_string(child.pid());
+  // An idmap needs a mapping to translate through; a root range when we can, else our own uid.
+  if (::geteuid() == 0) {
+    if (!writeAll(proc + "/uid_map", "0 100000 65536") ||
+        !writeAll(proc + "/gid_map", "0 100000 65536")) {
+      return false;
+    }
+  } else {
+    if (!writeAll(proc + "/setgroups", "deny") ||
+        !writeAll(proc + "/uid_map", "0 " + std::to_string(::geteuid()) + " 1") ||
+        !writeAll(proc + "/gid_map", "0 " + std::to_string(::getegid()) + " 1")) {
+      return false;
+    }
+  }
+  auto userns = open(proc + "/ns/user", O_RDONLY);
+  if (!userns.ok()) return false;
+
+  // First a detached tmpfs (no trace in any mount table); kernels before 6.3 cannot ID-map tmpfs,
+  // so fall back to a clone of a directory on the disk filesystem of /var/tmp, which is where
+  // container state lives on such machines.
+  if (auto fs = fsopen("tmpfs", 0); fs.ok()) {
+    if (fsconfig(fs->get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0).ok()) {
+      if (auto mnt = fsmount(fs->get(), 0, 0); mnt.ok()) {
+        if (tryIdmap(mnt->get(), userns->get()).ok()) return true;
+      }
+    }
+  }
+  char tmpl[] = "/var/tmp/eci-idmap-probe.XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return false;
+  bool ok = false;
+  if (auto tree = openTree(AT_FDCWD, tmpl, OPEN_TREE_CLONE); tree.ok()) {
+    ok = tryIdmap(tree->get(), userns->get()).ok();
+  }
+  ::rmdir(tmpl);
+  return ok;
+}
+
+}  // namespace
+
+bool probeIdmappedMounts() {
+  static std::once_flag once;
+  static bool result = false;
+  std::call_once(once, [] { result = probeOnce(); });
+  return result;
+}
+
+}  // namespace eci::sys
