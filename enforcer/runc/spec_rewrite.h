@@ -1,0 +1,62 @@
+// The OCI spec (config.json) rewrite eci-runc applies on `create`: a pure function from the
+// engine's spec + the enforcer's grant to the spec the real runc runs, or a refusal whose message
+// the user sees as `OCI runtime create failed: error in the container spec: <message>`.
+//
+// Pure: everything it needs from the host (path resolution, which namespaces are the host's, the
+// machine's capability bounding set, AppArmor) comes in through SpecContext, so every rule is unit
+// tested and fuzzed without a container engine.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "eci/error.h"
+#include "eci/policy.h"
+
+namespace eci::runc {
+
+// Prefix runc-shaped errors carry; containerd puts it after "OCI runtime create failed: ".
+inline constexpr const char* kSpecErrorPrefix = "error in the container spec: ";
+
+struct SpecContext {
+  std::string containerId;
+  std::string bundle;  // relative bind sources are relative to it (as runc does)
+  Policy policy;
+  uint32_t rangeStart = 0;  // host id container root maps to
+  uint32_t rangeSize = 65536;
+  std::string engineDataRoot;                // e.g. /var/lib/docker; restricted as a whole
+  std::vector<std::string> extraRestricted;  // e.g. a non-default engine socket (eci-runc flag)
+  uint64_t hostCapBounding = ~0ULL;          // CapBnd of eci-runc (bit n = capability n)
+  bool apparmorAvailable = false;
+  // Host path resolution (symlinks and `..`); a missing tail is kept lexically. Default: realpath
+  // on the longest existing prefix.
+  std::function<std::string(const std::string&)> resolve;
+  // True if `path` names the host's (eci-runc's own) namespace of `type` ("pid", "network", ...).
+  // Default: compares st_dev/st_ino with /proc/self/ns/<kind>.
+  std::function<bool(const std::string& type, const std::string& path)> isHostNamespace;
+};
+
+struct RewriteResult {
+  nlohmann::json spec;
+  std::vector<std::string> notes;  // what was changed and why (logged by eci-runc)
+};
+
+// ECI on: applies every rule of docs/design/eci-runc.md; ECI off: returns the spec unchanged.
+// A refusal is an Error whose message is the user-visible text (without kSpecErrorPrefix).
+Result<RewriteResult> rewriteSpec(const nlohmann::json& spec, const SpecContext& ctx);
+
+// Lexical normalisation of an absolute path ("/a/./b/../c/" -> "/a/c").
+std::string normalizePath(const std::string& path);
+// Default resolver used when SpecContext::resolve is empty.
+std::string resolveHostPath(const std::string& path);
+// Default host namespace check used when SpecContext::isHostNamespace is empty.
+bool isHostNamespacePath(const std::string& type, const std::string& path);
+// CapBnd of the calling process from /proc/self/status (all bits set if it can't be read).
+uint64_t readCapBounding();
+// Capability name ("CAP_SYS_ADMIN") -> number, or -1 if unknown.
+int capabilityNumber(const std::string& name);
+
+}  // namespace eci::runc
