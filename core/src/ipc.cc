@@ -208,7 +208,7 @@ Result<json> recvMessage(int fd, milliseconds timeout, size_t maxBytes) {
     return Error(EMSGSIZE, "reading frame: length " + std::to_string(n) + " exceeds the limit of " +
                                std::to_string(std::min(maxBytes, kMaxFrameBytes)) + " bytes");
   }
-  if (n == 0) return Error(EBADMSG, "reading frame: empty frame");
+  if (n == 0) return Error("reading frame: empty frame");
   std::string body(n, '\0');
   ECI_TRY(readFull(fd, body.data(), body.size(), deadline, &gotAny));
   return internal::parseJsonStrict(body, "reading frame");

@@ -48,16 +48,16 @@ inline Result<nlohmann::json> parseJsonStrict(std::string_view text, const std::
     return json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true,
                        /*ignore_comments=*/false);
   } catch (const JsonParseAbort& e) {
-    return Error(EBADMSG, what + ": malformed JSON: " + e.reason);
+    return Error(what + ": malformed JSON: " + e.reason);
   } catch (const json::parse_error& e) {
     // e.what() carries nlohmann's internal names ("[json.exception.parse_error.101]"); keep only
     // the byte offset and the tail that explains the problem.
     std::string msg = e.what();
     const auto pos = msg.find("parse error");
     if (pos != std::string::npos) msg = msg.substr(pos);
-    return Error(EBADMSG, what + ": malformed JSON: " + msg);
+    return Error(what + ": malformed JSON: " + msg);
   } catch (const std::exception& e) {
-    return Error(EBADMSG, what + ": malformed JSON: " + std::string(e.what()));
+    return Error(what + ": malformed JSON: " + std::string(e.what()));
   }
 }
 

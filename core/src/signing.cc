@@ -141,7 +141,7 @@ std::string signedBytes(const std::string& canonical) {
 }
 
 Error bundleError(std::string what) {
-  return Error(EBADMSG, "policy bundle: " + what);
+  return Error("policy bundle: " + what);
 }
 
 bool isEd25519(EVP_PKEY* pkey) {
@@ -364,14 +364,14 @@ Result<Bundle> verifyBundle(const std::string& text, const std::vector<KeyPair>&
     }
   }
   if (key == nullptr) {
-    return Error(EPERM, "policy bundle: signed by key " + keyId + ", which is not a trusted key");
+    return Error("policy bundle: signed by key " + keyId + ", which is not a trusted key");
   }
 
   json body = doc;
   body.erase("signature");
   ECI_ASSIGN_OR_RETURN(canonical, internal::dumpJson(body, "policy bundle"));
   if (!key->verify(signedBytes(canonical), *sig)) {
-    return Error(EPERM, "policy bundle: signature does not verify with trusted key " + keyId);
+    return Error("policy bundle: signature does not verify with trusted key " + keyId);
   }
   // Interpreted only once authenticated; still strict so a signer's bug cannot smuggle keys that
   // one enforcer version ignores and another honours.
