@@ -1,0 +1,90 @@
+#include "eci/enforcer_client.h"
+
+#include "eci/ipc.h"
+
+namespace eci::enforcer {
+namespace {
+
+using nlohmann::json;
+
+// Creates wait on at most one fsync'd write in the daemon; the timeout only bounds a stuck peer.
+constexpr std::chrono::milliseconds kTimeout{15000};
+
+Result<json> request(const std::filesystem::path& socket, const json& req, const char* what) {
+  auto reply = ipc::call(socket, req, kTimeout);
+  if (!reply.ok()) {
+    return std::move(reply).error().wrap("cannot reach eci-enforcerd at '" + socket.string() +
+                                         "' (" + what + ")");
+  }
+  if (!reply->is_object() || !reply->contains("ok") || !(*reply)["ok"].is_boolean()) {
+    return Error(std::string("eci-enforcerd sent a malformed reply to ") + what);
+  }
+  return reply;
+}
+
+std::string errorOf(const json& reply) {
+  auto it = reply.find("error");
+  return it != reply.end() && it->is_string() ? it->get<std::string>() : "no reason given";
+}
+
+}  // namespace
+
+Result<CreateGrant> Client::create(const std::string& containerId, const std::string& bundle,
+                                   const std::string& runcRoot) {
+  ECI_ASSIGN_OR_RETURN(
+      reply,
+      request(socket_,
+              {{"op", "create"}, {"id", containerId}, {"bundle", bundle}, {"runcRoot", runcRoot}},
+              "create"));
+  if (!reply["ok"].get<bool>()) {
+    return Error("eci-enforcerd refused to create container '" + containerId +
+                 "': " + errorOf(reply));
+  }
+  try {
+    CreateGrant g;
+    auto pol = Policy::fromJson(reply.at("policy"));
+    if (!pol.ok()) return std::move(pol).error().wrap("eci-enforcerd's create reply");
+    g.policy = std::move(*pol);
+    g.policyVerified = reply.at("verified").get<bool>();
+    g.range.start = reply.at("range").at("start").get<uint32_t>();
+    g.range.size = reply.at("range").at("size").get<uint32_t>();
+    g.engineDataRoot = reply.at("engineDataRoot").get<std::string>();
+    // ECI on without a range would be an unprotected container: refuse rather than guess.
+    if (g.policy.enabled && (g.range.size == 0 || g.range.start == 0)) {
+      return Error("eci-enforcerd granted no uid/gid range while ECI is on");
+    }
+    return g;
+  } catch (const json::exception& e) {
+    return Error(std::string("eci-enforcerd's create reply is malformed: ") + e.what());
+  }
+}
+
+Status Client::release(const std::string& containerId) {
+  ECI_ASSIGN_OR_RETURN(reply,
+                       request(socket_, {{"op", "release"}, {"id", containerId}}, "release"));
+  if (!reply["ok"].get<bool>()) {
+    return Error("eci-enforcerd refused to release container '" + containerId +
+                 "': " + errorOf(reply));
+  }
+  return {};
+}
+
+Result<nlohmann::json> Client::status() {
+  ECI_ASSIGN_OR_RETURN(reply, request(socket_, {{"op", "status"}}, "status"));
+  if (!reply["ok"].get<bool>()) return Error("eci-enforcerd status: " + errorOf(reply));
+  return reply;
+}
+
+Result<PushResult> pushBundle(const std::filesystem::path& pushSocket, const std::string& bundle) {
+  ECI_ASSIGN_OR_RETURN(reply,
+                       request(pushSocket, {{"op", "push"}, {"bundle", bundle}}, "policy push"));
+  PushResult r;
+  r.applied = reply["ok"].get<bool>();
+  if (auto it = reply.find("serial"); it != reply.end() && it->is_number_unsigned()) {
+    r.serial = it->get<uint64_t>();
+  }
+  if (!r.applied) r.reason = errorOf(reply);
+  return r;
+}
+
+}  // namespace eci::enforcer

@@ -1,0 +1,91 @@
+// Exclusive 65536-wide uid/gid ranges, one per container: base, base+65536, ... lowest free first.
+//
+// Every change is persisted (atomic replace + fsync) before it is acknowledged, so a grant that
+// left the daemon is always on disk: after a crash (kill -9 mid-create included) a restart never
+// hands a live range out twice. Allocations whose container no longer exists in the runtime are
+// freed by reconcile() (at load, every `reconcileInterval`, and when every range is taken).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "eci/error.h"
+
+namespace eci::enforcerd {
+
+struct Allocation {
+  std::string id;
+  uint32_t start = 0;
+  std::string bundle;       // the OCI bundle dir the runtime created the container from
+  std::string runcRoot;     // runc's --root; the container is live while <root>/<id>/state.json is
+  int64_t allocatedAt = 0;  // unix seconds
+};
+
+// Whether the container an allocation was made for still exists in the runtime.
+using LivenessProbe = std::function<bool(const Allocation&)>;
+
+// The default probe: runc's `<runcRoot>/<id>/state.json` exists (runc created it), or the bundle
+// directory exists (containerd made it before calling the runtime, and removes it when the
+// container is deleted or its create failed). An allocation with neither path recorded is kept:
+// without evidence that its container is gone, freeing it could hand a live range out twice.
+bool runtimeHasContainer(const Allocation& a);
+
+// runc's container id grammar ([A-Za-z0-9_+.-]+, not "." or ".."): ids become path components.
+bool validContainerId(const std::string& id);
+
+class RangeAllocator {
+ public:
+  static constexpr uint32_t kRangeSize = 65536;
+  static constexpr const char* kFormat = "eci-allocations/1";
+
+  RangeAllocator(std::filesystem::path stateFile, uint32_t base, uint32_t count,
+                 LivenessProbe probe = runtimeHasContainer,
+                 std::chrono::seconds reconcileInterval = std::chrono::seconds(30));
+
+  // Checks that base/count fit in 32-bit ids.
+  static Status validateGeometry(uint32_t base, uint32_t count);
+
+  // Reads the allocations file (missing: none), then reconciles. A corrupt file is an error: the
+  // daemon must not guess which ranges are live.
+  Status load();
+
+  // Idempotent per id: a second create for the same id gets the same range. `fresh` (optional)
+  // tells whether this call made the allocation.
+  Result<Allocation> allocate(const std::string& id, const std::string& bundle,
+                              const std::string& runcRoot, bool* fresh = nullptr);
+  // Returns whether `id` held a range. The range is free in memory even when persisting fails
+  // (the error is returned): the next successful write carries it, and a restart's reconcile
+  // frees it anyway once the container is gone.
+  Result<bool> release(const std::string& id);
+  // Frees allocations whose container is gone; returns how many.
+  Result<size_t> reconcile();
+
+  std::vector<Allocation> list() const;
+  size_t inUse() const;
+  uint32_t base() const { return base_; }
+  uint32_t count() const { return count_; }
+
+ private:
+  size_t reconcileLocked();
+  Status persistLocked() const;
+  size_t indexOf(uint32_t start) const { return (start - base_) / kRangeSize; }
+
+  const std::filesystem::path stateFile_;
+  const uint32_t base_;
+  const uint32_t count_;
+  const LivenessProbe probe_;
+  const std::chrono::seconds reconcileInterval_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Allocation> byId_;
+  std::vector<bool> used_;  // by range index
+  std::chrono::steady_clock::time_point lastReconcile_{};
+};
+
+}  // namespace eci::enforcerd

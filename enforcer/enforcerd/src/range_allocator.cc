@@ -1,0 +1,220 @@
+#include "eci/enforcerd/range_allocator.h"
+
+#include <sys/stat.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "eci/fs_util.h"
+
+namespace eci::enforcerd {
+namespace {
+
+using nlohmann::json;
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+bool validContainerId(const std::string& id) {
+  if (id.empty() || id.size() > 1024 || id == "." || id == "..") return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '+' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool runtimeHasContainer(const Allocation& a) {
+  if (a.runcRoot.empty() && a.bundle.empty()) return true;
+  if (!a.runcRoot.empty() && exists(a.runcRoot + "/" + a.id + "/state.json")) return true;
+  if (!a.bundle.empty() && exists(a.bundle)) return true;
+  return false;
+}
+
+RangeAllocator::RangeAllocator(std::filesystem::path stateFile, uint32_t base, uint32_t count,
+                               LivenessProbe probe, std::chrono::seconds reconcileInterval)
+    : stateFile_(std::move(stateFile)),
+      base_(base),
+      count_(count),
+      probe_(std::move(probe)),
+      reconcileInterval_(reconcileInterval),
+      used_(count, false) {}
+
+Status RangeAllocator::validateGeometry(uint32_t base, uint32_t count) {
+  if (base == 0) return Error("range base must be > 0 (host uid 0 is never mapped)");
+  if (count == 0) return Error("range count must be > 0");
+  const uint64_t end = uint64_t{base} + uint64_t{count} * kRangeSize;
+  if (end > uint64_t{UINT32_MAX}) {
+    return Error("ranges end at " + std::to_string(end) + ", beyond the 32-bit uid space");
+  }
+  return {};
+}
+
+Status RangeAllocator::load() {
+  std::lock_guard lock(mu_);
+  byId_.clear();
+  used_.assign(count_, false);
+  const std::string where = "allocations file '" + stateFile_.string() + "'";
+  if (exists(stateFile_)) {
+    auto text = fs::readFile(stateFile_, 64u << 20);
+    if (!text.ok()) return std::move(text).error().wrap("reading " + where);
+    json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) return Error(where + ": not a JSON object");
+    if (doc.value("format", "") != kFormat) {
+      return Error(where + ": /format: expected \"" + std::string(kFormat) + "\"");
+    }
+    auto list = doc.find("allocations");
+    if (list == doc.end() || !list->is_array()) {
+      return Error(where + ": /allocations: expected array");
+    }
+    for (size_t i = 0; i < list->size(); ++i) {
+      const json& e = (*list)[i];
+      const std::string ptr = where + ": /allocations/" + std::to_string(i);
+      if (!e.is_object() || !e.contains("id") || !e["id"].is_string() || !e.contains("start") ||
+          !e["start"].is_number_unsigned()) {
+        return Error(ptr + ": expected {\"id\": string, \"start\": unsigned, ...}");
+      }
+      Allocation a;
+      a.id = e["id"].get<std::string>();
+      const uint64_t start = e["start"].get<uint64_t>();
+      if (!validContainerId(a.id)) return Error(ptr + "/id: not a valid container id");
+      if (start < base_ || (start - base_) % kRangeSize != 0 ||
+          (start - base_) / kRangeSize >= count_) {
+        return Error(ptr + "/start: " + std::to_string(start) +
+                     " is not a range of the configured geometry (base " + std::to_string(base_) +
+                     ", count " + std::to_string(count_) +
+                     "); were --range-base/--range-count changed while containers were live?");
+      }
+      a.start = static_cast<uint32_t>(start);
+      if (e.contains("bundle") && e["bundle"].is_string())
+        a.bundle = e["bundle"].get<std::string>();
+      if (e.contains("runcRoot") && e["runcRoot"].is_string())
+        a.runcRoot = e["runcRoot"].get<std::string>();
+      if (e.contains("allocatedAt") && e["allocatedAt"].is_number_integer()) {
+        a.allocatedAt = e["allocatedAt"].get<int64_t>();
+      }
+      if (byId_.count(a.id)) return Error(ptr + "/id: duplicate container id '" + a.id + "'");
+      if (used_[indexOf(a.start)]) {
+        return Error(ptr + "/start: range " + std::to_string(a.start) + " allocated twice");
+      }
+      used_[indexOf(a.start)] = true;
+      byId_.emplace(a.id, std::move(a));
+    }
+  }
+  if (reconcileLocked() > 0) {
+    ECI_TRY_CTX(persistLocked(), "persisting reconciled allocations");
+  }
+  return {};
+}
+
+Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::string& bundle,
+                                            const std::string& runcRoot, bool* fresh) {
+  if (fresh != nullptr) *fresh = false;
+  if (!validContainerId(id)) return Error("invalid container id '" + id + "'");
+  std::lock_guard lock(mu_);
+  if (auto it = byId_.find(id); it != byId_.end()) return it->second;
+
+  const auto now = std::chrono::steady_clock::now();
+  bool reconciled = false;
+  if (now - lastReconcile_ >= reconcileInterval_) {
+    reconciled = reconcileLocked() > 0;
+  }
+  auto findFree = [&]() -> size_t {
+    for (size_t i = 0; i < used_.size(); ++i) {
+      if (!used_[i]) return i;
+    }
+    return used_.size();
+  };
+  size_t idx = findFree();
+  if (idx == used_.size()) {
+    reconciled = reconcileLocked() > 0 || reconciled;
+    idx = findFree();
+  }
+  if (idx == used_.size()) {
+    if (reconciled) (void)persistLocked();
+    return Error(EAGAIN, "allocating a uid/gid range for '" + id + "': all " +
+                             std::to_string(count_) + " ranges are in use by live containers");
+  }
+  Allocation a;
+  a.id = id;
+  a.start = base_ + static_cast<uint32_t>(idx) * kRangeSize;
+  a.bundle = bundle;
+  a.runcRoot = runcRoot;
+  a.allocatedAt = static_cast<int64_t>(::time(nullptr));
+  used_[idx] = true;
+  byId_.emplace(id, a);
+  // The grant must be on disk before it leaves the daemon, or a crash could hand it out twice.
+  if (auto st = persistLocked(); !st.ok()) {
+    used_[idx] = false;
+    byId_.erase(id);
+    return std::move(st).error().wrap("persisting the allocation for '" + id + "'");
+  }
+  if (fresh != nullptr) *fresh = true;
+  return a;
+}
+
+Result<bool> RangeAllocator::release(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = byId_.find(id);
+  if (it == byId_.end()) return false;
+  used_[indexOf(it->second.start)] = false;
+  byId_.erase(it);
+  ECI_TRY_CTX(persistLocked(), "persisting the release of '" + id + "'");
+  return true;
+}
+
+Result<size_t> RangeAllocator::reconcile() {
+  std::lock_guard lock(mu_);
+  const size_t freed = reconcileLocked();
+  if (freed > 0) ECI_TRY_CTX(persistLocked(), "persisting reconciled allocations");
+  return freed;
+}
+
+size_t RangeAllocator::reconcileLocked() {
+  lastReconcile_ = std::chrono::steady_clock::now();
+  size_t freed = 0;
+  for (auto it = byId_.begin(); it != byId_.end();) {
+    if (probe_(it->second)) {
+      ++it;
+      continue;
+    }
+    used_[indexOf(it->second.start)] = false;
+    it = byId_.erase(it);
+    ++freed;
+  }
+  return freed;
+}
+
+Status RangeAllocator::persistLocked() const {
+  json list = json::array();
+  for (const auto& [id, a] : byId_) {
+    list.push_back({{"id", a.id},
+                    {"start", a.start},
+                    {"size", kRangeSize},
+                    {"bundle", a.bundle},
+                    {"runcRoot", a.runcRoot},
+                    {"allocatedAt", a.allocatedAt}});
+  }
+  json doc = {{"format", kFormat}, {"allocations", std::move(list)}};
+  return fs::writeFileAtomic(stateFile_, doc.dump(1) + "\n", 0600);
+}
+
+std::vector<Allocation> RangeAllocator::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<Allocation> out;
+  out.reserve(byId_.size());
+  for (const auto& [id, a] : byId_) out.push_back(a);
+  return out;
+}
+
+size_t RangeAllocator::inUse() const {
+  std::lock_guard lock(mu_);
+  return byId_.size();
+}
+
+}  // namespace eci::enforcerd
