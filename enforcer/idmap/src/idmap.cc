@@ -1,0 +1,924 @@
+#include "eci/idmap/idmap.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "eci/fs_util.h"
+#include "eci/sys.h"
+
+namespace eci::idmap {
+namespace {
+
+std::string quote(const std::string& s) {
+  return "'" + s + "'";
+}
+
+// Lexical normalisation of an absolute path: "//a/./b/" -> "/a/b" (no ".." allowed by callers).
+std::string normalize(const std::string& p) {
+  std::string out;
+  size_t i = 0;
+  while (i < p.size()) {
+    while (i < p.size() && p[i] == '/') ++i;
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    std::string part = p.substr(i, j - i);
+    if (!part.empty() && part != ".") out += "/" + part;
+    i = j;
+  }
+  return out.empty() ? "/" : out;
+}
+
+bool hasDotDot(const std::string& p) {
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    if (p.compare(i, j - i, "..") == 0 && j - i == 2) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+// Decodes the octal escapes the kernel uses in mountinfo and in show_options (\040 = space).
+std::string unescapeOctal(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (true) {
+    size_t j = s.find(sep, i);
+    if (j == std::string_view::npos) {
+      out.push_back(s.substr(i));
+      return out;
+    }
+    out.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+}
+
+struct MountInfoEntry {
+  std::string mountPoint;
+  std::string fsType;
+  std::string superOptions;
+};
+
+Result<std::vector<MountInfoEntry>> readMountInfo() {
+  // mountinfo of a busy host (many containers) can be large; 64 MiB is far above any real one.
+  ECI_ASSIGN_OR_RETURN(text, fs::readFile("/proc/self/mountinfo", 64u << 20));
+  std::vector<MountInfoEntry> out;
+  for (std::string_view line : split(text, '\n')) {
+    if (line.empty()) continue;
+    // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
+    auto fields = split(line, ' ');
+    if (fields.size() < 10) continue;
+    size_t dash = 0;
+    for (size_t k = 6; k < fields.size(); ++k) {
+      if (fields[k] == "-") {
+        dash = k;
+        break;
+      }
+    }
+    if (dash == 0 || dash + 2 >= fields.size()) continue;
+    MountInfoEntry e;
+    e.mountPoint = unescapeOctal(fields[4]);
+    e.fsType = std::string(fields[dash + 1]);
+    e.superOptions = dash + 3 < fields.size() ? std::string(fields[dash + 3]) : std::string();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+bool isUnder(const std::string& path, const std::string& dir) {
+  if (path == dir) return true;
+  if (dir == "/") return true;
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+std::string fsTypeName(int fd) {
+  struct statfs st {};
+  if (::fstatfs(fd, &st) != 0) return "unknown";
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case OVERLAYFS_SUPER_MAGIC:
+      return "overlay";
+    case TMPFS_MAGIC:
+      return "tmpfs";
+    case EXT4_SUPER_MAGIC:
+      return "ext4";
+    case XFS_SUPER_MAGIC:
+      return "xfs";
+    case BTRFS_SUPER_MAGIC:
+      return "btrfs";
+    case NFS_SUPER_MAGIC:
+      return "nfs";
+    case PROC_SUPER_MAGIC:
+      return "proc";
+    case SYSFS_MAGIC:
+      return "sysfs";
+    case 0x65735546:
+      return "fuse";
+    default: {
+      char buf[32];
+      snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(st.f_type));
+      return buf;
+    }
+  }
+}
+
+Result<std::string> fdPath(int fd) {
+  char buf[4096];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n < 0) return Error::fromErrno("readlink(" + quote(link) + ")");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+Result<uint64_t> mountIdOf(int dirfd, const std::string& path) {
+  struct statx stx {};
+  const int flags = path.empty() ? AT_EMPTY_PATH : 0;
+  if (::statx(dirfd, path.c_str(), flags, STATX_MNT_ID, &stx) != 0) {
+    return Error::fromErrno("statx(" +
+                            (path.empty() ? "fd " + std::to_string(dirfd) : quote(path)) +
+                            ", STATX_MNT_ID)");
+  }
+  return static_cast<uint64_t>(stx.stx_mnt_id);
+}
+
+// The fs context's log ("e overlayfs: ..."): the kernel's own reason for a failed create.
+std::string drainFsLog(int fsfd) {
+  std::string out;
+  char buf[512];
+  for (int k = 0; k < 16; ++k) {
+    const ssize_t n = ::read(fsfd, buf, sizeof buf - 1);
+    if (n <= 0) break;
+    if (!out.empty()) out += "; ";
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Per-thread credential switch for the overlay's FSCONFIG_CMD_CREATE (see the header): fsuid and
+// fsgid become the range's root, and the fs capabilities the kernel drops on a non-zero fsuid are
+// raised again from the permitted set. Restored on destruction.
+class MounterCreds {
+ public:
+  static Result<MounterCreds> become(uid_t uid, gid_t gid) {
+    MounterCreds c;
+    c.header_ = {_LINUX_CAPABILITY_VERSION_3, 0};
+    if (::syscall(SYS_capget, &c.header_, c.saved_) != 0) return Error::fromErrno("capget()");
+    c.oldUid_ = static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1)));
+    c.oldGid_ = static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1)));
+    c.active_ = true;
+    ::setfsgid(gid);
+    ::setfsuid(uid);
+    // setfsuid reports nothing on failure; reading it back is the only check.
+    if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != uid ||
+        static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) != gid) {
+      return Error(EPERM,
+                   "setfsuid(" + std::to_string(uid) + ")/setfsgid(" + std::to_string(gid) + ")",
+                   "needs CAP_SETUID/CAP_SETGID");
+    }
+    __user_cap_data_struct raised[2];
+    std::memcpy(raised, c.saved_, sizeof raised);
+    raised[0].effective = raised[0].permitted;
+    raised[1].effective = raised[1].permitted;
+    if (::syscall(SYS_capset, &c.header_, raised) != 0) return Error::fromErrno("capset()");
+    return c;
+  }
+  MounterCreds(MounterCreds&& o) noexcept
+      : header_(o.header_), oldUid_(o.oldUid_), oldGid_(o.oldGid_), active_(o.active_) {
+    std::memcpy(saved_, o.saved_, sizeof saved_);
+    o.active_ = false;
+  }
+  MounterCreds& operator=(MounterCreds&&) = delete;
+  ~MounterCreds() {
+    if (!active_) return;
+    ::setfsuid(oldUid_);
+    ::setfsgid(oldGid_);
+    ::syscall(SYS_capset, &header_, saved_);
+  }
+
+ private:
+  MounterCreds() = default;
+  __user_cap_header_struct header_{};
+  __user_cap_data_struct saved_[2]{};
+  uid_t oldUid_ = 0;
+  gid_t oldGid_ = 0;
+  bool active_ = false;
+};
+
+bool writeAllFd(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+Status writeProcFile(const std::string& path, const std::string& data) {
+  ECI_ASSIGN_OR_RETURN(fd, sys::open(path, O_WRONLY));
+  if (!writeAllFd(fd.get(), data)) {
+    return Error::fromErrno("write(" + quote(path) + ", " + quote(data) + ")");
+  }
+  return okStatus();
+}
+
+Status checkRange(const char* what, IdRange r) {
+  if (r.size == 0) return Error(std::string(what) + " range is empty");
+  if (static_cast<uint64_t>(r.hostStart) + r.size > 0xffffffffull) {
+    return Error(std::string(what) + " range " + std::to_string(r.hostStart) + "+" +
+                 std::to_string(r.size) + " does not fit in 32 bits");
+  }
+  return okStatus();
+}
+
+// Creates an empty mount point of the right kind; false in `created` if it was already there.
+Status makeMountPoint(const std::string& target, bool directory, bool& created) {
+  created = false;
+  if (directory) {
+    if (::mkdir(target.c_str(), 0711) == 0) {
+      created = true;
+    } else if (errno != EEXIST) {
+      return Error::fromErrno("mkdir(" + quote(target) + ", 0711)");
+    }
+    struct stat st {};
+    if (::lstat(target.c_str(), &st) != 0) return Error::fromErrno("lstat(" + quote(target) + ")");
+    if (!S_ISDIR(st.st_mode)) return Error(ENOTDIR, "mount point " + quote(target));
+    return okStatus();
+  }
+  const int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Error::fromErrno("open(" + quote(target) + ", O_CREAT|O_EXCL, 0600)");
+  ::close(fd);
+  created = true;
+  return okStatus();
+}
+
+void removeMountPoint(const std::string& target) {
+  if (::rmdir(target.c_str()) != 0 && errno == ENOTDIR) ::unlink(target.c_str());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+
+Result<Layout> Layout::make(std::string runDir, std::string id) {
+  if (runDir.empty() || runDir[0] != '/' || hasDotDot(runDir)) {
+    return Error("run directory " + quote(runDir) + " must be an absolute path without '..'");
+  }
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") {
+    return Error("container id " + quote(id) + " is not usable as a directory name");
+  }
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) return Error("container id " + quote(id) + " has a character outside [A-Za-z0-9_.-]");
+  }
+  return Layout(normalize(runDir), std::move(id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// UserNamespace
+
+Result<UserNamespace> UserNamespace::create(const std::string& pinPath, IdRange uids,
+                                            IdRange gids) {
+  ECI_TRY(checkRange("uid", uids));
+  ECI_TRY(checkRange("gid", gids));
+
+  int ready[2], release[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
+  UniqueFd readyR(ready[0]), readyW(ready[1]);
+  if (::pipe2(release, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
+  UniqueFd releaseR(release[0]), releaseW(release[1]);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error::fromErrno("fork()");
+  if (pid == 0) {
+    // Only async-signal-safe calls: the parent may have other threads.
+    char c = ::unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
+    if (::write(readyW.get(), &c, 1) != 1) _exit(1);
+    ssize_t r;
+    // Stays until the parent closes its end: the maps are written to a live process.
+    do r = ::read(releaseR.get(), &c, 1);
+    while (r < 0 && errno == EINTR);
+    _exit(0);
+  }
+  readyW.reset();
+  releaseR.reset();
+  ScopeExit reap([&] {
+    releaseW.reset();
+    ::kill(pid, SIGKILL);
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  });
+
+  char c = 0;
+  ssize_t r;
+  do r = ::read(readyR.get(), &c, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1 || c != 1) {
+    return Error(EPERM, "unshare(CLONE_NEWUSER) in the namespace holder",
+                 "user namespaces disabled? (user.max_user_namespaces)");
+  }
+
+  const std::string proc = "/proc/" + std::to_string(pid);
+  // Root writes the maps from the parent namespace, so "setgroups deny" is not needed (and is
+  // not wanted: container root may legitimately call setgroups).
+  ECI_TRY(writeProcFile(proc + "/uid_map",
+                        "0 " + std::to_string(uids.hostStart) + " " + std::to_string(uids.size)));
+  ECI_TRY(writeProcFile(proc + "/gid_map",
+                        "0 " + std::to_string(gids.hostStart) + " " + std::to_string(gids.size)));
+  ECI_ASSIGN_OR_RETURN(nsfd, sys::open(proc + "/ns/user", O_RDONLY));
+
+  UserNamespace ns;
+  ECI_ASSIGN_OR_RETURN(pin, sys::open(pinPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0444));
+  pin.reset();
+  const std::string nsPath = proc + "/ns/user";
+  if (::mount(nsPath.c_str(), pinPath.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    Error e = Error::fromErrno("mount(" + quote(nsPath) + ", " + quote(pinPath) + ", MS_BIND)");
+    ::unlink(pinPath.c_str());
+    return e;
+  }
+  ns.path_ = pinPath;
+  ns.fd_ = std::move(nsfd);
+  ns.uids_ = uids;
+  ns.gids_ = gids;
+  return ns;
+}
+
+UserNamespace::UserNamespace(UserNamespace&& o) noexcept
+    : path_(std::exchange(o.path_, {})),
+      fd_(std::move(o.fd_)),
+      uids_(o.uids_),
+      gids_(o.gids_),
+      committed_(o.committed_) {}
+
+UserNamespace& UserNamespace::operator=(UserNamespace&& o) noexcept {
+  if (this != &o) {
+    unpin();
+    path_ = std::exchange(o.path_, {});
+    fd_ = std::move(o.fd_);
+    uids_ = o.uids_;
+    gids_ = o.gids_;
+    committed_ = o.committed_;
+  }
+  return *this;
+}
+
+UserNamespace::~UserNamespace() {
+  unpin();
+}
+
+void UserNamespace::unpin() {
+  if (committed_ || path_.empty()) return;
+  ::umount2(path_.c_str(), MNT_DETACH);
+  ::unlink(path_.c_str());
+  path_.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// MountGuard
+
+MountGuard::MountGuard(MountGuard&& o) noexcept
+    : target_(std::exchange(o.target_, {})),
+      createdTarget_(o.createdTarget_),
+      armed_(std::exchange(o.armed_, false)) {}
+
+MountGuard& MountGuard::operator=(MountGuard&& o) noexcept {
+  if (this != &o) {
+    (void)release();
+    target_ = std::exchange(o.target_, {});
+    createdTarget_ = o.createdTarget_;
+    armed_ = std::exchange(o.armed_, false);
+  }
+  return *this;
+}
+
+MountGuard::~MountGuard() {
+  (void)release();
+}
+
+Status MountGuard::release() {
+  if (!armed_) return okStatus();
+  armed_ = false;
+  Status first;
+  if (::umount2(target_.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+    first = Error::fromErrno("umount2(" + quote(target_) + ", MNT_DETACH)");
+  }
+  if (createdTarget_) {
+    if (::rmdir(target_.c_str()) != 0) {
+      if (errno == ENOTDIR) {
+        if (::unlink(target_.c_str()) != 0 && errno != ENOENT && first.ok()) {
+          first = Error::fromErrno("unlink(" + quote(target_) + ")");
+        }
+      } else if (errno != ENOENT && first.ok()) {
+        first = Error::fromErrno("rmdir(" + quote(target_) + ")");
+      }
+    }
+  }
+  return first;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overlay options
+
+Result<OverlayOptions> parseOverlayOptions(std::string_view data, const std::string& relativeTo) {
+  OverlayOptions out;
+  auto absolute = [&](const std::string& key, std::string p) -> Result<std::string> {
+    if (p.empty()) return Error("overlay option " + key + " has an empty path");
+    if (p[0] != '/') {
+      if (relativeTo.empty()) {
+        return Error("overlay option " + key + "=" + p +
+                     " is relative and no base directory is known");
+      }
+      p = relativeTo + "/" + p;
+    }
+    if (hasDotDot(p)) return Error("overlay option " + key + "=" + p + " contains '..'");
+    return normalize(p);
+  };
+  for (std::string_view opt : split(data, ',')) {
+    if (opt.empty()) continue;
+    const size_t eq = opt.find('=');
+    const std::string key(opt.substr(0, eq));
+    const std::string_view raw =
+        eq == std::string_view::npos ? std::string_view() : opt.substr(eq + 1);
+    if (key == "lowerdir") {
+      // Input syntax escapes ':' as "\:"; mountinfo shows it as \072. A "::" (data-only layers)
+      // is not something the engines here produce.
+      std::string cur;
+      std::vector<std::string> parts;
+      for (size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '\\' && i + 1 < raw.size() && raw[i + 1] == ':') {
+          cur += ':';
+          ++i;
+        } else if (raw[i] == ':') {
+          parts.push_back(cur);
+          cur.clear();
+        } else {
+          cur += raw[i];
+        }
+      }
+      parts.push_back(cur);
+      for (const std::string& part : parts) {
+        if (part.empty())
+          return Error(
+              "overlay option lowerdir has an empty layer (data-only layers are not supported)");
+        ECI_ASSIGN_OR_RETURN(p, absolute("lowerdir", unescapeOctal(part)));
+        out.lowerDirs.push_back(std::move(p));
+      }
+    } else if (key == "upperdir") {
+      ECI_ASSIGN_OR_RETURN(p, absolute(key, unescapeOctal(raw)));
+      out.upperDir = std::move(p);
+    } else if (key == "workdir") {
+      ECI_ASSIGN_OR_RETURN(p, absolute(key, unescapeOctal(raw)));
+      out.workDir = std::move(p);
+    } else if (key == "rw" || key == "ro") {
+      // mountinfo's super options start with rw/ro; the mount's own flags are not layer options.
+    } else if (key == "index" || key == "xino" || key == "volatile" || key == "nfs_export" ||
+               key == "redirect_dir" || key == "metacopy" || key == "uuid" || key == "verity") {
+      // Kept as the engine chose them: they describe how the layers are to be read. The host-root
+      // mounter keeps every one of them meaningful.
+      out.extra.push_back(std::string(opt));
+    } else {
+      return Error("overlay option " + quote(std::string(opt)) +
+                   " is not supported for an ID-mapped rootfs");
+    }
+  }
+  if (out.lowerDirs.empty()) return Error("overlay options have no lowerdir");
+  if (out.upperDir.empty() != out.workDir.empty()) {
+    return Error("overlay options need both upperdir and workdir, or neither");
+  }
+  return out;
+}
+
+Result<OverlayOptions> overlayOptionsAt(const std::string& mountPoint) {
+  if (mountPoint.empty() || mountPoint[0] != '/') {
+    return Error("overlay mount point " + quote(mountPoint) + " is not absolute");
+  }
+  const std::string mp = normalize(mountPoint);
+  ECI_ASSIGN_OR_RETURN(entries, readMountInfo());
+  const MountInfoEntry* top = nullptr;
+  for (const auto& e : entries) {
+    if (e.mountPoint == mp) top = &e;  // later lines are mounted on top
+  }
+  if (top == nullptr) return Error(ENOENT, "no mount at " + quote(mp) + " in /proc/self/mountinfo");
+  if (top->fsType != "overlay") {
+    return Error("the mount at " + quote(mp) + " is " + top->fsType + ", not overlay");
+  }
+  std::string base = mp.substr(0, mp.rfind('/'));
+  base = base.empty() ? "/" : base.substr(0, base.rfind('/'));
+  if (base.empty()) base = "/";
+  auto opts = parseOverlayOptions(top->superOptions, base);
+  if (!opts.ok()) return std::move(opts).error().wrap("reading the overlay at " + quote(mp));
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ID-mapped clones
+
+Result<UniqueFd> idmappedCloneFd(int fd, const std::string& what, int usernsFd) {
+  auto tree = sys::openTree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH);
+  if (!tree.ok()) return std::move(tree).error().wrap("cloning " + quote(what));
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(usernsFd);
+  auto st = sys::mountSetattr(tree->get(), "", AT_EMPTY_PATH, attr);
+  if (!st.ok()) {
+    const int err = st.error().code();
+    std::string hint = st.error().hint();
+    if (err == EINVAL) {
+      hint =
+          "the " + fsTypeName(fd) + " filesystem of " + quote(what) +
+          " does not support ID-mapped mounts (overlayfs never does; tmpfs only since Linux 6.3)";
+    }
+    return Error(err, "mount_setattr(" + quote(what) + ", MOUNT_ATTR_IDMAP)", hint);
+  }
+  return std::move(tree).value();
+}
+
+Result<UniqueFd> idmappedClone(const std::string& path, int usernsFd) {
+  ECI_ASSIGN_OR_RETURN(fd, sys::open(path, O_PATH));
+  return idmappedCloneFd(fd.get(), path, usernsFd);
+}
+
+Status checkSearchableByOthers(const std::string& path) {
+  if (path.empty() || path[0] != '/') return Error("path " + quote(path) + " is not absolute");
+  const std::string p = normalize(path);
+  std::string cur = "/";
+  size_t i = 0;
+  while (true) {
+    struct stat st {};
+    if (::stat(cur.c_str(), &st) != 0) return Error::fromErrno("stat(" + quote(cur) + ")");
+    if (S_ISDIR(st.st_mode) && (st.st_mode & S_IXOTH) == 0) {
+      char mode[8];
+      snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+      return Error(
+          EACCES, "directory " + quote(cur) + " (mode " + mode + ") is not searchable by others",
+          "runc's init resolves the rootfs and bind sources as root of the container's user "
+          "namespace, which is 'other' for host-owned directories: chmod o+x it");
+    }
+    if (i >= p.size() || cur == p) break;
+    size_t j = p.find('/', i + 1);
+    if (j == std::string::npos) j = p.size();
+    cur = p.substr(0, j);
+    i = j;
+  }
+  return okStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overlay
+
+Result<MountGuard> mountIdmappedOverlay(const OverlayOptions& opts, const UserNamespace& userns,
+                                        const std::string& target) {
+  if (opts.lowerDirs.empty()) return Error("overlay needs at least one lower dir");
+  const int nsfd = userns.fd();
+
+  std::vector<UniqueFd> lowers;
+  for (const std::string& dir : opts.lowerDirs) {
+    auto m = idmappedClone(dir, nsfd);
+    if (!m.ok()) return std::move(m).error().wrap("ID-mapping lower layer " + quote(dir));
+    lowers.push_back(std::move(m).value());
+  }
+
+  // overlayfs wants upper and work on one mount ("workdir and upperdir must reside under the same
+  // mount"), so their nearest common directory is cloned once and both are named inside it.
+  UniqueFd upperMnt;
+  std::string upperRel, workRel;
+  if (!opts.upperDir.empty()) {
+    const std::string u = normalize(opts.upperDir), w = normalize(opts.workDir);
+    size_t common = 0;
+    for (size_t k = 0; k < std::min(u.size(), w.size()) && u[k] == w[k]; ++k) {
+      if (u[k] == '/') common = k;
+    }
+    if ((u.size() == w.size() && u == w)) {
+      return Error("overlay upperdir and workdir are the same directory " + quote(u));
+    }
+    std::string base = u.substr(0, common);
+    if (base.empty()) base = "/";
+    upperRel = u.substr(common + 1);
+    workRel = w.substr(common + 1);
+    ECI_ASSIGN_OR_RETURN(baseFd, sys::open(base, O_PATH | O_DIRECTORY));
+    ECI_ASSIGN_OR_RETURN(baseId, mountIdOf(baseFd.get(), ""));
+    ECI_ASSIGN_OR_RETURN(upperId, mountIdOf(baseFd.get(), upperRel));
+    ECI_ASSIGN_OR_RETURN(workId, mountIdOf(baseFd.get(), workRel));
+    if (upperId != baseId || workId != baseId) {
+      return Error("overlay upperdir " + quote(u) + " and workdir " + quote(w) +
+                   " are not on the same mount as " + quote(base) +
+                   "; a non-recursive ID-mapped clone of it would not contain them");
+    }
+    auto m = idmappedCloneFd(baseFd.get(), base, nsfd);
+    if (!m.ok()) return std::move(m).error().wrap("ID-mapping the upper layer's directory");
+    upperMnt = std::move(m).value();
+  }
+
+  ECI_ASSIGN_OR_RETURN(fsfd, sys::fsopen("overlay", 0));
+  auto fdRef = [](const UniqueFd& f) { return "/proc/self/fd/" + std::to_string(f.get()); };
+
+  // "lowerdir+" (Linux 6.8) adds one layer per call, so the 256-byte limit of an fsconfig string
+  // does not cap the number of layers; older kernels get one joined "lowerdir".
+  bool appended = true;
+  for (size_t k = 0; k < lowers.size() && appended; ++k) {
+    const std::string ref = fdRef(lowers[k]);
+    auto st = sys::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir+", ref.c_str(), 0);
+    if (!st.ok()) {
+      if (k == 0 && st.error().code() == EINVAL) {
+        appended = false;
+      } else {
+        return std::move(st).error().wrap("adding lower layer " + quote(opts.lowerDirs[k]));
+      }
+    }
+  }
+  if (!appended) {
+    std::string joined;
+    for (const auto& l : lowers) joined += (joined.empty() ? "" : ":") + fdRef(l);
+    if (joined.size() > 255) {
+      return Error(E2BIG, "overlay lowerdir for " + std::to_string(lowers.size()) + " layers",
+                   "this kernel lacks lowerdir+ and the joined list exceeds fsconfig's 256 bytes");
+    }
+    ECI_TRY(sys::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", joined.c_str(), 0));
+  }
+  if (upperMnt) {
+    const std::string up = fdRef(upperMnt) + "/" + upperRel;
+    const std::string wk = fdRef(upperMnt) + "/" + workRel;
+    ECI_TRY(sys::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "upperdir", up.c_str(), 0));
+    ECI_TRY(sys::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "workdir", wk.c_str(), 0));
+  }
+  for (const std::string& e : opts.extra) {
+    const size_t eq = e.find('=');
+    if (eq == std::string::npos) {
+      ECI_TRY(sys::fsconfig(fsfd.get(), FSCONFIG_SET_FLAG, e.c_str(), nullptr, 0));
+    } else {
+      const std::string key = e.substr(0, eq), value = e.substr(eq + 1);
+      ECI_TRY(sys::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0));
+    }
+  }
+
+  {
+    ECI_ASSIGN_OR_RETURN(creds,
+                         MounterCreds::become(userns.uids().hostStart, userns.gids().hostStart));
+    auto st = sys::fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0);
+    if (!st.ok()) {
+      Error e = std::move(st).error();
+      const std::string log = drainFsLog(fsfd.get());
+      return Error(e.code(), "creating the ID-mapped overlay (" + e.message() + ")",
+                   log.empty() ? e.hint() : log);
+    }
+  }
+  ECI_ASSIGN_OR_RETURN(mnt, sys::fsmount(fsfd.get(), 0, 0));
+
+  // overlayfs does not fail when it cannot create its work dir; it mounts read-only and only
+  // says so in the kernel log. A rootfs that silently refuses writes is a failure here.
+  if (upperMnt) {
+    struct statvfs sv {};
+    if (::fstatvfs(mnt.get(), &sv) != 0) return Error::fromErrno("fstatvfs(overlay)");
+    if ((sv.f_flag & ST_RDONLY) != 0) {
+      return Error(EROFS, "the ID-mapped overlay came up read-only",
+                   "overlayfs could not use its workdir " + quote(opts.workDir) +
+                       " through the ID-mapped mount (see the kernel log)");
+    }
+  }
+
+  bool created = false;
+  ECI_TRY(makeMountPoint(target, true, created));
+  MountGuard guard(target, created);
+  auto mv = sys::moveMount(mnt.get(), "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+  if (!mv.ok()) {
+    guard.commit();  // nothing was mounted; only the mount point goes
+    if (created) ::rmdir(target.c_str());
+    return std::move(mv).error().wrap("attaching the ID-mapped overlay");
+  }
+  return guard;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binds
+
+Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& userns,
+                                const std::string& target, BindOptions options) {
+  // Opened once; everything after works on this fd, so a path swapped after the open changes
+  // nothing, and resolvedSource says what was really opened.
+  ECI_ASSIGN_OR_RETURN(src, sys::open(source, O_PATH));
+  ECI_ASSIGN_OR_RETURN(resolved, fdPath(src.get()));
+  struct stat st {};
+  if (::fstat(src.get(), &st) != 0) return Error::fromErrno("fstat(" + quote(source) + ")");
+  const bool isDir = S_ISDIR(st.st_mode);
+  if (!isDir && !S_ISREG(st.st_mode)) {
+    return Error(EINVAL, "bind source " + quote(source) + " is neither a directory nor a file");
+  }
+
+  BindResult result;
+  result.resolvedSource = resolved;
+  UniqueFd clone;
+  auto m = idmappedCloneFd(src.get(), resolved, userns.fd());
+  if (m.ok()) {
+    clone = std::move(m).value();
+  } else if (options.allowPlain && m.error().code() == EINVAL) {
+    ECI_ASSIGN_OR_RETURN(plain, sys::openTree(src.get(), "", OPEN_TREE_CLONE | AT_EMPTY_PATH));
+    clone = std::move(plain);
+    result.idmapped = false;
+  } else {
+    return std::move(m).error().wrap("ID-mapped bind of " + quote(source));
+  }
+
+  bool created = false;
+  ECI_TRY(makeMountPoint(target, isDir, created));
+  auto mv = sys::moveMount(clone.get(), "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+  if (!mv.ok()) {
+    if (created) removeMountPoint(target);
+    return std::move(mv).error().wrap("attaching the bind of " + quote(source));
+  }
+  result.mount = MountGuard(target, created);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ContainerFs
+
+Result<ContainerFs> ContainerFs::begin(const Layout& layout, IdRange uids, IdRange gids) {
+  ECI_TRY(fs::makeDirs(layout.runDir(), 0711));
+  const std::string dir = layout.containerDir();
+  if (::mkdir(dir.c_str(), 0711) != 0) {
+    if (errno == EEXIST) {
+      return Error(EEXIST, "mkdir(" + quote(dir) + ")",
+                   "state of an earlier container with this id is left; cleanup() it first");
+    }
+    return Error::fromErrno("mkdir(" + quote(dir) + ", 0711)");
+  }
+  // mkdir honours the umask; the mode is part of the contract (runc's init must search it).
+  ::chmod(dir.c_str(), 0711);
+  ScopeExit removeDir([&] { ::rmdir(dir.c_str()); });
+  auto ns = UserNamespace::create(layout.usernsPath(), uids, gids);
+  if (!ns.ok()) return std::move(ns).error().wrap("creating the user namespace");
+  removeDir.dismiss();
+  return ContainerFs(layout, std::move(ns).value());
+}
+
+ContainerFs::ContainerFs(ContainerFs&& o) noexcept
+    : layout_(o.layout_),
+      userns_(std::move(o.userns_)),
+      mounts_(std::move(o.mounts_)),
+      nextBind_(o.nextBind_),
+      committed_(o.committed_),
+      active_(std::exchange(o.active_, false)) {}
+
+ContainerFs::~ContainerFs() {
+  if (!active_ || committed_) return;
+  // cleanup() works from the layout alone, the same path `delete` takes; the guards then have
+  // nothing left to do.
+  (void)cleanup(layout_);
+  for (auto& m : mounts_) m.commit();
+  userns_.commit();
+}
+
+Result<std::string> ContainerFs::mountRootfs(const OverlayOptions& opts) {
+  const std::string target = layout_.rootfsPath();
+  ECI_TRY(checkSearchableByOthers(layout_.containerDir()));
+  auto m = mountIdmappedOverlay(opts, userns_, target);
+  if (!m.ok()) return std::move(m).error().wrap("mounting the ID-mapped rootfs");
+  mounts_.push_back(std::move(m).value());
+  return target;
+}
+
+Result<BindResult> ContainerFs::addBind(const std::string& source, BindOptions options) {
+  const std::string dir = layout_.bindsDir();
+  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) {
+    return Error::fromErrno("mkdir(" + quote(dir) + ", 0711)");
+  }
+  ::chmod(dir.c_str(), 0711);
+  ECI_TRY(checkSearchableByOthers(dir));
+  const std::string target = dir + "/" + std::to_string(nextBind_);
+  auto b = idmappedBind(source, userns_, target, options);
+  if (!b.ok()) return std::move(b).error();
+  ++nextBind_;
+  BindResult out;
+  out.resolvedSource = b->resolvedSource;
+  out.idmapped = b->idmapped;
+  // The ContainerFs owns the mount; the caller gets a committed copy of the path only.
+  out.mount = MountGuard(target, false);
+  out.mount.commit();
+  mounts_.push_back(std::move(b->mount));
+  return out;
+}
+
+void ContainerFs::commit() {
+  committed_ = true;
+  for (auto& m : mounts_) m.commit();
+  userns_.commit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// cleanup
+
+Result<std::vector<std::string>> mountsUnder(const std::string& dir) {
+  const std::string d = normalize(dir);
+  ECI_ASSIGN_OR_RETURN(entries, readMountInfo());
+  std::vector<std::string> out;
+  for (const auto& e : entries) {
+    if (isUnder(e.mountPoint, d)) out.push_back(e.mountPoint);
+  }
+  // Deepest first, and for equal paths the later (upper) mount first.
+  std::reverse(out.begin(), out.end());
+  std::stable_sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
+  });
+  return out;
+}
+
+Status cleanup(const Layout& layout) {
+  const std::string dir = layout.containerDir();
+  Status first;
+  auto note = [&](Error e) {
+    if (first.ok()) first = std::move(e);
+  };
+
+  // Stacked mounts show up once per layer; a few rounds take them all.
+  for (int round = 0; round < 8; ++round) {
+    auto mounts = mountsUnder(dir);
+    if (!mounts.ok()) return std::move(mounts).error().wrap("cleaning up " + quote(dir));
+    if (mounts->empty()) break;
+    for (const std::string& m : *mounts) {
+      if (::umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+        note(Error::fromErrno("umount2(" + quote(m) + ", MNT_DETACH)"));
+      }
+    }
+  }
+  auto left = mountsUnder(dir);
+  if (!left.ok()) return std::move(left).error().wrap("cleaning up " + quote(dir));
+  if (!left->empty()) {
+    // Never remove anything while a mount is left: below it could be a volume's data.
+    note(Error(EBUSY, "mounts left under " + quote(dir) + " (" + left->front() + ", ...)"));
+    return first;
+  }
+
+  // Only the entries this library creates, one level each: no recursive removal, so nothing that
+  // is not ours can be deleted even if the layout was tampered with.
+  const std::string binds = layout.bindsDir();
+  if (UniqueFd bd(::open(binds.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)); bd) {
+    std::vector<std::string> names;
+    if (DIR* d = ::fdopendir(bd.release())) {
+      while (dirent* ent = ::readdir(d)) {
+        const std::string n = ent->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+      }
+      ::closedir(d);
+    }
+    for (const std::string& n : names) {
+      const std::string p = binds + "/" + n;
+      if (::rmdir(p.c_str()) != 0) {
+        if (errno == ENOTDIR) {
+          if (::unlink(p.c_str()) != 0) note(Error::fromErrno("unlink(" + quote(p) + ")"));
+        } else if (errno != ENOENT) {
+          note(Error::fromErrno("rmdir(" + quote(p) + ")"));
+        }
+      }
+    }
+  }
+  auto rm = [&](const std::string& p, bool isDir) {
+    const int rc = isDir ? ::rmdir(p.c_str()) : ::unlink(p.c_str());
+    if (rc != 0 && errno != ENOENT) {
+      note(Error::fromErrno(std::string(isDir ? "rmdir(" : "unlink(") + quote(p) + ")"));
+    }
+  };
+  rm(binds, true);
+  rm(layout.rootfsPath(), true);
+  rm(layout.usernsPath(), false);
+  rm(dir, true);
+  if (!first.ok()) return std::move(first).error().wrap("cleaning up " + quote(dir));
+  return okStatus();
+}
+
+}  // namespace eci::idmap

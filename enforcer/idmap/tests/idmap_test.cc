@@ -1,0 +1,379 @@
+// eci_idmap against the real kernel: user namespaces, ID-mapped clones, overlayfs over them.
+// Needs root; without it every test fails (never skips).
+#include "eci/idmap/idmap.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "test_util.h"
+
+namespace eci::idmap {
+namespace {
+
+using testing::EngineLayout;
+using testing::TempDir;
+namespace fsys = std::filesystem;
+
+constexpr IdRange kRange{100000, 65536};
+
+std::string statUid(const std::string& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) return std::string("error: ") + std::strerror(errno);
+  return std::to_string(st.st_uid);
+}
+
+class IdmapTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(::geteuid(), 0u) << "these tests need root"; }
+  TempDir tmp_;
+  std::string runDir() const { return tmp_.path() + "/run"; }
+};
+
+// ---- pure parsing ------------------------------------------------------------------------------
+
+TEST(LayoutTest, RefusesIdsThatCouldEscape) {
+  EXPECT_TRUE(Layout::make("/run/eci/idmap", "abc123").ok());
+  for (const char* bad : {"", ".", "..", "a/b", "../x", "a b", "x\n"}) {
+    EXPECT_FALSE(Layout::make("/run/eci/idmap", bad).ok()) << bad;
+  }
+  EXPECT_FALSE(Layout::make("relative", "abc").ok());
+  EXPECT_FALSE(Layout::make("/run/../etc", "abc").ok());
+  auto l = Layout::make("/run//eci/idmap/", "c1");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->rootfsPath(), "/run/eci/idmap/c1/rootfs");
+  EXPECT_EQ(l->usernsPath(), "/run/eci/idmap/c1/userns");
+}
+
+TEST(OverlayOptionsTest, ParsesEngineOptions) {
+  auto o = parseOverlayOptions(
+      "rw,lowerdir=/d/l/A:/d/l/B,upperdir=/d/c/diff,workdir=/d/c/work,index=off,xino=off");
+  ASSERT_TRUE(o.ok()) << o.error().str();
+  EXPECT_EQ(o->lowerDirs, (std::vector<std::string>{"/d/l/A", "/d/l/B"}));
+  EXPECT_EQ(o->upperDir, "/d/c/diff");
+  EXPECT_EQ(o->workDir, "/d/c/work");
+  EXPECT_EQ(o->extra, (std::vector<std::string>{"index=off", "xino=off"}));
+}
+
+TEST(OverlayOptionsTest, DecodesEscapesAndResolvesRelativeLayers) {
+  auto o = parseOverlayOptions("lowerdir=l/A\\072x:l/B\\:y,upperdir=c\\040d/diff,workdir=c/work",
+                               "/var/lib/docker/overlay2");
+  ASSERT_TRUE(o.ok()) << o.error().str();
+  EXPECT_EQ(o->lowerDirs, (std::vector<std::string>{"/var/lib/docker/overlay2/l/A:x",
+                                                    "/var/lib/docker/overlay2/l/B:y"}));
+  EXPECT_EQ(o->upperDir, "/var/lib/docker/overlay2/c d/diff");
+}
+
+TEST(OverlayOptionsTest, RefusesWhatItCannotReproduce) {
+  EXPECT_FALSE(parseOverlayOptions("lowerdir=l/A,upperdir=/u,workdir=/w").ok());  // relative
+  EXPECT_FALSE(parseOverlayOptions("upperdir=/u,workdir=/w").ok());               // no lower
+  EXPECT_FALSE(parseOverlayOptions("lowerdir=/a,upperdir=/u").ok());              // no work
+  EXPECT_FALSE(parseOverlayOptions("lowerdir=/a,userxattr").ok());
+  EXPECT_FALSE(parseOverlayOptions("lowerdir=/a::/b").ok());  // data-only layers
+  EXPECT_FALSE(parseOverlayOptions("lowerdir=/a/../etc").ok());
+  auto ro = parseOverlayOptions("lowerdir=/a:/b");
+  ASSERT_TRUE(ro.ok());
+  EXPECT_TRUE(ro->upperDir.empty());
+}
+
+// ---- kernel ------------------------------------------------------------------------------------
+
+TEST_F(IdmapTest, UserNamespaceIsPinnedAndUnpinned) {
+  ASSERT_EQ(::mkdir(runDir().c_str(), 0711), 0);
+  const std::string pin = runDir() + "/ns";
+  {
+    auto ns = UserNamespace::create(pin, kRange, {200000, 1000});
+    ASSERT_TRUE(ns.ok()) << ns.error().str();
+    EXPECT_TRUE(testing::isMounted(pin));
+    // The holder is gone; the namespace lives on through the pin.
+    auto fd = ::open(pin.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    const std::string maps = testing::runAsNamespaceRoot(fd, [] {
+      return testing::readFileOr("/proc/self/uid_map") + "|" +
+             testing::readFileOr("/proc/self/gid_map");
+    });
+    ::close(fd);
+    EXPECT_EQ(maps, "         0     100000      65536\n|         0     200000       1000\n");
+  }
+  EXPECT_FALSE(testing::isMounted(pin));
+  EXPECT_FALSE(fsys::exists(pin));
+}
+
+TEST_F(IdmapTest, CommittedNamespaceSurvivesItsObject) {
+  ASSERT_EQ(::mkdir(runDir().c_str(), 0711), 0);
+  const std::string pin = runDir() + "/ns";
+  {
+    auto ns = UserNamespace::create(pin, kRange, kRange);
+    ASSERT_TRUE(ns.ok()) << ns.error().str();
+    ns->commit();
+  }
+  EXPECT_TRUE(testing::isMounted(pin));
+  ASSERT_EQ(::umount2(pin.c_str(), MNT_DETACH), 0);
+}
+
+TEST_F(IdmapTest, OverlayOptionsAtReadsTheEngineMount) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto o = overlayOptionsAt(e.merged);
+  ASSERT_TRUE(o.ok()) << o.error().str();
+  EXPECT_EQ(o->lowerDirs, (std::vector<std::string>{e.lower1, e.lower0}));
+  EXPECT_EQ(o->upperDir, e.upperDir);
+  EXPECT_EQ(o->workDir, e.workDir);
+  EXPECT_FALSE(overlayOptionsAt(tmp_.path()).ok());  // not a mount point
+}
+
+TEST_F(IdmapTest, RootfsKeepsOwnersInsideAndWritesLandAsZero) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto layout = Layout::make(runDir(), "c1");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
+  auto opts = overlayOptionsAt(e.merged);
+  ASSERT_TRUE(opts.ok()) << opts.error().str();
+  auto root = cfs->mountRootfs(*opts);
+  ASSERT_TRUE(root.ok()) << root.error().str();
+  const std::string r = *root;
+  EXPECT_EQ(r, layout->rootfsPath());
+
+  // Host view: the range.
+  EXPECT_EQ(testing::owner(r + "/etc/root-file"), "100000:100000");
+  EXPECT_EQ(testing::owner(r + "/etc/user-file"), "101000:101000");
+
+  const std::string failures = testing::runAsNamespaceRoot(cfs->userns().fd(), [&]() {
+    std::string f;
+    if (statUid(r + "/etc/root-file") != "0")
+      f += "root-file uid " + statUid(r + "/etc/root-file") + "; ";
+    if (statUid(r + "/etc/user-file") != "1000")
+      f += "user-file uid " + statUid(r + "/etc/user-file") + "; ";
+    // Copy-up of a root-owned lower file, a new file, a new dir, a whiteout.
+    {
+      std::ofstream out(r + "/etc/root-file", std::ios::app);
+      out << "more\n";
+      if (!out) f += "append root-file failed; ";
+    }
+    {
+      std::ofstream out(r + "/new-file");
+      out << "new\n";
+      if (!out) f += "create new-file failed; ";
+    }
+    if (::mkdir((r + "/new-dir").c_str(), 0755) != 0)
+      f += std::string("mkdir: ") + std::strerror(errno) + "; ";
+    if (::unlink((r + "/etc/user-file").c_str()) != 0)
+      f += std::string("unlink: ") + std::strerror(errno) + "; ";
+    if (::chown((r + "/new-file").c_str(), 1000, 1000) != 0)
+      f += std::string("chown: ") + std::strerror(errno) + "; ";
+    // The engine's opaque dir and whiteout (trusted.overlay.* in a lower layer) are honoured.
+    if (fsys::exists(r + "/opq/old")) f += "opaque dir leaks lower content; ";
+    if (!fsys::exists(r + "/opq/new")) f += "opq/new missing; ";
+    if (fsys::exists(r + "/gone/old")) f += "whiteout ignored; ";
+    return f;
+  });
+  EXPECT_EQ(failures, "");
+
+  // On disk, in the engine's upper dir: 0-65535.
+  EXPECT_EQ(testing::owner(e.upperDir + "/etc/root-file"), "0:0");
+  EXPECT_EQ(testing::readFileOr(e.upperDir + "/etc/root-file"), "root\nmore\n");
+  EXPECT_EQ(testing::owner(e.upperDir + "/new-file"), "1000:1000");
+  EXPECT_EQ(testing::owner(e.upperDir + "/new-dir"), "0:0");
+  struct stat wh {};
+  ASSERT_EQ(::lstat((e.upperDir + "/etc/user-file").c_str(), &wh), 0);
+  EXPECT_TRUE(S_ISCHR(wh.st_mode) && wh.st_rdev == makedev(0, 0)) << "whiteout expected";
+  // Lower layers untouched.
+  EXPECT_EQ(testing::readFileOr(e.lower0 + "/etc/root-file"), "root\n");
+  EXPECT_EQ(testing::owner(e.lower0 + "/etc/user-file"), "1000:1000");
+
+  cfs->commit();
+  ASSERT_TRUE(cleanup(*layout).ok());
+  auto left = mountsUnder(layout->containerDir());
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+  EXPECT_TRUE(testing::isMounted(e.merged)) << "the engine's own overlay must stay";
+}
+
+TEST_F(IdmapTest, BindShowsHostOwnersAndWritesLandAsZero) {
+  const std::string vol = tmp_.path() + "/vol";
+  ASSERT_EQ(::mkdir(vol.c_str(), 0755), 0);
+  testing::writeFile(vol + "/by-root", "r\n");
+  testing::writeFile(vol + "/by-1234", "u\n", 1234, 1234);
+  testing::writeFile(tmp_.path() + "/hostname", "box\n");
+  auto layout = Layout::make(runDir(), "c2");
+  ASSERT_TRUE(layout.ok());
+  std::optional<Result<ContainerFs>> holder(ContainerFs::begin(*layout, kRange, kRange));
+  auto& cfs = *holder;
+  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
+  auto b = cfs->addBind(vol);
+  ASSERT_TRUE(b.ok()) << b.error().str();
+  EXPECT_TRUE(b->idmapped);
+  EXPECT_EQ(b->resolvedSource, vol);
+  const std::string t = b->mount.path();
+  EXPECT_EQ(t, layout->bindsDir() + "/0");
+  auto f = cfs->addBind(tmp_.path() + "/hostname");
+  ASSERT_TRUE(f.ok()) << f.error().str();
+  const std::string tf = f->mount.path();
+
+  const std::string failures = testing::runAsNamespaceRoot(cfs->userns().fd(), [&]() {
+    std::string out;
+    if (statUid(t + "/by-root") != "0") out += "by-root " + statUid(t + "/by-root") + "; ";
+    if (statUid(t + "/by-1234") != "1234") out += "by-1234 " + statUid(t + "/by-1234") + "; ";
+    std::ofstream w(t + "/written");
+    w << "x";
+    w.close();
+    if (!w) out += "write failed; ";
+    if (statUid(tf) != "0") out += "file bind uid " + statUid(tf) + "; ";
+    if (testing::readFileOr(tf) != "box\n") out += "file bind content; ";
+    return out;
+  });
+  EXPECT_EQ(failures, "");
+  EXPECT_EQ(testing::owner(vol + "/written"), "0:0");
+
+  // Undone on destruction (not committed).
+  holder.reset();
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+  EXPECT_EQ(testing::owner(vol + "/by-1234"), "1234:1234");
+}
+
+TEST_F(IdmapTest, BindOfAnOverlayPathSaysWhyAndCanFallBack) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto layout = Layout::make(runDir(), "c3");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
+  auto b = cfs->addBind(e.merged + "/etc");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code(), EINVAL);
+  EXPECT_NE(b.error().str().find("overlay filesystem"), std::string::npos) << b.error().str();
+  EXPECT_FALSE(fsys::exists(layout->bindsDir() + "/0"));
+
+  auto plain = cfs->addBind(e.merged + "/etc", {.allowPlain = true});
+  ASSERT_TRUE(plain.ok()) << plain.error().str();
+  EXPECT_FALSE(plain->idmapped);
+  EXPECT_TRUE(testing::isMounted(plain->mount.path()));
+}
+
+TEST_F(IdmapTest, BindResolvesSymlinksAtOpen) {
+  const std::string real = tmp_.path() + "/real";
+  ASSERT_EQ(::mkdir(real.c_str(), 0755), 0);
+  ASSERT_EQ(::symlink(real.c_str(), (tmp_.path() + "/link").c_str()), 0);
+  auto layout = Layout::make(runDir(), "c4");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
+  auto b = cfs->addBind(tmp_.path() + "/link");
+  ASSERT_TRUE(b.ok()) << b.error().str();
+  EXPECT_EQ(b->resolvedSource, real);
+}
+
+TEST_F(IdmapTest, FailureMidwayLeavesNothing) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  const std::string vol = tmp_.path() + "/vol";
+  ASSERT_EQ(::mkdir(vol.c_str(), 0755), 0);
+  auto layout = Layout::make(runDir(), "c5");
+  ASSERT_TRUE(layout.ok());
+  {
+    auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+    ASSERT_TRUE(cfs.ok()) << cfs.error().str();
+    ASSERT_TRUE(cfs->addBind(vol).ok());
+    // The second lower layer is the engine's overlay itself: overlayfs refuses to be ID-mapped,
+    // after the first layer was already cloned.
+    auto opts = overlayOptionsAt(e.merged);
+    ASSERT_TRUE(opts.ok());
+    opts->lowerDirs.insert(opts->lowerDirs.begin() + 1, e.merged);
+    auto root = cfs->mountRootfs(*opts);
+    ASSERT_FALSE(root.ok());
+    EXPECT_EQ(root.error().code(), EINVAL) << root.error().str();
+    // A missing layer fails too.
+    opts->lowerDirs[1] = tmp_.path() + "/missing";
+    EXPECT_FALSE(cfs->mountRootfs(*opts).ok());
+    EXPECT_TRUE(testing::isMounted(layout->usernsPath()));
+  }
+  auto left = mountsUnder(tmp_.path() + "/run");
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << left->front();
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+  EXPECT_TRUE(testing::isMounted(e.merged));
+}
+
+TEST_F(IdmapTest, BeginRefusesLeftoverStateAndKeepsIt) {
+  auto layout = Layout::make(runDir(), "c6");
+  ASSERT_TRUE(layout.ok());
+  auto first = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(first.ok());
+  first->commit();
+  auto second = ContainerFs::begin(*layout, {165536, 65536}, {165536, 65536});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code(), EEXIST);
+  EXPECT_TRUE(testing::isMounted(layout->usernsPath())) << "the failed begin removed live state";
+  EXPECT_TRUE(cleanup(*layout).ok());
+  EXPECT_TRUE(cleanup(*layout).ok()) << "cleanup is idempotent";
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+}
+
+TEST_F(IdmapTest, CleanupTakesEverythingOfACommittedContainer) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  const std::string vol = tmp_.path() + "/vol";
+  ASSERT_EQ(::mkdir(vol.c_str(), 0755), 0);
+  testing::writeFile(vol + "/keep", "data\n");
+  auto layout = Layout::make(runDir(), "c7");
+  ASSERT_TRUE(layout.ok());
+  {
+    auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+    ASSERT_TRUE(cfs.ok());
+    auto opts = overlayOptionsAt(e.merged);
+    ASSERT_TRUE(opts.ok());
+    ASSERT_TRUE(cfs->mountRootfs(*opts).ok());
+    ASSERT_TRUE(cfs->addBind(vol).ok());
+    ASSERT_TRUE(cfs->addBind(vol).ok());
+    cfs->commit();
+  }
+  auto before = mountsUnder(layout->containerDir());
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->size(), 4u);  // userns pin, rootfs, two binds
+  ASSERT_TRUE(cleanup(*layout).ok());
+  auto after = mountsUnder(layout->containerDir());
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+  EXPECT_EQ(testing::readFileOr(vol + "/keep"), "data\n") << "cleanup must not touch bind data";
+}
+
+TEST_F(IdmapTest, RootfsUnderAnUnsearchableDirIsRefusedWithTheReason) {
+  const std::string closed = tmp_.path() + "/closed";
+  ASSERT_EQ(::mkdir(closed.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(closed.c_str(), 0700), 0);
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto layout = Layout::make(closed + "/run", "c8");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok());
+  auto opts = overlayOptionsAt(e.merged);
+  ASSERT_TRUE(opts.ok());
+  auto root = cfs->mountRootfs(*opts);
+  ASSERT_FALSE(root.ok());
+  EXPECT_EQ(root.error().code(), EACCES);
+  EXPECT_NE(root.error().str().find(closed), std::string::npos) << root.error().str();
+}
+
+TEST_F(IdmapTest, ReadOnlyOverlayWithoutUpper) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto layout = Layout::make(runDir(), "c9");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok());
+  OverlayOptions o;
+  o.lowerDirs = {e.lower1, e.lower0};
+  auto root = cfs->mountRootfs(o);
+  ASSERT_TRUE(root.ok()) << root.error().str();
+  EXPECT_EQ(testing::owner(*root + "/etc/root-file"), "100000:100000");
+  EXPECT_FALSE(fsys::exists(*root + "/opq/old"));
+}
+
+}  // namespace
+}  // namespace eci::idmap
