@@ -1,0 +1,86 @@
+// The FUSE side of eci's /proc and /sys emulation: ONE FUSE mount per container at
+// <base>/<container id>, served by its own thread, holding only the emulated files:
+//
+//   proc/uptime  proc/swaps  proc/sys/{kernel,fs,vm}/<knob>
+//   sys/kernel/{debug,tracing,security,config}/   (empty)
+//   sys/devices/virtual/dmi/id/product_uuid       (0400)
+//
+// eci-runc binds these over the container's own files (spec.h), so everything else in the
+// container's /proc and /sys is the kernel's. Which container a request is for is decided by which
+// mount (FUSE session) received it, never by anything the container sends.
+//
+// Robustness rules (sysbox-fs deadlocks #998/#1002/#1018 are the anti-pattern):
+//   - handlers never block: no nsenter, no call into a container, no lock held across I/O;
+//   - if the serving process dies the kernel aborts the connection: every access then fails with
+//     ENOTCONN, it never falls through to host values (the bind covers the host file);
+//   - checkHealth() aborts a session whose request has been in flight longer than the hang
+//     timeout (through fusectl), so a stuck server turns into errors, not hung readers;
+//   - remove() stops the thread, lazily unmounts and removes the directory; idempotent.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "eci/error.h"
+
+namespace eci::procfs {
+
+inline constexpr const char* kDefaultBase = "/run/eci/procfs";
+
+struct ManagerOptions {
+  std::filesystem::path base = kDefaultBase;
+  // Where host values are read at container start (tests point it elsewhere).
+  std::filesystem::path hostProcSys = "/proc/sys";
+  std::filesystem::path hostUptime = "/proc/uptime";
+  // Where fusectl is (mounted on demand for aborting a hung connection).
+  std::filesystem::path fusectl = "/sys/fs/fuse/connections";
+  std::chrono::milliseconds hangTimeout{2000};
+};
+
+struct ContainerInfo {
+  std::string id;
+  uid_t rootUid = 0;  // host uid of the container's root: owner of every emulated file
+  gid_t rootGid = 0;
+};
+
+class Session;
+
+class Manager {
+ public:
+  explicit Manager(ManagerOptions options = {});
+  ~Manager();  // stops and unmounts every session
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  // Unmounts (lazily) whatever a previous instance left under base: those connections died with
+  // it, and a new create must get a fresh mount. Call once at start.
+  Status cleanupStale();
+
+  // Mounts and starts serving <base>/<id>. Idempotent for a live session (returns the same
+  // directory); a dead session is replaced. Container ids are [A-Za-z0-9_.-]{1,128}, not "."/"..".
+  Result<std::filesystem::path> add(const ContainerInfo& info);
+  // Stops serving, unmounts lazily, removes the directory. Unknown ids are fine.
+  Status remove(const std::string& id);
+
+  // Aborts sessions stuck longer than the hang timeout and notes sessions whose thread ended.
+  // Returns how many sessions are unhealthy.
+  size_t checkHealth();
+  nlohmann::json status() const;
+  size_t size() const;
+
+  static bool validId(const std::string& id);
+
+ private:
+  ManagerOptions opt_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Session>> sessions_;
+};
+
+}  // namespace eci::procfs

@@ -1,0 +1,182 @@
+#include "eci/procfs/spec.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include "eci/sys.h"
+#include "eci/unique_fd.h"
+
+namespace eci::procfs {
+namespace {
+
+bool hostExists(const std::string& p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+nlohmann::json bindMount(const std::string& dest, const std::string& source) {
+  // rprivate: nothing the container mounts under these propagates anywhere.
+  return {{"destination", dest},
+          {"type", "bind"},
+          {"source", source},
+          {"options", {"rbind", "rprivate", "nosuid", "nodev", "noexec"}}};
+}
+
+}  // namespace
+
+bool validContainerId(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      return false;
+  return true;
+}
+
+std::vector<nlohmann::json> procfsMountsForSpec(const std::string& id,
+                                                const std::filesystem::path& base,
+                                                const ExistsFn& exists) {
+  const ExistsFn& ex = exists ? exists : ExistsFn(hostExists);
+  const std::string src = (base / id).string();
+  std::vector<nlohmann::json> out;
+  out.push_back(bindMount("/proc/uptime", src + "/proc/uptime"));
+  out.push_back(bindMount("/proc/swaps", src + "/proc/swaps"));
+  for (const char* d : {"debug", "tracing", "security", "config"}) {
+    const std::string p = std::string("/sys/kernel/") + d;
+    if (ex(p)) out.push_back(bindMount(p, src + p));
+  }
+  const std::string uuid = "/sys/devices/virtual/dmi/id/product_uuid";
+  if (ex(uuid)) out.push_back(bindMount(uuid, src + uuid));
+  return out;
+}
+
+nlohmann::json procfsHookForSpec(const std::filesystem::path& hookPath,
+                                 const std::filesystem::path& base) {
+  // A bounded hook: runc kills it after `timeout` seconds so a broken emulation cannot hang the
+  // container's start (the start then fails, closed).
+  return {{"path", hookPath.string()},
+          {"args", {"eci-procfs-hook", "--base", base.string()}},
+          {"timeout", 10}};
+}
+
+Status addProcfsToSpec(nlohmann::json& spec, const std::string& id,
+                       const std::filesystem::path& base, const std::filesystem::path& hookPath,
+                       const ExistsFn& exists) {
+  if (!spec.is_object()) return Error("config.json: expected an object");
+  if (spec.contains("mounts") && !spec["mounts"].is_array())
+    return Error("config.json: /mounts: expected an array");
+  if (spec.contains("hooks") && !spec["hooks"].is_object())
+    return Error("config.json: /hooks: expected an object");
+  if (spec.contains("hooks") && spec["hooks"].contains("createRuntime") &&
+      !spec["hooks"]["createRuntime"].is_array())
+    return Error("config.json: /hooks/createRuntime: expected an array");
+  auto& mounts = spec["mounts"];
+  if (mounts.is_null()) mounts = nlohmann::json::array();
+  for (auto& m : procfsMountsForSpec(id, base, exists)) mounts.push_back(std::move(m));
+  auto& hooks = spec["hooks"]["createRuntime"];
+  if (hooks.is_null()) hooks = nlohmann::json::array();
+  hooks.push_back(procfsHookForSpec(hookPath, base));
+  return {};
+}
+
+Result<int> bindProcSys(pid_t initPid, const std::filesystem::path& rootfs,
+                        const std::filesystem::path& mountDir) {
+  // Everything that allocates happens before fork().
+  const auto sysDir = mountDir / "proc" / "sys";
+  std::vector<std::string> rels;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(sysDir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec))
+      rels.push_back("proc/sys/" + std::filesystem::relative(it->path(), sysDir).string());
+  }
+  if (ec) return Error(ec.value(), "listing '" + sysDir.string() + "'");
+  std::vector<UniqueFd> trees;
+  for (const auto& rel : rels) {
+    ECI_ASSIGN_OR_RETURN(
+        t, sys::openTree(AT_FDCWD, (mountDir / rel).string(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    trees.push_back(std::move(t));
+  }
+  ECI_ASSIGN_OR_RETURN(nsFd, sys::open("/proc/" + std::to_string(initPid) + "/ns/mnt", O_RDONLY));
+  const std::string rootStr = rootfs.string();
+
+  int pipeFds[2];
+  if (::pipe2(pipeFds, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
+  UniqueFd rd(pipeFds[0]), wr(pipeFds[1]);
+  const pid_t child = ::fork();
+  if (child < 0) return Error::fromErrno("fork()");
+  if (child == 0) {
+    // Child: async-signal-safe calls only. Reports {count, errno, failing index}.
+    int res[3] = {0, 0, -1};
+    auto report = [&] {
+      (void)!::write(wr.get(), res, sizeof res);
+      ::_exit(0);
+    };
+    if (::setns(nsFd.get(), CLONE_NEWNS) != 0) {
+      res[1] = errno;
+      report();
+    }
+    const int root = ::open(rootStr.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+      res[1] = errno;
+      report();
+    }
+    for (size_t i = 0; i < rels.size(); ++i) {
+      open_how how{};
+      how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      const int target =
+          static_cast<int>(::syscall(SYS_openat2, root, rels[i].c_str(), &how, sizeof how));
+      if (target < 0) {
+        if (errno == ENOENT) continue;  // this procfs lacks the knob: nothing to cover
+        res[1] = errno;
+        res[2] = static_cast<int>(i);
+        report();
+      }
+      struct statfs sfs;
+      // Only ever cover the container's procfs; anything else means the rootfs is not what
+      // runc prepared.
+      if (::fstatfs(target, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+        res[1] = EXDEV;
+        res[2] = static_cast<int>(i);
+        report();
+      }
+      if (::syscall(SYS_move_mount, trees[i].get(), "", target, "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+        res[1] = errno;
+        res[2] = static_cast<int>(i);
+        report();
+      }
+      ::close(target);
+      ++res[0];
+    }
+    report();
+  }
+  wr.reset();
+  int res[3] = {0, 0, -1};
+  const ssize_t n = ::read(rd.get(), res, sizeof res);
+  int wstatus = 0;
+  while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (n != sizeof res)
+    return Error(EIO, "bindProcSys: helper for pid " + std::to_string(initPid) + " died");
+  if (res[1] != 0) {
+    const std::string what =
+        res[2] >= 0 ? "binding '" + rels[static_cast<size_t>(res[2])] + "' under '" + rootStr + "'"
+                    : "setns(mnt of pid " + std::to_string(initPid) + ") / open('" + rootStr + "')";
+    return Error(res[1], what);
+  }
+  return res[0];
+}
+
+}  // namespace eci::procfs
