@@ -375,5 +375,73 @@ TEST_F(IdmapTest, ReadOnlyOverlayWithoutUpper) {
   EXPECT_FALSE(fsys::exists(*root + "/opq/old"));
 }
 
+// The engine keeps its own overlay and tears it down on its own schedule (Docker: one
+// umount2(merged) + rmdir; containerd: unmount <bundle>/rootfs until EINVAL), before or after
+// eci-runc's delete; neither side blocks the other, and the layer dirs can go afterwards.
+TEST_F(IdmapTest, EngineTearsDownItsOverlayIndependently) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto layout = Layout::make(runDir(), "c10");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok());
+  auto opts = overlayOptionsAt(e.merged);
+  ASSERT_TRUE(opts.ok());
+  auto root = cfs->mountRootfs(*opts);
+  ASSERT_TRUE(root.ok()) << root.error().str();
+  cfs->commit();
+
+  // Engine first, without MNT_DETACH: not busy because of us.
+  ASSERT_EQ(::umount2(e.merged.c_str(), 0), 0) << std::strerror(errno);
+  ASSERT_EQ(::rmdir(e.merged.c_str()), 0) << std::strerror(errno);
+  EXPECT_TRUE(fsys::exists(*root + "/etc/root-file")) << "our overlay does not depend on theirs";
+  auto mounts = mountsUnder(layout->containerDir());
+  ASSERT_TRUE(mounts.ok());
+  EXPECT_EQ(mounts->size(), 2u);
+
+  ASSERT_TRUE(cleanup(*layout).ok());
+  std::error_code ec;
+  fsys::remove_all(e.dataRoot + "/U", ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+}
+
+TEST_F(IdmapTest, BadRangeOrMissingBindSourceLeavesNothing) {
+  auto layout = Layout::make(runDir(), "c11");
+  ASSERT_TRUE(layout.ok());
+  auto bad = ContainerFs::begin(*layout, {0xffff0000u, 65536u * 2}, kRange);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+  auto empty = ContainerFs::begin(*layout, kRange, {100000, 0});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok());
+  auto b = cfs->addBind(tmp_.path() + "/does-not-exist");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code(), ENOENT);
+  EXPECT_NE(b.error().str().find("does-not-exist"), std::string::npos) << b.error().str();
+  auto left = mountsUnder(layout->bindsDir());
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+  std::error_code ec;
+  EXPECT_TRUE(fsys::is_empty(layout->bindsDir(), ec));
+}
+
+TEST(SearchableTest, NamesTheFirstClosedDirectory) {
+  EXPECT_TRUE(checkSearchableByOthers("/").ok());
+  EXPECT_TRUE(checkSearchableByOthers("/usr/bin").ok());
+  TempDir t;
+  const std::string closed = t.path() + "/a";
+  ASSERT_EQ(::mkdir(closed.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(closed.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((closed + "/b").c_str(), 0755), 0);
+  auto st = checkSearchableByOthers(closed + "/b");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().str().find("'" + closed + "' (mode 0700)"), std::string::npos)
+      << st.error().str();
+  EXPECT_FALSE(checkSearchableByOthers("relative").ok());
+}
+
 }  // namespace
 }  // namespace eci::idmap
