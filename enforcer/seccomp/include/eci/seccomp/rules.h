@@ -1,0 +1,171 @@
+// The supervisor's pure part: decoding a seccomp notification into a private copy of its
+// arguments, and deciding what to do with it. No syscalls here: memory, path resolution and the
+// caller's mount table come in through small interfaces, so every rule is unit tested with fakes
+// and the decoder is fuzzed.
+#pragma once
+
+#include <sys/mount.h>  // glibc 2.36: struct mount_attr, new mount API (includes linux/mount.h)
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eci/error.h"
+
+namespace eci::seccomp {
+
+// ---- /proc/<pid>/mountinfo -------------------------------------------------------------------
+
+struct MountEntry {
+  int id = 0;
+  int parent = 0;
+  unsigned major = 0, minor = 0;
+  std::string root;        // path of the mount's root inside its filesystem
+  std::string mountPoint;  // as seen from the reading process's root
+  std::string options;     // per-mount options ("ro,nosuid,...")
+  std::string fstype;
+  std::string source;
+  bool readOnly() const;
+};
+
+// Parses mountinfo text; octal escapes (\040) are decoded. A malformed line is an error naming
+// its line number (never a partial table).
+Result<std::vector<MountEntry>> parseMountInfo(std::string_view text);
+
+// The container as registered: its mounts when runc handed over the notify fd (the "initial"
+// mounts; runc has finished its own mounts by then).
+class ContainerMounts {
+ public:
+  explicit ContainerMounts(std::vector<MountEntry> initial) : initial_(std::move(initial)) {}
+  const std::vector<MountEntry>& initial() const { return initial_; }
+
+  // A mount (in any mount namespace of the container) that shows an initial read-only mount's
+  // files: same device and a root at or below that initial mount's root, where the closest such
+  // initial mount is read-only. Catches bind copies, copies in `unshare -m` namespaces and
+  // clones made with open_tree.
+  bool isReadOnlyLocked(const MountEntry& m) const;
+  // For a mount that is not in any mount table (a detached open_tree/fsmount tree): only its
+  // device is known, so any initial read-only mount on that device locks it.
+  bool isReadOnlyLockedDevice(unsigned major, unsigned minor) const;
+  // `/`, `/proc`, `/sys`, everything the runtime mounted below them (masks, read-only paths,
+  // the /proc and /sys emulation) and the same mounts inside clones of /proc or /sys: these
+  // cannot be unmounted, moved or overmounted. `table` is the caller's current mount table.
+  bool isProtected(const MountEntry& m, const std::vector<MountEntry>& table) const;
+  // A procfs/sysfs mount of the container (the tree a new proc/sysfs mount is cloned from).
+  bool isProcOrSysTree(const MountEntry& m) const;
+
+ private:
+  const MountEntry* initialMatch(const MountEntry& m) const;
+  std::vector<MountEntry> initial_;
+};
+
+// ---- decoding ----------------------------------------------------------------------------------
+
+enum class Call {
+  kMount,
+  kUmount2,  // also i386 umount (flags 0)
+  kFsopen,
+  kFsconfig,
+  kFsmount,
+  kMoveMount,
+  kOpenTree,
+  kMountSetattr,
+  kFspick,
+  kUnknown,
+};
+const char* callName(Call c);
+// Maps a syscall name (libseccomp's, per architecture) to a Call.
+Call callFromName(std::string_view name);
+
+// Reads the caller's memory. Both return nullopt when the memory cannot be read (bad pointer,
+// process gone); readString also when no NUL is found within `max` bytes.
+class MemoryReader {
+ public:
+  virtual ~MemoryReader() = default;
+  virtual std::optional<std::string> readString(uint64_t addr, size_t max) = 0;
+  virtual std::optional<std::string> readBytes(uint64_t addr, size_t len) = 0;
+};
+
+inline constexpr size_t kMaxPath = 4096;  // PATH_MAX
+inline constexpr size_t kMaxData = 4096;  // mount(2) copies at most one page of data
+inline constexpr size_t kMaxFsName = 256;
+
+// The private copy the supervisor decides and acts on. Register arguments are copied as they
+// are; pointer arguments are copied once, bounded, and never re-read.
+struct Decoded {
+  Call call = Call::kUnknown;
+  uint64_t args[6] = {};
+  // mount: source, target, fstype, data; umount2: target; fsopen: fstype (fs name);
+  // open_tree/fspick/mount_setattr: target (the path); move_mount: source (from), target (to).
+  std::optional<std::string> source, target, fstype, data;
+  bool badPointer = false;  // a non-NULL pointer argument could not be read
+  mount_attr attr{};        // mount_setattr
+};
+
+// Decodes; never fails (what cannot be read is marked, and decide() refuses it).
+Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem);
+
+// ---- deciding ----------------------------------------------------------------------------------
+
+// Where a path argument led, resolved by the supervisor in the caller's root, cwd and mount
+// namespace (or a reason it could not be resolved).
+struct PathInfo {
+  int err = 0;             // errno of the resolution (ENOENT, EXDEV for `..` escapes)
+  bool attached = true;    // false: a detached tree (open_tree/fsmount fd)
+  bool mountRoot = false;  // the path is the root of its mount
+  bool blockDevice = false;
+  unsigned major = 0, minor = 0;    // st_dev of the mount's filesystem
+  std::optional<MountEntry> mount;  // the mount the path is on (attached only)
+};
+
+// What the decision needs from the running system.
+class Environment {
+ public:
+  virtual ~Environment() = default;
+  enum class Which { kSource, kTarget };
+  virtual PathInfo resolve(Which which) = 0;
+  // The caller's mount table (its mount namespace, seen from its root).
+  virtual const std::vector<MountEntry>& mountTable() = 0;
+  virtual bool callerHasSysAdmin() = 0;
+  // The caller's pid / net namespace is the container's (needed to clone its /proc, /sys).
+  virtual bool callerInContainerPidNs() = 0;
+  virtual bool callerInContainerNetNs() = 0;
+  virtual PathInfo resolveInRoot(const std::string& absPath) = 0;  // e.g. "/proc"
+};
+
+// The privileged actions the supervisor can take, a closed set. Each one runs in the per-container
+// helper (joined to the container's user namespace, with its root's credentials, entered into
+// the caller's mount namespace), so the kernel repeats every permission check it would have made
+// for the caller, on the supervisor's private copy of the arguments and on targets opened by the
+// supervisor (fds, never re-resolved paths).
+enum class Action {
+  kContinue,      // let the kernel run the call as made; allowed only where racing memory
+                  // cannot change the outcome (see the comment at each use in rules.cc)
+  kError,         // fail with `err`
+  kReplayMount,   // mount(2) with our copy: source (fd or string), target fd, fstype, flags, data
+  kCloneTree,     // new proc/sysfs: recursive clone of the caller's /proc or /sys onto target
+  kUmount,        // umount2(target fd, flags)
+  kMountSetattr,  // mount_setattr(target fd, flags, our copy of the attr)
+  kMoveMount,     // move_mount(source fd, target fd)
+  kOpenTree,      // open_tree(target fd, flags) -> fd injected into the caller
+  kFsopen,        // fsopen(our copy of the name, flags) -> fd injected
+  kFspick,        // fspick(target fd, flags) -> fd injected
+};
+const char* actionName(Action a);
+
+struct Decision {
+  Action action = Action::kError;
+  int err = EPERM;
+  std::string reason;  // for the debug log and the tests
+};
+
+Decision decide(const Decoded& d, const ContainerMounts& container, Environment& env);
+
+// File system types a container may create itself (all FS_USERNS_MOUNT); none takes a block
+// device. proc and sysfs are served as clones of the container's own (masked) trees.
+bool isAllowedNewFsType(std::string_view fstype);
+
+}  // namespace eci::seccomp

@@ -1,0 +1,42 @@
+// The seccomp half of eci-runc's spec rewrite: merges eci's rules into the OCI spec's
+// `linux.seccomp` (Docker's default profile, or none at all under --privileged).
+//
+//  * The mount control path (mount, umount/umount2 and the new mount API) becomes
+//    SCMP_ACT_NOTIFY, answered by the supervisor listening on `listenerPath` (runc 1.1.5 connects
+//    to it and sends the notify fd with the container state, for init and every `runc exec`).
+//    Only calls the engine's profile would have allowed are trapped: a call the profile refuses
+//    stays refused, so eci never grants a mount the engine did not.
+//  * Kernel-global calls (kKernelGlobalSyscalls) get a plain ERRNO(EPERM) rule, no round trip,
+//    even when the engine sent no profile at all.
+// Data-path syscalls are never touched.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eci/error.h"
+
+namespace eci::seccomp {
+
+// Control-path calls answered by the supervisor. `umount` is the i386 oldumount (no-op name on
+// x86_64); `fspick` is trapped too although it is not a "mount" call by name: fspick +
+// FSCONFIG_CMD_RECONFIGURE is a superblock remount that would otherwise skip every rule.
+const std::vector<std::string>& notifySyscalls();
+
+// Calls refused with EPERM for every container; the reason for each is in spec.cc.
+const std::vector<std::string>& kernelGlobalSyscalls();
+
+struct MergeResult {
+  bool notifyInstalled = false;    // false if the profile refuses all mount calls anyway
+  std::vector<std::string> notes;  // what was changed, for eci-runc's log
+};
+
+// Merges eci's rules into spec["linux"]["seccomp"] in place. `listenerPath` must be absolute;
+// `metadata` is passed back by runc as the state's "metadata" (eci uses the container id).
+// On error the spec is unchanged.
+Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string& listenerPath,
+                                         const std::string& metadata = {});
+
+}  // namespace eci::seccomp

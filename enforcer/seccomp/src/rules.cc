@@ -1,0 +1,545 @@
+#include "eci/seccomp/rules.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace eci::seccomp {
+
+namespace {
+
+// Linux UAPI values not in Debian 12's glibc headers.
+constexpr uint64_t kOpenTreeClone = 1;     // OPEN_TREE_CLONE
+constexpr uint64_t kAtRecursive = 0x8000;  // AT_RECURSIVE
+constexpr uint64_t kMsMgcMask = 0xffff0000;
+constexpr uint64_t kMsMgcVal = 0xC0ED0000;
+constexpr uint64_t kMoveMountBeneath = 0x00000200;
+constexpr uint64_t kMountAttrRdonly = 0x00000001;
+constexpr uint64_t kMountAttrIdmap = 0x00100000;
+
+bool pathUnder(std::string_view path, std::string_view dir) {
+  if (dir == "/") return true;
+  if (path.size() < dir.size() || path.compare(0, dir.size(), dir) != 0) return false;
+  return path.size() == dir.size() || path[dir.size()] == '/';
+}
+
+bool underProcOrSys(std::string_view mp) {
+  return pathUnder(mp, "/proc") || pathUnder(mp, "/sys");
+}
+
+std::string unescapeOctal(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> splitFields(std::string_view line) {
+  std::vector<std::string_view> f;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    if (i >= line.size()) break;
+    size_t j = line.find(' ', i);
+    if (j == std::string_view::npos) j = line.size();
+    f.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return f;
+}
+
+bool parseUnsigned(std::string_view s, unsigned long long& out) {
+  if (s.empty() || s.size() > 19) return false;
+  unsigned long long v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  out = v;
+  return true;
+}
+
+const MountEntry* findById(const std::vector<MountEntry>& t, int id) {
+  for (const auto& e : t)
+    if (e.id == id) return &e;
+  return nullptr;
+}
+
+Decision cont(std::string why) {
+  return {Action::kContinue, 0, std::move(why)};
+}
+Decision refuse(int err, std::string why) {
+  return {Action::kError, err, std::move(why)};
+}
+Decision act(Action a, std::string why) {
+  return {a, 0, std::move(why)};
+}
+
+}  // namespace
+
+bool MountEntry::readOnly() const {
+  std::string_view o = options;
+  size_t i = 0;
+  while (i <= o.size()) {
+    size_t j = o.find(',', i);
+    if (j == std::string_view::npos) j = o.size();
+    if (o.substr(i, j - i) == "ro") return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+Result<std::vector<MountEntry>> parseMountInfo(std::string_view text) {
+  std::vector<MountEntry> out;
+  size_t lineNo = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++lineNo;
+    if (line.empty()) continue;
+    auto bad = [&](const char* what) {
+      return Error(EINVAL, "mountinfo line " + std::to_string(lineNo) + ": " + what);
+    };
+    auto f = splitFields(line);
+    // id parent maj:min root mountpoint options [optional...] - fstype source superopts
+    auto sep = std::find(f.begin(), f.end(), std::string_view("-"));
+    if (f.size() < 7 || sep == f.end() || sep - f.begin() < 6 || f.end() - sep < 3)
+      return bad("too few fields");
+    MountEntry e;
+    unsigned long long id = 0, parent = 0, maj = 0, min = 0;
+    if (!parseUnsigned(f[0], id) || !parseUnsigned(f[1], parent) || id > INT32_MAX ||
+        parent > INT32_MAX)
+      return bad("bad mount id");
+    size_t colon = f[2].find(':');
+    if (colon == std::string_view::npos || !parseUnsigned(f[2].substr(0, colon), maj) ||
+        !parseUnsigned(f[2].substr(colon + 1), min) || maj > UINT32_MAX || min > UINT32_MAX)
+      return bad("bad major:minor");
+    e.id = static_cast<int>(id);
+    e.parent = static_cast<int>(parent);
+    e.major = static_cast<unsigned>(maj);
+    e.minor = static_cast<unsigned>(min);
+    e.root = unescapeOctal(f[3]);
+    e.mountPoint = unescapeOctal(f[4]);
+    e.options = std::string(f[5]);
+    e.fstype = unescapeOctal(*(sep + 1));
+    e.source = unescapeOctal(*(sep + 2));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+const MountEntry* ContainerMounts::initialMatch(const MountEntry& m) const {
+  for (const auto& i : initial_)
+    if (i.major == m.major && i.minor == m.minor && i.root == m.root && i.fstype == m.fstype)
+      return &i;
+  return nullptr;
+}
+
+bool ContainerMounts::isReadOnlyLocked(const MountEntry& m) const {
+  // The closest initial mount of the same filesystem whose root contains m's root decides: a rw
+  // `-v /home/u:/u` next to a ro `-v /home:/h:ro` stays writable, a bind of /h/u does not.
+  const MountEntry* best = nullptr;
+  for (const auto& i : initial_) {
+    if (i.major != m.major || i.minor != m.minor || !pathUnder(m.root, i.root)) continue;
+    if (!best || i.root.size() > best->root.size() ||
+        (i.root.size() == best->root.size() && i.readOnly()))
+      best = &i;
+  }
+  return best && best->readOnly();
+}
+
+bool ContainerMounts::isReadOnlyLockedDevice(unsigned major, unsigned minor) const {
+  for (const auto& i : initial_)
+    if (i.major == major && i.minor == minor && i.readOnly()) return true;
+  return false;
+}
+
+bool ContainerMounts::isProcOrSysTree(const MountEntry& m) const {
+  const MountEntry* i = initialMatch(m);
+  return i && (i->fstype == "proc" || i->fstype == "sysfs");
+}
+
+bool ContainerMounts::isProtected(const MountEntry& m, const std::vector<MountEntry>& table) const {
+  const MountEntry* i = initialMatch(m);
+  if (!i) return false;  // the container's own mount
+  if (m.mountPoint == "/" || underProcOrSys(m.mountPoint)) return true;
+  // A mask, read-only path or emulation mount inside a clone of /proc or /sys (a new proc mount
+  // served by kCloneTree, or a bind of /proc elsewhere): removing it would unmask the clone.
+  const MountEntry* parent = findById(table, m.parent);
+  return parent && parent != &m && isProcOrSysTree(*parent);
+}
+
+// ---- decoding ----------------------------------------------------------------------------------
+
+const char* callName(Call c) {
+  switch (c) {
+    case Call::kMount:
+      return "mount";
+    case Call::kUmount2:
+      return "umount2";
+    case Call::kFsopen:
+      return "fsopen";
+    case Call::kFsconfig:
+      return "fsconfig";
+    case Call::kFsmount:
+      return "fsmount";
+    case Call::kMoveMount:
+      return "move_mount";
+    case Call::kOpenTree:
+      return "open_tree";
+    case Call::kMountSetattr:
+      return "mount_setattr";
+    case Call::kFspick:
+      return "fspick";
+    case Call::kUnknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
+Call callFromName(std::string_view n) {
+  if (n == "mount") return Call::kMount;
+  if (n == "umount2" || n == "umount") return Call::kUmount2;
+  if (n == "fsopen") return Call::kFsopen;
+  if (n == "fsconfig") return Call::kFsconfig;
+  if (n == "fsmount") return Call::kFsmount;
+  if (n == "move_mount") return Call::kMoveMount;
+  if (n == "open_tree") return Call::kOpenTree;
+  if (n == "mount_setattr") return Call::kMountSetattr;
+  if (n == "fspick") return Call::kFspick;
+  return Call::kUnknown;
+}
+
+Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem) {
+  Decoded d;
+  d.call = call;
+  for (int i = 0; i < 6; ++i) d.args[i] = args[i];
+  auto str = [&](uint64_t addr, size_t max, std::optional<std::string>& out) {
+    if (addr == 0) return;  // NULL: absent, decide() knows which calls need it
+    out = mem.readString(addr, max);
+    if (!out) d.badPointer = true;
+  };
+  switch (call) {
+    case Call::kMount: {
+      str(args[0], kMaxPath, d.source);
+      str(args[1], kMaxPath, d.target);
+      str(args[2], kMaxFsName, d.fstype);
+      if (args[4] != 0) {
+        // mount(2) copies up to a page of data whatever its type; every type eci lets through
+        // takes a string, so a string (bounded by the page) is the whole argument.
+        d.data = mem.readString(args[4], kMaxData);
+        if (!d.data) d.badPointer = true;
+      }
+      break;
+    }
+    case Call::kUmount2:
+      str(args[0], kMaxPath, d.target);
+      break;
+    case Call::kFsopen:
+      str(args[0], kMaxFsName, d.fstype);
+      break;
+    case Call::kOpenTree:
+    case Call::kFspick:
+      str(args[1], kMaxPath, d.target);
+      break;
+    case Call::kMountSetattr: {
+      str(args[1], kMaxPath, d.target);
+      const uint64_t size = args[4];
+      if (args[3] == 0 || size < MOUNT_ATTR_SIZE_VER0 || size > 4096) {
+        d.badPointer = true;
+        break;
+      }
+      auto bytes = mem.readBytes(args[3], MOUNT_ATTR_SIZE_VER0);
+      if (!bytes || bytes->size() != MOUNT_ATTR_SIZE_VER0) {
+        d.badPointer = true;
+        break;
+      }
+      std::memcpy(&d.attr, bytes->data(), sizeof(d.attr));
+      break;
+    }
+    case Call::kMoveMount:
+      str(args[1], kMaxPath, d.source);
+      str(args[3], kMaxPath, d.target);
+      break;
+    case Call::kFsconfig:
+    case Call::kFsmount:
+    case Call::kUnknown:
+      break;
+  }
+  return d;
+}
+
+// ---- deciding ----------------------------------------------------------------------------------
+
+const char* actionName(Action a) {
+  switch (a) {
+    case Action::kContinue:
+      return "continue";
+    case Action::kError:
+      return "error";
+    case Action::kReplayMount:
+      return "replay-mount";
+    case Action::kCloneTree:
+      return "clone-tree";
+    case Action::kUmount:
+      return "umount";
+    case Action::kMountSetattr:
+      return "mount-setattr";
+    case Action::kMoveMount:
+      return "move-mount";
+    case Action::kOpenTree:
+      return "open-tree";
+    case Action::kFsopen:
+      return "fsopen";
+    case Action::kFspick:
+      return "fspick";
+  }
+  return "?";
+}
+
+bool isAllowedNewFsType(std::string_view t) {
+  static constexpr std::string_view kAllowed[] = {
+      "tmpfs", "ramfs", "devpts", "mqueue", "cgroup2", "cgroup", "overlay", "proc", "sysfs"};
+  return std::find(std::begin(kAllowed), std::end(kAllowed), t) != std::end(kAllowed);
+}
+
+namespace {
+
+// A path the call needs: resolved, attached, and an error to return if not.
+std::optional<Decision> needPath(const PathInfo& p, const char* what) {
+  if (p.err != 0)
+    return refuse(p.err == EXDEV ? EPERM : p.err,
+                  std::string(what) + " could not be resolved in the caller's root");
+  return std::nullopt;
+}
+
+std::optional<Decision> checkOvermount(const PathInfo& t, const ContainerMounts& c,
+                                       Environment& env) {
+  // Mounting on `/`, `/proc`, `/sys` or one of the runtime's submounts there would hide or replace
+  // what the runtime put there. Stacking on any other directory (also inside /proc) is allowed.
+  if (t.attached && t.mountRoot && t.mount && c.isProtected(*t.mount, env.mountTable()))
+    return refuse(EPERM, "target " + t.mount->mountPoint + " is a protected mount");
+  return std::nullopt;
+}
+
+bool roLocked(const PathInfo& p, const ContainerMounts& c) {
+  if (p.attached && p.mount) return c.isReadOnlyLocked(*p.mount);
+  return c.isReadOnlyLockedDevice(p.major, p.minor);
+}
+
+Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& env) {
+  uint64_t flags = d.args[3];
+  if ((flags & kMsMgcMask) == kMsMgcVal) flags &= ~kMsMgcMask;
+
+  if (flags & MS_REMOUNT) {
+    if (flags & MS_RDONLY) {
+      // CONTINUE is race-free: the flags are a register the kernel reads from the same seccomp_data
+      // we saw, and they ask for read-only. Whatever target or data another thread swaps in, the
+      // result is a mount (or superblock) that becomes read-only, which no rule forbids and
+      // which reveals nothing.
+      return cont("remount read-only");
+    }
+    if (!d.target) return refuse(EFAULT, "remount without a target");
+    if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+    PathInfo t = env.resolve(Environment::Which::kTarget);
+    if (auto e = needPath(t, "target")) return *e;
+    if (!t.mount) return refuse(EPERM, "remount target not in the caller's mount table");
+    if (roLocked(t, c))
+      return refuse(EPERM, "remount read-write of initially read-only " + t.mount->mountPoint);
+    // Replayed, not CONTINUEd: the target string is racy memory, and a swapped target could name
+    // a locked read-only mount.
+    return act(Action::kReplayMount, "remount of the container's own mount");
+  }
+
+  if (flags & MS_BIND) {
+    if (!d.source || !d.target) return refuse(EFAULT, "bind without source or target");
+    if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+    PathInfo s = env.resolve(Environment::Which::kSource);
+    if (auto e = needPath(s, "source")) return *e;
+    PathInfo t = env.resolve(Environment::Which::kTarget);
+    if (auto e = needPath(t, "target")) return *e;
+    if (auto e = checkOvermount(t, c, env)) return *e;
+    // A non-recursive bind of /proc or /sys copies the filesystem without its masks.
+    if (s.mount && c.isProcOrSysTree(*s.mount) && !(flags & MS_REC))
+      return refuse(EPERM, "non-recursive bind of a masked proc/sysfs tree");
+    // The bind copy keeps the source's read-only flag (the kernel copies mount flags), and a
+    // later remount is checked against the source's initial mount.
+    return act(Action::kReplayMount, "bind mount");
+  }
+
+  if (flags & MS_MOVE) {
+    if (!d.source || !d.target) return refuse(EFAULT, "move without source or target");
+    if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+    PathInfo s = env.resolve(Environment::Which::kSource);
+    if (auto e = needPath(s, "source")) return *e;
+    if (s.mount && s.mountRoot && c.isProtected(*s.mount, env.mountTable()))
+      return refuse(EPERM, "moving protected mount " + s.mount->mountPoint);
+    PathInfo t = env.resolve(Environment::Which::kTarget);
+    if (auto e = needPath(t, "target")) return *e;
+    if (auto e = checkOvermount(t, c, env)) return *e;
+    return act(Action::kMoveMount, "move of the container's own mount");
+  }
+
+  if (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) {
+    // CONTINUE is race-free: a propagation change (flags are a register) only alters how later
+    // mount events spread between the caller's own mounts; whatever target a racer names, no
+    // mount becomes writable, is removed or is covered.
+    return cont("propagation change");
+  }
+
+  // A new filesystem.
+  if (!d.target) return refuse(EFAULT, "mount without a target");
+  if (!d.fstype) return refuse(EINVAL, "new mount without a file system type");
+  if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+  if (d.source && !d.source->empty() && d.source->front() == '/') {
+    PathInfo s = env.resolve(Environment::Which::kSource);
+    if (s.err == 0 && s.blockDevice) return refuse(EPERM, "mounting a block device");
+  }
+  if (!isAllowedNewFsType(*d.fstype))
+    return refuse(EPERM, "file system type '" + *d.fstype + "' is not mountable in a container");
+  PathInfo t = env.resolve(Environment::Which::kTarget);
+  if (auto e = needPath(t, "target")) return *e;
+  if (auto e = checkOvermount(t, c, env)) return *e;
+  if (*d.fstype == "proc" || *d.fstype == "sysfs") {
+    const bool proc = *d.fstype == "proc";
+    if (proc ? !env.callerInContainerPidNs() : !env.callerInContainerNetNs())
+      return refuse(
+          EPERM, std::string(proc ? "proc" : "sysfs") + " for a nested namespace is not supported");
+    PathInfo src = env.resolveInRoot(proc ? "/proc" : "/sys");
+    if (src.err != 0 || !src.mount || !src.mountRoot || !c.isProcOrSysTree(*src.mount))
+      return refuse(EPERM, "the container's own masked tree to clone is gone");
+    return act(Action::kCloneTree, std::string("new ") + *d.fstype + " as a masked clone");
+  }
+  return act(Action::kReplayMount, "new " + *d.fstype + " mount");
+}
+
+}  // namespace
+
+Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
+  if (d.badPointer) return refuse(EFAULT, "unreadable argument");
+  switch (d.call) {
+    case Call::kMount:
+      return decideMount(d, c, env);
+
+    case Call::kUmount2: {
+      if (!d.target) return refuse(EFAULT, "umount without a target");
+      if (d.args[1] & ~static_cast<uint64_t>(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW))
+        return refuse(EINVAL, "unknown umount flags");
+      if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+      PathInfo t = env.resolve(Environment::Which::kTarget);
+      if (auto e = needPath(t, "target")) return *e;
+      if (!t.mountRoot || !t.mount) return refuse(EINVAL, "not a mount point");
+      if (c.isProtected(*t.mount, env.mountTable()))
+        return refuse(EPERM, "unmounting protected mount " + t.mount->mountPoint);
+      return act(Action::kUmount, "unmount of the container's own mount");
+    }
+
+    case Call::kMountSetattr: {
+      if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+      // ID-mapping takes a user namespace fd of the caller's; eci does not pass it on.
+      if (d.attr.attr_set & kMountAttrIdmap)
+        return refuse(EPERM, "idmapped mounts are not allowed");
+      PathInfo t = env.resolve(Environment::Which::kTarget);
+      if (auto e = needPath(t, "target")) return *e;
+      const bool clearsRo =
+          (d.attr.attr_clr & kMountAttrRdonly) && !(d.attr.attr_set & kMountAttrRdonly);
+      if (clearsRo) {
+        if (roLocked(t, c))
+          return refuse(EPERM, "clearing read-only of an initially read-only mount");
+        if ((d.args[2] & kAtRecursive) && t.mount) {
+          // Every mount below the target must be free too.
+          const auto& table = env.mountTable();
+          std::vector<int> ids{t.mount->id};
+          for (size_t i = 0; i < ids.size(); ++i)
+            for (const auto& m : table)
+              if (m.parent == ids[i] && m.id != ids[i]) {
+                if (c.isReadOnlyLocked(m))
+                  return refuse(EPERM, "recursive rw would unlock " + m.mountPoint);
+                ids.push_back(m.id);
+              }
+        }
+      }
+      // Acted on the private copy of the attr: the struct is racy memory.
+      return act(Action::kMountSetattr, "mount_setattr on a free mount");
+    }
+
+    case Call::kOpenTree: {
+      if (!(d.args[2] & kOpenTreeClone)) {
+        // CONTINUE is race-free: without OPEN_TREE_CLONE (a register), open_tree only returns an
+        // O_PATH reference to an existing mount, as open(O_PATH) would; no mount is created or
+        // changed whatever path a racer substitutes.
+        return cont("open_tree without clone");
+      }
+      if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+      PathInfo t = env.resolve(Environment::Which::kTarget);
+      if (auto e = needPath(t, "source")) return *e;
+      if (t.mount && c.isProcOrSysTree(*t.mount) && !(d.args[2] & kAtRecursive))
+        return refuse(EPERM, "non-recursive clone of a masked proc/sysfs tree");
+      return act(Action::kOpenTree, "clone of the container's mount");
+    }
+
+    case Call::kMoveMount: {
+      if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+      PathInfo s = env.resolve(Environment::Which::kSource);
+      if (auto e = needPath(s, "source")) return *e;
+      if (s.attached && s.mount && s.mountRoot && c.isProtected(*s.mount, env.mountTable()))
+        return refuse(EPERM, "moving protected mount " + s.mount->mountPoint);
+      PathInfo t = env.resolve(Environment::Which::kTarget);
+      if (auto e = needPath(t, "target")) return *e;
+      if (auto e = checkOvermount(t, c, env)) return *e;
+      if ((d.args[4] & kMoveMountBeneath) && t.mount && c.isProtected(*t.mount, env.mountTable()))
+        return refuse(EPERM, "mounting beneath a protected mount");
+      return act(Action::kMoveMount, "move_mount of the container's own mount");
+    }
+
+    case Call::kFsopen: {
+      if (!d.fstype) return refuse(EFAULT, "fsopen without a name");
+      if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+      // proc and sysfs contexts take the pid/net namespace of the task calling fsopen, and would
+      // come without the masks: the new API gets them through mount(2) only.
+      if (!isAllowedNewFsType(*d.fstype) || *d.fstype == "proc" || *d.fstype == "sysfs")
+        return refuse(EPERM, "fsopen of '" + *d.fstype + "' is not allowed");
+      return act(Action::kFsopen, "fsopen " + *d.fstype);
+    }
+
+    case Call::kFspick: {
+      if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+      PathInfo t = env.resolve(Environment::Which::kTarget);
+      if (auto e = needPath(t, "target")) return *e;
+      // A reconfigure context for a protected or read-only-locked superblock could flip it rw.
+      if (roLocked(t, c) || (t.mount && c.isProtected(*t.mount, env.mountTable())) ||
+          (t.mount && c.isProcOrSysTree(*t.mount)))
+        return refuse(EPERM, "fspick of a protected superblock");
+      return act(Action::kFspick, "fspick of the container's own superblock");
+    }
+
+    case Call::kFsconfig:
+      // CONTINUE is race-free: fsconfig only acts on an fs context fd, and every fs context in the
+      // container came from the supervisor (fsopen of an allowed type, fspick of a free
+      // superblock), so whatever key/value a racer swaps in configures a filesystem the caller
+      // owns, with the kernel checking its own userns capabilities.
+      return cont("fsconfig on a vetted context");
+    case Call::kFsmount:
+      // CONTINUE is race-free: all arguments are registers, and the context fd is vetted (above);
+      // the result is a detached mount of the container's own new filesystem.
+      return cont("fsmount of a vetted context");
+    case Call::kUnknown:
+      break;
+  }
+  return refuse(EPERM, "not a vetted call");
+}
+
+}  // namespace eci::seccomp

@@ -1,0 +1,159 @@
+#include "eci/seccomp/spec.h"
+
+#include <algorithm>
+#include <set>
+
+namespace eci::seccomp {
+
+const std::vector<std::string>& notifySyscalls() {
+  static const std::vector<std::string> k = {"mount",         "umount",  "umount2",    "fsopen",
+                                             "fsconfig",      "fsmount", "move_mount", "open_tree",
+                                             "mount_setattr", "fspick"};
+  return k;
+}
+
+const std::vector<std::string>& kernelGlobalSyscalls() {
+  // Each of these reaches state the whole VM shares; none is namespaced. Refused by a plain errno
+  // rule, so no round trip and no supervisor needed. Deliberately NOT here:
+  //  - reboot: in a child pid namespace reboot(RESTART/POWER_OFF/HALT) only ends that namespace's
+  //    init and every other command is EINVAL (kernel/reboot.c reboot_pid_ns); eci refuses
+  //    --pid=host, so a container never runs in the host pid namespace.
+  //  - adjtimex/clock_adjtime: modes=0 is how ntp_gettime() and friends *read* the clock state;
+  //    changing it needs CAP_SYS_TIME in the initial user namespace, which a container never has.
+  //  - unshare/setns/pivot_root/keyctl: namespaced; the product allows nested containers.
+  static const std::vector<std::string> k = {
+      "bpf",                // programs and maps live in the one kernel (ECI: bpftool must fail)
+      "init_module",        // kernel modules: code in the shared kernel
+      "finit_module",       //
+      "delete_module",      //
+      "kexec_load",         // replaces the running kernel
+      "kexec_file_load",    //
+      "open_by_handle_at",  // "shocker": file handles ignore the mount namespace and chroot
+      "perf_event_open",    // system-wide PMU/tracepoints; side channels (Docker's default too)
+      "swapon",             // swap is one global configuration
+      "swapoff",            //
+      "acct",               // process accounting writes one host file for every process
+      "settimeofday",       // CLOCK_REALTIME is global (time namespaces only offset monotonic/boot)
+      "clock_settime",      //
+      "stime",              // i386
+      "iopl",               // raw I/O port access to the VM's hardware
+      "ioperm",             //
+      "quotactl",           // quotas belong to the host filesystem's superblock
+      "quotactl_fd",        //
+      "syslog",             // the kernel ring buffer is global (dmesg read/clear)
+      "lookup_dcookie",     // global profiling cookies
+      "nfsservctl",         // the kernel NFS server
+      "uselib",             // legacy a.out loader, kernel attack surface only
+  };
+  return k;
+}
+
+namespace {
+
+bool isAllowAction(const nlohmann::json& rule) {
+  auto it = rule.find("action");
+  return it != rule.end() && it->is_string() && *it == "SCMP_ACT_ALLOW";
+}
+
+bool hasArgs(const nlohmann::json& rule) {
+  auto it = rule.find("args");
+  return it != rule.end() && it->is_array() && !it->empty();
+}
+
+}  // namespace
+
+Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string& listenerPath,
+                                         const std::string& metadata) {
+  if (listenerPath.empty() || listenerPath.front() != '/')
+    return Error(EINVAL, "seccomp listener path '" + listenerPath + "' is not absolute");
+  if (!spec.is_object()) return Error(EINVAL, "/: the spec is not a JSON object");
+  MergeResult res;
+  nlohmann::json out = spec;  // work on a copy: the spec is unchanged on error
+  try {
+    nlohmann::json& linux = out["linux"];
+    if (linux.is_null()) linux = nlohmann::json::object();
+    if (!linux.is_object()) return Error(EINVAL, "/linux: not an object");
+    nlohmann::json seccomp = linux.contains("seccomp") ? linux["seccomp"] : nlohmann::json();
+    if (seccomp.is_null()) {
+      // --privileged (or an engine without a profile): allow everything but eci's rules.
+      seccomp = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                 {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
+                 {"syscalls", nlohmann::json::array()}};
+      res.notes.push_back("seccomp: no engine profile; created an allow-by-default profile");
+    }
+    if (!seccomp.is_object()) return Error(EINVAL, "/linux/seccomp: not an object");
+    if (!seccomp.contains("defaultAction") || !seccomp["defaultAction"].is_string())
+      return Error(EINVAL, "/linux/seccomp/defaultAction: missing or not a string");
+    const std::string defaultAction = seccomp["defaultAction"];
+    if (defaultAction == "SCMP_ACT_NOTIFY")
+      return Error(EINVAL,
+                   "/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be combined with eci");
+    if (seccomp.contains("listenerPath") && !seccomp["listenerPath"].get<std::string>().empty())
+      return Error(EINVAL, "/linux/seccomp/listenerPath: already set by the engine");
+    nlohmann::json& syscalls = seccomp["syscalls"];
+    if (syscalls.is_null()) syscalls = nlohmann::json::array();
+    if (!syscalls.is_array()) return Error(EINVAL, "/linux/seccomp/syscalls: not an array");
+
+    const auto& notify = notifySyscalls();
+    const auto& global = kernelGlobalSyscalls();
+    std::set<std::string> allowedBefore;  // names an unconditional ALLOW rule granted
+    std::set<std::string> mentioned;      // names any rule mentions
+    for (size_t i = 0; i < syscalls.size(); ++i) {
+      auto& rule = syscalls[i];
+      if (!rule.is_object() || !rule.contains("names") || !rule["names"].is_array())
+        return Error(EINVAL, "/linux/seccomp/syscalls/" + std::to_string(i) + ": no names array");
+      if (rule.value("action", "") == "SCMP_ACT_NOTIFY")
+        return Error(EINVAL, "/linux/seccomp/syscalls/" + std::to_string(i) +
+                                 ": the engine's profile already uses SCMP_ACT_NOTIFY");
+      for (const auto& n : rule["names"]) {
+        if (!n.is_string())
+          return Error(EINVAL,
+                       "/linux/seccomp/syscalls/" + std::to_string(i) + "/names: not a string");
+        mentioned.insert(n.get<std::string>());
+        if (isAllowAction(rule) && !hasArgs(rule)) allowedBefore.insert(n.get<std::string>());
+      }
+    }
+    // A call is trapped only if the engine let it through: unconditionally allowed by a rule, or
+    // not mentioned at all under an allow-by-default profile.
+    std::vector<std::string> trap;
+    for (const auto& n : notify) {
+      const bool allowed =
+          allowedBefore.count(n) || (!mentioned.count(n) && defaultAction == "SCMP_ACT_ALLOW");
+      if (allowed) trap.push_back(n);
+    }
+    std::set<std::string> strip(trap.begin(), trap.end());
+    strip.insert(global.begin(), global.end());
+    // libseccomp refuses two unconditional rules for one call, and an ALLOW rule would also be a
+    // second path around the new ones: take eci's names out of every existing rule.
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& rule : syscalls) {
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& n : rule["names"])
+        if (!strip.count(n.get<std::string>())) names.push_back(n);
+      if (names.empty()) continue;
+      rule["names"] = names;
+      kept.push_back(rule);
+    }
+    // An ERRNO rule for a trapped call would win over NOTIFY (the kernel picks the most
+    // restrictive action), so the two lists must not overlap; they are disjoint by construction.
+    kept.push_back({{"names", global}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}});
+    if (!trap.empty()) {
+      kept.push_back({{"names", trap}, {"action", "SCMP_ACT_NOTIFY"}});
+      seccomp["listenerPath"] = listenerPath;
+      if (!metadata.empty()) seccomp["listenerMetadata"] = metadata;
+      res.notifyInstalled = true;
+      res.notes.push_back("seccomp: mount calls vetted by " + listenerPath);
+    } else {
+      res.notes.push_back("seccomp: the engine's profile refuses mount calls; nothing to vet");
+    }
+    res.notes.push_back("seccomp: kernel-global calls refused with EPERM");
+    syscalls = kept;
+    linux["seccomp"] = seccomp;
+  } catch (const nlohmann::json::exception& e) {
+    return Error(EINVAL, std::string("/linux/seccomp: ") + e.what());
+  }
+  spec = std::move(out);
+  return res;
+}
+
+}  // namespace eci::seccomp

@@ -1,0 +1,351 @@
+#include "eci/seccomp/rules.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace eci::seccomp {
+namespace {
+
+// A container as runc leaves it (ids as in a real mountinfo; 0:50 overlay rootfs, 0:60 proc,
+// 0:61 tmpfs /dev, 0:62 sysfs, 8:1 the host disk behind two volumes, 0:5 devtmpfs /dev/null).
+constexpr const char* kInitial =
+    "500 400 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/l\n"
+    "501 500 0:60 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n"
+    "502 500 0:61 / /dev rw,nosuid - tmpfs tmpfs rw,mode=755\n"
+    "503 500 0:62 / /sys ro,nosuid,nodev,noexec,relatime - sysfs sysfs ro\n"
+    "504 500 8:1 /home/u /mnt ro,relatime - ext4 /dev/sda1 rw\n"
+    "505 500 8:1 /home/u/rw /data rw,relatime - ext4 /dev/sda1 rw\n"
+    "506 501 0:60 /sys /proc/sys ro,nosuid,nodev,noexec,relatime - proc proc rw\n"
+    "507 501 0:5 /null /proc/kcore rw,nosuid - devtmpfs udev rw\n"
+    "508 501 0:70 / /proc/uptime rw,nosuid - fuse.eci-procfs eci rw\n";
+
+std::vector<MountEntry> parse(const std::string& s) {
+  auto r = parseMountInfo(s);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().str());
+  return r.ok() ? *r : std::vector<MountEntry>{};
+}
+
+class FakeMemory : public MemoryReader {
+ public:
+  std::map<uint64_t, std::string> strings;  // address -> bytes (NUL appended by readString)
+  std::optional<std::string> readString(uint64_t addr, size_t max) override {
+    auto it = strings.find(addr);
+    if (it == strings.end() || it->second.size() >= max) return std::nullopt;
+    return it->second;
+  }
+  std::optional<std::string> readBytes(uint64_t addr, size_t len) override {
+    auto it = strings.find(addr);
+    if (it == strings.end() || it->second.size() < len) return std::nullopt;
+    return it->second.substr(0, len);
+  }
+};
+
+// Paths resolve to entries of the table by their mount point (root of that mount), or to a
+// non-root directory on the rootfs otherwise.
+class FakeEnv : public Environment {
+ public:
+  std::vector<MountEntry> table;
+  const Decoded* d = nullptr;
+  bool sysAdmin = true, pidns = true, netns = true;
+  std::map<std::string, PathInfo> overrides;
+  PathInfo lookup(const std::optional<std::string>& p) {
+    PathInfo info;
+    if (!p) {
+      info.err = ENOENT;
+      return info;
+    }
+    if (overrides.count(*p)) return overrides[*p];
+    for (const auto& m : table)
+      if (m.mountPoint == *p) {
+        info.mount = m;
+        info.mountRoot = true;
+        info.major = m.major;
+        info.minor = m.minor;
+        return info;
+      }
+    // Deepest mount containing the path.
+    const MountEntry* best = nullptr;
+    for (const auto& m : table)
+      if ((m.mountPoint == "/" || p->rfind(m.mountPoint + "/", 0) == 0) &&
+          (!best || m.mountPoint.size() > best->mountPoint.size()))
+        best = &m;
+    if (best) {
+      info.mount = *best;
+      info.major = best->major;
+      info.minor = best->minor;
+    }
+    return info;
+  }
+  PathInfo resolve(Which w) override { return lookup(w == Which::kSource ? d->source : d->target); }
+  const std::vector<MountEntry>& mountTable() override { return table; }
+  bool callerHasSysAdmin() override { return sysAdmin; }
+  bool callerInContainerPidNs() override { return pidns; }
+  bool callerInContainerNetNs() override { return netns; }
+  PathInfo resolveInRoot(const std::string& p) override { return lookup(p); }
+};
+
+class RulesTest : public ::testing::Test {
+ protected:
+  RulesTest() : container(parse(kInitial)) { env.table = parse(kInitial); }
+
+  Decision mountCall(const char* src, const char* tgt, const char* type, uint64_t flags,
+                     const char* data = nullptr) {
+    FakeMemory mem;
+    uint64_t args[6] = {
+        src ? 0x1000u : 0u, tgt ? 0x2000u : 0u, type ? 0x3000u : 0u, flags, data ? 0x4000u : 0u, 0};
+    if (src) mem.strings[0x1000] = src;
+    if (tgt) mem.strings[0x2000] = tgt;
+    if (type) mem.strings[0x3000] = type;
+    if (data) mem.strings[0x4000] = data;
+    decoded = decode(Call::kMount, args, mem);
+    env.d = &decoded;
+    return decide(decoded, container, env);
+  }
+  Decision umountCall(const char* tgt, uint64_t flags = 0) {
+    FakeMemory mem;
+    uint64_t args[6] = {0x2000, flags, 0, 0, 0, 0};
+    mem.strings[0x2000] = tgt;
+    decoded = decode(Call::kUmount2, args, mem);
+    env.d = &decoded;
+    return decide(decoded, container, env);
+  }
+  Decision setattrCall(const char* tgt, uint64_t set, uint64_t clr, uint64_t flags = 0) {
+    FakeMemory mem;
+    mount_attr a{};
+    a.attr_set = set;
+    a.attr_clr = clr;
+    mem.strings[0x2000] = tgt;
+    mem.strings[0x5000] = std::string(reinterpret_cast<char*>(&a), sizeof(a));
+    uint64_t args[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2000, flags, 0x5000, sizeof(a), 0};
+    decoded = decode(Call::kMountSetattr, args, mem);
+    env.d = &decoded;
+    return decide(decoded, container, env);
+  }
+
+  ContainerMounts container;
+  FakeEnv env;
+  Decoded decoded;
+};
+
+TEST(MountInfo, ParsesEscapesAndOptionalFields) {
+  auto r = parseMountInfo(
+      "36 35 98:0 /mnt\\040dir /x\\134y rw,noatime master:1 shared:2 - ext3 /dev/root rw\n");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  const auto& e = (*r)[0];
+  EXPECT_EQ(e.id, 36);
+  EXPECT_EQ(e.parent, 35);
+  EXPECT_EQ(e.major, 98u);
+  EXPECT_EQ(e.root, "/mnt dir");
+  EXPECT_EQ(e.mountPoint, "/x\\y");
+  EXPECT_EQ(e.fstype, "ext3");
+  EXPECT_FALSE(e.readOnly());
+}
+
+TEST(MountInfo, RejectsMalformedLinesWithTheirNumber) {
+  auto r = parseMountInfo("1 0 0:1 / / rw - tmpfs t rw\n2 1 zz / /x rw - tmpfs t rw\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("line 2"), std::string::npos);
+  EXPECT_FALSE(parseMountInfo("1 0 0:1 / / rw tmpfs t rw\n").ok());  // no separator
+}
+
+TEST_F(RulesTest, RemountRwOfInitialReadOnlyIsRefused) {
+  auto d = mountCall("/mnt", "/mnt", nullptr, MS_REMOUNT);
+  EXPECT_EQ(d.action, Action::kError);
+  EXPECT_EQ(d.err, EPERM);
+  // With the MS_MGC_VAL magic busybox and old callers add.
+  EXPECT_EQ(mountCall(nullptr, "/mnt", nullptr, 0xC0ED0000 | MS_REMOUNT | MS_BIND).err, EPERM);
+  // /sys (ro sysfs) and /proc/sys (ro bind of proc) too.
+  EXPECT_EQ(mountCall(nullptr, "/sys", nullptr, MS_REMOUNT).err, EPERM);
+  EXPECT_EQ(mountCall(nullptr, "/proc/sys", nullptr, MS_REMOUNT | MS_BIND).err, EPERM);
+}
+
+TEST_F(RulesTest, RemountReadOnlyContinues) {
+  EXPECT_EQ(mountCall(nullptr, "/mnt", nullptr, MS_REMOUNT | MS_RDONLY).action, Action::kContinue);
+  EXPECT_EQ(mountCall(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_BIND).action,
+            Action::kContinue);
+}
+
+TEST_F(RulesTest, BindCopyOfReadOnlyStaysLocked) {
+  // mount --bind /mnt /x: allowed (the copy keeps ro) ...
+  env.table.push_back(parse("600 500 8:1 /home/u /x ro,relatime - ext4 /dev/sda1 rw\n")[0]);
+  // ... but remount,bind,rw of the copy is matched to /mnt by device + root.
+  auto d = mountCall(nullptr, "/x", nullptr, MS_REMOUNT | MS_BIND);
+  EXPECT_EQ(d.err, EPERM) << d.reason;
+  // A bind of a subdirectory of the ro volume too.
+  env.table.push_back(parse("601 500 8:1 /home/u/sub /y ro - ext4 /dev/sda1 rw\n")[0]);
+  EXPECT_EQ(mountCall(nullptr, "/y", nullptr, MS_REMOUNT).err, EPERM);
+  // The rw volume nested below the ro one's root stays free (closest initial mount decides).
+  env.table.push_back(parse("602 500 8:1 /home/u/rw /z ro - ext4 /dev/sda1 rw\n")[0]);
+  EXPECT_EQ(mountCall(nullptr, "/z", nullptr, MS_REMOUNT).action, Action::kReplayMount);
+}
+
+TEST_F(RulesTest, CopiesInANewMountNamespaceAreLockedToo) {
+  // unshare -m: new ids, same devices and roots.
+  env.table = parse(
+      "900 800 0:50 / / rw - overlay overlay rw\n"
+      "904 900 8:1 /home/u /mnt ro - ext4 /dev/sda1 rw\n");
+  EXPECT_EQ(mountCall(nullptr, "/mnt", nullptr, MS_REMOUNT).err, EPERM);
+}
+
+TEST_F(RulesTest, OwnMountsRemountFreely) {
+  env.table.push_back(parse("610 500 0:90 / /root/tmpfs ro,relatime - tmpfs tmpfs ro\n")[0]);
+  EXPECT_EQ(mountCall(nullptr, "/root/tmpfs", nullptr, MS_REMOUNT).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall(nullptr, "/root/tmpfs", nullptr, MS_REMOUNT | MS_RDONLY).action,
+            Action::kContinue);
+  EXPECT_EQ(umountCall("/root/tmpfs").action, Action::kUmount);
+}
+
+TEST_F(RulesTest, ProtectedMountsCannotBeUnmounted) {
+  for (const char* p : {"/", "/proc", "/sys", "/proc/sys", "/proc/kcore", "/proc/uptime"}) {
+    auto d = umountCall(p);
+    EXPECT_EQ(d.action, Action::kError) << p;
+    EXPECT_EQ(d.err, EPERM) << p;
+  }
+  EXPECT_EQ(umountCall("/proc", MNT_DETACH).err, EPERM);
+  EXPECT_EQ(umountCall("/mnt").action, Action::kUmount);  // a volume may go (sysbox default)
+  EXPECT_EQ(umountCall("/etc").err, EINVAL);              // not a mount point
+  EXPECT_EQ(umountCall("/proc", 0x80).err, EINVAL);       // unknown flag
+}
+
+TEST_F(RulesTest, ProtectedMountsCannotBeOvermountedOrMoved) {
+  EXPECT_EQ(mountCall("tmpfs", "/proc", "tmpfs", 0).err, EPERM);
+  EXPECT_EQ(mountCall("tmpfs", "/", "tmpfs", 0).err, EPERM);
+  EXPECT_EQ(mountCall("/tmp", "/sys", nullptr, MS_BIND).err, EPERM);
+  EXPECT_EQ(mountCall("/tmp", "/proc/uptime", nullptr, MS_BIND).err, EPERM);
+  EXPECT_EQ(mountCall("/proc", "/x", nullptr, MS_MOVE).err, EPERM);
+  // Stacking elsewhere is fine.
+  EXPECT_EQ(mountCall("tmpfs", "/tmp/x", "tmpfs", 0).action, Action::kReplayMount);
+}
+
+TEST_F(RulesTest, NewFilesystems) {
+  EXPECT_EQ(mountCall("none", "/tmp/x", "tmpfs", 0, "size=1m").action, Action::kReplayMount);
+  EXPECT_EQ(
+      mountCall("overlay", "/tmp/x", "overlay", 0, "lowerdir=/a,upperdir=/b,workdir=/c").action,
+      Action::kReplayMount);
+  EXPECT_EQ(mountCall("/dev/sda1", "/tmp/x", "ext4", 0).err, EPERM);
+  EXPECT_EQ(mountCall("x", "/tmp/x", "nfs", 0).err, EPERM);
+  PathInfo blk;
+  blk.blockDevice = true;
+  env.overrides["/dev/loop0"] = blk;
+  EXPECT_EQ(mountCall("/dev/loop0", "/tmp/x", "tmpfs", 0).err, EPERM);  // a block device source
+  // proc and sysfs: served as masked clones of the container's own trees.
+  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0).action, Action::kCloneTree);
+  EXPECT_EQ(mountCall("sysfs", "/tmp/s", "sysfs", 0).action, Action::kCloneTree);
+  env.pidns = false;
+  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("none", "/tmp/x", nullptr, 0).err, EINVAL);
+}
+
+TEST_F(RulesTest, MasksInsideAProcCloneStayProtected) {
+  // After `mount -t proc proc /tmp/p` (a recursive clone): /tmp/p/kcore is a mask.
+  env.table.push_back(parse("700 500 0:60 / /tmp/p rw - proc proc rw\n")[0]);
+  env.table.push_back(parse("701 700 0:5 /null /tmp/p/kcore rw - devtmpfs udev rw\n")[0]);
+  env.table.push_back(parse("702 700 0:60 /sys /tmp/p/sys ro - proc proc rw\n")[0]);
+  EXPECT_EQ(umountCall("/tmp/p/kcore").err, EPERM);
+  EXPECT_EQ(mountCall(nullptr, "/tmp/p/sys", nullptr, MS_REMOUNT | MS_BIND).err, EPERM);
+  EXPECT_EQ(umountCall("/tmp/p", MNT_DETACH).action, Action::kUmount);  // the clone itself may go
+  // Non-recursive binds of a proc tree would drop its masks.
+  EXPECT_EQ(mountCall("/proc", "/tmp/q", nullptr, MS_BIND).err, EPERM);
+  EXPECT_EQ(mountCall("/proc", "/tmp/q", nullptr, MS_BIND | MS_REC).action, Action::kReplayMount);
+}
+
+TEST_F(RulesTest, PropagationChangesContinue) {
+  EXPECT_EQ(mountCall(nullptr, "/", nullptr, MS_REC | MS_PRIVATE).action, Action::kContinue);
+  EXPECT_EQ(mountCall(nullptr, "/proc", nullptr, MS_SHARED).action, Action::kContinue);
+}
+
+TEST_F(RulesTest, WithoutSysAdminNothingIsEmulated) {
+  env.sysAdmin = false;
+  EXPECT_EQ(mountCall("none", "/tmp/x", "tmpfs", 0).err, EPERM);
+  EXPECT_EQ(umountCall("/mnt").err, EPERM);
+  EXPECT_EQ(setattrCall("/tmp", 0, MOUNT_ATTR_RDONLY).err, EPERM);
+}
+
+TEST_F(RulesTest, MountSetattr) {
+  EXPECT_EQ(setattrCall("/mnt", 0, MOUNT_ATTR_RDONLY).err, EPERM);
+  EXPECT_EQ(setattrCall("/proc/sys", 0, MOUNT_ATTR_RDONLY).err, EPERM);
+  EXPECT_EQ(setattrCall("/mnt", MOUNT_ATTR_RDONLY, 0).action, Action::kMountSetattr);
+  EXPECT_EQ(setattrCall("/mnt", MOUNT_ATTR_NOSUID, 0).action, Action::kMountSetattr);
+  EXPECT_EQ(setattrCall("/data", 0, MOUNT_ATTR_RDONLY).action, Action::kMountSetattr);
+  EXPECT_EQ(setattrCall("/data", MOUNT_ATTR_IDMAP, 0).err, EPERM);
+  // Recursive rw from / would unlock /mnt below it.
+  EXPECT_EQ(setattrCall("/", 0, MOUNT_ATTR_RDONLY, AT_RECURSIVE).err, EPERM);
+  // A detached clone of the ro volume (not in the table): locked by device.
+  PathInfo detached;
+  detached.attached = false;
+  detached.major = 8;
+  detached.minor = 1;
+  env.overrides["/detached"] = detached;
+  EXPECT_EQ(setattrCall("/detached", 0, MOUNT_ATTR_RDONLY).err, EPERM);
+}
+
+TEST_F(RulesTest, NewMountApi) {
+  FakeMemory mem;
+  mem.strings[0x1000] = "tmpfs";
+  mem.strings[0x1100] = "proc";
+  mem.strings[0x1200] = "ext4";
+  mem.strings[0x2000] = "/proc";
+  mem.strings[0x2100] = "/tmp/own";
+  auto run = [&](Call c, std::initializer_list<uint64_t> a) {
+    uint64_t args[6] = {};
+    size_t i = 0;
+    for (auto v : a) args[i++] = v;
+    decoded = decode(c, args, mem);
+    env.d = &decoded;
+    return decide(decoded, container, env);
+  };
+  EXPECT_EQ(run(Call::kFsopen, {0x1000, 0}).action, Action::kFsopen);
+  EXPECT_EQ(run(Call::kFsopen, {0x1100, 0}).err, EPERM);
+  EXPECT_EQ(run(Call::kFsopen, {0x1200, 0}).err, EPERM);
+  EXPECT_EQ(run(Call::kFsconfig, {3, 0, 0, 0, 0}).action, Action::kContinue);
+  EXPECT_EQ(run(Call::kFsmount, {3, 0, 0}).action, Action::kContinue);
+  EXPECT_EQ(run(Call::kOpenTree, {static_cast<uint64_t>(AT_FDCWD), 0x2000, 0}).action,
+            Action::kContinue);
+  EXPECT_EQ(run(Call::kOpenTree, {static_cast<uint64_t>(AT_FDCWD), 0x2000, OPEN_TREE_CLONE}).err,
+            EPERM);
+  EXPECT_EQ(run(Call::kOpenTree,
+                {static_cast<uint64_t>(AT_FDCWD), 0x2000, OPEN_TREE_CLONE | AT_RECURSIVE})
+                .action,
+            Action::kOpenTree);
+  EXPECT_EQ(run(Call::kFspick, {static_cast<uint64_t>(AT_FDCWD), 0x2000, 0}).err, EPERM);
+  // move_mount of /proc away, and onto /proc.
+  EXPECT_EQ(run(Call::kMoveMount, {static_cast<uint64_t>(AT_FDCWD), 0x2000,
+                                   static_cast<uint64_t>(AT_FDCWD), 0x2100, 0})
+                .err,
+            EPERM);
+  EXPECT_EQ(run(Call::kMoveMount, {static_cast<uint64_t>(AT_FDCWD), 0x2100,
+                                   static_cast<uint64_t>(AT_FDCWD), 0x2000, 0})
+                .err,
+            EPERM);
+}
+
+TEST_F(RulesTest, GarbageIsRefusedNotCrashed) {
+  FakeMemory mem;  // nothing readable
+  for (Call c : {Call::kMount, Call::kUmount2, Call::kFsopen, Call::kMoveMount, Call::kOpenTree,
+                 Call::kMountSetattr, Call::kFspick}) {
+    uint64_t args[6] = {0xdeadbeef, 0xdeadbeef, 0xdeadbeef, 0xdeadbeef, 0xdeadbeef, 0xdeadbeef};
+    decoded = decode(c, args, mem);
+    env.d = &decoded;
+    auto d = decide(decoded, container, env);
+    EXPECT_EQ(d.action, Action::kError) << callName(c);
+    EXPECT_EQ(d.err, EFAULT) << callName(c);
+    uint64_t zero[6] = {};
+    decoded = decode(c, zero, mem);
+    d = decide(decoded, container, env);
+    EXPECT_NE(d.action, Action::kReplayMount) << callName(c);
+  }
+  EXPECT_EQ(decide(decode(Call::kUnknown, decoded.args, mem), container, env).err, EPERM);
+}
+
+TEST_F(RulesTest, UnterminatedStringIsUnreadable) {
+  FakeMemory mem;
+  mem.strings[0x2000] = std::string(kMaxPath, 'a');  // no NUL within PATH_MAX
+  uint64_t args[6] = {0, 0x2000, 0, MS_REMOUNT, 0, 0};
+  decoded = decode(Call::kMount, args, mem);
+  EXPECT_TRUE(decoded.badPointer);
+}
+
+}  // namespace
+}  // namespace eci::seccomp

@@ -1,0 +1,108 @@
+#include "eci/seccomp/spec.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace eci::seccomp {
+namespace {
+
+using nlohmann::json;
+
+std::string actionFor(const json& seccomp, const std::string& name) {
+  for (const auto& r : seccomp["syscalls"])
+    for (const auto& n : r["names"])
+      if (n == name) return r["action"];
+  return "default:" + seccomp["defaultAction"].get<std::string>();
+}
+
+// The shape of Docker's default profile with CAP_SYS_ADMIN granted (mount in an allow rule).
+json dockerSpec(bool sysAdmin) {
+  json names = {"read", "write", "getppid", "syslog", "bpf"};
+  if (sysAdmin) {
+    names.push_back("mount");
+    names.push_back("umount2");
+  }
+  return {{"ociVersion", "1.0.2"},
+          {"linux",
+           {{"seccomp",
+             {{"defaultAction", "SCMP_ACT_ERRNO"},
+              {"architectures", {"SCMP_ARCH_X86_64"}},
+              {"syscalls",
+               {{{"names", names}, {"action", "SCMP_ACT_ALLOW"}},
+                {{"names", {"clone"}},
+                 {"action", "SCMP_ACT_ALLOW"},
+                 {"args",
+                  {{{"index", 0}, {"value", 2114060288}, {"op", "SCMP_CMP_MASKED_EQ"}}}}}}}}}}}};
+}
+
+TEST(Spec, PrivilegedGetsAllowProfileWithRules) {
+  json spec = {{"ociVersion", "1.0.2"}, {"linux", {{"namespaces", json::array()}}}};
+  auto r = mergeSeccompIntoSpec(spec, "/run/eci/seccomp.sock", "c1");
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->notifyInstalled);
+  const auto& s = spec["linux"]["seccomp"];
+  EXPECT_EQ(s["defaultAction"], "SCMP_ACT_ALLOW");
+  EXPECT_EQ(s["listenerPath"], "/run/eci/seccomp.sock");
+  EXPECT_EQ(s["listenerMetadata"], "c1");
+  for (const auto& n : notifySyscalls()) EXPECT_EQ(actionFor(s, n), "SCMP_ACT_NOTIFY") << n;
+  for (const auto& n : kernelGlobalSyscalls()) EXPECT_EQ(actionFor(s, n), "SCMP_ACT_ERRNO") << n;
+  EXPECT_EQ(actionFor(s, "getppid"), "default:SCMP_ACT_ALLOW");  // data path untouched
+  EXPECT_EQ(actionFor(s, "reboot"), "default:SCMP_ACT_ALLOW");   // namespaced, see spec.cc
+}
+
+TEST(Spec, DockerProfileWithSysAdminTrapsOnlyWhatItAllowed) {
+  json spec = dockerSpec(true);
+  auto r = mergeSeccompIntoSpec(spec, "/run/eci/seccomp.sock");
+  ASSERT_TRUE(r.ok());
+  const auto& s = spec["linux"]["seccomp"];
+  EXPECT_EQ(actionFor(s, "mount"), "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(actionFor(s, "umount2"), "SCMP_ACT_NOTIFY");
+  // Not allowed by the engine's profile: stays refused (not handed to the supervisor).
+  EXPECT_EQ(actionFor(s, "fsopen"), "default:SCMP_ACT_ERRNO");
+  EXPECT_EQ(actionFor(s, "bpf"), "SCMP_ACT_ERRNO");
+  EXPECT_EQ(actionFor(s, "syslog"), "SCMP_ACT_ERRNO");
+  EXPECT_EQ(actionFor(s, "read"), "SCMP_ACT_ALLOW");
+  // Conditional rules are kept as they are.
+  EXPECT_EQ(actionFor(s, "clone"), "SCMP_ACT_ALLOW");
+  // Each name appears in exactly one rule (libseccomp refuses duplicates).
+  std::vector<std::string> all;
+  for (const auto& rule : s["syscalls"])
+    for (const auto& n : rule["names"]) all.push_back(n);
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+}
+
+TEST(Spec, DockerProfileWithoutSysAdminInstallsNoListener) {
+  json spec = dockerSpec(false);
+  auto r = mergeSeccompIntoSpec(spec, "/run/eci/seccomp.sock");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->notifyInstalled);
+  EXPECT_FALSE(spec["linux"]["seccomp"].contains("listenerPath"));
+  EXPECT_EQ(actionFor(spec["linux"]["seccomp"], "mount"), "default:SCMP_ACT_ERRNO");
+}
+
+TEST(Spec, BadInputLeavesSpecUnchanged) {
+  json spec = dockerSpec(true);
+  spec["linux"]["seccomp"]["syscalls"][0]["names"] = "mount";
+  const json before = spec;
+  auto r = mergeSeccompIntoSpec(spec, "/run/eci/seccomp.sock");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("/linux/seccomp/syscalls/0"), std::string::npos);
+  EXPECT_EQ(spec, before);
+  EXPECT_FALSE(mergeSeccompIntoSpec(spec, "relative.sock").ok());
+  json notify = dockerSpec(true);
+  notify["linux"]["seccomp"]["defaultAction"] = "SCMP_ACT_NOTIFY";
+  EXPECT_FALSE(mergeSeccompIntoSpec(notify, "/s").ok());
+  json listener = dockerSpec(true);
+  listener["linux"]["seccomp"]["listenerPath"] = "/other";
+  EXPECT_FALSE(mergeSeccompIntoSpec(listener, "/s").ok());
+}
+
+TEST(Spec, NotifyAndErrnoListsAreDisjoint) {
+  for (const auto& n : notifySyscalls())
+    EXPECT_EQ(std::count(kernelGlobalSyscalls().begin(), kernelGlobalSyscalls().end(), n), 0) << n;
+}
+
+}  // namespace
+}  // namespace eci::seccomp
