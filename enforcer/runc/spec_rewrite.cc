@@ -266,6 +266,8 @@ Status rewriteNamespaces(json& lx, const SpecContext& ctx, std::vector<std::stri
 
 // --- mounts --------------------------------------------------------------------------------
 
+}  // namespace
+
 bool isBindMount(const json& m) {
   if (m.value("type", std::string()) == "bind") return true;
   auto o = m.find("options");
@@ -274,29 +276,16 @@ bool isBindMount(const json& m) {
                      [](const json& s) { return s.is_string() && (s == "bind" || s == "rbind"); });
 }
 
+namespace {
+
+std::string resolveWith(const SpecContext& ctx, const std::string& p) {
+  return ctx.resolve ? ctx.resolve(p) : resolveHostPath(p);
+}
+
 Status checkMounts(const json& spec, const SpecContext& ctx) {
   auto it = spec.find("mounts");
   if (it == spec.end() || it->is_null()) return {};
   if (!it->is_array()) return specError("/mounts", "expected array");
-  auto resolve = [&](const std::string& p) {
-    return ctx.resolve ? ctx.resolve(p) : resolveHostPath(p);
-  };
-
-  // Restricted roots, both as written and resolved (/var/run/docker.sock is /run/docker.sock).
-  std::vector<std::string> restricted;
-  auto addRestricted = [&](const std::string& p) {
-    if (p.empty() || p[0] != '/') return;
-    restricted.push_back(normalizePath(p));
-    restricted.push_back(resolve(p));
-  };
-  for (const auto& p : ctx.policy.restrictedHostMounts) addRestricted(p);
-  for (const auto& p : ctx.extraRestricted) addRestricted(p);
-  std::string dataRoot;
-  if (!ctx.engineDataRoot.empty() && ctx.engineDataRoot[0] == '/') {
-    addRestricted(ctx.engineDataRoot);
-    dataRoot = resolve(ctx.engineDataRoot);
-  }
-
   for (size_t i = 0; i < it->size(); ++i) {
     const json& m = (*it)[i];
     const std::string ptr = "/mounts/" + std::to_string(i);
@@ -307,29 +296,7 @@ Status checkMounts(const json& spec, const SpecContext& ctx) {
     const std::string written = s->get<std::string>();
     std::string abs = written;
     if (abs.empty() || abs[0] != '/') abs = ctx.bundle + "/" + abs;
-    const std::string src = resolve(abs);
-
-    // The engine's own files for THIS container, and named volumes' data, live under the
-    // data-root but are what the container is meant to get.
-    if (!dataRoot.empty()) {
-      const std::string mine = dataRoot + "/containers/" + ctx.containerId;
-      if (!ctx.containerId.empty() && isUnder(src, mine) && src != dataRoot) continue;
-      const std::string volumes = dataRoot + "/volumes/";
-      if (src.compare(0, volumes.size(), volumes) == 0) {
-        const auto slash = src.find('/', volumes.size());
-        if (slash != std::string::npos && slash > volumes.size()) {
-          const std::string rest = src.substr(slash);
-          if (rest == "/_data" || rest.compare(0, 7, "/_data/") == 0) continue;
-        }
-      }
-    }
-    for (const auto& r : restricted) {
-      // Under a restricted path, or a parent of one (-v /etc:/mnt reaches /etc/docker).
-      if (isUnder(src, r) || isUnder(r, src)) {
-        return Error("can't mount " + written +
-                     " because it's configured as a restricted host mount");
-      }
-    }
+    ECI_TRY(checkBindSource(written, resolveWith(ctx, abs), ctx));
   }
   return {};
 }
@@ -540,6 +507,46 @@ uint64_t readCapBounding() {
     }
   }
   return ~0ULL;
+}
+
+Status checkBindSource(const std::string& written, const std::string& src, const SpecContext& ctx) {
+  // Restricted roots, both as written and resolved (/var/run/docker.sock is /run/docker.sock).
+  std::vector<std::string> restricted;
+  auto addRestricted = [&](const std::string& p) {
+    if (p.empty() || p[0] != '/') return;
+    restricted.push_back(normalizePath(p));
+    restricted.push_back(resolveWith(ctx, p));
+  };
+  for (const auto& p : ctx.policy.restrictedHostMounts) addRestricted(p);
+  for (const auto& p : ctx.extraRestricted) addRestricted(p);
+  std::string dataRoot;
+  if (!ctx.engineDataRoot.empty() && ctx.engineDataRoot[0] == '/') {
+    addRestricted(ctx.engineDataRoot);
+    dataRoot = resolveWith(ctx, ctx.engineDataRoot);
+  }
+
+  // The engine's own files for THIS container, and named volumes' data, live under the
+  // data-root but are what the container is meant to get.
+  if (!dataRoot.empty()) {
+    const std::string mine = dataRoot + "/containers/" + ctx.containerId;
+    if (!ctx.containerId.empty() && isUnder(src, mine)) return {};
+    const std::string volumes = dataRoot + "/volumes/";
+    if (src.compare(0, volumes.size(), volumes) == 0) {
+      const auto slash = src.find('/', volumes.size());
+      if (slash != std::string::npos && slash > volumes.size()) {
+        const std::string rest = src.substr(slash);
+        if (rest == "/_data" || rest.compare(0, 7, "/_data/") == 0) return {};
+      }
+    }
+  }
+  for (const auto& r : restricted) {
+    // Under a restricted path, or a parent of one (-v /etc:/mnt reaches /etc/docker).
+    if (isUnder(src, r) || isUnder(r, src)) {
+      return Error("can't mount " + written +
+                   " because it's configured as a restricted host mount");
+    }
+  }
+  return {};
 }
 
 Result<RewriteResult> rewriteSpec(const nlohmann::json& in, const SpecContext& ctx) {

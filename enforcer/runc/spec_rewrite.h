@@ -48,6 +48,14 @@ struct RewriteResult {
 // A refusal is an Error whose message is the user-visible text (without kSpecErrorPrefix).
 Result<RewriteResult> rewriteSpec(const nlohmann::json& spec, const SpecContext& ctx);
 
+// The restricted-host-mount rule for one bind source: `written` as the user gave it (used in the
+// message), `resolved` the host path it really names (symlinks and `..` resolved). eci-runc calls
+// it again on the path the ID-mapped bind actually opened, so a symlink swapped in between the
+// check and the mount is caught.
+Status checkBindSource(const std::string& written, const std::string& resolved,
+                       const SpecContext& ctx);
+bool isBindMount(const nlohmann::json& mount);
+
 // Lexical normalisation of an absolute path ("/a/./b/../c/" -> "/a/c").
 std::string normalizePath(const std::string& path);
 // Default resolver used when SpecContext::resolve is empty.

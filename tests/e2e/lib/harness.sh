@@ -1,0 +1,259 @@
+# shellcheck shell=bash
+# eci end-to-end harness: a private eci-enforcerd + containerd + dockerd (eci as the default
+# runtime) per test suite, on paths under one mktemp dir, so several suites run side by side.
+#
+# Source it from a bash test script (`set -u` friendly), then:
+#   eci_up                 start everything; exports DOCKER_HOST and the variables below;
+#                          imports busybox:latest (Debian's busybox-static + /etc/passwd, a file
+#                          /home/u1000/owned owned by 1000:1000). Registers eci_down on EXIT.
+#   eci_down               stop everything, remove every mount and dir it made (idempotent).
+#   eci_push_policy JSON   sign the policy JSON with the test key (eci-admin policy sign) and push
+#                          it (eci-admin policy push); prints the push output, returns its status.
+#   eci_enforcer_start / eci_enforcer_stop / eci_enforcer_kill9
+#                          (re)start, stop (SIGTERM) or SIGKILL the private eci-enforcerd.
+#   eci_enforcer_status    eci-enforcerd's status JSON (eci-admin status --json, if available).
+#   eci_leftovers          prints mounts and directories eci left under its run dir (empty = clean).
+# Variables: ECI_T (the tmp dir), ECI_DATA_ROOT (dockerd's data-root), ECI_CONTROL_SOCK,
+#   ECI_PUSH_SOCK, ECI_STATE_DIR, ECI_RUN_DIR (eci-runc's ID-mapped mounts), ECI_RUNC_LOG
+#   (eci-runc's debug log), ECI_RUNC_BIN, ECI_ENFORCERD_BIN, ECI_ADMIN_BIN.
+# Binaries: ECI_RUNC_BIN / ECI_ENFORCERD_BIN / ECI_ADMIN_BIN, else found under ECI_BUILD_DIR.
+#
+# Assertions (count into `N passed, N failed`; t_summary's exit status fails the script):
+#   t_ok NAME CMD...          CMD succeeds            t_fails NAME CMD...   CMD fails
+#   t_eq NAME WANT GOT        t_contains NAME NEEDLE HAYSTACK       t_not_contains ...
+#   t_summary                 prints the counts; returns 1 if anything failed or nothing ran
+
+ECI_PASSED=0
+ECI_FAILED=0
+ECI_FAILED_NAMES=()
+
+t_pass() { ECI_PASSED=$((ECI_PASSED + 1)); echo "ok   - $1"; }
+t_fail() {
+  ECI_FAILED=$((ECI_FAILED + 1))
+  ECI_FAILED_NAMES+=("$1")
+  echo "FAIL - $1${2:+: $2}"
+}
+t_ok() {
+  local name=$1
+  shift
+  local out
+  if out=$("$@" 2>&1); then t_pass "$name"; else t_fail "$name" "command failed: $* -> ${out:0:600}"; fi
+}
+t_fails() {
+  local name=$1
+  shift
+  local out
+  if out=$("$@" 2>&1); then t_fail "$name" "command succeeded: $* -> ${out:0:600}"; else t_pass "$name"; fi
+}
+t_eq() {
+  if [[ "$2" == "$3" ]]; then t_pass "$1"; else t_fail "$1" "want [$2] got [${3:0:600}]"; fi
+}
+t_contains() {
+  if [[ "$3" == *"$2"* ]]; then t_pass "$1"; else t_fail "$1" "[${3:0:800}] lacks [$2]"; fi
+}
+t_not_contains() {
+  if [[ "$3" != *"$2"* ]]; then t_pass "$1"; else t_fail "$1" "[${3:0:800}] contains [$2]"; fi
+}
+t_summary() {
+  echo "${ECI_PASSED} passed, ${ECI_FAILED} failed"
+  local n
+  for n in "${ECI_FAILED_NAMES[@]}"; do echo "  failed: $n"; done
+  [[ $ECI_FAILED -eq 0 && $ECI_PASSED -gt 0 ]]
+}
+
+_eci_find_bin() {  # VAR NAME
+  local var=$1 name=$2 found=""
+  if [[ -n "${!var:-}" ]]; then return 0; fi
+  if [[ -n "${ECI_BUILD_DIR:-}" ]]; then
+    found=$(find "$ECI_BUILD_DIR" -type f -name "$name" -perm -u+x 2>/dev/null | head -n1)
+  fi
+  [[ -n "$found" ]] || found=$(command -v "$name" || true)
+  printf -v "$var" '%s' "$found"
+  export "${var?}"
+}
+
+_eci_wait_for() {  # SECONDS CMD...
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+eci_enforcer_start() {
+  [[ -x "$ECI_ENFORCERD_BIN" ]] || { echo "harness: eci-enforcerd not found" >&2; return 1; }
+  rm -f "$ECI_CONTROL_SOCK" "$ECI_PUSH_SOCK"
+  "$ECI_ENFORCERD_BIN" --control-socket "$ECI_CONTROL_SOCK" --push-socket "$ECI_PUSH_SOCK" \
+    --state-dir "$ECI_STATE_DIR" --trusted-keys "$ECI_T/trusted-keys" \
+    --engine-data-root "$ECI_DATA_ROOT" >>"$ECI_T/enforcerd.log" 2>&1 &
+  ECI_ENFORCERD_PID=$!
+  _eci_wait_for 20 test -S "$ECI_CONTROL_SOCK" || {
+    echo "harness: eci-enforcerd did not start:" >&2
+    tail -n 20 "$ECI_T/enforcerd.log" >&2
+    return 1
+  }
+}
+
+eci_enforcer_stop() {
+  if [[ -n "${ECI_ENFORCERD_PID:-}" ]]; then
+    kill "$ECI_ENFORCERD_PID" 2>/dev/null || true
+    wait "$ECI_ENFORCERD_PID" 2>/dev/null || true
+    ECI_ENFORCERD_PID=""
+  fi
+}
+
+eci_enforcer_kill9() {
+  if [[ -n "${ECI_ENFORCERD_PID:-}" ]]; then
+    kill -9 "$ECI_ENFORCERD_PID" 2>/dev/null || true
+    wait "$ECI_ENFORCERD_PID" 2>/dev/null || true
+    ECI_ENFORCERD_PID=""
+  fi
+}
+
+eci_enforcer_status() {
+  "$ECI_ADMIN_BIN" status --control-socket "$ECI_CONTROL_SOCK" --format json
+}
+
+eci_push_policy() {  # JSON
+  [[ -x "${ECI_ADMIN_BIN:-}" ]] || { echo "harness: eci-admin not found" >&2; return 1; }
+  ECI_SERIAL=$((${ECI_SERIAL:-0} + 1))
+  printf '%s\n' "$1" >"$ECI_T/policy.json"
+  "$ECI_ADMIN_BIN" policy sign --key "$ECI_T/keys/eci-policy.key" --serial "$ECI_SERIAL" \
+    -o "$ECI_T/policy.bundle" "$ECI_T/policy.json" || return 1
+  "$ECI_ADMIN_BIN" policy push --push-socket "$ECI_PUSH_SOCK" "$ECI_T/policy.bundle"
+}
+
+_eci_make_busybox() {
+  local root="$ECI_T/busybox-root" bb
+  bb=$(command -v busybox)
+  [[ -n "$bb" ]] && file -L "$bb" 2>/dev/null | grep -q "statically linked" || bb=/bin/busybox
+  mkdir -p "$root"/{bin,etc,tmp,root,home/u1000,proc,sys,dev}
+  cp "$bb" "$root/bin/busybox"
+  local applet
+  for applet in $("$root/bin/busybox" --list); do
+    [[ "$applet" == busybox ]] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nu1000:x:1000:1000::/home/u1000:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nu1000:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
+  chmod 1777 "$root/tmp"
+  echo owned >"$root/home/u1000/owned"
+  chown -R 1000:1000 "$root/home/u1000"
+  tar -C "$root" --numeric-owner -cf "$ECI_T/busybox.tar" .
+  docker import "$ECI_T/busybox.tar" busybox:latest >/dev/null
+}
+
+eci_up() {
+  set +e
+  _eci_find_bin ECI_RUNC_BIN eci-runc
+  _eci_find_bin ECI_ENFORCERD_BIN eci-enforcerd
+  _eci_find_bin ECI_ADMIN_BIN eci-admin
+  [[ -x "$ECI_RUNC_BIN" ]] || { echo "harness: eci-runc not found (ECI_BUILD_DIR?)" >&2; return 1; }
+  ECI_T=$(mktemp -d /tmp/eci-e2e.XXXXXX)
+  # runc's init walks ECI_RUN_DIR as root of the container's user namespace: needs o+x.
+  chmod 0711 "$ECI_T"
+  export ECI_T
+  export ECI_DATA_ROOT="$ECI_T/docker" ECI_CONTROL_SOCK="$ECI_T/eci/enforcer.sock"
+  export ECI_PUSH_SOCK="$ECI_T/eci/push.sock" ECI_STATE_DIR="$ECI_T/eci-state"
+  export ECI_RUN_DIR="$ECI_T/eci-runc" ECI_RUNC_LOG="$ECI_T/eci-runc.log"
+  mkdir -p "$ECI_T/trusted-keys" "$ECI_T/keys" "$ECI_T/containerd" "$ECI_T/exec"
+  trap eci_down EXIT
+
+  if [[ -x "${ECI_ADMIN_BIN:-}" ]]; then
+    "$ECI_ADMIN_BIN" keygen --out "$ECI_T/keys" >/dev/null 2>&1 &&
+      cp "$ECI_T/keys/eci-policy.pub" "$ECI_T/trusted-keys/test.pub"
+  fi
+  eci_enforcer_start || return 1
+
+  # containerd: private root, state and sockets; only what dockerd needs.
+  cat >"$ECI_T/containerd/config.toml" <<EOF
+version = 2
+root = "$ECI_T/containerd/root"
+state = "$ECI_T/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$ECI_T/containerd.sock"
+[ttrpc]
+  address = "$ECI_T/containerd.sock.ttrpc"
+[debug]
+  address = "$ECI_T/containerd-debug.sock"
+EOF
+  containerd --config "$ECI_T/containerd/config.toml" >>"$ECI_T/containerd.log" 2>&1 &
+  ECI_CONTAINERD_PID=$!
+  _eci_wait_for 30 test -S "$ECI_T/containerd.sock" || {
+    echo "harness: containerd did not start" >&2; tail -n 20 "$ECI_T/containerd.log" >&2; return 1; }
+
+  # dockerd: eci as the default runtime, pointed at the private enforcer; plain runc stays
+  # available as "runc" (the benchmark compares both on the same daemon).
+  local bridge="eci${ECI_T##*.}" net=$((RANDOM % 200 + 20)).$((RANDOM % 250))
+  bridge=${bridge:0:15}
+  jq -n --arg runc "$ECI_RUNC_BIN" --arg sock "$ECI_CONTROL_SOCK" --arg run "$ECI_RUN_DIR" \
+    --arg dsock "$ECI_T/docker.sock" --arg log "$ECI_RUNC_LOG" '{
+      "runtimes": {"eci": {"path": $runc, "runtimeArgs": ["--eci-enforcer-socket", $sock,
+        "--eci-run-dir", $run, "--eci-restrict", $dsock, "--eci-debug-log", $log]}},
+      "default-runtime": "eci"}' >"$ECI_T/daemon.json"
+  local netargs=(--bridge none)
+  if ip link add "$bridge" type bridge 2>/dev/null && ip addr add "10.$net.1/24" dev "$bridge" &&
+    ip link set "$bridge" up; then
+    ECI_BRIDGE=$bridge
+    netargs=(--bridge "$bridge")
+  fi
+  dockerd --config-file "$ECI_T/daemon.json" --data-root "$ECI_DATA_ROOT" \
+    --exec-root "$ECI_T/exec" --host "unix://$ECI_T/docker.sock" --pidfile "$ECI_T/docker.pid" \
+    --containerd "$ECI_T/containerd.sock" "${netargs[@]}" --iptables=false --ip-masq=false \
+    --ip-forward=false --userland-proxy=false --storage-driver overlay2 \
+    >>"$ECI_T/dockerd.log" 2>&1 &
+  ECI_DOCKERD_PID=$!
+  export DOCKER_HOST="unix://$ECI_T/docker.sock"
+  _eci_wait_for 60 docker version || {
+    echo "harness: dockerd did not start" >&2; tail -n 30 "$ECI_T/dockerd.log" >&2; return 1; }
+  _eci_make_busybox || { echo "harness: busybox import failed" >&2; return 1; }
+  return 0
+}
+
+eci_leftovers() {
+  [[ -n "${ECI_RUN_DIR:-}" ]] || return 0
+  grep -F " $ECI_RUN_DIR/" /proc/self/mountinfo | awk '{print "mount: " $5}'
+  if [[ -d "$ECI_RUN_DIR" ]]; then
+    find "$ECI_RUN_DIR" -mindepth 1 -maxdepth 1 -printf 'dir: %p\n'
+  fi
+}
+
+_eci_umount_under() {
+  local dir=$1 m
+  [[ -n "$dir" ]] || return 0
+  # deepest first
+  for m in $(awk -v d="$dir" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo |
+    awk '{print length, $0}' | sort -rn | cut -d' ' -f2-); do
+    umount -l "$m" 2>/dev/null || true
+  done
+}
+
+eci_down() {
+  trap - EXIT
+  [[ -n "${ECI_T:-}" && -d "$ECI_T" ]] || return 0
+  if [[ -n "${ECI_DOCKERD_PID:-}" ]]; then
+    local ids
+    ids=$(docker ps -aq 2>/dev/null)
+    # shellcheck disable=SC2086
+    [[ -z "$ids" ]] || docker rm -f $ids >/dev/null 2>&1
+    kill "$ECI_DOCKERD_PID" 2>/dev/null
+    wait "$ECI_DOCKERD_PID" 2>/dev/null
+    ECI_DOCKERD_PID=""
+  fi
+  if [[ -n "${ECI_CONTAINERD_PID:-}" ]]; then
+    kill "$ECI_CONTAINERD_PID" 2>/dev/null
+    wait "$ECI_CONTAINERD_PID" 2>/dev/null
+    ECI_CONTAINERD_PID=""
+  fi
+  # shims of this containerd (they outlive it by design)
+  local p
+  for p in $(pgrep -f "containerd-shim.*-address $ECI_T/containerd.sock" 2>/dev/null); do
+    kill -9 "$p" 2>/dev/null
+  done
+  eci_enforcer_stop
+  [[ -n "${ECI_BRIDGE:-}" ]] && ip link del "$ECI_BRIDGE" 2>/dev/null
+  _eci_umount_under "$ECI_T"
+  rm -rf "$ECI_T" 2>/dev/null || { sleep 1; _eci_umount_under "$ECI_T"; rm -rf "$ECI_T"; }
+  ECI_T=""
+}
