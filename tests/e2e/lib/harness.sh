@@ -120,7 +120,7 @@ eci_push_policy() {  # JSON
   ECI_SERIAL=$((${ECI_SERIAL:-0} + 1))
   printf '%s\n' "$1" >"$ECI_T/policy.json"
   "$ECI_ADMIN_BIN" policy sign --key "$ECI_T/keys/eci-policy.key" --serial "$ECI_SERIAL" \
-    -o "$ECI_T/policy.bundle" "$ECI_T/policy.json" || return 1
+    --policy "$ECI_T/policy.json" -o "$ECI_T/policy.bundle" || return 1
   "$ECI_ADMIN_BIN" policy push --push-socket "$ECI_PUSH_SOCK" "$ECI_T/policy.bundle"
 }
 
@@ -188,9 +188,10 @@ EOF
   local bridge="eci${ECI_T##*.}" net=$((RANDOM % 200 + 20)).$((RANDOM % 250))
   bridge=${bridge:0:15}
   jq -n --arg runc "$ECI_RUNC_BIN" --arg sock "$ECI_CONTROL_SOCK" --arg run "$ECI_RUN_DIR" \
-    --arg dsock "$ECI_T/docker.sock" --arg log "$ECI_RUNC_LOG" '{
+    --arg dsock "$ECI_T/docker.sock" --arg esock "$ECI_T/eci" --arg log "$ECI_RUNC_LOG" '{
       "runtimes": {"eci": {"path": $runc, "runtimeArgs": ["--eci-enforcer-socket", $sock,
-        "--eci-run-dir", $run, "--eci-restrict", $dsock, "--eci-debug-log", $log]}},
+        "--eci-run-dir", $run, "--eci-restrict", $dsock, "--eci-restrict", $esock,
+        "--eci-debug-log", $log]}},
       "default-runtime": "eci"}' >"$ECI_T/daemon.json"
   local netargs=(--bridge none)
   if ip link add "$bridge" type bridge 2>/dev/null && ip addr add "10.$net.1/24" dev "$bridge" &&

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# `--privileged` under eci through a real dockerd: it starts (plain runc can't start one on this
+# VM), but its capabilities only reach its own namespaces, Docker's masked/read-only /proc and /sys
+# paths are back, no host devices; each attack is shown to run and the host to be unchanged.
+# Then a verified ECI-off policy: containers run as runc would (0 0 4294967295).
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+
+[[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
+eci_up || { echo "FAIL - harness did not start"; exit 1; }
+
+trim() { tr -s ' ' | sed 's/^ //'; }
+
+t_fails "plain runc cannot start --privileged here (the VM lacks CAP_SYS_RESOURCE)" \
+  docker run --rm --runtime runc --privileged busybox true
+
+docker run -d --privileged --name priv busybox sleep 1000 >/dev/null
+t_eq "--privileged container runs" "true" "$(docker inspect -f '{{.State.Running}}' priv)"
+t_eq "--privileged container is in its own user namespace" "0 100000 65536" \
+  "$(docker exec priv cat /proc/self/uid_map | trim)"
+capeff=$(docker exec priv grep CapEff /proc/self/status | awk '{print $2}')
+t_eq "full capabilities minus what the machine lacks" "000001fffeffffff" "$capeff"
+pid=$(docker inspect -f '{{.State.Pid}}' priv)
+t_eq "its init is host uid 100000" "100000" "$(stat -c %u "/proc/$pid")"
+
+# masked paths (read as empty) and read-only paths are back
+for p in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do
+  t_eq "$p masked" "0" "$(docker exec priv sh -c "cat $p 2>/dev/null | wc -c")"
+done
+t_eq "/sys/firmware masked" "" "$(docker exec priv ls -A /sys/firmware 2>/dev/null)"
+err=$(docker exec priv sh -c 'echo h > /proc/sysrq-trigger' 2>&1)
+t_contains "/proc/sysrq-trigger read-only" "Read-only file system" "$err"
+err=$(docker exec priv sh -c 'echo 1 > /proc/sys/kernel/sysrq' 2>&1)
+t_contains "/proc/sys read-only" "Read-only file system" "$err"
+
+# kernel-global knobs: the write is attempted and the host value stays
+core_before=$(cat /proc/sys/kernel/core_pattern)
+t_fails "writing core_pattern fails" docker exec priv sh -c 'echo "|/tmp/evil %p" > /proc/sys/kernel/core_pattern'
+t_fails "writing core_pattern after remounting /proc/sys rw fails" docker exec priv sh -c \
+  'mount -o remount,rw /proc/sys 2>/dev/null; echo "|/tmp/evil %p" > /proc/sys/kernel/core_pattern'
+t_eq "host core_pattern unchanged" "$core_before" "$(cat /proc/sys/kernel/core_pattern)"
+
+# no host devices
+host_devs=$(ls /dev | grep -cE '^(mem|kmsg|vda|sda|nvme0n1|port|autofs)$')
+t_ok "the host has devices to steal" test "$host_devs" -gt 0
+t_eq "no host devices in /dev" "" \
+  "$(docker exec priv sh -c 'ls /dev | grep -E "^(mem|kmsg|vda|sda|nvme0n1|port|autofs)$"')"
+t_fails "mknod of a host block device fails" docker exec priv mknod /tmp/disk b 8 0
+t_fails "mknod /dev/mem fails" docker exec priv sh -c 'mknod /tmp/mem c 1 1 && head -c1 /tmp/mem'
+
+# CAP_NET_ADMIN reaches the container's own netns only
+link="eciv$$"
+t_ok "ip link add works in its own netns" docker exec priv ip link add "$link" type veth peer name "${link}p"
+t_ok "the link is in the container" docker exec priv ip link show "$link"
+t_fails "the link is not on the host" ip link show "$link"
+t_ok "hostname change works in its own uts ns" docker exec priv hostname eci-changed
+t_eq "host hostname unchanged" "$(hostname)" "$(hostname)"
+t_not_contains "host hostname is not the container's" "eci-changed" "$(hostname)"
+
+# docker exec joins the same user namespace
+t_eq "docker exec joins the privileged container's userns" \
+  "$(readlink "/proc/$pid/ns/user")" "$(docker exec priv readlink /proc/self/ns/user)"
+docker rm -f priv >/dev/null
+
+# non-privileged containers: no CAP_NET_ADMIN at all
+t_fails "unprivileged: ip link add refused" docker run --rm busybox ip link add x type veth peer name y
+
+# ping_group_range fix-up: Docker asks for 0 2147483647, the container gets its mapped ids
+t_eq "ping_group_range clamped to the mapped range" "0 65535" \
+  "$(docker run --rm busybox cat /proc/sys/net/ipv4/ping_group_range | tr -s ' \t' ' ')"
+
+# --- ECI off by a verified policy ---------------------------------------------------------
+policy_off='{"enabled": false, "locked": true, "socketMount": {"images": [], "allowDerivedImages": true},
+ "commandList": {"type": "deny", "commands": []}, "restrictedHostMounts": [], "allowedOrgs": [],
+ "inputsDigest": ""}'
+if out=$(eci_push_policy "$policy_off" 2>&1); then
+  t_pass "ECI-off policy pushed"
+  t_eq "ECI off: identity map" "0 0 4294967295" "$(docker run --rm busybox cat /proc/self/uid_map | trim)"
+  policy_on=${policy_off/\"enabled\": false/\"enabled\": true}
+  eci_push_policy "$policy_on" >/dev/null 2>&1
+  t_eq "ECI back on: mapped again" "0 100000 65536" \
+    "$(docker run --rm busybox cat /proc/self/uid_map | trim)"
+else
+  t_fail "ECI-off policy pushed" "$out"
+fi
+
+docker ps -aq | xargs -r docker rm -f >/dev/null
+t_eq "nothing left under eci-runc's run dir" "" "$(eci_leftovers)"
+t_summary
