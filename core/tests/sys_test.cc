@@ -1,0 +1,155 @@
+// The syscall wrappers against the real kernel. Creating mounts and user namespaces needs root
+// (CAP_SYS_ADMIN in the initial namespace): these tests are labelled `root` and fail, not skip,
+// without it.
+#include "eci/sys.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace eci::sys {
+namespace {
+
+TEST(SysTest, OpenErrorNamesPath) {
+  auto r = open("/nonexistent/eci-test", O_RDONLY);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ENOENT);
+  EXPECT_EQ(r.error().str(),
+            std::string("open('/nonexistent/eci-test'): ") + std::strerror(ENOENT));
+}
+
+TEST(SysTest, OpenIsCloexec) {
+  auto r = open("/proc/self/status", O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(::fcntl(r->get(), F_GETFD) & FD_CLOEXEC);
+}
+
+TEST(SysTest, OpenAtRelative) {
+  auto dir = open("/proc/self", O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(dir.ok());
+  auto f = openAt(dir->get(), "status", O_RDONLY);
+  ASSERT_TRUE(f.ok()) << f.error().str();
+  auto bad = openAt(dir->get(), "no-such", O_RDONLY);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().str().find("+ 'no-such'"), std::string::npos) << bad.error().str();
+}
+
+TEST(SysTest, PidfdOpenSelfAndMissing) {
+  auto fd = pidfdOpen(::getpid());
+  ASSERT_TRUE(fd.ok()) << fd.error().str();
+  EXPECT_TRUE(::fcntl(fd->get(), F_GETFD) & FD_CLOEXEC);
+  auto bad = pidfdOpen(0x3fffffff);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), ESRCH);
+  EXPECT_NE(bad.error().str().find("pidfd_open(1073741823)"), std::string::npos);
+}
+
+TEST(SysTest, MountSetattrMessageNamesPathAndAttributes) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
+  auto s = sys::mountSetattr(AT_FDCWD, "/nonexistent-eci", 0, attr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ENOENT);
+  EXPECT_EQ(
+      s.error().str(),
+      std::string("mount_setattr('/nonexistent-eci', MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID): ") +
+          std::strerror(ENOENT));
+}
+
+TEST(SysTest, OpenTreeMessageNamesFlags) {
+  auto r = sys::openTree(AT_FDCWD, "/nonexistent-eci", OPEN_TREE_CLONE | AT_RECURSIVE);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(
+      r.error().str().rfind("open_tree('/nonexistent-eci', OPEN_TREE_CLONE|AT_RECURSIVE): ", 0), 0u)
+      << r.error().str();
+}
+
+TEST(SysTest, FsopenUnknownFilesystem) {
+  auto r = sys::fsopen("no-such-fs-eci", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().str().find("fsopen('no-such-fs-eci')"), std::string::npos);
+}
+
+// --- root: real mounts ---
+
+class SysRootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "needs root (CAP_SYS_ADMIN) to create mounts";
+    char tmpl[] = "/tmp/eci-sys-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    ::umount2(dir_.c_str(), MNT_DETACH);
+    std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(SysRootTest, TmpfsThroughNewMountApi) {
+  auto fs = sys::fsopen("tmpfs", 0);
+  ASSERT_TRUE(fs.ok()) << fs.error().str();
+  ASSERT_TRUE(sys::fsconfig(fs->get(), FSCONFIG_SET_STRING, "size", "1m", 0).ok());
+  auto bad = sys::fsconfig(fs->get(), FSCONFIG_SET_STRING, "no-such-option", "1", 0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().str().find("FSCONFIG_SET_STRING, 'no-such-option', '1'"), std::string::npos)
+      << bad.error().str();
+  ASSERT_TRUE(sys::fsconfig(fs->get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0).ok());
+  auto mnt = sys::fsmount(fs->get(), 0, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+  ASSERT_TRUE(mnt.ok()) << mnt.error().str();
+  ASSERT_TRUE(sys::moveMount(mnt->get(), "", AT_FDCWD, dir_, MOVE_MOUNT_F_EMPTY_PATH).ok());
+  // The tmpfs really is there: a file written through the path lives on it.
+  std::ofstream(dir_ / "f") << "x";
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line;
+  bool found = false;
+  while (std::getline(mounts, line)) {
+    if (line.find(" " + dir_.string() + " ") != std::string::npos &&
+        line.find(" - tmpfs ") != std::string::npos) {
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(SysRootTest, MountSetattrReadOnlyOnDetachedClone) {
+  auto tree = sys::openTree(AT_FDCWD, dir_, OPEN_TREE_CLONE);
+  ASSERT_TRUE(tree.ok()) << tree.error().str();
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  ASSERT_TRUE(sys::mountSetattr(tree->get(), "", AT_EMPTY_PATH, attr).ok());
+  auto f = openAt(tree->get(), "new", O_WRONLY | O_CREAT, 0600);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().code(), EROFS);
+}
+
+TEST_F(SysRootTest, ProbeIdmappedMountsOnThisKernel) {
+  // Kernel >= 5.12 with tmpfs (>= 6.3) or the /var/tmp filesystem supporting ID-mapped mounts;
+  // the project's isolation depends on it, so the probe must succeed here.
+  EXPECT_TRUE(probeIdmappedMounts());
+  EXPECT_TRUE(probeIdmappedMounts());  // cached
+}
+
+TEST_F(SysRootTest, IdmapWithBadUsernsFdIsNamed) {
+  auto tree = sys::openTree(AT_FDCWD, dir_, OPEN_TREE_CLONE);
+  ASSERT_TRUE(tree.ok());
+  UniqueFd notUserns(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(notUserns.get());
+  auto s = sys::mountSetattr(tree->get(), "", AT_EMPTY_PATH, attr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().str().find("mount_setattr(fd "), std::string::npos) << s.error().str();
+  EXPECT_NE(s.error().str().find("MOUNT_ATTR_IDMAP"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace eci::sys
