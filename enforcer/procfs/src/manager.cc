@@ -29,6 +29,14 @@
 namespace eci::procfs {
 namespace {
 
+// What getattr reports as a file's size, and what open() resets the kernel's i_size to. Since
+// Linux 6.5 FUSE serves splice/sendfile from the page cache even for direct_io files
+// (filemap_splice_read), bounded by i_size: with procfs' size 0, busybox `cat` (sendfile) would
+// print nothing. A size larger than any content lets the page-cache read happen; the kernel then
+// shrinks i_size to the real length on the short READ (fuse_short_read), so sendfile stops at
+// the end of the snapshot. sysbox-fs reports 32K for the same reason.
+constexpr off_t kReportedSize = 8192;
+
 // The static tree is tiny and never changes, so the kernel may cache names and attributes for
 // long; only file contents are dynamic, and those bypass the page cache (direct_io).
 constexpr double kCacheSeconds = 3600.0;
@@ -187,8 +195,7 @@ void Session::fillAttr(fuse_ino_t ino, struct stat* st) const {
   // (default_permissions makes the kernel check this against the caller's host uid).
   st->st_uid = info_.rootUid;
   st->st_gid = info_.rootGid;
-  // Size 0 like procfs; contents come through direct_io, which ignores i_size on read.
-  st->st_size = 0;
+  st->st_size = n.kind == NodeKind::kDir ? 0 : kReportedSize;
   st->st_blksize = 4096;
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
@@ -272,6 +279,14 @@ void Session::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* f = new (std::nothrow) OpenFile{render(n)};
   if (!f) return (void)fuse_reply_err(req, ENOMEM);
   fi->fh = reinterpret_cast<uint64_t>(f);
+  // Re-grow i_size: a previous sendfile shrank it to that snapshot's length, and O_TRUNC opens
+  // set it to 0. The kernel only grows i_size on a store of >= 1 byte, so store one byte as the
+  // last byte of the reported size, on a page beyond any content (this open drops the page cache
+  // anyway, no FOPEN_KEEP_CACHE). Best effort: if it fails sendfile may stop short, read() not.
+  static char kPad = '\n';
+  fuse_bufvec pad = FUSE_BUFVEC_INIT(1);
+  pad.buf[0].mem = &kPad;
+  (void)fuse_lowlevel_notify_store(se_, ino, kReportedSize - 1, &pad, FUSE_BUF_SPLICE_NONBLOCK);
   fi->direct_io = 1;  // contents change between opens; never serve them from the page cache
   fi->keep_cache = 0;
   fi->noflush = 1;                              // nothing to flush: saves a round trip per close()
