@@ -13,6 +13,7 @@
 #                          (re)start, stop (SIGTERM) or SIGKILL the private eci-enforcerd.
 #   eci_enforcer_status    eci-enforcerd's status JSON (eci-admin status --json, if available).
 #   eci_leftovers          prints mounts and directories eci left under its run dir (empty = clean).
+#   eci_allocation_count   number of uid/gid ranges eci-enforcerd has allocated (from its state).
 # Variables: ECI_T (the tmp dir), ECI_DATA_ROOT (dockerd's data-root), ECI_CONTROL_SOCK,
 #   ECI_PUSH_SOCK, ECI_STATE_DIR, ECI_RUN_DIR (eci-runc's ID-mapped mounts), ECI_RUNC_LOG
 #   (eci-runc's debug log), ECI_RUNC_BIN, ECI_ENFORCERD_BIN, ECI_ADMIN_BIN.
@@ -218,6 +219,12 @@ eci_leftovers() {
   if [[ -d "$ECI_RUN_DIR" ]]; then
     find "$ECI_RUN_DIR" -mindepth 1 -maxdepth 1 -printf 'dir: %p\n'
   fi
+}
+
+eci_allocation_count() {
+  local f="$ECI_STATE_DIR/allocations.json"
+  [[ -s "$f" ]] || { echo 0; return; }
+  jq '[.. | objects | select(has("start") and has("id"))] | length' "$f"
 }
 
 _eci_umount_under() {
