@@ -307,8 +307,9 @@ void Agent::evaluate(bool force) {
 }
 
 void Agent::push(const Policy& policy, Desired kind, bool force) {
-  bool needPush = force || !pushedPolicy_ || !(*pushedPolicy_ == policy) || pushedKind_ != kind ||
-                  !lastPushApplied_;
+  bool needPush = force || !pushedPolicy_ || !(*pushedPolicy_ == policy) || pushedKind_ != kind;
+  // Over vsock there is no status call: retry until a push was confirmed.
+  if (config_.vsockCid && !lastPushApplied_) needPush = true;
   uint64_t enforcerHighest = 0;
   if (!config_.vsockCid) {
     auto st = enforcer::Client(config_.enforcerControlSocket).status();
@@ -318,15 +319,16 @@ void Agent::push(const Policy& policy, Desired kind, bool force) {
       lastPushResult_ = "enforcer unreachable: " + st.error().str();
       return;  // retried on the next poll
     }
-    const bool wasReachable = enforcerReachable_;
     enforcerReachable_ = true;
     const json& j = *st;
     enforcerHighest = j.value("highestSerial", uint64_t{0});
     // The enforcer restarted without our policy, fell back to defaults, or someone else pushed:
     // put ours back.
-    if (!wasReachable || j.value("serial", uint64_t{0}) != serial_ ||
+    if (j.value("serial", uint64_t{0}) != serial_ ||
         j.value("keyId", std::string()) != key_.keyId() || !j.value("verified", false)) {
       needPush = true;
+    } else if (!needPush) {
+      lastPushApplied_ = true;  // the enforcer confirms ours is in force (e.g. after our restart)
     }
   }
   if (!needPush) return;
