@@ -25,6 +25,9 @@
 namespace eci::idmap {
 namespace {
 
+// Our overlay's work dir, next to the engine's (see mountIdmappedOverlay in the header).
+constexpr const char* kWorkSuffix = ".eci";
+
 std::string quote(const std::string& s) {
   return "'" + s + "'";
 }
@@ -619,7 +622,13 @@ Result<MountGuard> mountIdmappedOverlay(const OverlayOptions& opts, const UserNa
   UniqueFd upperMnt;
   std::string upperRel, workRel;
   if (!opts.upperDir.empty()) {
-    const std::string u = normalize(opts.upperDir), w = normalize(opts.workDir);
+    // overlayfs empties its workdir when it mounts; sharing the engine's would pull work/work
+    // from under the engine's live overlay, whose next copy-up (docker cp into a lower dir) then
+    // fails with ENOENT. Ours is a sibling on the same filesystem, removed with the layer dir.
+    const std::string u = normalize(opts.upperDir), w = normalize(opts.workDir) + kWorkSuffix;
+    if (::mkdir(w.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Error::fromErrno("mkdir(" + quote(w) + ", 0700)");
+    }
     size_t common = 0;
     for (size_t k = 0; k < std::min(u.size(), w.size()) && u[k] == w[k]; ++k) {
       if (u[k] == '/') common = k;

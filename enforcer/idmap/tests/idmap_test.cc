@@ -443,5 +443,41 @@ TEST(SearchableTest, NamesTheFirstClosedDirectory) {
   EXPECT_FALSE(checkSearchableByOthers("relative").ok());
 }
 
+// `docker cp` writes as host root through the engine's overlay. Both overlays share the upper dir
+// but not the work dir (overlayfs empties its work dir at mount, which used to break the engine's
+// copy-ups with ENOENT), so the engine's copy-up works and the file shows as root inside.
+TEST_F(IdmapTest, EngineOverlayKeepsWorkingWhileOursIsMounted) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto layout = Layout::make(runDir(), "c12");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok());
+  auto opts = overlayOptionsAt(e.merged);
+  ASSERT_TRUE(opts.ok());
+  auto root = cfs->mountRootfs(*opts);
+  ASSERT_TRUE(root.ok()) << root.error().str();
+  EXPECT_TRUE(fsys::is_directory(e.workDir + ".eci"));
+
+  // etc/ exists only in a lower layer: the engine's write needs a copy-up through its work dir.
+  ASSERT_NO_THROW(testing::writeFile(e.merged + "/etc/copied-in", "cp\n"));
+  const std::string r = *root;
+  const std::string failures = testing::runAsNamespaceRoot(cfs->userns().fd(), [&] {
+    if (testing::readFileOr(r + "/etc/copied-in") != "cp\n") return std::string("not visible");
+    return statUid(r + "/etc/copied-in") == "0" ? std::string()
+                                                : "uid " + statUid(r + "/etc/copied-in");
+  });
+  EXPECT_EQ(failures, "");
+  // And the container's own copy-ups keep working next to it.
+  EXPECT_EQ(testing::runAsNamespaceRoot(cfs->userns().fd(),
+                                        [&] {
+                                          std::ofstream(r + "/etc/root-file", std::ios::app) << "x";
+                                          return testing::readFileOr(r + "/etc/root-file") ==
+                                                         "root\nx"
+                                                     ? std::string()
+                                                     : std::string("copy-up in ours failed");
+                                        }),
+            "");
+}
+
 }  // namespace
 }  // namespace eci::idmap

@@ -178,6 +178,10 @@ Result<UniqueFd> idmappedCloneFd(int fd, const std::string& what, int usernsFd);
 
 // Mounts an overlay of `opts`'s layers, each ID-mapped through `userns`, at `target` (an existing
 // empty directory, or created 0711 when missing). The overlay's mounter is the range's root.
+// The upper dir is shared with the engine's overlay, the work dir is not: overlayfs empties its
+// work dir at mount, which would break the engine's live overlay (copy-ups fail with ENOENT), so
+// ours is `<workDir>.eci`, created 0700 next to the engine's (it goes when the engine removes the
+// layer directory).
 Result<MountGuard> mountIdmappedOverlay(const OverlayOptions& opts, const UserNamespace& userns,
                                         const std::string& target);
 
