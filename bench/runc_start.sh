@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Container start cost of eci: median wall time of `docker run --rm busybox true` with eci-runc
+# (the default runtime) vs plain runc (--runtime runc) on the SAME private dockerd, interleaved in
+# one run so machine noise hits both alike. Prints both medians and the ratio (target <= 1.10,
+# aim 1.05). Needs root.
+#
+#   bench/runc_start.sh [ROUNDS]       (default 30; ECI_BUILD_DIR = the build dir)
+set -uo pipefail
+rounds=${1:-30}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tests/e2e/lib/harness.sh"
+eci_up >/dev/null || { echo "runc_start.sh: engine did not start" >&2; exit 1; }
+
+now_ns() { date +%s%N; }
+once() {  # runtime-args...
+  local t0 t1
+  t0=$(now_ns)
+  docker run --rm "$@" busybox true >/dev/null 2>&1 || return 1
+  t1=$(now_ns)
+  echo $(((t1 - t0) / 1000))
+}
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+# warm-up: page cache, image, first-run costs
+once >/dev/null; once --runtime runc >/dev/null
+eci_times=() runc_times=()
+for ((i = 0; i < rounds; i++)); do
+  if ((i % 2)); then
+    t=$(once) && eci_times+=("$t"); t=$(once --runtime runc) && runc_times+=("$t")
+  else
+    t=$(once --runtime runc) && runc_times+=("$t"); t=$(once) && eci_times+=("$t")
+  fi
+done
+eci_med=$(printf '%s\n' "${eci_times[@]}" | median)
+runc_med=$(printf '%s\n' "${runc_times[@]}" | median)
+eci_down
+printf 'docker run --rm busybox true, %d interleaved rounds (%d eci / %d runc ok)\n' \
+  "$rounds" "${#eci_times[@]}" "${#runc_times[@]}"
+printf '  median eci : %8.1f ms\n' "$(bc -l <<<"$eci_med/1000")"
+printf '  median runc: %8.1f ms\n' "$(bc -l <<<"$runc_med/1000")"
+printf '  ratio eci/runc: %.3f (target <= 1.10, aim 1.05)\n' "$(bc -l <<<"$eci_med/$runc_med")"

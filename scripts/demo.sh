@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's main job: builds eci, starts eci-enforcerd + containerd + Debian's dockerd with eci
+# as the default runtime (private paths, via tests/e2e/lib/harness.sh), imports a busybox image
+# made from Debian's busybox-static, shows what ECI does to every container, and stops everything
+# it started. Needs root (it runs a container engine).
+#
+#   scripts/demo.sh [BUILD_DIR]        (default: ./build)
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-${ECI_BUILD_DIR:-$repo/build}}
+[[ $(id -u) -eq 0 ]] || { echo "demo.sh: needs root (it starts dockerd)" >&2; exit 1; }
+
+echo "== building eci in $build"
+cmake -S "$repo" -B "$build" -G Ninja -DECI_BUILD_GUI=OFF >/dev/null || exit 1
+cmake --build "$build" -j2 --target eci-runc eci-enforcerd eci-admin || exit 1
+
+export ECI_BUILD_DIR=$build
+# shellcheck source=../tests/e2e/lib/harness.sh
+. "$repo/tests/e2e/lib/harness.sh"
+echo "== starting eci-enforcerd, containerd and dockerd (default runtime: eci)"
+eci_up || { echo "demo.sh: could not start the engine" >&2; exit 1; }
+docker info --format '   runtimes: {{range $k, $v := .Runtimes}}{{$k}} {{end}}; default: {{.DefaultRuntime}}' 2>/dev/null
+
+show() {
+  echo
+  echo "\$ $*"
+  "$@" 2>&1 | grep -v '^WARNING: IPv4 forwarding'
+}
+status=0
+show docker run --rm busybox cat /proc/self/uid_map
+out=$(docker run --rm busybox cat /proc/self/uid_map 2>/dev/null | tr -s ' ' | sed 's/^ //')
+[[ "$out" == "0 100000 65536" ]] || { echo "demo.sh: expected 0 100000 65536, got $out" >&2; status=1; }
+show docker run --rm --pid=host busybox true
+docker run --rm --pid=host busybox true >/dev/null 2>&1 && { echo "demo.sh: --pid=host was not refused" >&2; status=1; }
+created=""
+[[ -e /etc/docker/daemon.json ]] || { mkdir -p /etc/docker; echo '{}' >/etc/docker/daemon.json; created=1; }
+show docker run --rm -v /etc/docker/daemon.json:/mnt/daemon.json busybox cat /mnt/daemon.json
+docker run --rm -v /etc/docker/daemon.json:/mnt/daemon.json busybox true >/dev/null 2>&1 &&
+  { echo "demo.sh: the restricted mount was not refused" >&2; status=1; }
+[[ -n "$created" ]] && rm -f /etc/docker/daemon.json
+
+echo
+echo "== stopping everything"
+eci_down
+[[ $status -eq 0 ]] && echo "demo.sh: OK" || echo "demo.sh: FAILED"
+exit $status
