@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Golden tests: runs the real `eci-admin validate` on every input under cases/ and compares its
+# text output and exit code with cases/<name>.expected (first line "exit N", then the output).
+# ECI_GOLDEN_UPDATE=1 rewrites the expectations (review the diff before committing).
+set -u
+admin=${1:?usage: run_golden.sh ECI_ADMIN GOLDEN_DIR}
+dir=${2:?usage: run_golden.sh ECI_ADMIN GOLDEN_DIR}
+cd "$dir/cases" || exit 2
+fail=0
+count=0
+for input in *.json; do
+  name=${input%.json}
+  expected="$name.expected"
+  args=(validate)
+  [[ -f "$name.args" ]] && read -r -a extra <"$name.args" && args+=("${extra[@]}")
+  actual=$("$admin" "${args[@]}" "$input" 2>&1; echo "exit $?")
+  # The exit code goes first so a reader sees the verdict at the top of the file.
+  actual=$(printf '%s\n' "$actual" | tail -n 1; printf '%s\n' "$actual" | sed '$d')
+  count=$((count + 1))
+  if [[ "${ECI_GOLDEN_UPDATE:-0}" == 1 ]]; then
+    printf '%s\n' "$actual" >"$expected"
+    continue
+  fi
+  if [[ ! -f "$expected" ]]; then
+    echo "FAIL $name: no $expected"
+    fail=1
+    continue
+  fi
+  if ! diff -u "$expected" <(printf '%s\n' "$actual"); then
+    echo "FAIL $name"
+    fail=1
+  fi
+done
+# Also the JSON output of one multi-file run must be valid JSON with the right verdict.
+json=$("$admin" validate --format json admin-settings-valid-full.json registry-valid.json)
+rc=$?
+if [[ $rc -ne 0 ]] || ! printf '%s' "$json" | jq -e '.valid == true and (.files | length) == 2' >/dev/null; then
+  echo "FAIL json output (exit $rc): $json"
+  fail=1
+fi
+if ((count < 10)); then
+  echo "FAIL: only $count golden cases found in $dir/cases"
+  fail=1
+fi
+((fail == 0)) && echo "golden: $count cases passed"
+exit $fail
