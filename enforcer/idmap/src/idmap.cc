@@ -867,6 +867,26 @@ Result<std::vector<std::string>> mountsUnder(const std::string& dir) {
   return out;
 }
 
+Result<std::vector<std::string>> listContainerIds(const std::string& runDir) {
+  std::vector<std::string> out;
+  UniqueFd fd(::open(runDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return out;
+    return Error::fromErrno("open(" + quote(runDir) + ")");
+  }
+  DIR* d = ::fdopendir(fd.get());
+  if (d == nullptr) return Error::fromErrno("fdopendir(" + quote(runDir) + ")");
+  (void)fd.release();
+  while (dirent* ent = ::readdir(d)) {
+    const std::string n = ent->d_name;
+    if (n == "." || n == ".." || ent->d_type != DT_DIR) continue;
+    if (Layout::make(runDir, n).ok()) out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Status cleanup(const Layout& layout) {
   const std::string dir = layout.containerDir();
   Status first;

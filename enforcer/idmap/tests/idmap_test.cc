@@ -479,5 +479,46 @@ TEST_F(IdmapTest, EngineOverlayKeepsWorkingWhileOursIsMounted) {
             "");
 }
 
+// A named volume written by one container is read and written by the next one, which has a
+// different range: on disk it is 0-65535, not either range.
+TEST_F(IdmapTest, VolumeIsSharedAcrossRanges) {
+  const std::string vol = tmp_.path() + "/volume";
+  ASSERT_EQ(::mkdir(vol.c_str(), 0755), 0);
+  auto la = Layout::make(runDir(), "a");
+  auto lb = Layout::make(runDir(), "b");
+  ASSERT_TRUE(la.ok() && lb.ok());
+  auto a = ContainerFs::begin(*la, kRange, kRange);
+  auto b = ContainerFs::begin(*lb, {165536, 65536}, {165536, 65536});
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto va = a->addBind(vol);
+  auto vb = b->addBind(vol);
+  ASSERT_TRUE(va.ok() && vb.ok());
+  const std::string pa = va->mount.path(), pb = vb->mount.path();
+  EXPECT_EQ(testing::runAsNamespaceRoot(a->userns().fd(),
+                                        [&] {
+                                          std::ofstream(pa + "/f") << "from a\n";
+                                          return ::chmod((pa + "/f").c_str(), 0600) == 0
+                                                     ? std::string()
+                                                     : std::string("chmod failed");
+                                        }),
+            "");
+  EXPECT_EQ(testing::owner(vol + "/f"), "0:0");
+  EXPECT_EQ(testing::runAsNamespaceRoot(b->userns().fd(),
+                                        [&] {
+                                          if (statUid(pb + "/f") != "0")
+                                            return "uid " + statUid(pb + "/f");
+                                          std::ofstream(pb + "/f", std::ios::app) << "from b\n";
+                                          return testing::readFileOr(pb + "/f") ==
+                                                         "from a\nfrom b\n"
+                                                     ? std::string()
+                                                     : std::string("b could not read+append");
+                                        }),
+            "");
+  EXPECT_EQ(testing::owner(vol + "/f"), "0:0");
+  auto ids = listContainerIds(runDir());
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<std::string>{"a", "b"}));
+}
+
 }  // namespace
 }  // namespace eci::idmap

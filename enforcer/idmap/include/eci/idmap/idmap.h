@@ -244,6 +244,10 @@ class ContainerFs {
 // fine (idempotent); the first error is returned after trying everything else.
 Status cleanup(const Layout& layout);
 
+// Ids that have state under `runDir` (a directory per container), for reconciling after a crash:
+// an id runc no longer knows is passed to cleanup(). A missing runDir is an empty list.
+Result<std::vector<std::string>> listContainerIds(const std::string& runDir);
+
 // Mount points at or below `dir` in /proc/self/mountinfo, deepest first (exposed for tests).
 Result<std::vector<std::string>> mountsUnder(const std::string& dir);
 
