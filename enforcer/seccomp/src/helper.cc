@@ -65,10 +65,16 @@ int act(const Request& r, int target, int source, int* outFd) {
       close(t);
       return err;
     }
-    case Action::kUmount:
-      if (umount2(tpath, static_cast<int>(r.flags & ~static_cast<uint64_t>(UMOUNT_NOFOLLOW))))
-        return errno;
+    case Action::kUmount: {
+      // The fds naming the target (ours and the supervisor's) hold references on the mount, so a
+      // plain umount would always be EBUSY: detach lazily instead. The supervisor has checked
+      // that the mount is the container's own; detaching it takes its whole subtree along, which
+      // reveals nothing. (A caller that would have got EBUSY gets a lazy unmount instead.)
+      int f = static_cast<int>(r.flags & ~static_cast<uint64_t>(UMOUNT_NOFOLLOW));
+      if (!(f & MNT_EXPIRE)) f |= MNT_DETACH;
+      if (umount2(tpath, f)) return errno;
       return 0;
+    }
     case Action::kMountSetattr: {
       mount_attr a = r.attr;
       if (syscall(SYS_mount_setattr, target, "", AT_EMPTY_PATH | (r.flags & AT_RECURSIVE), &a,
@@ -82,14 +88,6 @@ int act(const Request& r, int target, int source, int* outFd) {
                       (r.flags & (MOVE_MOUNT_SET_GROUP | 0x200))))
         return errno;
       return 0;
-    case Action::kOpenTree: {
-      int fd = static_cast<int>(syscall(
-          SYS_open_tree, target, "",
-          (r.flags & (OPEN_TREE_CLONE | AT_RECURSIVE)) | AT_EMPTY_PATH | OPEN_TREE_CLOEXEC));
-      if (fd < 0) return errno;
-      *outFd = fd;
-      return 0;
-    }
     case Action::kFsopen: {
       int fd = static_cast<int>(syscall(SYS_fsopen, r.fstype, FSOPEN_CLOEXEC));
       if (fd < 0) return errno;

@@ -300,8 +300,6 @@ const char* actionName(Action a) {
       return "mount-setattr";
     case Action::kMoveMount:
       return "move-mount";
-    case Action::kOpenTree:
-      return "open-tree";
     case Action::kFsopen:
       return "fsopen";
     case Action::kFspick:
@@ -483,12 +481,18 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
         // changed whatever path a racer substitutes.
         return cont("open_tree without clone");
       }
-      if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
-      PathInfo t = env.resolve(Environment::Which::kTarget);
-      if (auto e = needPath(t, "source")) return *e;
-      if (t.mount && c.isProcOrSysTree(*t.mount) && !(d.args[2] & kAtRecursive))
-        return refuse(EPERM, "non-recursive clone of a masked proc/sysfs tree");
-      return act(Action::kOpenTree, "clone of the container's mount");
+      if (d.args[2] & kAtRecursive) {
+        // CONTINUE is race-free: a recursive clone (both flags are registers) copies every submount
+        // with its flags, so whatever tree a racer names, the copy keeps its masks and read-only
+        // mounts; unlocking or attaching the copy later goes through mount_setattr/move_mount,
+        // which are vetted (a detached copy is locked by device, see roLocked).
+        return cont("recursive clone keeps masks and ro flags");
+      }
+      // A non-recursive clone of /proc or /sys would be the filesystem without its masks, and the
+      // path is racy memory. Emulating it is impossible: the clone is an O_PATH file, which
+      // SECCOMP_IOCTL_NOTIF_ADDFD cannot install (fget refuses FMODE_PATH). So refuse it;
+      // `mount --bind` via mount(2) (busybox, util-linux 2.38, runc) is unaffected.
+      return refuse(EPERM, "non-recursive open_tree clone");
     }
 
     case Call::kMoveMount: {

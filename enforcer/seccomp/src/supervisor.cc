@@ -527,7 +527,6 @@ Status Supervisor::Impl::registerFd(int connFd) {
   tv.tv_sec = opts.registrationTimeout.count() / 1000;
   tv.tv_usec = (opts.registrationTimeout.count() % 1000) * 1000;
   setsockopt(connFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  // runc sends the state JSON and the fds in one sendmsg and closes; read until EOF.
   std::string text;
   std::vector<UniqueFd> fds;
   for (;;) {
@@ -558,6 +557,9 @@ Status Supervisor::Impl::registerFd(int connFd) {
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > (1 << 20))
       return Error(EPROTO, "seccomp registration: state larger than 1 MiB");
+    // runc sends the whole state in one sendmsg but keeps the connection open: stop at the end
+    // of the JSON document rather than waiting for EOF.
+    if (nlohmann::json::accept(text)) break;
   }
   ECI_ASSIGN_OR_RETURN(state, parseProcessState(text));
   size_t idx = state.fds.size();
@@ -734,7 +736,6 @@ void Supervisor::Impl::handleNotification(NotifyFd& nf) {
       break;
     case Action::kUmount:
     case Action::kMountSetattr:
-    case Action::kOpenTree:
     case Action::kFspick:
       target = env.targetFd();
       break;
@@ -769,12 +770,15 @@ void Supervisor::Impl::handleNotification(NotifyFd& nf) {
     add.id = req->id;
     add.flags = SECCOMP_ADDFD_FLAG_SEND;  // installs the fd and answers with its number, atomically
     add.srcfd = static_cast<uint32_t>(result.get());
-    const bool cloexec = (d.call == Call::kOpenTree && (d.args[2] & OPEN_TREE_CLOEXEC)) ||
-                         (d.call == Call::kFsopen && (d.args[1] & FSOPEN_CLOEXEC)) ||
+    const bool cloexec = (d.call == Call::kFsopen && (d.args[1] & FSOPEN_CLOEXEC)) ||
                          (d.call == Call::kFspick && (d.args[2] & FSPICK_CLOEXEC));
     add.newfd_flags = cloexec ? O_CLOEXEC : 0;
-    if (ioctl(nf.fd.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT)
-      respond(EMFILE, 0, false);
+    if (ioctl(nf.fd.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT) {
+      const int e = errno;
+      LOG_WARN("seccomp supervisor: SECCOMP_IOCTL_NOTIF_ADDFD(%s): %s", callName(call),
+               strerror(e));
+      respond(e == EMFILE ? EMFILE : EPERM, 0, false);
+    }
     return;
   }
   respond(0, 0, false);

@@ -303,12 +303,14 @@ TEST_F(RulesTest, NewMountApi) {
   EXPECT_EQ(run(Call::kFsmount, {3, 0, 0}).action, Action::kContinue);
   EXPECT_EQ(run(Call::kOpenTree, {static_cast<uint64_t>(AT_FDCWD), 0x2000, 0}).action,
             Action::kContinue);
+  EXPECT_EQ(run(Call::kOpenTree, {static_cast<uint64_t>(AT_FDCWD), 0x2100, OPEN_TREE_CLONE}).err,
+            EPERM);
   EXPECT_EQ(run(Call::kOpenTree, {static_cast<uint64_t>(AT_FDCWD), 0x2000, OPEN_TREE_CLONE}).err,
             EPERM);
   EXPECT_EQ(run(Call::kOpenTree,
                 {static_cast<uint64_t>(AT_FDCWD), 0x2000, OPEN_TREE_CLONE | AT_RECURSIVE})
                 .action,
-            Action::kOpenTree);
+            Action::kContinue);
   EXPECT_EQ(run(Call::kFspick, {static_cast<uint64_t>(AT_FDCWD), 0x2000, 0}).err, EPERM);
   // move_mount of /proc away, and onto /proc.
   EXPECT_EQ(run(Call::kMoveMount, {static_cast<uint64_t>(AT_FDCWD), 0x2000,

@@ -150,7 +150,6 @@ enum class Action {
   kUmount,        // umount2(target fd, flags)
   kMountSetattr,  // mount_setattr(target fd, flags, our copy of the attr)
   kMoveMount,     // move_mount(source fd, target fd)
-  kOpenTree,      // open_tree(target fd, flags) -> fd injected into the caller
   kFsopen,        // fsopen(our copy of the name, flags) -> fd injected
   kFspick,        // fspick(target fd, flags) -> fd injected
 };
