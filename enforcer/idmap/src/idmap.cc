@@ -744,10 +744,8 @@ Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& 
   ECI_ASSIGN_OR_RETURN(resolved, fdPath(src.get()));
   struct stat st {};
   if (::fstat(src.get(), &st) != 0) return Error::fromErrno("fstat(" + quote(source) + ")");
+  // Anything that is not a directory (file, socket, device node, fifo) is mounted on a file.
   const bool isDir = S_ISDIR(st.st_mode);
-  if (!isDir && !S_ISREG(st.st_mode)) {
-    return Error(EINVAL, "bind source " + quote(source) + " is neither a directory nor a file");
-  }
 
   BindResult result;
   result.resolvedSource = resolved;

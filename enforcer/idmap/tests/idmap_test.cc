@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -518,6 +520,61 @@ TEST_F(IdmapTest, VolumeIsSharedAcrossRanges) {
   auto ids = listContainerIds(runDir());
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, (std::vector<std::string>{"a", "b"}));
+}
+
+// Sockets (an allowlisted engine socket) and device nodes come in too: a socket on an ID-mappable
+// filesystem is ID-mapped; /dev/null (devtmpfs cannot be ID-mapped) falls back to a plain bind.
+TEST_F(IdmapTest, BindsOfSocketsAndDeviceNodes) {
+  const std::string sock = tmp_.path() + "/s.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  auto layout = Layout::make(runDir(), "c13");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok());
+  auto s = cfs->addBind(sock);
+  ::close(fd);
+  ASSERT_TRUE(s.ok()) << s.error().str();
+  EXPECT_TRUE(s->idmapped);
+  struct stat st {};
+  ASSERT_EQ(::lstat(s->mount.path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_uid, 100000u);
+
+  auto dev = cfs->addBind("/dev/null", {.allowPlain = true});
+  ASSERT_TRUE(dev.ok()) << dev.error().str();
+  ASSERT_EQ(::lstat(dev->mount.path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+// A create that got everything mounted but whose runc step failed: dropping the uncommitted
+// ContainerFs undoes it all.
+TEST_F(IdmapTest, UncommittedSuccessIsRolledBack) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto layout = Layout::make(runDir(), "c14");
+  ASSERT_TRUE(layout.ok());
+  {
+    auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+    ASSERT_TRUE(cfs.ok());
+    auto opts = overlayOptionsAt(e.merged);
+    ASSERT_TRUE(opts.ok());
+    ASSERT_TRUE(cfs->mountRootfs(*opts).ok());
+    ASSERT_TRUE(cfs->addBind(tmp_.path()).ok());
+    std::optional<ContainerFs> moved;
+    moved.emplace(std::move(*cfs));  // as eci-runc holds it
+    auto m = mountsUnder(layout->containerDir());
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->size(), 3u);
+  }
+  auto m = mountsUnder(layout->containerDir());
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(m->empty());
+  EXPECT_FALSE(fsys::exists(layout->containerDir()));
+  EXPECT_TRUE(testing::isMounted(e.merged));
 }
 
 }  // namespace

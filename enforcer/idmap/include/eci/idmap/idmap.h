@@ -198,7 +198,8 @@ struct BindOptions {
   bool allowPlain = false;
 };
 
-// Attaches an ID-mapped clone of `source` (directory or file; submounts are not included) at
+// Attaches an ID-mapped clone of `source` (a directory, or a file/socket/device node mounted on a
+// file; submounts are not included) at
 // `target` (created: a directory 0711 or an empty file 0600, whichever `source` is).
 Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& userns,
                                 const std::string& target, BindOptions options = {});
