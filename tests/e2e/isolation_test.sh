@@ -84,7 +84,7 @@ refused dotdot "can't mount /etc/docker because it's configured as a restricted 
   -v /tmp/../etc/docker:/mnt
 mkdir -p "$ECI_T/sub"
 ln -sfn .. "$ECI_T/sub/up"
-refused symlink-dotdot "can't mount $ECI_T/sub/up/innocent/../innocent because" \
+refused symlink-dotdot "can't mount $ECI_T/sub/up/innocent because" \
   -v "$ECI_T/sub/up/innocent/../innocent:/mnt"
 refused engine-socket "can't mount $ECI_T/docker.sock because it's configured as a restricted host mount" \
   -v "$ECI_T/docker.sock:/var/run/docker.sock"
