@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# eci-runc's command line without an engine: eci's flags are stripped and everything else reaches
+# the real runc unchanged; a create that can't reach eci-enforcerd fails in runc's log format
+# (json and text), never runs runc, and leaves config.json untouched.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+_eci_find_bin ECI_RUNC_BIN eci-runc
+[[ -x "$ECI_RUNC_BIN" ]] || { echo "FAIL - eci-runc not found"; exit 1; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+cat >"$T/fake-runc" <<STUB
+#!/bin/sh
+echo "\$@" >>"$T/runc-argv"
+exit \${FAKE_RC:-0}
+STUB
+chmod +x "$T/fake-runc"
+
+out=$("$ECI_RUNC_BIN" --eci-runc "$T/fake-runc" --eci-enforcer-socket /nonexistent.sock \
+  --root /r --log /l --log-format json --systemd-cgroup --debug state abc && cat "$T/runc-argv")
+t_eq "global flags and verb pass through, eci flags stripped" \
+  "--root /r --log /l --log-format json --systemd-cgroup --debug state abc" "$out"
+rm -f "$T/runc-argv"
+"$ECI_RUNC_BIN" --eci-runc="$T/fake-runc" --eci-run-dir=/x --eci-restrict /y --root=/r kill abc KILL
+t_eq "--flag=value forms" "--root=/r kill abc KILL" "$(cat "$T/runc-argv")"
+rm -f "$T/runc-argv"
+FAKE_RC=3 "$ECI_RUNC_BIN" --eci-runc "$T/fake-runc" exec --process /p.json abc
+t_eq "exit status of runc passed on" "3" "$?"
+for verb in start pause resume ps update features events list checkpoint restore spec; do
+  rm -f "$T/runc-argv"
+  "$ECI_RUNC_BIN" --eci-runc "$T/fake-runc" --root /r "$verb" x >/dev/null
+  t_eq "verb $verb passes through" "--root /r $verb x" "$(cat "$T/runc-argv")"
+done
+"$ECI_RUNC_BIN" --eci-bogus 1 state x 2>/dev/null
+t_eq "unknown eci flag is a usage error" "2" "$?"
+
+mkdir -p "$T/bundle"
+echo '{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"}]}}' >"$T/bundle/config.json"
+cp "$T/bundle/config.json" "$T/orig.json"
+rm -f "$T/runc-argv"
+err=$("$ECI_RUNC_BIN" --eci-runc "$T/fake-runc" --eci-enforcer-socket "$T/none.sock" \
+  --root "$T/root" --log "$T/log.json" --log-format json create --bundle "$T/bundle" c1 2>&1)
+t_eq "create without eci-enforcerd fails" "1" "$?"
+t_contains "stderr says so" "eci-enforcerd is not reachable" "$err"
+t_fails "runc never ran" test -e "$T/runc-argv"
+t_eq "config.json untouched" "$(cat "$T/orig.json")" "$(cat "$T/bundle/config.json")"
+last=$(tail -n1 "$T/log.json")
+t_eq "json log entry is an error" "error" "$(jq -r .level <<<"$last")"
+t_contains "json log msg (what containerd shows)" "refusing to create a container without Enhanced Container Isolation" "$(jq -r .msg <<<"$last")"
+t_ok "json log entry has a time" jq -e '.time | test("^[0-9]{4}-")' <<<"$last"
+(cd "$T/bundle" && "$ECI_RUNC_BIN" --eci-runc "$T/fake-runc" --eci-enforcer-socket "$T/none.sock" \
+  --log "$T/log.txt" create c2 2>/dev/null)
+t_contains "text log format (bundle = cwd)" 'level=error msg="eci-enforcerd is not reachable' "$(cat "$T/log.txt")"
+
+t_summary
