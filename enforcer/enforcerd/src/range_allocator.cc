@@ -56,7 +56,7 @@ Status RangeAllocator::validateGeometry(uint32_t base, uint32_t count) {
 }
 
 Status RangeAllocator::load() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   byId_.clear();
   used_.assign(count_, false);
   const std::string where = "allocations file '" + stateFile_.string() + "'";
@@ -107,7 +107,9 @@ Status RangeAllocator::load() {
     }
   }
   if (reconcileLocked() > 0) {
-    ECI_TRY_CTX(persistLocked(), "persisting reconciled allocations");
+    const uint64_t v = ++version_;
+    lock.unlock();
+    ECI_TRY_CTX(flushTo(v), "persisting reconciled allocations");
   }
   return {};
 }
@@ -116,8 +118,15 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
                                             const std::string& runcRoot, bool* fresh) {
   if (fresh != nullptr) *fresh = false;
   if (!validContainerId(id)) return Error("invalid container id '" + id + "'");
-  std::lock_guard lock(mu_);
-  if (auto it = byId_.find(id); it != byId_.end()) return it->second;
+  std::unique_lock lock(mu_);
+  if (auto it = byId_.find(id); it != byId_.end()) {
+    // The allocation may come from a concurrent create whose write is not on disk yet.
+    Allocation a = it->second;
+    const uint64_t v = version_;
+    lock.unlock();
+    ECI_TRY_CTX(flushTo(v), "persisting the allocation for '" + id + "'");
+    return a;
+  }
 
   const auto now = std::chrono::steady_clock::now();
   bool reconciled = false;
@@ -136,7 +145,11 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
     idx = findFree();
   }
   if (idx == used_.size()) {
-    if (reconciled) (void)persistLocked();
+    if (reconciled) {
+      const uint64_t v = ++version_;
+      lock.unlock();
+      (void)flushTo(v);
+    }
     return Error(EAGAIN, "allocating a uid/gid range for '" + id + "': all " +
                              std::to_string(count_) + " ranges are in use by live containers");
   }
@@ -148,30 +161,33 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
   a.allocatedAt = static_cast<int64_t>(::time(nullptr));
   used_[idx] = true;
   byId_.emplace(id, a);
+  const uint64_t v = ++version_;
+  lock.unlock();
   // The grant must be on disk before it leaves the daemon, or a crash could hand it out twice.
-  if (auto st = persistLocked(); !st.ok()) {
-    used_[idx] = false;
-    byId_.erase(id);
-    return std::move(st).error().wrap("persisting the allocation for '" + id + "'");
-  }
+  ECI_TRY_CTX(flushTo(v), "persisting the allocation for '" + id + "'");
   if (fresh != nullptr) *fresh = true;
   return a;
 }
 
 Result<bool> RangeAllocator::release(const std::string& id) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto it = byId_.find(id);
   if (it == byId_.end()) return false;
   used_[indexOf(it->second.start)] = false;
   byId_.erase(it);
-  ECI_TRY_CTX(persistLocked(), "persisting the release of '" + id + "'");
+  const uint64_t v = ++version_;
+  lock.unlock();
+  ECI_TRY_CTX(flushTo(v), "persisting the release of '" + id + "'");
   return true;
 }
 
 Result<size_t> RangeAllocator::reconcile() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   const size_t freed = reconcileLocked();
-  if (freed > 0) ECI_TRY_CTX(persistLocked(), "persisting reconciled allocations");
+  if (freed == 0) return freed;
+  const uint64_t v = ++version_;
+  lock.unlock();
+  ECI_TRY_CTX(flushTo(v), "persisting reconciled allocations");
   return freed;
 }
 
@@ -190,7 +206,7 @@ size_t RangeAllocator::reconcileLocked() {
   return freed;
 }
 
-Status RangeAllocator::persistLocked() const {
+std::string RangeAllocator::serializeLocked() const {
   json list = json::array();
   for (const auto& [id, a] : byId_) {
     list.push_back({{"id", a.id},
@@ -201,7 +217,24 @@ Status RangeAllocator::persistLocked() const {
                     {"allocatedAt", a.allocatedAt}});
   }
   json doc = {{"format", kFormat}, {"allocations", std::move(list)}};
-  return fs::writeFileAtomic(stateFile_, doc.dump(1) + "\n", 0600);
+  return doc.dump(1) + "\n";
+}
+
+Status RangeAllocator::flushTo(uint64_t v) {
+  std::lock_guard flushLock(flushMu_);
+  // Whoever held flushMu_ before us may already have written a state that includes version v:
+  // that is the group commit.
+  if (persistedVersion_ >= v) return {};
+  std::string text;
+  uint64_t snapshot = 0;
+  {
+    std::lock_guard lock(mu_);
+    text = serializeLocked();
+    snapshot = version_;
+  }
+  ECI_TRY(fs::writeFileAtomic(stateFile_, text, 0600));
+  persistedVersion_ = snapshot;
+  return {};
 }
 
 std::vector<Allocation> RangeAllocator::list() const {

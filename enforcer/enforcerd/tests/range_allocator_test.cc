@@ -218,13 +218,23 @@ TEST_F(RangeAllocatorTest, FileEntriesAreValidated) {
   }
 }
 
-TEST_F(RangeAllocatorTest, PersistFailureRollsBack) {
-  RangeAllocator r(dir_ / "missing" / "allocations.json", 100000, 16, alwaysLive);
+TEST_F(RangeAllocatorTest, PersistFailureIsAnErrorAndTheRangeStaysReserved) {
+  const auto stateDir = dir_ / "missing";
+  RangeAllocator r(stateDir / "allocations.json", 100000, 16, alwaysLive);
   ASSERT_TRUE(r.load().ok());
   auto a = r.allocate("a", "/x", "");
   ASSERT_FALSE(a.ok());
   EXPECT_THAT(a.error().str(), HasSubstr("persisting the allocation for 'a'"));
-  EXPECT_EQ(r.inUse(), 0u);
+  // A retry for the same id is refused as long as the grant cannot be persisted ...
+  EXPECT_FALSE(r.allocate("a", "/x", "").ok());
+  // ... and its range is never handed to another container meanwhile.
+  std::filesystem::create_directories(stateDir);
+  EXPECT_EQ(r.allocate("b", "/x", "")->start, 165536u);
+  auto again = r.allocate("a", "/x", "");
+  ASSERT_TRUE(again.ok()) << again.error().str();
+  EXPECT_EQ(again->start, 100000u);
+  EXPECT_EQ(nlohmann::json::parse(readFile(stateDir / "allocations.json"))["allocations"].size(),
+            2u);
 }
 
 TEST_F(RangeAllocatorTest, GeometryIsValidated) {

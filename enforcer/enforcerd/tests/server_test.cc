@@ -230,5 +230,35 @@ TEST_F(ServerTest, StopLeavesASuccessorsSocketAlone) {
   EXPECT_FALSE(std::filesystem::exists(cfg_.controlSocket));
 }
 
+TEST(ServerVsockTest, VsockPushListenerBindsAndAPortClashIsAClearError) {
+  // This VM has no vsock loopback transport, so no peer can connect here: the test covers the
+  // listener's setup and error path; the peer-CID check is exercised only in a real VM.
+  TempDir dir;
+  const uint32_t port = 40000 + static_cast<uint32_t>(::getpid() % 20000);
+  auto makeCfg = [&](const std::string& name) {
+    Config c;
+    c.stateDir = dir / (name + "-state");
+    c.trustedKeysDir = dir / "keys";
+    c.controlSocket = dir / (name + "-control.sock");
+    c.pushSocket = dir / (name + "-push.sock");
+    c.vsockPort = port;
+    return c;
+  };
+  Enforcer e1(makeCfg("a"));
+  ASSERT_TRUE(e1.init().ok());
+  Server s1(e1);
+  auto st = s1.start();
+  ASSERT_TRUE(st.ok()) << st.error().str();
+  EXPECT_TRUE(enforcer::Client(dir / "a-control.sock").status().ok());
+  Enforcer e2(makeCfg("b"));
+  ASSERT_TRUE(e2.init().ok());
+  Server s2(e2);
+  auto clash = s2.start();
+  ASSERT_FALSE(clash.ok());
+  EXPECT_THAT(clash.error().str(), HasSubstr("bind(AF_VSOCK, port " + std::to_string(port) + ")"));
+  s2.stop();
+  s1.stop();
+}
+
 }  // namespace
 }  // namespace eci::enforcerd

@@ -2,8 +2,10 @@
 //
 // Every change is persisted (atomic replace + fsync) before it is acknowledged, so a grant that
 // left the daemon is always on disk: after a crash (kill -9 mid-create included) a restart never
-// hands a live range out twice. Allocations whose container no longer exists in the runtime are
-// freed by reconcile() (at load, every `reconcileInterval`, and when every range is taken).
+// hands a live range out twice. Writes are group-committed: concurrent creates wait for one write
+// that carries all of their allocations instead of queueing one fsync each. Allocations whose
+// container no longer exists in the runtime are freed by reconcile() (at load, every
+// `reconcileInterval`, and when every range is taken).
 #pragma once
 
 #include <chrono>
@@ -56,7 +58,9 @@ class RangeAllocator {
   Status load();
 
   // Idempotent per id: a second create for the same id gets the same range. `fresh` (optional)
-  // tells whether this call made the allocation.
+  // tells whether this call made the allocation. When persisting fails the error is returned and
+  // the range stays reserved in memory (never handed to another id): the next successful write
+  // carries it, or reconcile frees it once the failed container's bundle is gone.
   Result<Allocation> allocate(const std::string& id, const std::string& bundle,
                               const std::string& runcRoot, bool* fresh = nullptr);
   // Returns whether `id` held a range. The range is free in memory even when persisting fails
@@ -73,7 +77,9 @@ class RangeAllocator {
 
  private:
   size_t reconcileLocked();
-  Status persistLocked() const;
+  std::string serializeLocked() const;
+  // Returns once a write carrying state version `v` (or newer) is on disk.
+  Status flushTo(uint64_t v);
   size_t indexOf(uint32_t start) const { return (start - base_) / kRangeSize; }
 
   const std::filesystem::path stateFile_;
@@ -86,6 +92,10 @@ class RangeAllocator {
   std::map<std::string, Allocation> byId_;
   std::vector<bool> used_;  // by range index
   std::chrono::steady_clock::time_point lastReconcile_{};
+  uint64_t version_ = 0;  // bumped on every change, under mu_
+
+  std::mutex flushMu_;  // one writer at a time; taken before mu_, never while holding it
+  uint64_t persistedVersion_ = 0;
 };
 
 }  // namespace eci::enforcerd
