@@ -577,7 +577,7 @@ Result<UniqueFd> idmappedClone(const std::string& path, int usernsFd) {
   return idmappedCloneFd(fd.get(), path, usernsFd);
 }
 
-Status checkSearchableByOthers(const std::string& path) {
+Status checkSearchableBy(const std::string& path, uid_t uid, gid_t gid) {
   if (path.empty() || path[0] != '/') return Error("path " + quote(path) + " is not absolute");
   const std::string p = normalize(path);
   std::string cur = "/";
@@ -585,13 +585,21 @@ Status checkSearchableByOthers(const std::string& path) {
   while (true) {
     struct stat st {};
     if (::stat(cur.c_str(), &st) != 0) return Error::fromErrno("stat(" + quote(cur) + ")");
-    if (S_ISDIR(st.st_mode) && (st.st_mode & S_IXOTH) == 0) {
+    // Plain mode bits: the namespace's capabilities do not apply to host-owned inodes (their
+    // owner is not mapped in the namespace).
+    const mode_t m = st.st_mode;
+    const bool ok = !S_ISDIR(m) || (st.st_uid == uid   ? (m & S_IXUSR) != 0
+                                    : st.st_gid == gid ? (m & S_IXGRP) != 0
+                                                       : (m & S_IXOTH) != 0);
+    if (!ok) {
       char mode[8];
-      snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-      return Error(
-          EACCES, "directory " + quote(cur) + " (mode " + mode + ") is not searchable by others",
-          "runc's init resolves the rootfs and bind sources as root of the container's user "
-          "namespace, which is 'other' for host-owned directories: chmod o+x it");
+      snprintf(mode, sizeof mode, "%04o", m & 07777);
+      return Error(EACCES,
+                   "directory " + quote(cur) + " (mode " + mode + ", " + std::to_string(st.st_uid) +
+                       ":" + std::to_string(st.st_gid) + ") is not searchable by " +
+                       std::to_string(uid) + ":" + std::to_string(gid),
+                   "runc's init resolves the rootfs and bind sources as root of the container's "
+                   "user namespace, which is 'other' for host-owned directories: chmod o+x it");
     }
     if (i >= p.size() || cur == p) break;
     size_t j = p.find('/', i + 1);
@@ -778,16 +786,21 @@ Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& 
 Result<ContainerFs> ContainerFs::begin(const Layout& layout, IdRange uids, IdRange gids) {
   ECI_TRY(fs::makeDirs(layout.runDir(), 0711));
   const std::string dir = layout.containerDir();
-  if (::mkdir(dir.c_str(), 0711) != 0) {
+  if (::mkdir(dir.c_str(), 0700) != 0) {
     if (errno == EEXIST) {
       return Error(EEXIST, "mkdir(" + quote(dir) + ")",
                    "state of an earlier container with this id is left; cleanup() it first");
     }
-    return Error::fromErrno("mkdir(" + quote(dir) + ", 0711)");
+    return Error::fromErrno("mkdir(" + quote(dir) + ", 0700)");
   }
-  // mkdir honours the umask; the mode is part of the contract (runc's init must search it).
-  ::chmod(dir.c_str(), 0711);
   ScopeExit removeDir([&] { ::rmdir(dir.c_str()); });
+  // Only this container's root may pass (runc's init must, as root of the namespace): 0710 with
+  // the range's root group. Host users and other containers cannot read the rootfs through it,
+  // which Docker's 0710 data-root otherwise ensures.
+  if (::chown(dir.c_str(), 0, gids.hostStart) != 0) {
+    return Error::fromErrno("chown(" + quote(dir) + ", 0, " + std::to_string(gids.hostStart) + ")");
+  }
+  if (::chmod(dir.c_str(), 0710) != 0) return Error::fromErrno("chmod(" + quote(dir) + ", 0710)");
   auto ns = UserNamespace::create(layout.usernsPath(), uids, gids);
   if (!ns.ok()) return std::move(ns).error().wrap("creating the user namespace");
   removeDir.dismiss();
@@ -813,7 +826,8 @@ ContainerFs::~ContainerFs() {
 
 Result<std::string> ContainerFs::mountRootfs(const OverlayOptions& opts) {
   const std::string target = layout_.rootfsPath();
-  ECI_TRY(checkSearchableByOthers(layout_.containerDir()));
+  ECI_TRY(checkSearchableBy(layout_.containerDir(), userns_.uids().hostStart,
+                            userns_.gids().hostStart));
   auto m = mountIdmappedOverlay(opts, userns_, target);
   if (!m.ok()) return std::move(m).error().wrap("mounting the ID-mapped rootfs");
   mounts_.push_back(std::move(m).value());
@@ -826,7 +840,7 @@ Result<BindResult> ContainerFs::addBind(const std::string& source, BindOptions o
     return Error::fromErrno("mkdir(" + quote(dir) + ", 0711)");
   }
   ::chmod(dir.c_str(), 0711);
-  ECI_TRY(checkSearchableByOthers(dir));
+  ECI_TRY(checkSearchableBy(dir, userns_.uids().hostStart, userns_.gids().hostStart));
   const std::string target = dir + "/" + std::to_string(nextBind_);
   auto b = idmappedBind(source, userns_, target, options);
   if (!b.ok()) return std::move(b).error();

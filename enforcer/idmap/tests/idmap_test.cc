@@ -3,12 +3,14 @@
 #include "eci/idmap/idmap.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -431,18 +433,23 @@ TEST_F(IdmapTest, BadRangeOrMissingBindSourceLeavesNothing) {
 }
 
 TEST(SearchableTest, NamesTheFirstClosedDirectory) {
-  EXPECT_TRUE(checkSearchableByOthers("/").ok());
-  EXPECT_TRUE(checkSearchableByOthers("/usr/bin").ok());
+  EXPECT_TRUE(checkSearchableBy("/", 100000, 100000).ok());
+  EXPECT_TRUE(checkSearchableBy("/usr/bin", 100000, 100000).ok());
   TempDir t;
   const std::string closed = t.path() + "/a";
   ASSERT_EQ(::mkdir(closed.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(closed.c_str(), 0700), 0);
   ASSERT_EQ(::mkdir((closed + "/b").c_str(), 0755), 0);
-  auto st = checkSearchableByOthers(closed + "/b");
+  auto st = checkSearchableBy(closed + "/b", 100000, 100000);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().str().find("'" + closed + "' (mode 0700)"), std::string::npos)
+  EXPECT_NE(st.error().str().find("'" + closed + "' (mode 0700, 0:0)"), std::string::npos)
       << st.error().str();
-  EXPECT_FALSE(checkSearchableByOthers("relative").ok());
+  // Group search for the range's root group only.
+  ASSERT_EQ(::chown(closed.c_str(), 0, 100000), 0);
+  ASSERT_EQ(::chmod(closed.c_str(), 0710), 0);
+  EXPECT_TRUE(checkSearchableBy(closed + "/b", 100000, 100000).ok());
+  EXPECT_FALSE(checkSearchableBy(closed + "/b", 165536, 165536).ok());
+  EXPECT_FALSE(checkSearchableBy("relative", 0, 0).ok());
 }
 
 // `docker cp` writes as host root through the engine's overlay. Both overlays share the upper dir
@@ -575,6 +582,52 @@ TEST_F(IdmapTest, UncommittedSuccessIsRolledBack) {
   EXPECT_TRUE(m->empty());
   EXPECT_FALSE(fsys::exists(layout->containerDir()));
   EXPECT_TRUE(testing::isMounted(e.merged));
+}
+
+// The container's directory lets its own root through (runc's init) and nobody else: not a host
+// user, not the root of another container.
+TEST_F(IdmapTest, ContainerDirIsClosedToOthers) {
+  EngineLayout e = testing::makeEngineLayout(tmp_.path());
+  auto la = Layout::make(runDir(), "own");
+  auto lb = Layout::make(runDir(), "other");
+  ASSERT_TRUE(la.ok() && lb.ok());
+  auto a = ContainerFs::begin(*la, kRange, kRange);
+  auto b = ContainerFs::begin(*lb, {165536, 65536}, {165536, 65536});
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto opts = overlayOptionsAt(e.merged);
+  ASSERT_TRUE(opts.ok());
+  auto root = a->mountRootfs(*opts);
+  ASSERT_TRUE(root.ok()) << root.error().str();
+  EXPECT_EQ(testing::owner(la->containerDir()), "0:100000");
+  const std::string file = *root + "/etc/root-file";
+  EXPECT_EQ(testing::runAsNamespaceRoot(a->userns().fd(),
+                                        [&] {
+                                          return testing::readFileOr(file) == "root\n"
+                                                     ? std::string()
+                                                     : std::string("own root cannot read");
+                                        }),
+            "");
+  EXPECT_EQ(testing::runAsNamespaceRoot(b->userns().fd(),
+                                        [&] {
+                                          return ::access(file.c_str(), F_OK) != 0 &&
+                                                         errno == EACCES
+                                                     ? std::string()
+                                                     : std::string("other container got in");
+                                        }),
+            "");
+  // A host user (uid 1000, no capabilities).
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(1000, 1000, 1000) != 0 ||
+        ::setresuid(1000, 1000, 1000) != 0) {
+      _exit(2);
+    }
+    _exit(::access(file.c_str(), F_OK) != 0 && errno == EACCES ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a host user got in";
 }
 
 }  // namespace

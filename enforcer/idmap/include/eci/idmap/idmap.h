@@ -49,6 +49,8 @@
 // cleanup(layout) tears down a committed container from the layout alone (idempotent).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -66,14 +68,15 @@ struct IdRange {
 };
 
 // Where one container's state lives; cleanup() needs nothing else.
-//   <runDir>/                    0711
-//   <runDir>/<id>/               0711
+//   <runDir>/                    0711 (search, no listing)
+//   <runDir>/<id>/               0710 root:<gid range start>: only this container's root passes
 //   <runDir>/<id>/userns         bind mount of the user namespace's nsfs file
 //   <runDir>/<id>/rootfs         0711, mount point of the ID-mapped overlay (root.path)
 //   <runDir>/<id>/binds/<n>      mount points of ID-mapped binds (directory or file)
 // Every ancestor of runDir must be searchable by others (o+x): runc's init walks these paths as
 // root of the container's user namespace. mountRootfs/addBind check this and say which directory
-// is in the way.
+// is in the way. <id>/ is closed to everyone else: through it the container's rootfs would be
+// readable, which Docker's 0710 data-root otherwise prevents for host users.
 class Layout {
  public:
   // `id`: 1-128 characters of [A-Za-z0-9_.-], not "." or ".." (container ids are hex; anything
@@ -204,9 +207,10 @@ struct BindOptions {
 Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& userns,
                                 const std::string& target, BindOptions options = {});
 
-// Every path component from "/" down to `path` is searchable by others (o+x), which runc's init
-// needs as root of the user namespace. The error names the first one that is not.
-Status checkSearchableByOthers(const std::string& path);
+// Every directory from "/" down to `path` can be searched by a process with host uid/gid
+// `uid`/`gid` and no capabilities over them (mode bits only), which is what runc's init, root of
+// the user namespace, needs. The error names the first one in the way.
+Status checkSearchableBy(const std::string& path, uid_t uid, gid_t gid);
 
 // All of one container's ID-mapped filesystem. begin() creates the container dir and the user
 // namespace; each step adds to it; destruction undoes everything unless commit() was called.
