@@ -49,6 +49,7 @@ Result<CreateGrant> Client::create(const std::string& containerId, const std::st
     g.range.start = reply.at("range").at("start").get<uint32_t>();
     g.range.size = reply.at("range").at("size").get<uint32_t>();
     g.engineDataRoot = reply.at("engineDataRoot").get<std::string>();
+    if (auto m = reply.find("modules"); m != reply.end() && m->is_object()) g.modules = *m;
     // ECI on without a range would be an unprotected container: refuse rather than guess.
     if (g.policy.enabled && (g.range.size == 0 || g.range.start == 0)) {
       return Error("eci-enforcerd granted no uid/gid range while ECI is on");

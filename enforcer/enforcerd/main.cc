@@ -8,11 +8,15 @@
 #include "eci/enforcerd/enforcer.h"
 #include "eci/enforcerd/server.h"
 #include "eci/log.h"
+#include "eci/procfs/module.h"
 
 namespace {
 
 // Modules (seccomp supervisor, /proc emulation, ...) are registered here, in start order.
-void addModules(eci::enforcerd::Enforcer& /*enforcer*/) {}
+void addModules(eci::enforcerd::Enforcer& enforcer) {
+  // /proc and /sys emulation (enforcer/procfs): one FUSE mount per container.
+  enforcer.addModule(eci::procfs::makeModule());
+}
 
 }  // namespace
 

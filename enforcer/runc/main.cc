@@ -33,6 +33,7 @@
 #include "eci/fs_util.h"
 #include "eci/idmap/idmap.h"
 #include "eci/log.h"
+#include "eci/procfs/spec.h"
 #include "spec_rewrite.h"
 
 namespace {
@@ -390,6 +391,14 @@ int doCreate(const Args& a, bool isRun) {
     for (auto& ns : out["linux"]["namespaces"]) {
       if (ns["type"] == "user") ns["path"] = fs->userns().path();
     }
+  }
+
+  // /proc and /sys emulation (enforcer/procfs): bind the container's FUSE files and add the
+  // createRuntime hook for /proc/sys. After the ID-mapping of binds above on purpose: these
+  // sources are FUSE mounts served per container and must not be ID-mapped.
+  if (grant->policy.enabled) {
+    if (auto st = eci::procfs::addProcfsFromGrant(out, c.id, grant->modules); !st.ok())
+      return fail("eci: /proc emulation: " + st.error().str());
   }
 
   // Restores the engine's config.json if runc does not take the container.

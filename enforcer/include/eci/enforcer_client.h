@@ -26,6 +26,9 @@ struct CreateGrant {
   bool policyVerified = false;
   IdRange range;             // allocated exclusively to this container (size 0 if ECI is off)
   std::string engineDataRoot;  // e.g. /var/lib/docker; restricted as a whole
+  // The reply's "modules": what each enforcer module tells eci-runc, e.g. modules/procfs
+  // {"base", "hook"} for the /proc and /sys emulation (eci/procfs/spec.h).
+  nlohmann::json modules = nlohmann::json::object();
 };
 
 class Client {

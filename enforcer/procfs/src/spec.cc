@@ -89,6 +89,16 @@ Status addProcfsToSpec(nlohmann::json& spec, const std::string& id,
   return {};
 }
 
+Status addProcfsFromGrant(nlohmann::json& spec, const std::string& id,
+                          const nlohmann::json& grantModules) {
+  if (!grantModules.is_object() || !grantModules.contains("procfs")) return {};
+  const auto& p = grantModules["procfs"];
+  if (!p.is_object() || !p.contains("base") || !p["base"].is_string() || !p.contains("hook") ||
+      !p["hook"].is_string())
+    return Error("eci-enforcerd's grant: /modules/procfs: expected {base, hook} strings");
+  return addProcfsToSpec(spec, id, p["base"].get<std::string>(), p["hook"].get<std::string>());
+}
+
 Result<int> bindProcSys(pid_t initPid, const std::filesystem::path& rootfs,
                         const std::filesystem::path& mountDir) {
   // Everything that allocates happens before fork().

@@ -46,6 +46,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM  # so ctest timeouts still run cleanup
 
 # --- the FUSE server -------------------------------------------------------------------------
 start_testd() {

@@ -62,5 +62,25 @@ TEST(Spec, BadShapesAreRefusedUnchanged) {
   EXPECT_FALSE(bad2.contains("mounts"));
 }
 
+TEST(Spec, FromGrant) {
+  nlohmann::json spec = nlohmann::json::object();
+  ASSERT_TRUE(addProcfsFromGrant(spec, "c", nlohmann::json::object()).ok());
+  EXPECT_TRUE(spec.empty());  // no procfs module in the daemon: nothing added
+  ASSERT_TRUE(addProcfsFromGrant(spec, "c", {{"procfs", {{"base", "/b"}, {"hook", "/h"}}}}).ok());
+  EXPECT_EQ(spec["mounts"][0]["source"], "/b/c/proc/uptime");
+  EXPECT_EQ(spec["hooks"]["createRuntime"][0]["path"], "/h");
+  nlohmann::json s2 = nlohmann::json::object();
+  EXPECT_FALSE(addProcfsFromGrant(s2, "c", {{"procfs", {{"base", 1}}}}).ok());
+  EXPECT_TRUE(s2.empty());
+}
+
+TEST(Spec, ContainerIds) {
+  EXPECT_TRUE(validContainerId("abc-DEF_1.2"));
+  EXPECT_TRUE(validContainerId(std::string(128, 'a')));
+  EXPECT_FALSE(validContainerId(std::string(129, 'a')));
+  for (const char* bad : {"", ".", "..", "a/b", "../x", "a b", "a\nb"})
+    EXPECT_FALSE(validContainerId(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace eci::procfs

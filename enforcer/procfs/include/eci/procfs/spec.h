@@ -46,6 +46,12 @@ Status addProcfsToSpec(nlohmann::json& spec, const std::string& id,
                        const std::filesystem::path& base, const std::filesystem::path& hookPath,
                        const ExistsFn& exists = {});
 
+// eci-runc's entry point: reads the create grant's modules/procfs entry ({"base", "hook"},
+// written by eci-enforcerd's procfs module) and applies addProcfsToSpec. No entry: nothing to
+// add (the daemon runs without the module). Malformed entry: error.
+Status addProcfsFromGrant(nlohmann::json& spec, const std::string& id,
+                          const nlohmann::json& grantModules);
+
 // The hook's work: bind every knob file under <mountDir>/proc/sys over the same path in the
 // container's procfs at <rootfs>/proc/sys, inside the mount namespace of `initPid`. Each target
 // is opened beneath <rootfs> without following symlinks and must be on procfs, so a crafted
