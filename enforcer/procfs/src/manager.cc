@@ -116,6 +116,8 @@ class Session {
   std::string uuid_;
   double startBoottime_ = 0;
   double hostIdleAtStart_ = 0;
+  double idleSample_ = 0;        // FUSE thread only
+  int64_t idleSampledNs_ = 0;    // FUSE thread only
   long cpus_ = 1;
   UniqueFd hostUptime_;
   fuse_session* se_ = nullptr;
@@ -206,15 +208,19 @@ std::string Session::render(const Node& n) {
   switch (n.kind) {
     case NodeKind::kUptime: {
       const double up = boottimeSeconds() - startBoottime_;
-      double idle = 0;
-      char buf[128];
-      // pread on a pre-opened fd: one non-blocking procfs read, no path walk.
-      const ssize_t r = hostUptime_ ? pread(hostUptime_.get(), buf, sizeof buf - 1, 0) : -1;
-      if (r > 0) {
-        if (auto host = parseUptime(std::string_view(buf, static_cast<size_t>(r)))) {
-          idle = host->second - hostIdleAtStart_;
+      // The host's idle counter is sampled at most every 100 ms (a pread on a pre-opened fd, no
+      // path walk): it keeps the per-open cost to a clock read, and idle is an estimate anyway.
+      const int64_t now = monoNs();
+      if (hostUptime_ && now - idleSampledNs_ > 100'000'000) {
+        char buf[128];
+        const ssize_t r = pread(hostUptime_.get(), buf, sizeof buf - 1, 0);
+        if (r > 0) {
+          if (auto host = parseUptime(std::string_view(buf, static_cast<size_t>(r))))
+            idleSample_ = host->second - hostIdleAtStart_;
         }
+        idleSampledNs_ = now;
       }
+      double idle = idleSample_;
       const double maxIdle = up * static_cast<double>(cpus_);
       if (idle > maxIdle) idle = maxIdle;
       return renderUptime(up, idle);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# /proc and /sys emulation through a real dockerd + containerd + eci-runc + eci-enforcerd (the
+# procfs module), with and without --privileged, against plain runc on the same daemon.
+#   e2e_docker.sh   (ECI_BUILD_DIR = the build dir; needs root)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../../tests/e2e/lib/harness.sh"
+eci_up >/dev/null || { echo "e2e_docker.sh: engine did not start" >&2; exit 1; }
+
+base="$(dirname "$ECI_CONTROL_SOCK")/procfs"
+host_before=$(for f in kernel/core_pattern vm/overcommit_memory kernel/panic fs/protected_symlinks; do
+  echo "$f=$(cat /proc/sys/$f)"; done)
+
+for priv in "" "--privileged"; do
+  tag=${priv:-default}
+  up=$(docker run --rm $priv busybox cut -d' ' -f1 /proc/uptime 2>&1)
+  host=$(cut -d' ' -f1 /proc/uptime)
+  t_ok "$tag: /proc/uptime is a number ($up)" awk -v u="$up" 'BEGIN{exit !(u ~ /^[0-9]+\.[0-9][0-9]$/)}'
+  t_ok "$tag: /proc/uptime small ($up s, host $host s)" awk -v u="$up" 'BEGIN{exit !(u < 30)}'
+  t_eq "$tag: /proc/swaps header only" 1 "$(docker run --rm $priv busybox sh -c 'wc -l < /proc/swaps' 2>&1)"
+  out=$(docker run --rm $priv busybox sh -c 'echo 1 > /proc/sys/vm/overcommit_memory &&
+      echo 77 > /proc/sys/kernel/panic && echo "|/bin/pwn %p" > /proc/sys/kernel/core_pattern &&
+      cat /proc/sys/vm/overcommit_memory /proc/sys/kernel/panic /proc/sys/kernel/core_pattern' 2>&1)
+  t_eq "$tag: sysctl writes read back in the container" $'1\n77\n|/bin/pwn %p' "$out"
+  t_eq "$tag: /sys/kernel/security empty" "" "$(docker run --rm $priv busybox ls -A /sys/kernel/security 2>&1)"
+  t_eq "$tag: /sys/kernel/debug empty" "" "$(docker run --rm $priv busybox ls -A /sys/kernel/debug 2>&1)"
+  t_contains "$tag: emulation is a FUSE mount" "fuse.eci" \
+    "$(docker run --rm $priv busybox grep ' /proc/uptime ' /proc/self/mountinfo 2>&1)"
+done
+
+host_after=$(for f in kernel/core_pattern vm/overcommit_memory kernel/panic fs/protected_symlinks; do
+  echo "$f=$(cat /proc/sys/$f)"; done)
+t_eq "host sysctls unchanged (core_pattern among them)" "$host_before" "$host_after"
+
+# Plain runc on the same daemon sees the host's uptime: the emulation is what changes it.
+rup=$(docker run --rm --runtime runc busybox cut -d' ' -f1 /proc/uptime 2>&1)
+t_ok "runc (no eci) shows host uptime ($rup)" awk -v u="$rup" -v h="$(cut -d' ' -f1 /proc/uptime)" \
+  'BEGIN{exit !(u > h - 5)}'
+
+# Removed containers leave no emulation mounts behind; a running one has exactly one.
+t_eq "no FUSE mounts left after --rm" 0 "$(grep -c " $base/" /proc/self/mountinfo)"
+cid=$(docker run -d busybox sleep 60)
+t_eq "one FUSE mount per running container" 1 "$(grep -c " $base/" /proc/self/mountinfo)"
+docker rm -f "$cid" >/dev/null
+sleep 1
+t_eq "mount gone after docker rm -f" 0 "$(grep -c " $base/" /proc/self/mountinfo)"
+t_summary
