@@ -150,4 +150,30 @@ t_eq "docker cp keeps other owners as plain runc does" "4242:4242" \
   "$(docker exec fs stat -c %u:%g /cpfile2)"
 t_eq "deleted lower file stays deleted" "gone" "$(docker exec fs sh -c 'test -e /etc/group || echo gone')"
 
+# --- everyday docker options keep working under the user namespace ------------------------------
+compat() {  # NAME WANT docker-run-args... -- command...
+  local name=$1 want=$2
+  shift 2
+  local out
+  out=$(docker run --rm "$@" 2>&1 | grep -v '^WARNING: IPv4')
+  t_contains "compat: $name" "$want" "$out"
+}
+docker run -d --name shareable --ipc=shareable busybox sleep 1000 >/dev/null
+compat read-only "Read-only file system" --read-only busybox touch /x
+compat user-1000 "uid=1000" -u 1000 busybox id
+compat tmpfs "tmpfs" --tmpfs /run busybox sh -c 'grep " /run " /proc/mounts'
+compat network-none "lo" --network none busybox ip -o link
+compat cap-add-sys-admin "mounted" --cap-add SYS_ADMIN busybox sh -c 'mount -t tmpfs t /mnt && echo mounted'
+compat ipc-container "ok" --ipc container:shareable busybox sh -c 'echo ok'
+compat pid-container "sleep 1000" --pid container:first busybox ps
+compat net-container "ok" --network container:first busybox sh -c 'ip -o link >/dev/null && echo ok'
+compat shm-size "131072" --shm-size 128m busybox sh -c "df -k /dev/shm | tail -n1 | awk '{print \$2}'"
+compat sysctl "1" --sysctl net.ipv4.ip_forward=1 busybox cat /proc/sys/net/ipv4/ip_forward
+compat ulimit "1024" --ulimit nofile=1024:2048 busybox sh -c 'ulimit -n'
+compat oom-score-adj "0" --oom-score-adj -500 busybox cat /proc/self/oom_score_adj
+compat workdir-env "/tmp bar" -w /tmp -e FOO=bar busybox sh -c 'echo $(pwd) $FOO'
+
+docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1
+t_eq "after removal: no mounts or dirs left" "" "$(eci_leftovers)"
+t_eq "after removal: no allocated ranges" "0" "$(eci_allocation_count)"
 t_summary
