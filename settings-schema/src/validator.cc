@@ -134,6 +134,7 @@ class Checker {
       return;
     }
     std::set<std::pair<std::string, std::string>> seen;
+    std::vector<std::pair<std::string, std::string>> collected;
     valijson::ValidationResults::Error e;
     while (results.popError(e)) {
       // Wrapper errors repeat what the innermost error says; unknown keys are reported by
@@ -183,6 +184,9 @@ class Checker {
         const auto q = d.find('\'');
         const auto q2 = d.rfind('\'');
         reason = "missing required key \"" + d.substr(q + 1, q2 - q - 1) + "\"";
+      } else if (d.rfind("Array should contain no fewer than ", 0) == 0) {
+        const size_t n = std::strtoul(d.c_str() + 35, nullptr, 10);
+        reason = "expected at least " + std::to_string(n) + (n == 1 ? " entry" : " entries");
       } else if (value != nullptr && (d.rfind("Expected number", 0) == 0)) {
         reason = d.substr(std::string("Expected ").size());
         reason = "expected a " + reason + ", got " + describeValue(*value);
@@ -191,7 +195,18 @@ class Checker {
         if (!reason.empty() && reason.back() == '.') reason.pop_back();
         if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(reason[0]));
       }
-      if (seen.emplace(pointer, reason).second) error(pointer, reason);
+      if (seen.emplace(pointer, reason).second) collected.emplace_back(pointer, reason);
+    }
+    // A value of the wrong type also fails its enum; the type error says it all.
+    std::set<std::string> typeErrors;
+    for (const auto& [p, why] : collected) {
+      if (why.rfind("expected one of ", 0) != 0 && why.find(", got ") != std::string::npos) {
+        typeErrors.insert(p);
+      }
+    }
+    for (const auto& [p, why] : collected) {
+      if (why.rfind("expected one of ", 0) == 0 && typeErrors.count(p) != 0) continue;
+      error(p, why);
     }
   }
 
@@ -405,8 +420,8 @@ void Checker::settingsSemantics() {
     const bool isLocked = locked != nullptr && locked->is_boolean() && locked->get<bool>();
     if (eciOn && !isLocked && (locked == nullptr || locked->is_boolean())) {
       warn(locked != nullptr ? base + "/locked" : base,
-           std::string(locked != nullptr ? "\"locked\": false" : "without \"locked\": true") +
-               " ECI is only a default for new installs: on existing installs where the "
+           std::string(locked != nullptr ? "with \"locked\": false" : "without \"locked\": true") +
+               ", ECI is only a default for new installs: on existing installs where the "
                "developer changed the setting it is ignored, and developers can turn ECI off in "
                "Settings; set \"locked\": true to enforce it");
     }
@@ -579,6 +594,7 @@ Report validateBytes(std::string bytes, std::string_view fileLabel, FileKind kin
   auto parsed = parseJson(bytes, fileLabel, limits);
   r.bytes = std::move(bytes);
   if (!parsed.ok) {
+    if (r.kind == FileKind::kUnknown) r.kind = detectKind(nlohmann::json(), fileLabel);
     r.findings.push_back(std::move(parsed.error));
     return r;
   }

@@ -38,6 +38,28 @@ if [[ $rc -ne 0 ]] || ! printf '%s' "$json" | jq -e '.valid == true and (.files 
   echo "FAIL json output (exit $rc): $json"
   fail=1
 fi
+# --check-permissions: a file anyone can write is reported (and makes the run fail), the same
+# content in a root-only file is not. Needs root to create a root-owned file.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 0755 "$tmp"
+cp registry-valid.json "$tmp/registry.json"
+chmod 0666 "$tmp/registry.json"
+out=$("$admin" validate --check-permissions "$tmp/registry.json" 2>&1)
+rc=$?
+if [[ $rc -ne 1 ]] || ! grep -q "writable" <<<"$out"; then
+  echo "FAIL --check-permissions on a world-writable file (exit $rc): $out"
+  fail=1
+fi
+chmod 0644 "$tmp/registry.json"
+if [[ $(id -u) -eq 0 ]]; then
+  out=$("$admin" validate --check-permissions "$tmp/registry.json" 2>&1)
+  rc=$?
+  if [[ $rc -ne 0 ]]; then
+    echo "FAIL --check-permissions on a root-only file (exit $rc): $out"
+    fail=1
+  fi
+fi
 if ((count < 10)); then
   echo "FAIL: only $count golden cases found in $dir/cases"
   fail=1
