@@ -102,7 +102,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"orgsMissing", [](json& j) { j.erase("allowedOrgs"); }, "/allowedOrgs", "missing"},
         BadCase{"digestNumber", [](json& j) { j["inputsDigest"] = 3; }, "/inputsDigest",
                 "expected string"}),
-    [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.name); });
 
 TEST(PolicyTest, NonObjectRejected) {
   auto r = Policy::fromJson(json::array());
