@@ -1,9 +1,10 @@
 #!/bin/bash
 # End to end through the real eci-admin binary: keygen -> policy sign -> policy verify ->
 # tamper -> verify refuses (exit 1, with the reason). No root needed.
-# Usage: cli_sign_test.sh /path/to/eci-admin
+# Usage: cli_sign_test.sh /path/to/eci-admin [SOURCE_DIR]
 set -euo pipefail
 admin=$1
+src=${2:-$(cd "$(dirname "$0")/../.." && pwd)}
 work=$(mktemp -d /tmp/eci-cli-sign.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -78,6 +79,33 @@ head -c 100 "$work/bundle.json" >"$work/trunc.json"
 expect 1 "$admin" policy verify --pub "$work/keys/eci-policy.pub" "$work/trunc.json"
 contains "malformed JSON"
 
+# From settings (engineer A's settings library): the bundle carries exactly the policy that
+# `eci-admin policy --format json` shows for the same files.
+ex=$src/settings-schema/examples
+expect 0 "$admin" policy sign --key "$work/keys/eci-policy.key" --settings "$ex/admin-settings.json" \
+  --registry "$ex/registry.json" --serial 9 -o "$work/from-settings.json"
+expect 0 "$admin" policy --settings "$ex/admin-settings.json" --registry "$ex/registry.json" \
+  --format json
+cp "$work/out" "$work/effective.json"
+expect 0 "$admin" policy sign --key "$work/keys/eci-policy.key" --policy "$work/effective.json" \
+  --serial 9 -o "$work/from-policy.json"
+expect 0 "$admin" policy verify --pub "$work/keys/eci-policy.pub" "$work/from-settings.json"
+grep -v '^issued at\|signature OK' "$work/out" >"$work/v1"
+expect 0 "$admin" policy verify --pub "$work/keys/eci-policy.pub" "$work/from-policy.json"
+grep -v '^issued at\|signature OK' "$work/out" >"$work/v2"
+cmp -s "$work/v1" "$work/v2" || { diff "$work/v1" "$work/v2" >&2; fail "settings and policy paths differ"; }
+grep -q "sha256:" "$work/v1" || fail "no inputs digest from settings"
+# --settings with a broken file: exit 1 and nothing written.
+echo '{"configurationFileVersion": 2, "enhancedContainerIsolation": {"locked": true, "value": "yes"}}' \
+  >"$work/admin-settings.json"
+expect 1 "$admin" policy sign --key "$work/keys/eci-policy.key" --settings "$work/admin-settings.json" \
+  --serial 10 -o "$work/y.json"
+contains "/enhancedContainerIsolation/value"
+[ ! -e "$work/y.json" ] || fail "a bundle was written for invalid settings"
+expect 2 "$admin" policy sign --key "$work/keys/eci-policy.key" --policy "$work/policy.json" \
+  --settings "$ex/admin-settings.json" --serial 1 -o "$work/y.json"
+contains "exactly one of"
+
 # Bad inputs to sign: exit 1 for invalid content, 2 for usage / I/O.
 echo '{"enabled": "yes"}' >"$work/bad-policy.json"
 expect 1 "$admin" policy sign --key "$work/keys/eci-policy.key" --policy "$work/bad-policy.json" \
@@ -96,4 +124,4 @@ expect 2 "$admin" policy verify --pub "$work/keys/eci-policy.pub" "$work/missing
 # No internal names (exception classes, CLI11 types) in any message.
 for f in "$work"/out; do ! grep -q "exception\|CLI::" "$f" || fail "internal names leaked"; done
 
-echo "PASS: keygen, sign, verify, tamper/serial/wrong-key/truncated refused, bad inputs"
+echo "PASS: keygen, sign (policy and settings), verify, tamper/serial/wrong-key/truncated refused, bad inputs"
