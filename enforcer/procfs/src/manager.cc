@@ -116,8 +116,8 @@ class Session {
   std::string uuid_;
   double startBoottime_ = 0;
   double hostIdleAtStart_ = 0;
-  double idleSample_ = 0;        // FUSE thread only
-  int64_t idleSampledNs_ = 0;    // FUSE thread only
+  double idleSample_ = 0;      // FUSE thread only
+  int64_t idleSampledNs_ = 0;  // FUSE thread only
   long cpus_ = 1;
   UniqueFd hostUptime_;
   fuse_session* se_ = nullptr;
