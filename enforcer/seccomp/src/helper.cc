@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -66,14 +67,19 @@ int act(const Request& r, int target, int source, int* outFd) {
       return err;
     }
     case Action::kUmount: {
-      // The fds naming the target (ours and the supervisor's) hold references on the mount, so a
-      // plain umount would always be EBUSY: detach lazily instead. The supervisor has checked
-      // that the mount is the container's own; detaching it takes its whole subtree along, which
-      // reveals nothing. (A caller that would have got EBUSY gets a lazy unmount instead.)
-      int f = static_cast<int>(r.flags & ~static_cast<uint64_t>(UMOUNT_NOFOLLOW));
-      if (!(f & MNT_EXPIRE)) f |= MNT_DETACH;
-      if (umount2(tpath, f)) return errno;
-      return 0;
+      // By parent directory + name, not by an fd of the mount itself: any open reference to the
+      // mount would make a plain umount EBUSY. The mount found there must still be the one the
+      // supervisor decided on; the parent fd pins the directory, and no protected mount can be
+      // brought under this name meanwhile (moving or overmounting one is refused, renaming a
+      // mount point is EBUSY), so the remaining window cannot reach a protected mount.
+      struct statx sx;
+      if (statx(target, r.name, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0) return errno;
+      if (sx.stx_mnt_id != r.mountId || !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) return EPERM;
+      int err = 0;
+      if (fchdir(target) != 0) return errno;
+      if (umount2(r.name, static_cast<int>(r.flags | UMOUNT_NOFOLLOW))) err = errno;
+      if (fchdir(kProcFd) != 0 && !err) err = errno;
+      return err;
     }
     case Action::kMountSetattr: {
       mount_attr a = r.attr;

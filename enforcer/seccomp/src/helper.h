@@ -21,6 +21,10 @@ struct Request {
   char source[kMaxPath + 1] = {};
   char fstype[kMaxFsName + 1] = {};
   char data[kMaxData + 1] = {};
+  // kUmount: the target fd is the mount point's parent directory, `name` the last component,
+  // and `mountId` the mount the supervisor decided on.
+  char name[256] = {};
+  uint64_t mountId = 0;
 };
 // fds travel with the request: [mntns, target?, source?].
 

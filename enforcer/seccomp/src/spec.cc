@@ -156,4 +156,18 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
   return res;
 }
 
+Status addSeccompFromGrant(nlohmann::json& spec, const std::string& containerId,
+                           const nlohmann::json& grantModules) {
+  if (!grantModules.is_object() || !grantModules.contains("seccomp"))
+    return Error(EPROTO,
+                 "eci-enforcerd's grant has no /modules/seccomp (is the seccomp supervisor "
+                 "module running?)");
+  const auto& m = grantModules["seccomp"];
+  if (!m.is_object() || !m.contains("listenerPath") || !m["listenerPath"].is_string())
+    return Error(EPROTO, "eci-enforcerd's grant: /modules/seccomp/listenerPath: expected a string");
+  auto r = mergeSeccompIntoSpec(spec, m["listenerPath"].get<std::string>(), containerId);
+  if (!r.ok()) return std::move(r).error();
+  return {};
+}
+
 }  // namespace eci::seccomp

@@ -106,3 +106,20 @@ TEST(Spec, NotifyAndErrnoListsAreDisjoint) {
 
 }  // namespace
 }  // namespace eci::seccomp
+
+namespace eci::seccomp {
+namespace {
+
+TEST(Spec, FromGrant) {
+  nlohmann::json spec = {{"linux", nlohmann::json::object()}};
+  EXPECT_FALSE(addSeccompFromGrant(spec, "c1", nlohmann::json::object()).ok());  // fail closed
+  EXPECT_FALSE(addSeccompFromGrant(spec, "c1", {{"seccomp", {{"listenerPath", 3}}}}).ok());
+  ASSERT_TRUE(
+      addSeccompFromGrant(spec, "c1", {{"seccomp", {{"listenerPath", "/run/eci/seccomp.sock"}}}})
+          .ok());
+  EXPECT_EQ(spec["linux"]["seccomp"]["listenerPath"], "/run/eci/seccomp.sock");
+  EXPECT_EQ(spec["linux"]["seccomp"]["listenerMetadata"], "c1");
+}
+
+}  // namespace
+}  // namespace eci::seccomp

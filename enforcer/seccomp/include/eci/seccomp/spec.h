@@ -39,4 +39,10 @@ struct MergeResult {
 Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string& listenerPath,
                                          const std::string& metadata = {});
 
+// eci-runc's entry point: reads modules/seccomp/listenerPath from eci-enforcerd's grant and merges
+// (metadata = container id). ECI on and no seccomp module in the grant is an error: eci-runc
+// must not start a container whose mount calls nobody vets (fail closed).
+Status addSeccompFromGrant(nlohmann::json& spec, const std::string& containerId,
+                           const nlohmann::json& grantModules);
+
 }  // namespace eci::seccomp
