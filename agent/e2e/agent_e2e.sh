@@ -177,8 +177,10 @@ a_eq "broken JSON: enforcer serial unchanged" "$serial2" "$(enf 'd["serial"]')"
 a_eq "broken JSON: enforcer still ECI on" "on" "$(enf 'd["eci"]')"
 
 # 6. Group-writable admin file: refused with the exact reason.
-put "$SETTINGS" "$ECI_OFF"
-chgrp 50 "$SETTINGS"; chmod 664 "$SETTINGS"
+# The replacement arrives group-writable (tmp prepared, then renamed in), so no locked ECI-off
+# version ever exists for the agent to pick up.
+printf '%s' "$ECI_OFF" >"$W/dd/.gw.tmp"; chgrp 50 "$W/dd/.gw.tmp"; chmod 664 "$W/dd/.gw.tmp"
+mv -f "$W/dd/.gw.tmp" "$SETTINGS"
 sleep 3
 as=$(astatus)
 a_eq "group-writable: not locked" "false" "$(jget "$as" 'd["files"][0]["locked"]')"

@@ -83,8 +83,19 @@ struct TestKey {
 
 class JwtTest : public ::testing::Test {
  protected:
-  JwtTest() : rsa_("RS256", "rsa1"), ec_("ES256", "ec1"), other_("RS256", "rsa1") {
-    auto set = Jwks::parse(json{{"keys", {rsa_.jwk(), ec_.jwk()}}}.dump());
+  // RSA key generation is slow on a loaded machine: one set of keys for the whole suite.
+  static void SetUpTestSuite() {
+    rsa_ = new TestKey("RS256", "rsa1");
+    ec_ = new TestKey("ES256", "ec1");
+    other_ = new TestKey("RS256", "rsa1");  // same kid, different key: a forger's
+  }
+  static void TearDownTestSuite() {
+    delete rsa_;
+    delete ec_;
+    delete other_;
+  }
+  JwtTest() {
+    auto set = Jwks::parse(json{{"keys", {rsa_->jwk(), ec_->jwk()}}}.dump());
     EXPECT_TRUE(set.ok()) << set.error().str();
     if (set.ok()) jwks_ = std::move(*set);
   }
@@ -101,76 +112,82 @@ class JwtTest : public ::testing::Test {
   }
 
   int64_t now_ = unixNow();
-  TestKey rsa_, ec_, other_;
+  static TestKey* rsa_;
+  static TestKey* ec_;
+  static TestKey* other_;
   Jwks jwks_;
 };
 
+TestKey* JwtTest::rsa_ = nullptr;
+TestKey* JwtTest::ec_ = nullptr;
+TestKey* JwtTest::other_ = nullptr;
+
 TEST_F(JwtTest, Rs256Valid) {
-  auto r = verify(rsa_.sign(claims()));
+  auto r = verify(rsa_->sign(claims()));
   ASSERT_TRUE(r.ok()) << r.error().str();
   EXPECT_EQ((*r)["sub"], "alice");
 }
 
 TEST_F(JwtTest, Es256Valid) {
-  auto r = verify(ec_.sign(claims()));
+  auto r = verify(ec_->sign(claims()));
   ASSERT_TRUE(r.ok()) << r.error().str();
 }
 
 TEST_F(JwtTest, AudienceArray) {
   auto c = claims();
   c["aud"] = {"other", "eci-agent"};
-  EXPECT_TRUE(verify(rsa_.sign(c)).ok());
+  EXPECT_TRUE(verify(rsa_->sign(c)).ok());
 }
 
 TEST_F(JwtTest, WrongIssuer) {
   auto c = claims();
   c["iss"] = "https://evil.test";
-  expectError(verify(rsa_.sign(c)), "issuer 'https://evil.test' is not the configured issuer");
+  expectError(verify(rsa_->sign(c)), "issuer 'https://evil.test' is not the configured issuer");
 }
 
 TEST_F(JwtTest, WrongAudience) {
   auto c = claims();
   c["aud"] = "someone-else";
-  expectError(verify(rsa_.sign(c)), "does not include 'eci-agent'");
+  expectError(verify(rsa_->sign(c)), "does not include 'eci-agent'");
 }
 
 TEST_F(JwtTest, Expired) {
   auto c = claims();
   c["exp"] = now_ - 3600;
-  expectError(verify(rsa_.sign(c)), "expired");
+  expectError(verify(rsa_->sign(c)), "expired");
 }
 
 TEST_F(JwtTest, WithinSkewAccepted) {
   auto c = claims();
   c["exp"] = now_ - 30;
-  EXPECT_TRUE(verify(rsa_.sign(c)).ok());
+  EXPECT_TRUE(verify(rsa_->sign(c)).ok());
 }
 
 TEST_F(JwtTest, NotYetValidAndFutureIat) {
   auto c = claims();
   c["nbf"] = now_ + 3600;
-  expectError(verify(rsa_.sign(c)), "not valid yet");
+  expectError(verify(rsa_->sign(c)), "not valid yet");
   c = claims();
   c["iat"] = now_ + 3600;
-  expectError(verify(rsa_.sign(c)), "issued in the future");
+  expectError(verify(rsa_->sign(c)), "issued in the future");
 }
 
 TEST_F(JwtTest, MissingExp) {
   auto c = claims();
   c.erase("exp");
-  expectError(verify(rsa_.sign(c)), "claim 'exp' missing");
+  expectError(verify(rsa_->sign(c)), "claim 'exp' missing");
 }
 
 TEST_F(JwtTest, SignedByAnotherKeyWithSameKid) {
-  expectError(verify(other_.sign(claims())), "signature does not verify");
+  expectError(verify(other_->sign(claims())), "signature does not verify");
 }
 
 TEST_F(JwtTest, UnknownKid) {
-  expectError(verify(rsa_.sign(claims(), {{"kid", "nope"}})), "no key in the issuer's JWKS");
+  expectError(verify(rsa_->sign(claims(), {{"kid", "nope"}})), "no key in the issuer's JWKS");
 }
 
 TEST_F(JwtTest, TamperedPayload) {
-  auto tok = rsa_.sign(claims());
+  auto tok = rsa_->sign(claims());
   auto c = claims();
   c["orgs"] = {"victimorg"};
   auto d1 = tok.find('.'), d2 = tok.rfind('.');
@@ -189,7 +206,7 @@ TEST_F(JwtTest, AlgNoneAndHmacRefused) {
 
 TEST_F(JwtTest, AlgKeyTypeConfusion) {
   // An RS256 signature presented as ES256 with the RSA key's kid: no EC key with that kid.
-  auto tok = rsa_.sign(claims(), {{"alg", "ES256"}, {"kid", "rsa1"}});
+  auto tok = rsa_->sign(claims(), {{"alg", "ES256"}, {"kid", "rsa1"}});
   EXPECT_FALSE(verify(tok).ok());
 }
 
