@@ -38,6 +38,37 @@ if [[ $rc -ne 0 ]] || ! printf '%s' "$json" | jq -e '.valid == true and (.files 
   echo "FAIL json output (exit $rc): $json"
   fail=1
 fi
+# `policy`: the effective policy of the docs' full example, and the exit codes of its failures.
+policy=$("$admin" policy --settings admin-settings-valid-full.json --registry registry-valid.json --format json)
+rc=$?
+if [[ $rc -ne 0 ]] || ! jq -e '.enabled and .locked and .socketMount.allowDerivedImages
+      and .socketMount.images == ["docker.io/library/docker:cli", "docker.io/localstack/localstack:*", "docker.io/testcontainers/ryuk:*"]
+      and .commandList == {"type": "deny", "commands": ["build", "push"]}
+      and .allowedOrgs == ["myorg"] and (.restrictedHostMounts | index("/var/run/docker.sock") != null)
+      and (.inputsDigest | test("^sha256:[0-9a-f]{64}$"))' <<<"$policy" >/dev/null; then
+  echo "FAIL policy output (exit $rc): $policy"
+  fail=1
+fi
+"$admin" policy --settings admin-settings-type-error.json >/dev/null 2>&1
+rc=$?
+[[ $rc -eq 1 ]] || { echo "FAIL policy on an invalid file: exit $rc, expected 1"; fail=1; }
+"$admin" policy --settings does-not-exist.json >/dev/null 2>&1
+rc=$?
+[[ $rc -eq 2 ]] || { echo "FAIL policy on a missing file: exit $rc, expected 2"; fail=1; }
+"$admin" validate --no-such-flag registry-valid.json >/dev/null 2>&1
+rc=$?
+[[ $rc -eq 2 ]] || { echo "FAIL validate with a bad flag: exit $rc, expected 2"; fail=1; }
+"$admin" validate does-not-exist.json registry-valid.json >/dev/null 2>&1
+rc=$?
+[[ $rc -eq 2 ]] || { echo "FAIL validate on a missing file: exit $rc, expected 2"; fail=1; }
+for sub in "" validate policy; do
+  # shellcheck disable=SC2086
+  if ! "$admin" $sub --help >/dev/null 2>&1; then
+    echo "FAIL eci-admin $sub --help"
+    fail=1
+  fi
+done
+
 # --check-permissions: a file anyone can write is reported (and makes the run fail), the same
 # content in a root-only file is not. Needs root to create a root-owned file.
 tmp=$(mktemp -d)
