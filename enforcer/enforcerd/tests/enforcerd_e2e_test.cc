@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -40,9 +42,23 @@ class EnforcerdE2eTest : public ::testing::Test {
   }
   void TearDown() override {
     if (pid_ > 0) {
+      // SIGTERM lets the daemon's modules take down their per-container mounts.
+      ::kill(pid_, SIGTERM);
+      for (int i = 0; i < 100 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
+    // Whatever a SIGKILLed daemon's modules left mounted under the private dir goes too, so the
+    // temp dir can be removed and the host is left as it was.
+    std::ifstream mounts("/proc/self/mounts");
+    std::string src, target, rest;
+    std::vector<std::string> ours;
+    while (mounts >> src >> target && std::getline(mounts, rest)) {
+      if (target.rfind(dir_.path().string() + "/", 0) == 0) ours.push_back(target);
+    }
+    for (auto it = ours.rbegin(); it != ours.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
   }
 
   void start() {
