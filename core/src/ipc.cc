@@ -120,10 +120,15 @@ Result<UniqueFd> listenUnix(const std::filesystem::path& path, int backlog) {
     }
     // A socket file left by a crashed daemon refuses connections; a live one accepts. Never steal
     // the path from a running instance (two enforcers would hand out the same uid ranges).
-    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    // Non-blocking: a live server with a full backlog would otherwise block this connect.
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!probe) return Error::fromErrno("socket(AF_UNIX)");
-    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
+        errno == EAGAIN) {
       return Error(EADDRINUSE, "listen on '" + p + "': another process is listening there");
+    }
+    if (errno != ECONNREFUSED && errno != ENOENT) {
+      return Error::fromErrno("connect('" + p + "') (checking for a live listener)");
     }
     if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
       return Error::fromErrno("unlink('" + p + "') (stale socket)");

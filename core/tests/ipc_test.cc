@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 namespace eci::ipc {
 namespace {
@@ -258,6 +259,29 @@ TEST_F(ListenerTest, LiveSocketIsNotStolen) {
   const auto sock = dir_ / "s.sock";
   auto l = listenUnix(sock);
   ASSERT_TRUE(l.ok());
+  auto l2 = listenUnix(sock);
+  ASSERT_FALSE(l2.ok());
+  EXPECT_EQ(l2.error().code(), EADDRINUSE);
+}
+
+TEST_F(ListenerTest, ConnectTimesOutWhenBacklogStaysFull) {
+  const auto sock = dir_ / "s.sock";
+  auto l = listenUnix(sock, /*backlog=*/0);
+  ASSERT_TRUE(l.ok());
+  // Nobody accepts; fill the queue until a connect reports the backlog full.
+  std::vector<UniqueFd> pending;
+  Result<UniqueFd> c = Error("not tried");
+  const auto start = Clock::now();
+  for (int i = 0; i < 8; ++i) {
+    c = connectUnix(sock, 200ms);
+    if (!c.ok()) break;
+    pending.push_back(std::move(c).value());
+  }
+  ASSERT_FALSE(c.ok()) << "the listener never reported a full backlog";
+  EXPECT_EQ(c.error().code(), ETIMEDOUT);
+  EXPECT_NE(c.error().str().find("backlog full"), std::string::npos) << c.error().str();
+  EXPECT_LT(Clock::now() - start, 3000ms);
+  // A second listenUnix on a live-but-stuck server must neither block nor steal the path.
   auto l2 = listenUnix(sock);
   ASSERT_FALSE(l2.ok());
   EXPECT_EQ(l2.error().code(), EADDRINUSE);
