@@ -13,7 +13,7 @@ eci_up >/dev/null || { echo "procfs_uptime.sh: engine did not start" >&2; exit 1
 mkdir -p "$ECI_T/probe" && cp "$probe" "$ECI_T/probe/probe" && chmod 0755 "$ECI_T/probe" "$ECI_T/probe/probe"
 
 once() {  # runtime-args...
-  docker run --rm -v "$ECI_T/probe:/probe:ro" "$@" busybox /probe/probe 20000 7 2>&1 |
+  docker run --rm -v "$ECI_T/probe:/probe:ro" "$@" busybox /probe/probe "${ECI_PROBE_ITERS:-3000}" 5 2>&1 |
     sed -n 's/^median_ns_per_op=\([0-9]*\).*/\1/p'
 }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
@@ -22,6 +22,7 @@ for ((i = 0; i < rounds; i++)); do
   e=$(once) r=$(once --runtime runc)
   [[ -n $e ]] && eci+=("$e")
   [[ -n $r ]] && runc+=("$r")
+  echo "round $i: eci ${e:-failed} ns/op, runc ${r:-failed} ns/op" >&2
 done
 eci_down
 ((${#eci[@]} && ${#runc[@]})) || { echo "procfs_uptime.sh: probe failed" >&2; exit 1; }
