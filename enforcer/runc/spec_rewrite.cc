@@ -530,6 +530,19 @@ Status checkBindSource(const std::string& written, const std::string& src, const
   if (!dataRoot.empty()) {
     const std::string mine = dataRoot + "/containers/" + ctx.containerId;
     if (!ctx.containerId.empty() && isUnder(src, mine)) return {};
+    // Another container's network/ipc files: what dockerd binds for --network=container:X and
+    // --ipc=container:X. Only these names; the rest of its directory (config, logs) stays closed.
+    const std::string containers = dataRoot + "/containers/";
+    if (src.compare(0, containers.size(), containers) == 0) {
+      const auto slash = src.find('/', containers.size());
+      if (slash != std::string::npos && slash > containers.size()) {
+        const std::string rest = src.substr(slash);
+        if (rest == "/hosts" || rest == "/hostname" || rest == "/resolv.conf" ||
+            isUnder(rest, "/mounts/shm")) {
+          return {};
+        }
+      }
+    }
     const std::string volumes = dataRoot + "/volumes/";
     if (src.compare(0, volumes.size(), volumes) == 0) {
       const auto slash = src.find('/', volumes.size());

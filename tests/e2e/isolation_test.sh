@@ -92,6 +92,9 @@ refused data-root "can't mount $ECI_DATA_ROOT because it's configured as a restr
   -v "$ECI_DATA_ROOT:/mnt"
 refused other-containers-files "because it's configured as a restricted host mount" \
   -v "$ECI_DATA_ROOT/containers:/mnt"
+first_id=$(docker inspect -f '{{.Id}}' first)
+refused other-containers-config "because it's configured as a restricted host mount" \
+  -v "$ECI_DATA_ROOT/containers/$first_id/config.v2.json:/mnt/c.json"
 refused enforcer-socket "because it's configured as a restricted host mount" \
   -v "$ECI_T/eci:/mnt"
 refused privileged-daemon-json "can't mount /etc/docker/daemon.json because" --privileged \
@@ -163,7 +166,7 @@ compat read-only "Read-only file system" --read-only busybox touch /x
 compat user-1000 "uid=1000" -u 1000 busybox id
 compat tmpfs "tmpfs" --tmpfs /run busybox sh -c 'grep " /run " /proc/mounts'
 compat network-none "lo" --network none busybox ip -o link
-compat cap-add-sys-admin "mounted" --cap-add SYS_ADMIN busybox sh -c 'mount -t tmpfs t /mnt && echo mounted'
+compat cap-add-sys-admin "mounted" --cap-add SYS_ADMIN busybox sh -c 'mkdir -p /m && mount -t tmpfs t /m && echo mounted'
 compat ipc-container "ok" --ipc container:shareable busybox sh -c 'echo ok'
 compat pid-container "sleep 1000" --pid container:first busybox ps
 compat net-container "ok" --network container:first busybox sh -c 'ip -o link >/dev/null && echo ok'

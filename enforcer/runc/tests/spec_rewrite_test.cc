@@ -284,14 +284,29 @@ TEST(SpecRewrite, CustomDataRootRestrictedButOwnFilesAndVolumesAllowed) {
   ASSERT_TRUE(r.ok()) << r.error().str();
 
   for (const char* bad :
-       {"/tmp/t1/docker", "/tmp/t1/docker/containers/other/hosts", "/tmp/t1/docker/containers",
+       {"/tmp/t1/docker", "/tmp/t1/docker/containers/other/config.v2.json",
+        "/tmp/t1/docker/containers/other", "/tmp/t1/docker/containers/other/mounts",
+        "/tmp/t1/docker/containers/c1/../other/config.v2.json", "/tmp/t1/docker/containers",
         "/tmp/t1/docker/volumes", "/tmp/t1/docker/volumes/vol1",
-        "/tmp/t1/docker/volumes/metadata.db", "/tmp/t1/docker/overlay2",
-        "/tmp/t1/docker/containers/c1/../other/hosts", "/tmp/t1", "/tmp/t1/docker/volumes/_data"}) {
+        "/tmp/t1/docker/volumes/metadata.db", "/tmp/t1/docker/overlay2", "/tmp/t1",
+        "/tmp/t1/docker/volumes/_data"}) {
     auto s2 = dockerSpec();
     s2["mounts"] = json::array({mountOf(bad)});
     EXPECT_THAT(refusal(s2, c), HasSubstr("restricted host mount")) << bad;
   }
+}
+
+TEST(SpecRewrite, OtherContainersNetworkAndIpcFilesAllowed) {
+  // --network=container:X / --ipc=container:X bind X's files.
+  auto c = ctx();
+  c.engineDataRoot = "/tmp/t1/docker";
+  auto s = dockerSpec();
+  s["mounts"] = json::array({mountOf("/tmp/t1/docker/containers/x/hosts", "/etc/hosts"),
+                             mountOf("/tmp/t1/docker/containers/x/hostname", "/etc/hostname"),
+                             mountOf("/tmp/t1/docker/containers/x/resolv.conf", "/etc/resolv.conf"),
+                             mountOf("/tmp/t1/docker/containers/x/mounts/shm", "/dev/shm")});
+  auto r = rewriteSpec(s, c);
+  EXPECT_TRUE(r.ok()) << r.error().str();
 }
 
 TEST(SpecRewrite, NonBindMountsNotChecked) {
