@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/fsuid.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -379,6 +381,109 @@ Result<UserNamespace> UserNamespace::create(const std::string& pinPath, IdRange 
   ns.fd_ = std::move(nsfd);
   ns.uids_ = uids;
   ns.gids_ = gids;
+  return ns;
+}
+
+namespace {
+
+// "0 <start> <size>" as a process inside the namespace reads /proc/self/{uid,gid}_map.
+Result<IdRange> parseSingleMap(const std::string& text, const char* what) {
+  unsigned long inside = 0, start = 0, size = 0;
+  char extra = 0;
+  const std::string first = text.substr(0, text.find('\n'));
+  if (std::sscanf(first.c_str(), "%lu %lu %lu %c", &inside, &start, &size, &extra) != 3 ||
+      inside != 0 || size == 0 || start > 0xffffffffUL || size > 0xffffffffUL ||
+      text.find('\n') + 1 < text.size()) {
+    return Error(std::string("the namespace's ") + what + " is not one range from 0: '" + text +
+                 "'");
+  }
+  return IdRange{static_cast<uint32_t>(start), static_cast<uint32_t>(size)};
+}
+
+// Reads the namespace's maps from a child that joined it.
+Result<std::pair<IdRange, IdRange>> readMaps(int nsfd) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
+  UniqueFd rd(p[0]), wr(p[1]);
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error::fromErrno("fork()");
+  if (pid == 0) {
+    // Only async-signal-safe calls from here.
+    rd.reset();
+    if (::setns(nsfd, CLONE_NEWUSER) != 0) _exit(1);
+    char buf[512];
+    for (const char* f : {"/proc/self/uid_map", "/proc/self/gid_map"}) {
+      const int fd = ::open(f, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) _exit(1);
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      ::close(fd);
+      if (n <= 0 || ::write(wr.get(), buf, static_cast<size_t>(n)) != n) _exit(1);
+      if (::write(wr.get(), "|", 1) != 1) _exit(1);
+    }
+    _exit(0);
+  }
+  wr.reset();
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(rd.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Error(EPERM, "setns(CLONE_NEWUSER) to read the namespace's maps");
+  }
+  const size_t bar = out.find('|');
+  if (bar == std::string::npos || out.size() < bar + 2)
+    return Error("reading the namespace's maps");
+  // The kernel pads the columns: "         0     100000      65536\n".
+  auto squeeze = [](std::string t) {
+    std::string r;
+    bool space = true;
+    for (char c : t) {
+      if (c == ' ' || c == '\t') {
+        if (!space) r += ' ';
+        space = true;
+      } else {
+        r += c;
+        space = c == '\n';
+      }
+    }
+    return r;
+  };
+  ECI_ASSIGN_OR_RETURN(u, parseSingleMap(squeeze(out.substr(0, bar)), "uid_map"));
+  ECI_ASSIGN_OR_RETURN(
+      g, parseSingleMap(squeeze(out.substr(bar + 1, out.size() - bar - 2)), "gid_map"));
+  return std::make_pair(u, g);
+}
+
+}  // namespace
+
+Result<UserNamespace> UserNamespace::pinExisting(const std::string& pinPath,
+                                                 const std::string& existing) {
+  ECI_ASSIGN_OR_RETURN(nsfd, sys::open(existing, O_RDONLY));
+  // NS_GET_NSTYPE: refuse anything but a user namespace (a pid or net ns file would "work" here).
+  constexpr unsigned long kNsGetNsType = 0xb703;  // _IO(0xb7, 0x3)
+  const int type = ::ioctl(nsfd.get(), kNsGetNsType);
+  if (type != CLONE_NEWUSER) {
+    return Error(type < 0 ? errno : EINVAL,
+                 "ioctl(" + quote(existing) + ", NS_GET_NSTYPE) is not a user namespace");
+  }
+  ECI_ASSIGN_OR_RETURN(maps, readMaps(nsfd.get()));
+  ECI_ASSIGN_OR_RETURN(pin, sys::open(pinPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0444));
+  pin.reset();
+  if (::mount(existing.c_str(), pinPath.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    Error e = Error::fromErrno("mount(" + quote(existing) + ", " + quote(pinPath) + ", MS_BIND)");
+    ::unlink(pinPath.c_str());
+    return e;
+  }
+  UserNamespace ns;
+  ns.path_ = pinPath;
+  ns.fd_ = std::move(nsfd);
+  ns.uids_ = maps.first;
+  ns.gids_ = maps.second;
   return ns;
 }
 
@@ -783,7 +888,12 @@ Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& 
 // ---------------------------------------------------------------------------------------------
 // ContainerFs
 
-Result<ContainerFs> ContainerFs::begin(const Layout& layout, IdRange uids, IdRange gids) {
+namespace {
+
+// The container's directory: 0710 root:<range's root gid>. Only this container's root may pass
+// (runc's init must, as root of the namespace); host users and other containers cannot read the
+// rootfs through it, which Docker's 0710 data-root otherwise ensures.
+Status makeContainerDir(const Layout& layout, gid_t rootGid) {
   ECI_TRY(fs::makeDirs(layout.runDir(), 0711));
   const std::string dir = layout.containerDir();
   if (::mkdir(dir.c_str(), 0700) != 0) {
@@ -793,16 +903,43 @@ Result<ContainerFs> ContainerFs::begin(const Layout& layout, IdRange uids, IdRan
     }
     return Error::fromErrno("mkdir(" + quote(dir) + ", 0700)");
   }
-  ScopeExit removeDir([&] { ::rmdir(dir.c_str()); });
-  // Only this container's root may pass (runc's init must, as root of the namespace): 0710 with
-  // the range's root group. Host users and other containers cannot read the rootfs through it,
-  // which Docker's 0710 data-root otherwise ensures.
-  if (::chown(dir.c_str(), 0, gids.hostStart) != 0) {
-    return Error::fromErrno("chown(" + quote(dir) + ", 0, " + std::to_string(gids.hostStart) + ")");
+  if (::chown(dir.c_str(), 0, rootGid) != 0 || ::chmod(dir.c_str(), 0710) != 0) {
+    Error e = Error::fromErrno("chown/chmod(" + quote(dir) + ", 0:" + std::to_string(rootGid) +
+                               ", 0710)");
+    ::rmdir(dir.c_str());
+    return e;
   }
-  if (::chmod(dir.c_str(), 0710) != 0) return Error::fromErrno("chmod(" + quote(dir) + ", 0710)");
+  return okStatus();
+}
+
+}  // namespace
+
+Result<ContainerFs> ContainerFs::begin(const Layout& layout, IdRange uids, IdRange gids) {
+  ECI_TRY(checkRange("gid", gids));
+  ECI_TRY(makeContainerDir(layout, gids.hostStart));
+  const std::string dir = layout.containerDir();
+  ScopeExit removeDir([&] { ::rmdir(dir.c_str()); });
   auto ns = UserNamespace::create(layout.usernsPath(), uids, gids);
   if (!ns.ok()) return std::move(ns).error().wrap("creating the user namespace");
+  removeDir.dismiss();
+  return ContainerFs(layout, std::move(ns).value());
+}
+
+Result<ContainerFs> ContainerFs::beginShared(const Layout& layout,
+                                             const std::string& ownerUsernsPath) {
+  // Read the ranges first (the directory's group is the range's root group).
+  IdRange gids;
+  {
+    ECI_ASSIGN_OR_RETURN(fd, sys::open(ownerUsernsPath, O_RDONLY));
+    auto maps = readMaps(fd.get());
+    if (!maps.ok()) return std::move(maps).error().wrap("joining " + quote(ownerUsernsPath));
+    gids = maps->second;
+  }
+  ECI_TRY(makeContainerDir(layout, gids.hostStart));
+  const std::string dir = layout.containerDir();
+  ScopeExit removeDir([&] { ::rmdir(dir.c_str()); });
+  auto ns = UserNamespace::pinExisting(layout.usernsPath(), ownerUsernsPath);
+  if (!ns.ok()) return std::move(ns).error().wrap("joining " + quote(ownerUsernsPath));
   removeDir.dismiss();
   return ContainerFs(layout, std::move(ns).value());
 }

@@ -630,5 +630,36 @@ TEST_F(IdmapTest, ContainerDirIsClosedToOthers) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a host user got in";
 }
 
+// --pid/--ipc/--network container:X: the second container lives in X's user namespace (same
+// ranges, own pin), so runc can join X's namespaces; each pin lives independently.
+TEST_F(IdmapTest, SharedNamespaceForContainerModes) {
+  auto lx = Layout::make(runDir(), "x");
+  auto ly = Layout::make(runDir(), "y");
+  ASSERT_TRUE(lx.ok() && ly.ok());
+  auto x = ContainerFs::begin(*lx, {165536, 65536}, {231072, 65536});
+  ASSERT_TRUE(x.ok());
+  auto y = ContainerFs::beginShared(*ly, lx->usernsPath());
+  ASSERT_TRUE(y.ok()) << y.error().str();
+  EXPECT_EQ(y->userns().uids().hostStart, 165536u);
+  EXPECT_EQ(y->userns().uids().size, 65536u);
+  EXPECT_EQ(y->userns().gids().hostStart, 231072u);
+  EXPECT_EQ(testing::owner(ly->containerDir()), "0:231072");
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat(lx->usernsPath().c_str(), &a), 0);
+  ASSERT_EQ(::stat(ly->usernsPath().c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "not the same namespace";
+  x->commit();
+  ASSERT_TRUE(cleanup(*lx).ok());
+  EXPECT_TRUE(testing::isMounted(ly->usernsPath())) << "y's pin must outlive x";
+
+  // Not a user namespace: refused.
+  auto lz = Layout::make(runDir(), "z");
+  ASSERT_TRUE(lz.ok());
+  auto z = ContainerFs::beginShared(*lz, "/proc/self/ns/net");
+  ASSERT_FALSE(z.ok());
+  EXPECT_FALSE(fsys::exists(lz->containerDir()));
+}
+
 }  // namespace
 }  // namespace eci::idmap

@@ -151,5 +151,80 @@ TEST(RuncE2E, RuncNeedsMappingsWithANamespacePath) {
   EXPECT_NE(out.find("no uid mappings found"), std::string::npos) << out;
 }
 
+// docker run --pid container:X: runc can only join X's pid namespace from inside X's user
+// namespace. With a namespace of its own (another range) runc fails; with beginShared it works.
+TEST(RuncE2E, PidContainerModeNeedsTheOwnersUserNamespace) {
+  ASSERT_EQ(::geteuid(), 0u) << "needs root";
+  testing::TempDir tmp;
+  testing::EngineLayout e = testing::makeEngineLayout(tmp.path(), /*withBusybox=*/true);
+  const std::string runc = std::string(kRunc) + " --root " + tmp.path() + "/state ";
+  auto lx = Layout::make(tmp.path() + "/run", "x");
+  ASSERT_TRUE(lx.ok());
+  auto x = ContainerFs::begin(*lx, {100000, 65536}, {100000, 65536});
+  ASSERT_TRUE(x.ok()) << x.error().str();
+  auto opts = overlayOptionsAt(e.merged);
+  ASSERT_TRUE(opts.ok());
+  auto xroot = x->mountRootfs(*opts);
+  ASSERT_TRUE(xroot.ok()) << xroot.error().str();
+  const std::string bx = tmp.path() + "/bx";
+  ASSERT_EQ(::mkdir(bx.c_str(), 0711), 0);
+  std::ofstream(bx + "/config.json")
+      << spec(*xroot, x->userns(), {"busybox", "sleep", "100"}).dump();
+  std::string out;
+  ASSERT_EQ(testing::run(runc + "run -d --bundle " + bx + " idmap-x </dev/null >" + tmp.path() +
+                             "/x.out; rc=$?; cat " + tmp.path() + "/x.out; exit $rc",
+                         &out),
+            0)
+      << out;
+  ASSERT_EQ(testing::run(runc + "state idmap-x", &out), 0) << out;
+  const int xpid = nlohmann::json::parse(out, nullptr, false).value("pid", 0);
+  ASSERT_GT(xpid, 0) << out;
+  const std::string pidns = "/proc/" + std::to_string(xpid) + "/ns/pid";
+
+  // The second container's rootfs: the image's layers, read-only.
+  OverlayOptions ro;
+  ro.lowerDirs = opts->lowerDirs;
+  auto runY = [&](ContainerFs& y, const std::string& name) {
+    auto root = y.mountRootfs(ro);
+    if (!root.ok()) return "mount: " + root.error().str();
+    const std::string by = tmp.path() + "/b" + name;
+    ::mkdir(by.c_str(), 0711);
+    nlohmann::json s = spec(*root, y.userns(), {"sh", "-c", "cat /proc/1/cmdline; echo"});
+    s["root"]["readonly"] = true;
+    for (auto& n : s["linux"]["namespaces"]) {
+      if (n["type"] == "pid") n["path"] = pidns;
+    }
+    std::ofstream(by + "/config.json") << s.dump();
+    std::string o;
+    const int rc = testing::run(runc + "run --bundle " + by + " idmap-" + name + " </dev/null", &o);
+    return "rc=" + std::to_string(rc) + " " + o;
+  };
+
+  {
+    auto ly = Layout::make(tmp.path() + "/run", "own");
+    ASSERT_TRUE(ly.ok());
+    auto y = ContainerFs::begin(*ly, {165536, 65536}, {165536, 65536});
+    ASSERT_TRUE(y.ok());
+    const std::string r = runY(*y, "own");
+    EXPECT_EQ(r.rfind("rc=0", 0), std::string::npos) << "joined a foreign pid ns: " << r;
+    testing::run(runc + "delete -f idmap-own");
+  }
+  {
+    auto ly = Layout::make(tmp.path() + "/run", "shared");
+    ASSERT_TRUE(ly.ok());
+    auto y = ContainerFs::beginShared(*ly, lx->usernsPath());
+    ASSERT_TRUE(y.ok()) << y.error().str();
+    const std::string r = runY(*y, "shared");
+    EXPECT_EQ(r.rfind("rc=0", 0), 0u) << r;
+    EXPECT_NE(r.find("sleep"), std::string::npos) << "does not see X's pid 1: " << r;
+  }
+  testing::run(runc + "delete -f idmap-x");
+  x->commit();
+  ASSERT_TRUE(cleanup(*lx).ok());
+  auto left = mountsUnder(tmp.path() + "/run");
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+}
+
 }  // namespace
 }  // namespace eci::idmap

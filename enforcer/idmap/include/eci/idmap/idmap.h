@@ -102,6 +102,10 @@ class UserNamespace {
   // Makes a namespace with "0 <uids.hostStart> <uids.size>" (and gids), pinned at `pinPath`
   // (a new file; its directory must exist). Uses a short-lived child that unshares and waits.
   static Result<UserNamespace> create(const std::string& pinPath, IdRange uids, IdRange gids);
+  // Pins the user namespace at `existing` (another container's pin) at `pinPath` too, so each
+  // container holds its own reference; the ranges are read from the namespace itself (it must map
+  // one contiguous range starting at container id 0).
+  static Result<UserNamespace> pinExisting(const std::string& pinPath, const std::string& existing);
 
   UserNamespace(UserNamespace&&) noexcept;
   UserNamespace& operator=(UserNamespace&&) noexcept;
@@ -217,6 +221,11 @@ Status checkSearchableBy(const std::string& path, uid_t uid, gid_t gid);
 class ContainerFs {
  public:
   static Result<ContainerFs> begin(const Layout& layout, IdRange uids, IdRange gids);
+  // For a container that joins namespaces of another (--pid/--ipc/--network container:X): those
+  // are owned by X's user namespace, so runc can only join them from inside it (otherwise runc
+  // fails with "can't get final child's PID from pipe: EOF"). Uses the user namespace pinned at
+  // `ownerUsernsPath` (X's Layout::usernsPath()) and its ranges, pinned again for this container.
+  static Result<ContainerFs> beginShared(const Layout& layout, const std::string& ownerUsernsPath);
 
   ContainerFs(ContainerFs&&) noexcept;
   ContainerFs& operator=(ContainerFs&&) = delete;
