@@ -1,6 +1,7 @@
 #include "eci/seccomp/supervisor.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -253,12 +254,13 @@ class RealEnvironment : public Environment {
   }
 
   bool callerHasSysAdmin() override {
-    auto text = readProcFile("/proc/" + std::to_string(pid_) + "/status", 64 << 10);
-    if (!text.ok()) return false;
-    auto pos = text->find("\nCapEff:\t");
-    if (pos == std::string::npos) return false;
-    unsigned long long eff = strtoull(text->c_str() + pos + 9, nullptr, 16);
-    return eff & (1ULL << 21);  // CAP_SYS_ADMIN
+    // capget() reads any thread's sets without a permission check, and without the ~8 KiB
+    // /proc/<pid>/status render. The caller is blocked in the trapped call, so its own sets
+    // cannot change meanwhile (only a task can change its own capabilities).
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, pid_};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &hdr, data) != 0) return false;
+    return data[0].effective & (1U << 21);  // CAP_SYS_ADMIN
   }
   bool callerInContainerPidNs() override { return c_.pidns && nsOf(pid_, "pid") == c_.pidns; }
   bool callerInContainerNetNs() override { return c_.netns && nsOf(pid_, "net") == c_.netns; }
@@ -324,6 +326,12 @@ class RealEnvironment : public Environment {
     info.minor = sx.stx_dev_minor;
     info.blockDevice = S_ISBLK(sx.stx_mode);
     info.mountRoot = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+    // The target of a new mount that is not a mount root cannot cover a protected mount, and
+    // that is all the rules ask of it: skip rendering the mount table on that hot path.
+    const uint64_t f = d_.args[3];
+    if (d_.call == Call::kMount && !(f & (MS_REMOUNT | MS_BIND | MS_MOVE)) && !info.mountRoot &&
+        &out == &target_.fd)
+      return info;
     for (const auto& m : mountTable())
       if (static_cast<uint64_t>(m.id) == sx.stx_mnt_id) info.mount = m;
     info.attached = info.mount.has_value();
@@ -585,7 +593,12 @@ Status Supervisor::Impl::registerFd(int connFd) {
   (void)ioctl(notify.get(), SECCOMP_IOW(4, __u64), 1ULL);  // SET_FLAGS, FD_SYNC_WAKE_UP
 #endif
 
-  auto it = containers.find(state.containerId);
+  // Keyed by id and user namespace: a container re-created under the same id (while the old one's
+  // fds are still draining) must not inherit the old one's mount snapshot or helper.
+  auto userns = nsOf(state.pid, "user");
+  if (!userns) return Error(ESRCH, "seccomp registration for " + state.containerId + ": pid gone");
+  const std::string key = state.containerId + "@" + std::to_string(userns->ino);
+  auto it = containers.find(key);
   if (it == containers.end()) {
     // First fd of this container: runc has finished its mounts (it installs the filter right
     // before exec), so the table now is the container's initial one.
@@ -600,10 +613,10 @@ Status Supervisor::Impl::registerFd(int connFd) {
     if (!c->userns) return Error::fromErrno("open('" + proc + "/ns/user')");
     ECI_ASSIGN_OR_RETURN(h, helper::spawn(c->userns.get()));
     c->helper = h;
-    it = containers.emplace(state.containerId, std::move(c)).first;
+    it = containers.emplace(key, std::move(c)).first;
   }
   ++it->second->notifyFds;
-  notifyFds.push_back({std::move(notify), state.containerId});
+  notifyFds.push_back({std::move(notify), key});
   {
     std::lock_guard<std::mutex> l(mu);
     ++stats_.registrations;
