@@ -46,9 +46,12 @@ t_contains "/proc/sys read-only (kernel.hostname)" "Read-only file system" "$err
 
 # kernel-global knobs: the write is attempted and the host value stays
 core_before=$(cat /proc/sys/kernel/core_pattern)
-t_fails "writing core_pattern fails" docker exec priv sh -c 'echo "|/tmp/evil %p" > /proc/sys/kernel/core_pattern'
-t_fails "writing core_pattern after remounting /proc/sys rw fails" docker exec priv sh -c \
-  'mount -o remount,rw /proc/sys 2>/dev/null; echo "|/tmp/evil %p" > /proc/sys/kernel/core_pattern'
+# The write is refused, or (with the /proc/sys emulation of enforcer/procfs) kept in the
+# container's own view; either way the host's value must not change.
+docker exec priv sh -c 'echo "|/tmp/evil %p" > /proc/sys/kernel/core_pattern' >/dev/null 2>&1
+docker exec priv sh -c \
+  'mount -o remount,rw /proc/sys 2>/dev/null; echo "|/tmp/evil2 %p" > /proc/sys/kernel/core_pattern' >/dev/null 2>&1
+t_ok "the core_pattern attack ran (container alive afterwards)" docker exec priv true
 t_eq "host core_pattern unchanged" "$core_before" "$(cat /proc/sys/kernel/core_pattern)"
 
 # no host devices
@@ -87,8 +90,8 @@ policy_off='{"enabled": false, "locked": true, "socketMount": {"images": [], "al
 if out=$(eci_push_policy "$policy_off" 2>&1); then
   t_pass "ECI-off policy pushed"
   t_eq "ECI off: identity map" "0 0 4294967295" "$(docker run --rm busybox cat /proc/self/uid_map | trim)"
-  policy_on=${policy_off/\"enabled\": false/\"enabled\": true}
-  eci_push_policy "$policy_on" >/dev/null 2>&1
+  policy_on=$(jq -c '.enabled = true' <<<"$policy_off")
+  t_ok "ECI-on policy pushed" eci_push_policy "$policy_on"
   t_eq "ECI back on: mapped again" "0 100000 65536" \
     "$(docker run --rm busybox cat /proc/self/uid_map | trim)"
 else
