@@ -22,17 +22,17 @@ constexpr size_t kMaxBundleBytes = 4u << 20;
 int runPush(const PushOptions& o) {
   auto text = fs::readFile(o.bundle, kMaxBundleBytes);
   if (!text.ok()) {
-    std::fprintf(stderr, "eci-admin policy push: cannot read %s: %s\n", o.bundle.c_str(),
-                 text.error().str().c_str());
+    (void)std::fprintf(stderr, "eci-admin policy push: cannot read %s: %s\n", o.bundle.c_str(),
+                       text.error().str().c_str());
     return 2;
   }
   auto r = enforcer::pushBundle(o.pushSocket, *text);
   if (!r.ok()) {
-    std::fprintf(stderr, "eci-admin policy push: %s\n", r.error().str().c_str());
+    (void)std::fprintf(stderr, "eci-admin policy push: %s\n", r.error().str().c_str());
     return 2;
   }
   if (!r->applied) {
-    std::fprintf(stderr, "eci-admin policy push: refused: %s\n", r->reason.c_str());
+    (void)std::fprintf(stderr, "eci-admin policy push: refused: %s\n", r->reason.c_str());
     return 1;
   }
   std::printf("policy serial %llu applied\n", static_cast<unsigned long long>(r->serial));

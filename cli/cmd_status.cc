@@ -75,7 +75,7 @@ int runStatus(const StatusOptions& o) {
           "%s\n",
           json{{"enforcer", {{"reachable", false}, {"error", s.error().str()}}}}.dump(2).c_str());
     }
-    std::fprintf(stderr, "eci-admin status: %s\n", s.error().str().c_str());
+    (void)std::fprintf(stderr, "eci-admin status: %s\n", s.error().str().c_str());
     return 2;
   }
   json st = std::move(*s);
