@@ -21,7 +21,7 @@ namespace {
 constexpr size_t kMaxInputBytes = 4u << 20;
 
 int fail(int code, const std::string& msg) {
-  std::fprintf(stderr, "eci-admin: %s\n", msg.c_str());
+  (void)std::fprintf(stderr, "eci-admin: %s\n", msg.c_str());
   return code;
 }
 
@@ -101,7 +101,7 @@ int policyFromSettings(const SignOptions& o, Policy& out) {
     if (!report.valid()) {
       for (const auto& f : report.findings) {
         if (f.severity == settings::Severity::kError) {
-          std::fprintf(stderr, "%s\n", settings::formatText(f).c_str());
+          (void)std::fprintf(stderr, "%s\n", settings::formatText(f).c_str());
         }
       }
       return fail(1, file + " is invalid; nothing signed");
@@ -144,7 +144,7 @@ int runSign(const SignOptions& o) {
   auto bundle = signBundle(*key, policy, *serial);
   if (!bundle.ok()) return fail(1, bundle.error().str());
   if (o.output == "-") {
-    std::fputs(bundle->c_str(), stdout);
+    (void)std::fputs(bundle->c_str(), stdout);
   } else if (auto s = fs::writeFileAtomic(o.output, *bundle, 0644); !s.ok()) {
     return fail(2, "policy sign: " + s.error().str());
   } else {

@@ -132,7 +132,7 @@ std::string nowRfc3339() {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  (void)std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 
@@ -140,7 +140,7 @@ std::string signedBytes(const std::string& canonical) {
   return std::string(kFormat) + "\n" + canonical;
 }
 
-Error bundleError(std::string what) {
+Error bundleError(const std::string& what) {
   return Error("policy bundle: " + what);
 }
 

@@ -39,7 +39,7 @@ std::string flagNames(unsigned flags,
   }
   if (flags != 0) {
     char buf[16];
-    snprintf(buf, sizeof buf, "0x%x", flags);
+    (void)snprintf(buf, sizeof buf, "0x%x", flags);
     if (!out.empty()) out += "|";
     out += buf;
   }
