@@ -118,7 +118,11 @@ eci_enforcer_status() {
 
 eci_push_policy() {  # JSON
   [[ -x "${ECI_ADMIN_BIN:-}" ]] || { echo "harness: eci-admin not found" >&2; return 1; }
-  ECI_SERIAL=$((${ECI_SERIAL:-0} + 1))
+  # The serial must only grow; kept in a file because callers often run this in a subshell.
+  local serial
+  serial=$(($(cat "$ECI_T/serial" 2>/dev/null || echo 0) + 1))
+  echo "$serial" >"$ECI_T/serial"
+  ECI_SERIAL=$serial
   printf '%s\n' "$1" >"$ECI_T/policy.json"
   "$ECI_ADMIN_BIN" policy sign --key "$ECI_T/keys/eci-policy.key" --serial "$ECI_SERIAL" \
     --policy "$ECI_T/policy.json" -o "$ECI_T/policy.bundle" || return 1
