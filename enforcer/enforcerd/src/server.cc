@@ -128,6 +128,10 @@ void Server::serve(UniqueFd conn, Endpoint endpoint) {
                       : cred.error().str();
         LOG_WARN("%s socket: refused a client that is not root (%s)", endpointName(endpoint),
                  who.c_str());
+        // Take the request off the socket first (bounded, and ignored): replying and closing with
+        // it unread can race the client's send into EPIPE, and the client would see a broken
+        // connection instead of the reason.
+        (void)ipc::recvMessage(conn.get(), timeout, 64 * 1024);
         (void)ipc::sendMessage(
             conn.get(),
             errorReply("permission denied: eci-enforcerd serves root only (peer " + who + ")"),
