@@ -21,7 +21,7 @@ cp "$HERE"/*.mjs "$NODE_DIR/"
 eci_up || die "harness eci_up failed"
 W=$(mktemp -d /tmp/eci-agent-docker.XXXXXX); chmod 755 "$W"
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"; eci_down' EXIT
+trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; wait "${PIDS[@]}" 2>/dev/null; rm -rf "$W"; eci_down' EXIT
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/ca.key" -out "$W/ca.pem" -days 1 \
   -subj "/CN=eci agent e2e CA" 2>/dev/null

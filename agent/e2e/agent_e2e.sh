@@ -27,7 +27,7 @@ PIDS=()
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  wait "${PIDS[@]}" 2>/dev/null
   if [[ ${KEEP:-0} == 1 ]]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT

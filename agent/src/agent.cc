@@ -115,30 +115,34 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config, Locations locat
 }
 
 void Agent::loadState() {
-  auto text = fs::readFile(config_.stateDir / kStateFile, 4u << 20);
-  if (text.ok()) {
-    auto j = json::parse(*text, nullptr, false);
-    if (j.is_object()) {
-      serial_ = j.value("serial", uint64_t{0});
-      if (j.contains("lastGood") && !j["lastGood"].is_null()) {
-        auto p = Policy::fromJson(j["lastGood"]);
-        if (p.ok()) lastGood_ = *p;
+  try {
+    auto text = fs::readFile(config_.stateDir / kStateFile, 4u << 20);
+    if (text.ok()) {
+      auto j = json::parse(*text, nullptr, false);
+      if (j.is_object()) {
+        serial_ = j.value("serial", uint64_t{0});
+        if (j.contains("lastGood") && !j["lastGood"].is_null()) {
+          auto p = Policy::fromJson(j["lastGood"]);
+          if (p.ok()) lastGood_ = *p;
+        }
+        if (j.contains("pushedPolicy") && !j["pushedPolicy"].is_null()) {
+          auto p = Policy::fromJson(j["pushedPolicy"]);
+          if (p.ok()) pushedPolicy_ = *p;
+        }
+        const std::string kind = j.value("pushedKind", std::string());
+        pushedKind_ = kind == "admin"      ? Desired::kAdmin
+                      : kind == "defaults" ? Desired::kDefaults
+                                           : Desired::kNothing;
       }
-      if (j.contains("pushedPolicy") && !j["pushedPolicy"].is_null()) {
-        auto p = Policy::fromJson(j["pushedPolicy"]);
-        if (p.ok()) pushedPolicy_ = *p;
-      }
-      const std::string kind = j.value("pushedKind", std::string());
-      pushedKind_ = kind == "admin"      ? Desired::kAdmin
-                    : kind == "defaults" ? Desired::kDefaults
-                                         : Desired::kNothing;
     }
-  }
-  auto tok = fs::readFile(config_.stateDir / kTokenFile, 1u << 20);
-  if (tok.ok()) {
-    auto j = json::parse(*tok, nullptr, false);
-    auto t = TokenSet::fromJson(j);
-    if (t.ok()) tokens_ = *t;
+    auto tok = fs::readFile(config_.stateDir / kTokenFile, 1u << 20);
+    if (tok.ok()) {
+      auto j = json::parse(*tok, nullptr, false);
+      auto t = TokenSet::fromJson(j);
+      if (t.ok()) tokens_ = *t;
+    }
+  } catch (const std::exception& e) {
+    LOG_WARN("agent state in %s ignored: %s", config_.stateDir.c_str(), e.what());
   }
 }
 
@@ -175,56 +179,61 @@ Agent::FileState Agent::readFile(const std::string& role, const std::filesystem:
 }
 
 Agent::SignIn Agent::checkSignIn(const std::vector<std::string>& allowedOrgs) {
-  user_.clear();
-  org_.clear();
-  if (allowedOrgs.empty()) {
-    signInDetail_ =
-        "sign in required: no allowedOrgs configured (" + locations_.registryJson.string() + ")";
-    return SignIn::kRequired;
-  }
-  if (!tokens_) {
-    signInDetail_ = "sign in required";
-    return SignIn::kRequired;
-  }
-  if (tokens_->expiresAt - unixNow() < kRefreshMarginSeconds) {
-    auto fresh = oidc_.refresh(tokens_->refreshToken);
-    if (fresh.ok()) {
-      tokens_ = *fresh;
-      if (auto st =
-              fs::writeFileAtomic(config_.stateDir / kTokenFile, tokens_->toJson().dump(), 0600);
-          !st.ok()) {
-        LOG_WARN("storing refreshed tokens: %s", st.error().str().c_str());
-      }
-    } else if (transient(fresh.error()) && tokens_->expiresAt > unixNow()) {
-      // Still valid for a while; the next poll retries the refresh.
-    } else if (transient(fresh.error())) {
-      signInDetail_ = "identity provider unreachable, keeping the last state and retrying: " +
-                      fresh.error().str();
-      return SignIn::kUnreachable;
-    } else {
-      signInDetail_ = "sign in required: session expired (" + fresh.error().str() + ")";
+  try {
+    user_.clear();
+    org_.clear();
+    if (allowedOrgs.empty()) {
+      signInDetail_ =
+          "sign in required: no allowedOrgs configured (" + locations_.registryJson.string() + ")";
       return SignIn::kRequired;
     }
-  }
-  auto claims = oidc_.verify(tokens_->idToken);
-  if (!claims.ok()) {
-    if (transient(claims.error())) {
-      signInDetail_ = "identity provider unreachable, keeping the last state and retrying: " +
-                      claims.error().str();
-      return SignIn::kUnreachable;
+    if (!tokens_) {
+      signInDetail_ = "sign in required";
+      return SignIn::kRequired;
     }
-    signInDetail_ = "sign-in refused: " + claims.error().str();
+    if (tokens_->expiresAt - unixNow() < kRefreshMarginSeconds) {
+      auto fresh = oidc_.refresh(tokens_->refreshToken);
+      if (fresh.ok()) {
+        tokens_ = *fresh;
+        if (auto st =
+                fs::writeFileAtomic(config_.stateDir / kTokenFile, tokens_->toJson().dump(), 0600);
+            !st.ok()) {
+          LOG_WARN("storing refreshed tokens: %s", st.error().str().c_str());
+        }
+      } else if (transient(fresh.error()) && tokens_->expiresAt > unixNow()) {
+        // Still valid for a while; the next poll retries the refresh.
+      } else if (transient(fresh.error())) {
+        signInDetail_ = "identity provider unreachable, keeping the last state and retrying: " +
+                        fresh.error().str();
+        return SignIn::kUnreachable;
+      } else {
+        signInDetail_ = "sign in required: session expired (" + fresh.error().str() + ")";
+        return SignIn::kRequired;
+      }
+    }
+    auto claims = oidc_.verify(tokens_->idToken);
+    if (!claims.ok()) {
+      if (transient(claims.error())) {
+        signInDetail_ = "identity provider unreachable, keeping the last state and retrying: " +
+                        claims.error().str();
+        return SignIn::kUnreachable;
+      }
+      signInDetail_ = "sign-in refused: " + claims.error().str();
+      return SignIn::kRefused;
+    }
+    auto org = checkOrgMembership(*claims, config_.orgClaim, allowedOrgs);
+    if (!org.ok()) {
+      signInDetail_ = "sign-in refused: " + org.error().str();
+      return SignIn::kRefused;
+    }
+    user_ = claims->value("email", claims->value("sub", std::string()));
+    org_ = *org;
+    signInDetail_ = "signed in as " + user_ + " (member of " + org_ + ")";
+    return SignIn::kSignedIn;
+  } catch (const std::exception& e) {
+    signInDetail_ = std::string("sign-in refused: unexpected token contents: ") + e.what();
     return SignIn::kRefused;
   }
-  auto org = checkOrgMembership(*claims, config_.orgClaim, allowedOrgs);
-  if (!org.ok()) {
-    signInDetail_ = "sign-in refused: " + org.error().str();
-    return SignIn::kRefused;
-  }
-  user_ = claims->value("email", claims->value("sub", std::string()));
-  org_ = *org;
-  signInDetail_ = "signed in as " + user_ + " (member of " + org_ + ")";
-  return SignIn::kSignedIn;
 }
 
 void Agent::evaluate(bool force) {
@@ -307,68 +316,73 @@ void Agent::evaluate(bool force) {
 }
 
 void Agent::push(const Policy& policy, Desired kind, bool force) {
-  bool needPush = force || !pushedPolicy_ || !(*pushedPolicy_ == policy) || pushedKind_ != kind;
-  // Over vsock there is no status call: retry until a push was confirmed.
-  if (config_.vsockCid && !lastPushApplied_) needPush = true;
-  uint64_t enforcerHighest = 0;
-  if (!config_.vsockCid) {
-    auto st = enforcer::Client(config_.enforcerControlSocket).status();
-    if (!st.ok()) {
+  try {
+    bool needPush = force || !pushedPolicy_ || !(*pushedPolicy_ == policy) || pushedKind_ != kind;
+    // Over vsock there is no status call: retry until a push was confirmed.
+    if (config_.vsockCid && !lastPushApplied_) needPush = true;
+    uint64_t enforcerHighest = 0;
+    if (!config_.vsockCid) {
+      auto st = enforcer::Client(config_.enforcerControlSocket).status();
+      if (!st.ok()) {
+        enforcerReachable_ = false;
+        lastPushApplied_ = false;
+        lastPushResult_ = "enforcer unreachable: " + st.error().str();
+        return;  // retried on the next poll
+      }
+      enforcerReachable_ = true;
+      const json& j = *st;
+      enforcerHighest = j.value("highestSerial", uint64_t{0});
+      // The enforcer restarted without our policy, fell back to defaults, or someone else pushed:
+      // put ours back.
+      if (j.value("serial", uint64_t{0}) != serial_ ||
+          j.value("keyId", std::string()) != key_.keyId() || !j.value("verified", false)) {
+        needPush = true;
+      } else if (!needPush) {
+        lastPushApplied_ = true;  // the enforcer confirms ours is in force (e.g. after our restart)
+      }
+    }
+    if (!needPush) return;
+    serial_ = std::max(serial_, enforcerHighest) + 1;
+    if (auto st = persistState(); !st.ok()) {
+      // Never reuse a serial: without a persisted serial, do not push.
+      lastPushApplied_ = false;
+      lastPushResult_ = "persisting the serial: " + st.error().str();
+      return;
+    }
+    auto bundle = signBundle(key_, policy, serial_);
+    if (!bundle.ok()) {
+      lastPushApplied_ = false;
+      lastPushResult_ = "signing: " + bundle.error().str();
+      return;
+    }
+    auto res = config_.vsockCid ? pushOverVsock(*config_.vsockCid, config_.vsockPort, *bundle)
+                                : enforcer::pushBundle(config_.enforcerPushSocket, *bundle);
+    lastPushAt_ = nowRfc3339();
+    if (!res.ok()) {
       enforcerReachable_ = false;
       lastPushApplied_ = false;
-      lastPushResult_ = "enforcer unreachable: " + st.error().str();
-      return;  // retried on the next poll
+      lastPushResult_ = "push failed: " + res.error().str();
+      LOG_WARN("push of serial %llu failed: %s", static_cast<unsigned long long>(serial_),
+               res.error().str().c_str());
+      return;
     }
-    enforcerReachable_ = true;
-    const json& j = *st;
-    enforcerHighest = j.value("highestSerial", uint64_t{0});
-    // The enforcer restarted without our policy, fell back to defaults, or someone else pushed:
-    // put ours back.
-    if (j.value("serial", uint64_t{0}) != serial_ ||
-        j.value("keyId", std::string()) != key_.keyId() || !j.value("verified", false)) {
-      needPush = true;
-    } else if (!needPush) {
-      lastPushApplied_ = true;  // the enforcer confirms ours is in force (e.g. after our restart)
+    lastPushApplied_ = res->applied;
+    if (res->applied) {
+      pushedPolicy_ = policy;
+      pushedKind_ = kind;
+      lastPushResult_ = std::string("applied (") + desiredName(static_cast<int>(kind)) + ")";
+      LOG_INFO("pushed policy serial %llu (%s, ECI %s)", static_cast<unsigned long long>(serial_),
+               desiredName(static_cast<int>(kind)), policy.enabled ? "on" : "off");
+    } else {
+      lastPushResult_ = "refused by the enforcer: " + res->reason;
+      LOG_WARN("enforcer refused serial %llu: %s", static_cast<unsigned long long>(serial_),
+               res->reason.c_str());
     }
-  }
-  if (!needPush) return;
-  serial_ = std::max(serial_, enforcerHighest) + 1;
-  if (auto st = persistState(); !st.ok()) {
-    // Never reuse a serial: without a persisted serial, do not push.
+    (void)persistState();
+  } catch (const std::exception& e) {
     lastPushApplied_ = false;
-    lastPushResult_ = "persisting the serial: " + st.error().str();
-    return;
+    lastPushResult_ = std::string("push: unexpected reply: ") + e.what();
   }
-  auto bundle = signBundle(key_, policy, serial_);
-  if (!bundle.ok()) {
-    lastPushApplied_ = false;
-    lastPushResult_ = "signing: " + bundle.error().str();
-    return;
-  }
-  auto res = config_.vsockCid ? pushOverVsock(*config_.vsockCid, config_.vsockPort, *bundle)
-                              : enforcer::pushBundle(config_.enforcerPushSocket, *bundle);
-  lastPushAt_ = nowRfc3339();
-  if (!res.ok()) {
-    enforcerReachable_ = false;
-    lastPushApplied_ = false;
-    lastPushResult_ = "push failed: " + res.error().str();
-    LOG_WARN("push of serial %llu failed: %s", static_cast<unsigned long long>(serial_),
-             res.error().str().c_str());
-    return;
-  }
-  lastPushApplied_ = res->applied;
-  if (res->applied) {
-    pushedPolicy_ = policy;
-    pushedKind_ = kind;
-    lastPushResult_ = std::string("applied (") + desiredName(static_cast<int>(kind)) + ")";
-    LOG_INFO("pushed policy serial %llu (%s, ECI %s)", static_cast<unsigned long long>(serial_),
-             desiredName(static_cast<int>(kind)), policy.enabled ? "on" : "off");
-  } else {
-    lastPushResult_ = "refused by the enforcer: " + res->reason;
-    LOG_WARN("enforcer refused serial %llu: %s", static_cast<unsigned long long>(serial_),
-             res->reason.c_str());
-  }
-  (void)persistState();
 }
 
 json Agent::status() {
@@ -475,35 +489,41 @@ void Agent::loginFlow(UniqueFd conn) {
 }
 
 void Agent::handleControl(UniqueFd conn) {
-  auto cred = ipc::peerCred(conn.get());
-  if (!cred.ok() || cred->uid != 0) {
-    (void)ipc::sendMessage(conn.get(), {{"ok", false}, {"error", "permission denied: root only"}});
-    return;
-  }
-  auto req = ipc::recvMessage(conn.get(), std::chrono::milliseconds(5000), 64 * 1024);
-  if (!req.ok() || !req->is_object()) {
-    (void)ipc::sendMessage(conn.get(), {{"ok", false}, {"error", "bad request"}});
-    return;
-  }
-  const std::string op = req->value("op", std::string());
-  if (op == "status") {
-    (void)ipc::sendMessage(conn.get(), status());
-  } else if (op == "login") {
-    loginFlow(std::move(conn));
-  } else if (op == "logout") {
-    {
-      std::lock_guard<std::recursive_mutex> lock(mu_);
-      tokens_.reset();
-      std::error_code ec;
-      std::filesystem::remove(config_.stateDir / kTokenFile, ec);
-      evaluate(false);
+  try {
+    auto cred = ipc::peerCred(conn.get());
+    if (!cred.ok() || cred->uid != 0) {
+      (void)ipc::sendMessage(conn.get(),
+                             {{"ok", false}, {"error", "permission denied: root only"}});
+      return;
     }
-    (void)ipc::sendMessage(conn.get(), {{"ok", true}, {"status", status()}});
-  } else if (op == "reload") {
-    evaluate(true);
-    (void)ipc::sendMessage(conn.get(), {{"ok", true}, {"status", status()}});
-  } else {
-    (void)ipc::sendMessage(conn.get(), {{"ok", false}, {"error", "unknown op '" + op + "'"}});
+    auto req = ipc::recvMessage(conn.get(), std::chrono::milliseconds(5000), 64 * 1024);
+    if (!req.ok() || !req->is_object()) {
+      (void)ipc::sendMessage(conn.get(), {{"ok", false}, {"error", "bad request"}});
+      return;
+    }
+    const std::string op = req->value("op", std::string());
+    if (op == "status") {
+      (void)ipc::sendMessage(conn.get(), status());
+    } else if (op == "login") {
+      loginFlow(std::move(conn));
+    } else if (op == "logout") {
+      {
+        std::lock_guard<std::recursive_mutex> lock(mu_);
+        tokens_.reset();
+        std::error_code ec;
+        std::filesystem::remove(config_.stateDir / kTokenFile, ec);
+        evaluate(false);
+      }
+      (void)ipc::sendMessage(conn.get(), {{"ok", true}, {"status", status()}});
+    } else if (op == "reload") {
+      evaluate(true);
+      (void)ipc::sendMessage(conn.get(), {{"ok", true}, {"status", status()}});
+    } else {
+      (void)ipc::sendMessage(conn.get(), {{"ok", false}, {"error", "unknown op '" + op + "'"}});
+    }
+  } catch (const std::exception& e) {
+    // Never let a malformed request take the agent down.
+    LOG_WARN("control request: %s", e.what());
   }
 }
 

@@ -189,122 +189,140 @@ bool Jwks::hasKid(const std::string& kid) const {
 }
 
 Result<Jwks> Jwks::parse(std::string_view text) {
-  if (text.size() > 1u << 20) return Error("JWKS: larger than 1 MiB");
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("keys") || !j["keys"].is_array()) {
-    return Error("JWKS: expected an object with a \"keys\" array");
-  }
-  Jwks out;
-  std::string skipped;
-  for (const auto& jwk : j["keys"]) {
-    if (!jwk.is_object()) continue;
-    if (jwk.value("use", std::string("sig")) != "sig") continue;
-    auto key = std::make_unique<Key>();
-    key->kid = jwk.value("kid", std::string());
-    key->kty = jwk.value("kty", std::string());
-    Result<EVP_PKEY*> pk = Error("unsupported kty '" + key->kty + "'");
-    if (key->kty == "RSA") pk = rsaKey(jwk);
-    if (key->kty == "EC") pk = ecKey(jwk);
-    if (!pk.ok()) {
-      skipped += (skipped.empty() ? "" : "; ") + pk.error().str();
-      continue;
+  try {
+    if (text.size() > 1u << 20) return Error("JWKS: larger than 1 MiB");
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("keys") || !j["keys"].is_array()) {
+      return Error("JWKS: expected an object with a \"keys\" array");
     }
-    key->pkey = *pk;
-    out.keys_.push_back(std::move(key));
+    Jwks out;
+    std::string skipped;
+    for (const auto& jwk : j["keys"]) {
+      if (!jwk.is_object()) continue;
+      if (jwk.value("use", std::string("sig")) != "sig") continue;
+      auto key = std::make_unique<Key>();
+      key->kid = jwk.value("kid", std::string());
+      key->kty = jwk.value("kty", std::string());
+      Result<EVP_PKEY*> pk = Error("unsupported kty '" + key->kty + "'");
+      if (key->kty == "RSA") pk = rsaKey(jwk);
+      if (key->kty == "EC") pk = ecKey(jwk);
+      if (!pk.ok()) {
+        skipped += (skipped.empty() ? "" : "; ") + pk.error().str();
+        continue;
+      }
+      key->pkey = *pk;
+      out.keys_.push_back(std::move(key));
+    }
+    if (out.keys_.empty())
+      return Error("JWKS: no usable RS256/ES256 signing key (" + skipped + ")");
+    return out;
+  } catch (const nlohmann::json::exception& e) {
+    // A value of an unexpected type (or a number out of range) in input we do not control.
+    return Error(std::string("ID token/JWKS: unexpected JSON: ") + e.what());
   }
-  if (out.keys_.empty()) return Error("JWKS: no usable RS256/ES256 signing key (" + skipped + ")");
-  return out;
 }
 
 Result<std::string> tokenKid(std::string_view token) {
-  ECI_ASSIGN_OR_RETURN(p, split(token));
-  ECI_ASSIGN_OR_RETURN(h, parseJsonPart(p.header, "header"));
-  auto it = h.find("kid");
-  return (it != h.end() && it->is_string()) ? it->get<std::string>() : std::string();
+  try {
+    ECI_ASSIGN_OR_RETURN(p, split(token));
+    ECI_ASSIGN_OR_RETURN(h, parseJsonPart(p.header, "header"));
+    auto it = h.find("kid");
+    return (it != h.end() && it->is_string()) ? it->get<std::string>() : std::string();
+  } catch (const nlohmann::json::exception& e) {
+    // A value of an unexpected type (or a number out of range) in input we do not control.
+    return Error(std::string("ID token/JWKS: unexpected JSON: ") + e.what());
+  }
 }
 
 Result<nlohmann::json> verifyIdToken(std::string_view token, const Jwks& jwks,
                                      const VerifyOptions& opts) {
-  ECI_ASSIGN_OR_RETURN(p, split(token));
-  ECI_ASSIGN_OR_RETURN(header, parseJsonPart(p.header, "header"));
-  const std::string alg = header.value("alg", std::string());
-  const char* kty = alg == "RS256" ? "RSA" : alg == "ES256" ? "EC" : nullptr;
-  // Anything else ("none", HS256 keyed with a public key, ...) is the classic JWT downgrade.
-  if (!kty) return Error("ID token: algorithm '" + alg + "' not accepted (RS256 or ES256 only)");
-  const std::string kid = header.value("kid", std::string());
-  ECI_ASSIGN_OR_RETURN(sig, base64UrlDecode(p.signature));
+  try {
+    ECI_ASSIGN_OR_RETURN(p, split(token));
+    ECI_ASSIGN_OR_RETURN(header, parseJsonPart(p.header, "header"));
+    const std::string alg = header.value("alg", std::string());
+    const char* kty = alg == "RS256" ? "RSA" : alg == "ES256" ? "EC" : nullptr;
+    // Anything else ("none", HS256 keyed with a public key, ...) is the classic JWT downgrade.
+    if (!kty) return Error("ID token: algorithm '" + alg + "' not accepted (RS256 or ES256 only)");
+    const std::string kid = header.value("kid", std::string());
+    ECI_ASSIGN_OR_RETURN(sig, base64UrlDecode(p.signature));
 
-  std::string derSig;
-  if (alg == "ES256") {
-    // JWS carries r||s; OpenSSL verifies DER.
-    if (sig.size() != 64) return Error("ID token: ES256 signature must be 64 bytes");
-    ECDSA_SIG* es = ECDSA_SIG_new();
-    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), 32, nullptr);
-    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()) + 32, 32, nullptr);
-    if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1) {
-      BN_free(r);
-      BN_free(s);
+    std::string derSig;
+    if (alg == "ES256") {
+      // JWS carries r||s; OpenSSL verifies DER.
+      if (sig.size() != 64) return Error("ID token: ES256 signature must be 64 bytes");
+      ECDSA_SIG* es = ECDSA_SIG_new();
+      BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), 32, nullptr);
+      BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()) + 32, 32, nullptr);
+      if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1) {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(es);
+        return Error("ID token: bad ES256 signature");
+      }
+      unsigned char* der = nullptr;
+      int len = i2d_ECDSA_SIG(es, &der);
       ECDSA_SIG_free(es);
-      return Error("ID token: bad ES256 signature");
+      if (len <= 0) return Error("ID token: bad ES256 signature");
+      derSig.assign(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+      OPENSSL_free(der);
+    } else {
+      derSig = sig;
     }
-    unsigned char* der = nullptr;
-    int len = i2d_ECDSA_SIG(es, &der);
-    ECDSA_SIG_free(es);
-    if (len <= 0) return Error("ID token: bad ES256 signature");
-    derSig.assign(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-    OPENSSL_free(der);
-  } else {
-    derSig = sig;
-  }
 
-  bool verified = false;
-  bool candidate = false;
-  for (const auto& k : jwks.keys()) {
-    if (k->kty != kty) continue;
-    if (!kid.empty() && !k->kid.empty() && k->kid != kid) continue;
-    candidate = true;
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    if (ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, k->pkey) == 1 &&
-        EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(derSig.data()), derSig.size(),
-                         reinterpret_cast<const unsigned char*>(p.signingInput.data()),
-                         p.signingInput.size()) == 1) {
-      verified = true;
+    bool verified = false;
+    bool candidate = false;
+    for (const auto& k : jwks.keys()) {
+      if (k->kty != kty) continue;
+      if (!kid.empty() && !k->kid.empty() && k->kid != kid) continue;
+      candidate = true;
+      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+      if (ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, k->pkey) == 1 &&
+          EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(derSig.data()),
+                           derSig.size(),
+                           reinterpret_cast<const unsigned char*>(p.signingInput.data()),
+                           p.signingInput.size()) == 1) {
+        verified = true;
+      }
+      EVP_MD_CTX_free(ctx);
+      if (verified) break;
     }
-    EVP_MD_CTX_free(ctx);
-    if (verified) break;
-  }
-  if (!candidate) {
-    return Error("ID token: no key in the issuer's JWKS matches kid '" + kid + "' (" + alg + ")");
-  }
-  if (!verified) return Error("ID token: signature does not verify against the issuer's JWKS");
+    if (!candidate) {
+      return Error("ID token: no key in the issuer's JWKS matches kid '" + kid + "' (" + alg + ")");
+    }
+    if (!verified) return Error("ID token: signature does not verify against the issuer's JWKS");
 
-  ECI_ASSIGN_OR_RETURN(claims, parseJsonPart(p.payload, "payload"));
-  const std::string iss = claims.value("iss", std::string());
-  if (iss != opts.issuer) {
-    return Error("ID token: issuer '" + iss + "' is not the configured issuer '" + opts.issuer +
-                 "'");
-  }
-  bool audOk = false;
-  if (auto it = claims.find("aud"); it != claims.end()) {
-    if (it->is_string()) audOk = *it == opts.audience;
-    if (it->is_array()) {
-      for (const auto& a : *it) audOk = audOk || (a.is_string() && a == opts.audience);
+    ECI_ASSIGN_OR_RETURN(claims, parseJsonPart(p.payload, "payload"));
+    const std::string iss = claims.value("iss", std::string());
+    if (iss != opts.issuer) {
+      return Error("ID token: issuer '" + iss + "' is not the configured issuer '" + opts.issuer +
+                   "'");
     }
+    bool audOk = false;
+    if (auto it = claims.find("aud"); it != claims.end()) {
+      if (it->is_string()) audOk = *it == opts.audience;
+      if (it->is_array()) {
+        for (const auto& a : *it) audOk = audOk || (a.is_string() && a == opts.audience);
+      }
+    }
+    if (!audOk) {
+      return Error("ID token: audience " +
+                   (claims.contains("aud") ? claims["aud"].dump() : "(none)") +
+                   " does not include '" + opts.audience + "'");
+    }
+    ECI_ASSIGN_OR_RETURN(exp, numericClaim(claims, "exp", true));
+    ECI_ASSIGN_OR_RETURN(iat, numericClaim(claims, "iat", true));
+    ECI_ASSIGN_OR_RETURN(nbf, numericClaim(claims, "nbf", false));
+    if (opts.now >= exp + opts.skewSeconds) {
+      return Error("ID token: expired " + std::to_string(opts.now - exp) + " s ago");
+    }
+    if (nbf >= 0 && opts.now + opts.skewSeconds < nbf)
+      return Error("ID token: not valid yet (nbf)");
+    if (iat > opts.now + opts.skewSeconds) return Error("ID token: issued in the future (iat)");
+    return claims;
+  } catch (const nlohmann::json::exception& e) {
+    // A value of an unexpected type (or a number out of range) in input we do not control.
+    return Error(std::string("ID token/JWKS: unexpected JSON: ") + e.what());
   }
-  if (!audOk) {
-    return Error("ID token: audience " +
-                 (claims.contains("aud") ? claims["aud"].dump() : "(none)") +
-                 " does not include '" + opts.audience + "'");
-  }
-  ECI_ASSIGN_OR_RETURN(exp, numericClaim(claims, "exp", true));
-  ECI_ASSIGN_OR_RETURN(iat, numericClaim(claims, "iat", true));
-  ECI_ASSIGN_OR_RETURN(nbf, numericClaim(claims, "nbf", false));
-  if (opts.now >= exp + opts.skewSeconds) {
-    return Error("ID token: expired " + std::to_string(opts.now - exp) + " s ago");
-  }
-  if (nbf >= 0 && opts.now + opts.skewSeconds < nbf) return Error("ID token: not valid yet (nbf)");
-  if (iat > opts.now + opts.skewSeconds) return Error("ID token: issued in the future (iat)");
-  return claims;
 }
 
 }  // namespace eci::agent

@@ -111,29 +111,35 @@ Status checkOrgName(const std::string& org, const std::string& origin) {
 }
 
 Result<Orgs> parseRegistryJson(std::string_view text, const std::string& origin) {
-  if (text.size() > kMaxOrgSourceBytes) {
-    return Error(EFBIG, origin + ": larger than " + std::to_string(kMaxOrgSourceBytes) + " bytes");
-  }
-  nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    return Error(origin + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
-  }
-  if (!j.is_object()) return Error(origin + ": /: must be an object");
-  auto it = j.find("allowedOrgs");
-  if (it == j.end()) return Orgs();
-  if (!it->is_array()) return Error(origin + ": /allowedOrgs: must be an array of strings");
-  std::vector<std::string> orgs;
-  for (size_t i = 0; i < it->size(); ++i) {
-    const auto& v = (*it)[i];
-    if (!v.is_string()) {
-      return Error(origin + ": /allowedOrgs/" + std::to_string(i) + ": must be a string");
+    if (text.size() > kMaxOrgSourceBytes) {
+      return Error(EFBIG,
+                   origin + ": larger than " + std::to_string(kMaxOrgSourceBytes) + " bytes");
     }
-    orgs.push_back(v.get<std::string>());
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::parse_error& e) {
+      return Error(origin + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+    }
+    if (!j.is_object()) return Error(origin + ": /: must be an object");
+    auto it = j.find("allowedOrgs");
+    if (it == j.end()) return Orgs();
+    if (!it->is_array()) return Error(origin + ": /allowedOrgs: must be an array of strings");
+    std::vector<std::string> orgs;
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& v = (*it)[i];
+      if (!v.is_string()) {
+        return Error(origin + ": /allowedOrgs/" + std::to_string(i) + ": must be a string");
+      }
+      orgs.push_back(v.get<std::string>());
+    }
+    ECI_TRY(checkAll(orgs, origin));
+    return Orgs(std::move(orgs));
+  } catch (const nlohmann::json::exception& e) {
+    // A value of an unexpected type (or a number out of range) in input we do not control.
+    return Error(std::string("registry.json: unexpected JSON: ") + e.what());
   }
-  ECI_TRY(checkAll(orgs, origin));
-  return Orgs(std::move(orgs));
 }
 
 Result<Orgs> parseDesktopPlist(std::string_view text, const std::string& origin) {
