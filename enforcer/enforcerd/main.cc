@@ -9,11 +9,14 @@
 #include "eci/enforcerd/server.h"
 #include "eci/log.h"
 #include "eci/procfs/module.h"
+#include "eci/seccomp/module.h"
 
 namespace {
 
 // Modules (seccomp supervisor, /proc emulation, ...) are registered here, in start order.
-void addModules(eci::enforcerd::Enforcer& enforcer) {
+void addModules(eci::enforcerd::Enforcer& enforcer, const std::string& seccompSocket) {
+  // Seccomp-notify supervisor (enforcer/seccomp): vets mount calls of every container.
+  enforcer.addModule(eci::seccomp::makeModule({.socketPath = seccompSocket}));
   // /proc and /sys emulation (enforcer/procfs): one FUSE mount per container.
   enforcer.addModule(eci::procfs::makeModule());
 }
@@ -28,6 +31,7 @@ int main(int argc, char** argv) {
               keys = cfg.trustedKeysDir;
   uint32_t vsockPort = 0;
   bool debug = false;
+  std::string seccompSocket;  // empty: seccomp.sock next to the control socket
   app.add_option("--control-socket", control, "socket for eci-runc and eci-admin status")
       ->capture_default_str();
   app.add_option("--push-socket", push, "socket for policy pushes")->capture_default_str();
@@ -46,6 +50,9 @@ int main(int argc, char** argv) {
   auto* vs = app.add_option("--vsock-port", vsockPort, "also accept pushes on this AF_VSOCK port");
   app.add_option("--vsock-allowed-cid", cfg.vsockAllowedCid, "the vsock peer CID allowed to push")
       ->capture_default_str();
+  app.add_option(
+      "--seccomp-socket", seccompSocket,
+      "seccomp-notify listener for runc (default: seccomp.sock next to the control socket)");
   app.add_flag("--debug", debug, "debug logging");
   try {
     app.parse(argc, argv);
@@ -69,10 +76,10 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   // A client that hangs up mid-reply must not kill the daemon.
-  signal(SIGPIPE, SIG_IGN);
+  (void)signal(SIGPIPE, SIG_IGN);
 
   eci::enforcerd::Enforcer enforcer(cfg);
-  addModules(enforcer);
+  addModules(enforcer, seccompSocket);
   if (auto st = enforcer.init(); !st.ok()) {
     LOG_ERROR("%s", st.error().str().c_str());
     return 1;

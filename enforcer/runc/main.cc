@@ -34,6 +34,7 @@
 #include "eci/idmap/idmap.h"
 #include "eci/log.h"
 #include "eci/procfs/spec.h"
+#include "eci/seccomp/spec.h"
 #include "spec_rewrite.h"
 
 namespace {
@@ -427,6 +428,12 @@ int doCreate(const Args& a, bool isRun) {
   if (grant->policy.enabled) {
     if (auto st = eci::procfs::addProcfsFromGrant(out, c.id, grant->modules); !st.ok())
       return fail("eci: /proc emulation: " + st.error().str());
+  }
+  // Seccomp (enforcer/seccomp): mount calls vetted by eci-enforcerd's supervisor, kernel-global
+  // calls refused; merged into the engine's profile (or none, under --privileged).
+  if (grant->policy.enabled) {
+    if (auto st = eci::seccomp::addSeccompFromGrant(out, c.id, grant->modules); !st.ok())
+      return fail("eci: seccomp: " + st.error().str());
   }
 
   // Restores the engine's config.json if runc does not take the container.
