@@ -3,7 +3,9 @@
 //   - matching an image reference against a 10,000-entry allowlist: >= 1,000,000 matches/s
 #include <benchmark/benchmark.h>
 
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eci/settings/commands.h"
@@ -13,6 +15,12 @@
 namespace {
 
 constexpr size_t kImages = 10000;
+
+std::string cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (auto p : parts) out.append(p);
+  return out;
+}
 constexpr size_t kCommands = 200;
 
 // A realistic mix: short Hub names, org repos with any tag, private registries, digests and
@@ -24,22 +32,22 @@ std::vector<std::string> allowlist() {
     const std::string n = std::to_string(i);
     switch (i % 5) {
       case 0:
-        v.push_back("tool" + n + ":v" + n);
+        v.push_back(cat({"tool", n, ":v", n}));
         break;
       case 1:
-        v.push_back("org" + n + "/img:*");
+        v.push_back(cat({"org", n, "/img:*"}));
         break;
       case 2:
-        v.push_back("registry.corp" + std::to_string(i % 7) + ".com/team/app" + n + ":1.0");
+        v.push_back(cat({"registry.corp", std::to_string(i % 7), ".com/team/app", n, ":1.0"}));
         break;
       case 3: {
         std::string hex = std::to_string(1000000 + i);
-        hex = std::string(64 - hex.size(), 'a') + hex;
-        v.push_back("ghcr.io/acme/svc" + n + "@sha256:" + hex);
+        hex.insert(0, 64 - hex.size(), 'a');
+        v.push_back(cat({"ghcr.io/acme/svc", n, "@sha256:", hex}));
         break;
       }
       default:
-        v.push_back("ci" + n + "/*:*");
+        v.push_back(cat({"ci", n, "/*:*"}));
         break;
     }
   }
@@ -85,28 +93,28 @@ std::vector<std::string> probes() {
     const std::string n = std::to_string((i * 7919) % kImages);
     switch (i % 8) {
       case 0:
-        v.push_back("tool" + n + ":v" + n);
+        v.push_back(cat({"tool", n, ":v", n}));
         break;
       case 1:
-        v.push_back("org" + n + "/img:2.3");
+        v.push_back(cat({"org", n, "/img:2.3"}));
         break;
       case 2:
-        v.push_back("ci" + n + "/runner:latest");
+        v.push_back(cat({"ci", n, "/runner:latest"}));
         break;
       case 3:
-        v.push_back("docker.io/library/tool" + n + ":v" + n);
+        v.push_back(cat({"docker.io/library/tool", n, ":v", n}));
         break;
       case 4:
-        v.push_back("tool" + n + ":other");
+        v.push_back(cat({"tool", n, ":other"}));
         break;
       case 5:
-        v.push_back("evil/org" + n + ":1");
+        v.push_back(cat({"evil/org", n, ":1"}));
         break;
       case 6:
-        v.push_back("registry.example.com/x/y" + n);
+        v.push_back(cat({"registry.example.com/x/y", n}));
         break;
       default:
-        v.push_back("org" + n + "/img2:1");
+        v.push_back(cat({"org", n, "/img2:1"}));
         break;
     }
   }

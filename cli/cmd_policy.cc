@@ -20,42 +20,44 @@ struct PolicyOptions {
 };
 
 void printList(const char* title, const std::vector<std::string>& items) {
-  std::printf("%s:%s\n", title, items.empty() ? " (none)" : "");
-  for (const auto& i : items) std::printf("  %s\n", i.c_str());
+  (void)std::printf("%s:%s\n", title, items.empty() ? " (none)" : "");
+  for (const auto& i : items) (void)std::printf("  %s\n", i.c_str());
 }
 
 void printText(const Policy& p) {
-  std::printf("ECI: %s%s\n", p.enabled ? "on" : "off",
-              p.locked ? " (locked)" : " (not locked: developers can change it)");
-  std::printf("Socket-mount images (allowDerivedImages: %s):%s\n",
-              p.allowDerivedImages ? "true" : "false",
-              p.socketMountImages.empty() ? " (none)" : "");
-  for (const auto& i : p.socketMountImages) std::printf("  %s\n", i.c_str());
+  (void)std::printf("ECI: %s%s\n", p.enabled ? "on" : "off",
+                    p.locked ? " (locked)" : " (not locked: developers can change it)");
+  (void)std::printf("Socket-mount images (allowDerivedImages: %s):%s\n",
+                    p.allowDerivedImages ? "true" : "false",
+                    p.socketMountImages.empty() ? " (none)" : "");
+  for (const auto& i : p.socketMountImages) (void)std::printf("  %s\n", i.c_str());
   std::string cmds;
   for (const auto& c : p.commandList.commands) cmds += (cmds.empty() ? "" : ", ") + c;
-  std::printf("Command list: %s %s\n",
-              p.commandList.type == CommandList::Type::kAllow ? "allow" : "deny",
-              cmds.empty() ? "(none)" : cmds.c_str());
+  (void)std::printf("Command list: %s %s\n",
+                    p.commandList.type == CommandList::Type::kAllow ? "allow" : "deny",
+                    cmds.empty() ? "(none)" : cmds.c_str());
   printList("Restricted host mounts", p.restrictedHostMounts);
   printList("Allowed organisations", p.allowedOrgs);
-  std::printf("Inputs digest: %s\n", p.inputsDigest.c_str());
+  (void)std::printf("Inputs digest: %s\n", p.inputsDigest.c_str());
 }
 
 // Returns the exit code.
 int load(const std::string& file, settings::FileKind kind, settings::Report& out) {
   auto r = settings::validateFile(file, kind);
   if (!r.ok()) {
-    std::fprintf(stderr, "eci-admin: cannot read %s: %s\n", file.c_str(), r.error().str().c_str());
+    (void)std::fprintf(stderr, "eci-admin: cannot read %s: %s\n", file.c_str(),
+                       r.error().str().c_str());
     return 2;
   }
   out = std::move(*r);
   if (!out.valid()) {
     for (const auto& f : out.findings) {
       if (f.severity == settings::Severity::kError) {
-        std::fprintf(stderr, "%s\n", settings::formatText(f).c_str());
+        (void)std::fprintf(stderr, "%s\n", settings::formatText(f).c_str());
       }
     }
-    std::fprintf(stderr, "eci-admin: %s is invalid; no policy derived from it\n", file.c_str());
+    (void)std::fprintf(stderr, "eci-admin: %s is invalid; no policy derived from it\n",
+                       file.c_str());
     return 1;
   }
   return 0;
@@ -70,11 +72,11 @@ int runPolicy(const PolicyOptions& o) {
   }
   auto policy = settings::buildPolicy(s, o.registryFile.empty() ? nullptr : &r);
   if (!policy.ok()) {
-    std::fprintf(stderr, "eci-admin: %s\n", policy.error().str().c_str());
+    (void)std::fprintf(stderr, "eci-admin: %s\n", policy.error().str().c_str());
     return 1;
   }
   if (o.format == "json") {
-    std::printf("%s\n", policy->toJson().dump(2).c_str());
+    (void)std::printf("%s\n", policy->toJson().dump(2).c_str());
   } else {
     printText(*policy);
   }
@@ -98,9 +100,9 @@ void registerPolicy(CLI::App& app, int& exitCode) {
     // `policy sign|verify|push` are handled by their own callbacks.
     if (!policy->get_subcommands().empty()) return;
     if (opts->settingsFile.empty()) {
-      std::fprintf(stderr,
-                   "eci-admin policy: --settings FILE is required\nRun with --help for more "
-                   "information.\n");
+      (void)std::fprintf(stderr,
+                         "eci-admin policy: --settings FILE is required\nRun with --help for more "
+                         "information.\n");
       exitCode = 2;
       return;
     }

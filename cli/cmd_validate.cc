@@ -39,7 +39,7 @@ int runValidate(const ValidateOptions& o) {
       if (json) {
         out["files"].push_back({{"file", file}, {"error", why}});
       } else {
-        std::fprintf(stderr, "eci-admin: cannot read %s: %s\n", file.c_str(), why.c_str());
+        (void)std::fprintf(stderr, "eci-admin: cannot read %s: %s\n", file.c_str(), why.c_str());
       }
       continue;
     }
@@ -52,8 +52,8 @@ int runValidate(const ValidateOptions& o) {
         if (json) {
           out["files"].push_back({{"file", file}, {"error", why}});
         } else {
-          std::fprintf(stderr, "eci-admin: cannot check the permissions of %s: %s\n", file.c_str(),
-                       why.c_str());
+          (void)std::fprintf(stderr, "eci-admin: cannot check the permissions of %s: %s\n",
+                             file.c_str(), why.c_str());
         }
         continue;
       }
@@ -83,15 +83,16 @@ int runValidate(const ValidateOptions& o) {
                               {"findings", std::move(findings)}});
       continue;
     }
-    for (const auto& f : r.findings) std::printf("%s\n", settings::formatText(f).c_str());
-    std::printf("%s: %s (%s; %zu error%s, %zu warning%s)\n", r.file.c_str(),
-                valid ? "valid" : "invalid", settings::fileKindName(r.kind), errors,
-                errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    for (const auto& f : r.findings) (void)std::printf("%s\n", settings::formatText(f).c_str());
+    (void)std::printf("%s: %s (%s; %zu error%s, %zu warning%s)\n", r.file.c_str(),
+                      valid ? "valid" : "invalid", settings::fileKindName(r.kind), errors,
+                      errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
   }
   const int rc = anyIoError ? 2 : anyInvalid ? 1 : 0;
   if (json) {
     out["valid"] = rc == 0;
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    (void)std::printf("%s\n",
+                      out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   return rc;
 }

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception&) {
     // Subcommands report their own errors; reaching here is a bug, but the user still gets a plain
     // sentence rather than an exception's internal name.
-    std::fputs("eci-admin: unexpected internal failure\n", stderr);
+    (void)std::fputs("eci-admin: unexpected internal failure\n", stderr);
     return 2;
   }
   return exitCode;

@@ -188,8 +188,9 @@ class Checker {
         const size_t n = std::strtoul(d.c_str() + 35, nullptr, 10);
         reason = "expected at least " + std::to_string(n) + (n == 1 ? " entry" : " entries");
       } else if (value != nullptr && (d.rfind("Expected number", 0) == 0)) {
-        reason = d.substr(std::string("Expected ").size());
-        reason = "expected a " + reason + ", got " + describeValue(*value);
+        reason = "expected a ";
+        reason.append(d, std::string_view("Expected ").size()).append(", got ");
+        reason += describeValue(*value);
       } else {
         reason = d;
         if (!reason.empty() && reason.back() == '.') reason.pop_back();

@@ -28,7 +28,7 @@ TEST(BuildPolicy, FromFullSettings) {
   EXPECT_EQ(p->allowedOrgs, (std::vector<std::string>{"myorg1", "myorg2"}));
   // built-in ∪ admin's, sorted, unique
   std::vector<std::string> expected = builtinRestrictedHostMounts();
-  expected.push_back("/srv/secrets");
+  expected.emplace_back("/srv/secrets");
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(p->restrictedHostMounts, expected);
   EXPECT_EQ(p->inputsDigest, inputsDigest(kFull, reg));

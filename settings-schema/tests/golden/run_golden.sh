@@ -3,7 +3,7 @@
 # text output and exit code with cases/<name>.expected (first line "exit N", then the output).
 # ECI_GOLDEN_UPDATE=1 rewrites the expectations (review the diff before committing).
 set -u
-admin=${1:?usage: run_golden.sh ECI_ADMIN GOLDEN_DIR}
+admin=$(realpath "${1:?usage: run_golden.sh ECI_ADMIN GOLDEN_DIR}")
 dir=${2:?usage: run_golden.sh ECI_ADMIN GOLDEN_DIR}
 cd "$dir/cases" || exit 2
 fail=0

@@ -18,7 +18,7 @@
 namespace eci::settings {
 
 struct ParseLimits {
-  size_t maxBytes = 4 * 1024 * 1024;  // a 10,000-image allowlist is ~0.5 MiB
+  size_t maxBytes = size_t{4} << 20;  // a 10,000-image allowlist is ~0.5 MiB
   size_t maxDepth = 32;               // admin-settings.json needs 5
 };
 
