@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 namespace eci {
 namespace {
@@ -63,6 +65,11 @@ struct BadCase {
   const char* pointer;
   const char* reason;
 };
+
+// gtest would otherwise print the struct's bytes in test names and failures.
+void PrintTo(const BadCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class PolicyStrictTest : public ::testing::TestWithParam<BadCase> {};
 
