@@ -10,11 +10,11 @@ namespace eci::cli {
 void registerValidate(CLI::App& app, int& exitCode);  // cmd_validate.cc
 // `policy --settings F [--registry F]` shows the effective policy (cmd_policy.cc); it calls the two
 // below to add `policy sign|verify` and `policy push` under it.
-void registerPolicy(CLI::App& app, int& exitCode);          // cmd_policy.cc
+void registerPolicy(CLI::App& app, int& exitCode);            // cmd_policy.cc
 void registerPolicySigning(CLI::App& policy, int& exitCode);  // cmd_sign.cc: sign, verify
 void registerPolicyPush(CLI::App& policy, int& exitCode);     // cmd_push.cc: push
-void registerKeygen(CLI::App& app, int& exitCode);          // cmd_sign.cc
-void registerStatus(CLI::App& app, int& exitCode);    // cmd_status.cc (enforcer + agent state)
-void registerLogin(CLI::App& app, int& exitCode);     // cmd_login.cc: login, logout
+void registerKeygen(CLI::App& app, int& exitCode);            // cmd_sign.cc
+void registerStatus(CLI::App& app, int& exitCode);  // cmd_status.cc (enforcer + agent state)
+void registerLogin(CLI::App& app, int& exitCode);   // cmd_login.cc: login, logout
 
 }  // namespace eci::cli

@@ -23,8 +23,8 @@ Result<std::string> readFile(const std::filesystem::path& path, size_t maxBytes)
     }
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > maxBytes) {
-      return Error(EFBIG, "'" + path.string() + "' is larger than " + std::to_string(maxBytes) +
-                              " bytes");
+      return Error(EFBIG,
+                   "'" + path.string() + "' is larger than " + std::to_string(maxBytes) + " bytes");
     }
     out.append(buf, static_cast<size_t>(n));
   }

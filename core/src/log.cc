@@ -40,8 +40,12 @@ void setSink(Sink sink) {
   std::lock_guard lock(g_mu);
   g_sink = std::move(sink);
 }
-void setLevel(Level l) { g_level.store(l); }
-Level level() { return g_level.load(); }
+void setLevel(Level l) {
+  g_level.store(l);
+}
+Level level() {
+  return g_level.load();
+}
 
 void write(Level lvl, const char* file, int line, const char* fmt, ...) {
   char buf[4096];

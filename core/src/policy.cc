@@ -53,9 +53,9 @@ const std::vector<std::string>& builtinRestrictedHostMounts() {
   // any of these could reconfigure the engine (daemon.json, containerd config), replace the policy
   // (/etc/eci, /var/lib/eci), or drive the engine/enforcer directly (sockets).
   static const std::vector<std::string> kPaths = {
-      "/etc/containerd",        "/etc/docker",          "/etc/eci",
-      "/run/containerd",        "/run/docker.sock",     "/run/eci",
-      "/var/lib/containerd",    "/var/lib/docker",      "/var/lib/eci",
+      "/etc/containerd",      "/etc/docker",      "/etc/eci",
+      "/run/containerd",      "/run/docker.sock", "/run/eci",
+      "/var/lib/containerd",  "/var/lib/docker",  "/var/lib/eci",
       "/var/run/docker.sock",
   };
   return kPaths;
@@ -107,8 +107,7 @@ Result<Policy> Policy::fromJson(const json& j) {
   if (cl == j.end() || !cl->is_object()) return fieldError("/commandList", "expected object");
   ECI_TRY(onlyKeys(*cl, {"type", "commands"}, "/commandList"));
   auto type = cl->find("type");
-  if (type == cl->end() || !type->is_string() ||
-      (*type != "allow" && *type != "deny")) {
+  if (type == cl->end() || !type->is_string() || (*type != "allow" && *type != "deny")) {
     return fieldError("/commandList/type", "expected \"allow\" or \"deny\"");
   }
   p.commandList.type = *type == "allow" ? CommandList::Type::kAllow : CommandList::Type::kDeny;

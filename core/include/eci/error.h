@@ -57,7 +57,7 @@ class Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -95,25 +95,28 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status okStatus() { return {}; }
+inline Status okStatus() {
+  return {};
+}
 
 }  // namespace eci
 
 // Propagates a failed Result/Status to the caller, optionally adding context.
-#define ECI_TRY(expr)                                          \
-  do {                                                         \
-    auto&& eci_try_result_ = (expr);                           \
+#define ECI_TRY(expr)                                                     \
+  do {                                                                    \
+    auto&& eci_try_result_ = (expr);                                      \
     if (!eci_try_result_.ok()) return std::move(eci_try_result_).error(); \
   } while (0)
 
-#define ECI_TRY_CTX(expr, ctx)                                              \
-  do {                                                                      \
-    auto&& eci_try_result_ = (expr);                                        \
+#define ECI_TRY_CTX(expr, ctx)                                                      \
+  do {                                                                              \
+    auto&& eci_try_result_ = (expr);                                                \
     if (!eci_try_result_.ok()) return std::move(eci_try_result_).error().wrap(ctx); \
   } while (0)
 
 // Declares `var` from a Result<T>, or returns its error.
-#define ECI_ASSIGN_OR_RETURN(var, expr)                       \
-  auto var##_result_ = (expr);                                \
+#define ECI_ASSIGN_OR_RETURN(var, expr)                             \
+  auto var##_result_ = (expr);                                      \
   if (!var##_result_.ok()) return std::move(var##_result_).error(); \
-  auto var = std::move(var##_result_).value()
+  /* `var` is a declarator, which cannot be parenthesised. */       \
+  auto var = std::move(var##_result_).value()  // NOLINT(bugprone-macro-parentheses)

@@ -23,10 +23,10 @@ void write(Level level, const char* file, int line, const char* fmt, ...)
 
 }  // namespace eci::log
 
-#define ECI_LOG(lvl, ...)                                                          \
-  do {                                                                             \
-    if (static_cast<int>(lvl) >= static_cast<int>(::eci::log::level()))            \
-      ::eci::log::write(lvl, __FILE__, __LINE__, __VA_ARGS__);                     \
+#define ECI_LOG(lvl, ...)                                               \
+  do {                                                                  \
+    if (static_cast<int>(lvl) >= static_cast<int>(::eci::log::level())) \
+      ::eci::log::write(lvl, __FILE__, __LINE__, __VA_ARGS__);          \
   } while (0)
 #define LOG_DEBUG(...) ECI_LOG(::eci::log::Level::kDebug, __VA_ARGS__)
 #define LOG_INFO(...) ECI_LOG(::eci::log::Level::kInfo, __VA_ARGS__)

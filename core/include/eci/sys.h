@@ -23,8 +23,8 @@ Status mountSetattr(int dirfd, const std::string& path, unsigned flags, const mo
 Result<UniqueFd> fsopen(const std::string& fsname, unsigned flags);
 Status fsconfig(int fsfd, unsigned cmd, const char* key, const void* value, int aux);
 Result<UniqueFd> fsmount(int fsfd, unsigned flags, unsigned attrFlags);
-Status moveMount(int fromDirfd, const std::string& fromPath, int toDirfd,
-                 const std::string& toPath, unsigned flags);
+Status moveMount(int fromDirfd, const std::string& fromPath, int toDirfd, const std::string& toPath,
+                 unsigned flags);
 
 Result<UniqueFd> pidfdOpen(pid_t pid, unsigned flags = 0);
 

@@ -22,9 +22,9 @@ struct IdRange {
 
 // What eci-runc needs to rewrite one container's spec.
 struct CreateGrant {
-  Policy policy;             // the policy in force (verified, or fail-closed defaults)
+  Policy policy;  // the policy in force (verified, or fail-closed defaults)
   bool policyVerified = false;
-  IdRange range;             // allocated exclusively to this container (size 0 if ECI is off)
+  IdRange range;               // allocated exclusively to this container (size 0 if ECI is off)
   std::string engineDataRoot;  // e.g. /var/lib/docker; restricted as a whole
   // The reply's "modules": what each enforcer module tells eci-runc, e.g. modules/procfs
   // {"base", "hook"} for the /proc and /sys emulation (eci/procfs/spec.h).
