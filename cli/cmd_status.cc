@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.h"
+#include "eci/agent/control_client.h"
 #include "eci/enforcer_client.h"
 
 namespace eci::cli {
@@ -16,6 +17,7 @@ using nlohmann::json;
 
 struct StatusOptions {
   std::string controlSocket = enforcer::kDefaultControlSocket;
+  std::string agentSocket = agent::kDefaultAgentSocket;
   std::string format = "text";
 };
 
@@ -26,6 +28,27 @@ std::string str(const json& j, const char* key) {
 uint64_t num(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
+// The agent part (files found, locked, valid, sign-in, last push). The agent runs on the host,
+// which on a Linux engine host is this machine; when it is not reachable that is reported, not an
+// error, because the enforcer alone decides what containers get.
+json agentPart(const StatusOptions& o) {
+  auto a = agent::agentStatus(o.agentSocket);
+  if (!a.ok()) return json{{"reachable", false}, {"error", a.error().str()}};
+  json st = std::move(*a);
+  st.erase("ok");
+  st["reachable"] = true;
+  return st;
+}
+
+void printAgentText(const StatusOptions& o, const json& a) {
+  if (!a.value("reachable", false)) {
+    std::printf("eci-agent (%s): not reachable: %s\n", o.agentSocket.c_str(),
+                str(a, "error").c_str());
+    return;
+  }
+  std::printf("%s", agent::formatAgentStatus(a).c_str());
 }
 
 void printText(const std::string& socket, const json& s) {
@@ -69,11 +92,15 @@ void printText(const std::string& socket, const json& s) {
 int runStatus(const StatusOptions& o) {
   enforcer::Client client(o.controlSocket);
   auto s = client.status();
+  const json agentSt = agentPart(o);
   if (!s.ok()) {
     if (o.format == "json") {
-      std::printf(
-          "%s\n",
-          json{{"enforcer", {{"reachable", false}, {"error", s.error().str()}}}}.dump(2).c_str());
+      std::printf("%s\n", json{{"enforcer", {{"reachable", false}, {"error", s.error().str()}}},
+                               {"agent", agentSt}}
+                              .dump(2)
+                              .c_str());
+    } else {
+      printAgentText(o, agentSt);
     }
     (void)std::fprintf(stderr, "eci-admin status: %s\n", s.error().str().c_str());
     return 2;
@@ -82,9 +109,10 @@ int runStatus(const StatusOptions& o) {
   st.erase("ok");
   if (o.format == "json") {
     st["reachable"] = true;
-    std::printf("%s\n", json{{"enforcer", st}}.dump(2).c_str());
+    std::printf("%s\n", json{{"enforcer", st}, {"agent", agentSt}}.dump(2).c_str());
   } else {
     printText(o.controlSocket, st);
+    printAgentText(o, agentSt);
   }
   return 0;
 }
@@ -93,8 +121,11 @@ int runStatus(const StatusOptions& o) {
 
 void registerStatus(CLI::App& app, int& exitCode) {
   auto opts = std::make_shared<StatusOptions>();
-  CLI::App* status = app.add_subcommand("status", "Show what eci-enforcerd enforces right now");
+  CLI::App* status = app.add_subcommand(
+      "status", "Show what eci-enforcerd enforces right now, and the agent's state");
   status->add_option("--control-socket", opts->controlSocket, "eci-enforcerd's control socket")
+      ->capture_default_str();
+  status->add_option("--agent-socket", opts->agentSocket, "eci-agent's control socket")
       ->capture_default_str();
   status->add_option("--format", opts->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
