@@ -11,9 +11,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-${ECI_BUILD_DIR:-$repo/build}}
 [[ $(id -u) -eq 0 ]] || { echo "demo.sh: needs root (it starts dockerd)" >&2; exit 1; }
 
+echo "== installing dependencies (Debian packages)"
+"$repo/installers/install-deps.sh" || exit 1
 echo "== building eci in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DECI_BUILD_GUI=OFF >/dev/null || exit 1
-cmake --build "$build" -j2 --target eci-runc eci-enforcerd eci-admin || exit 1
+cmake --build "$build" -j2 --target eci-runc eci-enforcerd eci-procfs-hook eci-admin || exit 1
 
 export ECI_BUILD_DIR=$build
 # shellcheck source=../tests/e2e/lib/harness.sh
