@@ -33,6 +33,7 @@ status=0
 show docker run --rm busybox cat /proc/self/uid_map
 out=$(docker run --rm busybox cat /proc/self/uid_map 2>/dev/null | tr -s ' ' | sed 's/^ //')
 [[ "$out" == "0 100000 65536" ]] || { echo "demo.sh: expected 0 100000 65536, got $out" >&2; status=1; }
+show docker run --rm --privileged busybox sh -c 'cat /proc/self/uid_map; cat /proc/uptime; mount -o remount,rw /proc/sys'
 show docker run --rm --pid=host busybox true
 docker run --rm --pid=host busybox true >/dev/null 2>&1 && { echo "demo.sh: --pid=host was not refused" >&2; status=1; }
 created=""
