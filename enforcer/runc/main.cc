@@ -320,6 +320,44 @@ eci::Status cleanupContainer(const Args& a, const std::string& id) {
   return first;
 }
 
+struct NsId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const NsId& o) const { return dev == o.dev && ino == o.ino; }
+};
+
+std::optional<NsId> nsIdOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return NsId{st.st_dev, st.st_ino};
+}
+
+// The ECI container whose init process is `pid`, if any. Two facts must agree: runc's state
+// (<root>/<id>/state.json) names `pid` as that container's init, and the process runs in the user
+// namespace eci pinned for that id. So the host, a process outside ECI, or a pid reused after the
+// container died never match, and a state.json alone (runc's root is the engine's) is not trusted.
+std::optional<std::string> eciContainerOfPid(const Args& a, int pid) {
+  const auto procNs = nsIdOf("/proc/" + std::to_string(pid) + "/ns/user");
+  if (!procNs) return std::nullopt;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(a.root, ec);
+  if (ec) return std::nullopt;
+  for (const auto& entry : it) {
+    const std::string id = entry.path().filename().string();
+    auto layout = eci::idmap::Layout::make(a.runDir, id);
+    if (!layout.ok()) continue;
+    auto state = eci::fs::readFile(a.root + "/" + id + "/state.json", kMaxSpecBytes);
+    if (!state.ok()) continue;
+    const json st = json::parse(*state, nullptr, /*allow_exceptions=*/false);
+    if (!st.is_object()) continue;
+    auto p = st.find("init_process_pid");
+    if (p == st.end() || !p->is_number_integer() || p->get<long long>() != pid) continue;
+    const auto pinned = nsIdOf(layout->usernsPath());
+    if (pinned && *pinned == *procNs) return id;
+  }
+  return std::nullopt;
+}
+
 bool apparmorAvailable() {
   struct stat st {};
   return ::stat("/sys/kernel/security/apparmor", &st) == 0;
@@ -365,6 +403,56 @@ int doCreate(const Args& a, bool isRun) {
   ctx.hostCapBounding = eci::runc::readCapBounding();
   ctx.apparmorAvailable = apparmorAvailable();
 
+  std::optional<eci::idmap::ContainerFs> fs;
+  std::optional<eci::idmap::Layout> layout;
+  if (grant->policy.enabled) {
+    auto made = eci::idmap::Layout::make(a.runDir, c.id);
+    if (!made.ok()) return fail("eci: " + made.error().str());
+    layout.emplace(std::move(*made));
+    if (auto st = eci::fs::makeDirs(a.runDir, 0711); !st.ok())
+      return fail("eci: " + st.error().str());
+    ::chmod(a.runDir.c_str(), 0711);
+
+    // --pid/--ipc/--network=container:X: X's namespaces are owned by X's user namespace, so this
+    // container runs in it too, with X's range (mappings must match the namespace runc joins).
+    // A pid that is no ECI container is left out and rewriteSpec refuses its path.
+    std::optional<NsId> sharedNs;
+    std::string ownerId;
+    for (int pid : eci::runc::joinedNamespacePids(spec)) {
+      auto id = eciContainerOfPid(a, pid);
+      if (!id) continue;
+      const auto ns = nsIdOf("/proc/" + std::to_string(pid) + "/ns/user");
+      if (!ns) continue;
+      if (sharedNs && !(*sharedNs == *ns)) {
+        return fail(std::string(eci::runc::kSpecErrorPrefix) +
+                    "can't join namespaces of containers " + ownerId + " and " + *id +
+                    ": they are in different user namespaces");
+      }
+      sharedNs = ns;
+      if (ownerId.empty()) ownerId = *id;
+      ctx.joined[pid] = *id;
+    }
+    if (!ownerId.empty()) {
+      auto owner = eci::idmap::Layout::make(a.runDir, ownerId);
+      if (!owner.ok()) return fail("eci: " + owner.error().str());
+      auto began = eci::idmap::ContainerFs::beginShared(*layout, owner->usernsPath());
+      if (!began.ok()) {
+        return fail("eci: joining the user namespace of container " + ownerId + ": " +
+                    began.error().str());
+      }
+      fs.emplace(std::move(*began));
+      const auto u = fs->userns().uids();
+      const auto g = fs->userns().gids();
+      if (u.hostStart != g.hostStart || u.size != g.size) {
+        return fail("eci: container " + ownerId + " has different uid and gid ranges");
+      }
+      ctx.rangeStart = u.hostStart;
+      ctx.rangeSize = u.size;
+      debugLog("joining the user namespace of " + ownerId + " range " +
+               std::to_string(u.hostStart) + "+" + std::to_string(u.size));
+    }
+  }
+
   auto rewritten = eci::runc::rewriteSpec(spec, ctx);
   if (!rewritten.ok()) return fail(eci::runc::kSpecErrorPrefix + rewritten.error().str());
   json& out = rewritten->spec;
@@ -373,17 +461,13 @@ int doCreate(const Args& a, bool isRun) {
     debugLog("notes: " + joinNotes(rewritten->notes));
   }
 
-  std::optional<eci::idmap::ContainerFs> fs;
   if (grant->policy.enabled) {
-    auto layout = eci::idmap::Layout::make(a.runDir, c.id);
-    if (!layout.ok()) return fail("eci: " + layout.error().str());
-    if (auto st = eci::fs::makeDirs(a.runDir, 0711); !st.ok())
-      return fail("eci: " + st.error().str());
-    ::chmod(a.runDir.c_str(), 0711);
-    const eci::idmap::IdRange r{grant->range.start, grant->range.size};
-    auto began = eci::idmap::ContainerFs::begin(*layout, r, r);
-    if (!began.ok()) return fail("eci: preparing the user namespace: " + began.error().str());
-    fs.emplace(std::move(*began));
+    if (!fs) {
+      const eci::idmap::IdRange r{grant->range.start, grant->range.size};
+      auto began = eci::idmap::ContainerFs::begin(*layout, r, r);
+      if (!began.ok()) return fail("eci: preparing the user namespace: " + began.error().str());
+      fs.emplace(std::move(*began));
+    }
 
     // Rootfs: an overlay over the engine's layers, each ID-mapped.
     std::string rootPath = out["root"].value("path", std::string("rootfs"));

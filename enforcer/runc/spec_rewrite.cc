@@ -181,6 +181,24 @@ std::string joinList(const std::vector<std::string>& v) {
 
 // --- namespaces ----------------------------------------------------------------------------
 
+// The pid of "/proc/<pid>/ns/<name>" (what dockerd writes for container:X), or -1.
+int procNsPid(const std::string& path) {
+  static const std::string kPrefix = "/proc/";
+  if (path.compare(0, kPrefix.size(), kPrefix) != 0) return -1;
+  size_t i = kPrefix.size();
+  long pid = 0;
+  const size_t digits = i;
+  while (i < path.size() && path[i] >= '0' && path[i] <= '9' && i - digits < 9) {
+    pid = pid * 10 + (path[i] - '0');
+    ++i;
+  }
+  if (i == digits || pid <= 0) return -1;
+  if (path.compare(i, 4, "/ns/") != 0) return -1;
+  const std::string name = path.substr(i + 4);
+  if (name.empty() || name.find('/') != std::string::npos) return -1;
+  return static_cast<int>(pid);
+}
+
 Status rewriteNamespaces(json& lx, const SpecContext& ctx, std::vector<std::string>& notes) {
   ECI_TRY(ensureArray(lx, "namespaces", "/linux"));
   json& nss = lx["namespaces"];
@@ -191,6 +209,7 @@ Status rewriteNamespaces(json& lx, const SpecContext& ctx, std::vector<std::stri
   std::set<std::string> fresh;   // present without a path
   std::set<std::string> hostNs;  // joined by path to the host's
   std::set<std::string> present;
+  std::set<int> strangers;  // /proc/<pid>/ns/* of a process that is no ECI container
   for (size_t i = 0; i < nss.size(); ++i) {
     const json& ns = nss[i];
     const std::string ptr = "/linux/namespaces/" + std::to_string(i);
@@ -208,6 +227,9 @@ Status rewriteNamespaces(json& lx, const SpecContext& ctx, std::vector<std::stri
       fresh.insert(type);
     } else if (isHost(type, path)) {
       hostNs.insert(type);
+    } else if (type != "user") {
+      const int pid = procNsPid(path);
+      if (pid > 0 && !ctx.joined.count(pid)) strangers.insert(pid);
     }
   }
 
@@ -225,6 +247,15 @@ Status rewriteNamespaces(json& lx, const SpecContext& ctx, std::vector<std::stri
         "invalid or unsupported container spec: containers can't share a network namespace with "
         "the host " +
         std::string(kUserNsReason));
+  }
+  // Joining another process's namespaces needs its user namespace (it owns them), and eci only
+  // hands out the user namespace of another ECI container: the host's, or a process's outside
+  // ECI, would give the container the ids and capabilities of that namespace.
+  if (!strangers.empty()) {
+    return Error(
+        "invalid or unsupported container spec: containers can only share namespaces with other "
+        "containers under Enhanced Container Isolation (process " +
+        std::to_string(*strangers.begin()) + " is not one) " + kUserNsReason);
   }
 
   // The user namespace is always a fresh one with eci's range, whatever the engine asked for
@@ -250,7 +281,15 @@ Status rewriteNamespaces(json& lx, const SpecContext& ctx, std::vector<std::stri
     out.push_back(ns);
   }
   out.push_back({{"type", "user"}});
-  if (!hadUser) notes.emplace_back("user namespace added (--userns=host is ignored)");
+  if (!ctx.joined.empty()) {
+    std::set<std::string> ids;
+    for (const auto& [pid, id] : ctx.joined) ids.insert(id);
+    notes.push_back("user namespace and uid/gid range shared with container " +
+                    joinList(std::vector<std::string>(ids.begin(), ids.end())) +
+                    " (its namespaces are joined)");
+  } else if (!hadUser) {
+    notes.emplace_back("user namespace added (--userns=host is ignored)");
+  }
   if (!hadCgroup) {
     out.push_back({{"type", "cgroup"}});
     notes.emplace_back("cgroup namespace added");
@@ -530,17 +569,15 @@ Status checkBindSource(const std::string& written, const std::string& src, const
   if (!dataRoot.empty()) {
     const std::string mine = dataRoot + "/containers/" + ctx.containerId;
     if (!ctx.containerId.empty() && isUnder(src, mine)) return {};
-    // Another container's network/ipc files: what dockerd binds for --network=container:X and
-    // --ipc=container:X. Only these names; the rest of its directory (config, logs) stays closed.
-    const std::string containers = dataRoot + "/containers/";
-    if (src.compare(0, containers.size(), containers) == 0) {
-      const auto slash = src.find('/', containers.size());
-      if (slash != std::string::npos && slash > containers.size()) {
-        const std::string rest = src.substr(slash);
-        if (rest == "/hosts" || rest == "/hostname" || rest == "/resolv.conf" ||
-            isUnder(rest, "/mounts/shm")) {
-          return {};
-        }
+    // The network/ipc files of a container whose namespaces this one joins: what dockerd binds
+    // for --network=container:X and --ipc=container:X. Only those containers and only these
+    // names; the rest of X's directory (config, logs) and every other container stay closed.
+    for (const auto& [pid, id] : ctx.joined) {
+      if (id.empty() || id == "." || id == ".." || id.find('/') != std::string::npos) continue;
+      const std::string theirs = dataRoot + "/containers/" + id;
+      if (src == theirs + "/hosts" || src == theirs + "/hostname" ||
+          src == theirs + "/resolv.conf" || isUnder(src, theirs + "/mounts/shm")) {
+        return {};
       }
     }
     const std::string volumes = dataRoot + "/volumes/";
@@ -560,6 +597,25 @@ Status checkBindSource(const std::string& written, const std::string& src, const
     }
   }
   return {};
+}
+
+std::vector<int> joinedNamespacePids(const json& spec) {
+  std::set<int> pids;
+  if (!spec.is_object()) return {};
+  auto lx = spec.find("linux");
+  if (lx == spec.end() || !lx->is_object()) return {};
+  auto nss = lx->find("namespaces");
+  if (nss == lx->end() || !nss->is_array()) return {};
+  for (const auto& ns : *nss) {
+    if (!ns.is_object()) continue;
+    auto t = ns.find("type");
+    auto p = ns.find("path");
+    if (t == ns.end() || !t->is_string() || *t == "user") continue;
+    if (p == ns.end() || !p->is_string()) continue;
+    const int pid = procNsPid(p->get<std::string>());
+    if (pid > 0) pids.insert(pid);
+  }
+  return {pids.begin(), pids.end()};
 }
 
 Result<RewriteResult> rewriteSpec(const nlohmann::json& in, const SpecContext& ctx) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -37,6 +38,12 @@ struct SpecContext {
   // True if `path` names the host's (eci-runc's own) namespace of `type` ("pid", "network", ...).
   // Default: compares st_dev/st_ino with /proc/self/ns/<kind>.
   std::function<bool(const std::string& type, const std::string& path)> isHostNamespace;
+  // Other ECI containers whose namespaces the spec joins (--pid/--ipc/--network=container:X):
+  // pid from the spec's `/proc/<pid>/ns/<type>` path -> that container's id, as eci-runc found it
+  // (see joinedNamespacePids). The new container then runs in their user namespace, and
+  // rangeStart/rangeSize must be that namespace's range. A `/proc/<pid>/ns/*` path whose pid is
+  // not here is refused: never join an arbitrary process's namespaces.
+  std::map<int, std::string> joined;
 };
 
 struct RewriteResult {
@@ -55,6 +62,11 @@ Result<RewriteResult> rewriteSpec(const nlohmann::json& spec, const SpecContext&
 Status checkBindSource(const std::string& written, const std::string& resolved,
                        const SpecContext& ctx);
 bool isBindMount(const nlohmann::json& mount);
+
+// The pids of `/proc/<pid>/ns/<type>` paths in linux.namespaces (user namespace entries ignored:
+// eci replaces them), sorted, without duplicates. Malformed entries are skipped (rewriteSpec
+// reports them).
+std::vector<int> joinedNamespacePids(const nlohmann::json& spec);
 
 // Lexical normalisation of an absolute path ("/a/./b/../c/" -> "/a/c").
 std::string normalizePath(const std::string& path);

@@ -171,13 +171,72 @@ TEST(SpecRewrite, HostNamespaceByPathRefused) {
   EXPECT_THAT(refusal(s), HasSubstr("can't share namespaces [ipc] with the host"));
 }
 
-TEST(SpecRewrite, OtherContainersNamespaceByPathAllowed) {
+TEST(SpecRewrite, OtherEciContainersNamespaceJoinedWithItsRange) {
   auto s = dockerSpec();
   for (auto& ns : s["linux"]["namespaces"]) {
     if (ns["type"] == "pid") ns["path"] = "/proc/4242/ns/pid";
   }
-  auto r = rewriteSpec(s, ctx());
+  auto c = ctx();
+  c.joined = {{4242, "x"}};
+  c.rangeStart = 300000;  // eci-runc sets X's range (read from X's user namespace)
+  auto r = rewriteSpec(s, c);
   ASSERT_TRUE(r.ok()) << r.error().str();
+  const json& lx = r->spec["linux"];
+  EXPECT_EQ(lx["uidMappings"][0]["hostID"], 300000);
+  EXPECT_EQ(lx["gidMappings"][0]["hostID"], 300000);
+  EXPECT_EQ(lx["uidMappings"][0]["size"], 65536);
+  EXPECT_TRUE(hasNs(r->spec, "user"));
+  bool pidKept = false;
+  for (const auto& ns : lx["namespaces"]) {
+    if (ns["type"] == "pid") pidKept = ns.value("path", "") == "/proc/4242/ns/pid";
+  }
+  EXPECT_TRUE(pidKept);
+  bool noted = false;
+  for (const auto& n : r->notes) noted |= n.find("shared with container x") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+TEST(SpecRewrite, NamespaceOfProcessOutsideEciRefused) {
+  // A /proc/<pid>/ns path eci-runc did not find to be another ECI container: an arbitrary
+  // process's namespaces (its user namespace would have to be joined) are never used.
+  for (const char* type : {"pid", "ipc", "network", "uts"}) {
+    auto s = dockerSpec();
+    for (auto& ns : s["linux"]["namespaces"]) {
+      if (ns["type"] == type) ns["path"] = std::string("/proc/4242/ns/") + type;
+    }
+    EXPECT_THAT(refusal(s), HasSubstr("can only share namespaces with other containers under "
+                                      "Enhanced Container Isolation (process 4242 is not one)"))
+        << type;
+    auto c = ctx();
+    c.joined = {{777, "x"}};  // another pid is known; this one still is not
+    EXPECT_THAT(refusal(s, c), HasSubstr("process 4242 is not one")) << type;
+  }
+}
+
+TEST(SpecRewrite, HostNamespaceRefusedEvenIfJoinedPidKnown) {
+  auto s = dockerSpec();
+  for (auto& ns : s["linux"]["namespaces"]) {
+    if (ns["type"] == "ipc") ns["path"] = "/proc/1/ns/ipc";
+  }
+  auto c = ctx();
+  c.joined = {{1, "x"}};
+  EXPECT_THAT(refusal(s, c), HasSubstr("can't share namespaces [ipc] with the host"));
+}
+
+TEST(SpecRewrite, JoinedNamespacePids) {
+  auto s = dockerSpec();
+  s["linux"]["namespaces"] = json::parse(R"([
+    {"type": "mount"}, {"type": "pid", "path": "/proc/42/ns/pid"},
+    {"type": "ipc", "path": "/proc/42/ns/ipc"}, {"type": "network", "path": "/proc/7/ns/net"},
+    {"type": "user", "path": "/proc/99/ns/user"}, {"type": "uts", "path": "/var/run/netns/x"},
+    {"type": "cgroup", "path": "/proc/8/ns/cgroup/extra"}, {"type": "time", "path": 5},
+    {"type": "ipc", "path": "/proc/x1/ns/ipc"}, {"type": "ipc", "path": "/proc/0/ns/ipc"},
+    {"type": "ipc", "path": "/proc/self/ns/ipc"}, "garbage"
+  ])");
+  EXPECT_EQ(joinedNamespacePids(s), (std::vector<int>{7, 42}));
+  EXPECT_TRUE(joinedNamespacePids(dockerSpec()).empty());
+  EXPECT_TRUE(joinedNamespacePids(json::array()).empty());
+  EXPECT_TRUE(joinedNamespacePids(json{{"linux", {{"namespaces", 3}}}}).empty());
 }
 
 TEST(SpecRewrite, HostNetworkRefusedWithSeedMessage) {
@@ -296,17 +355,37 @@ TEST(SpecRewrite, CustomDataRootRestrictedButOwnFilesAndVolumesAllowed) {
   }
 }
 
-TEST(SpecRewrite, OtherContainersNetworkAndIpcFilesAllowed) {
+TEST(SpecRewrite, JoinedContainersNetworkAndIpcFilesAllowed) {
   // --network=container:X / --ipc=container:X bind X's files.
   auto c = ctx();
   c.engineDataRoot = "/tmp/t1/docker";
+  c.joined = {{4242, "x"}};
   auto s = dockerSpec();
+  for (auto& ns : s["linux"]["namespaces"]) {
+    if (ns["type"] == "network") ns["path"] = "/proc/4242/ns/net";
+  }
   s["mounts"] = json::array({mountOf("/tmp/t1/docker/containers/x/hosts", "/etc/hosts"),
                              mountOf("/tmp/t1/docker/containers/x/hostname", "/etc/hostname"),
                              mountOf("/tmp/t1/docker/containers/x/resolv.conf", "/etc/resolv.conf"),
                              mountOf("/tmp/t1/docker/containers/x/mounts/shm", "/dev/shm")});
   auto r = rewriteSpec(s, c);
   EXPECT_TRUE(r.ok()) << r.error().str();
+
+  // Only those names of X, and nothing of a container that is not joined.
+  for (const char* bad :
+       {"/tmp/t1/docker/containers/x/config.v2.json", "/tmp/t1/docker/containers/x",
+        "/tmp/t1/docker/containers/x/mounts", "/tmp/t1/docker/containers/y/hosts",
+        "/tmp/t1/docker/containers/y/mounts/shm", "/tmp/t1/docker/containers/x/../y/hosts"}) {
+    auto s2 = s;
+    s2["mounts"] = json::array({mountOf(bad)});
+    EXPECT_THAT(refusal(s2, c), HasSubstr("restricted host mount")) << bad;
+  }
+  // Without a joined container, another container's files are closed too.
+  auto s3 = dockerSpec();
+  s3["mounts"] = json::array({mountOf("/tmp/t1/docker/containers/x/hosts", "/etc/hosts")});
+  auto c3 = ctx();
+  c3.engineDataRoot = "/tmp/t1/docker";
+  EXPECT_THAT(refusal(s3, c3), HasSubstr("restricted host mount"));
 }
 
 TEST(SpecRewrite, NonBindMountsNotChecked) {
