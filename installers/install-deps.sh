@@ -13,7 +13,7 @@ packages=(
   qt6-base-dev libgl-dev
   # real components the tests drive
   docker.io containerd runc busybox-static fuse3 uidmap xvfb iproute2 iptables procps
-  psmisc jq curl openssl ca-certificates systemd libpugixml-dev
+  psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3
 )
 # Node.js and npm come with the machine (NodeSource's nodejs, which conflicts with Debian's npm);
 # install Debian's only where neither is present.
