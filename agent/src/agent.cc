@@ -1,7 +1,6 @@
 #include "eci/agent/agent.h"
 
 #include <fcntl.h>
-#include <linux/vm_sockets.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -52,27 +51,6 @@ const char* desiredName(int d) {
     default:
       return "nothing";
   }
-}
-
-// Same request as enforcer::pushBundle, over AF_VSOCK (agent on the host, enforcer in a VM).
-Result<enforcer::PushResult> pushOverVsock(uint32_t cid, uint32_t port, const std::string& bundle) {
-  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return Error::fromErrno("socket(AF_VSOCK)");
-  sockaddr_vm addr{};
-  addr.svm_family = AF_VSOCK;
-  addr.svm_cid = cid;
-  addr.svm_port = port;
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return Error::fromErrno("connect(vsock " + std::to_string(cid) + ":" + std::to_string(port) +
-                            ")");
-  }
-  ECI_TRY(ipc::sendMessage(fd.get(), json{{"op", "push"}, {"bundle", bundle}}));
-  ECI_ASSIGN_OR_RETURN(reply, ipc::recvMessage(fd.get()));
-  enforcer::PushResult r;
-  r.applied = reply.value("ok", false);
-  r.serial = reply.value("serial", uint64_t{0});
-  if (!r.applied) r.reason = reply.value("error", std::string("refused"));
-  return r;
 }
 
 }  // namespace
@@ -355,8 +333,9 @@ void Agent::push(const Policy& policy, Desired kind, bool force) {
       lastPushResult_ = "signing: " + bundle.error().str();
       return;
     }
-    auto res = config_.vsockCid ? pushOverVsock(*config_.vsockCid, config_.vsockPort, *bundle)
-                                : enforcer::pushBundle(config_.enforcerPushSocket, *bundle);
+    auto res = config_.vsockCid
+                   ? enforcer::pushBundleVsock(*config_.vsockCid, config_.vsockPort, *bundle)
+                   : enforcer::pushBundle(config_.enforcerPushSocket, *bundle);
     lastPushAt_ = nowRfc3339();
     if (!res.ok()) {
       enforcerReachable_ = false;

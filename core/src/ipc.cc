@@ -1,6 +1,7 @@
 #include "eci/ipc.h"
 
 #include <fcntl.h>
+#include <linux/vm_sockets.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -238,6 +239,38 @@ Result<PeerCred> peerCred(int fd) {
     return Error::fromErrno("getsockopt(fd " + std::to_string(fd) + ", SO_PEERCRED)");
   }
   return PeerCred{cred.pid, cred.uid, cred.gid};
+}
+
+namespace {
+sockaddr_vm vsockAddress(uint32_t cid, uint32_t port) {
+  sockaddr_vm addr{};
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = cid;
+  addr.svm_port = port;
+  return addr;
+}
+}  // namespace
+
+Result<UniqueFd> listenVsock(uint32_t port, int backlog) {
+  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::fromErrno("socket(AF_VSOCK, SOCK_STREAM)");
+  const sockaddr_vm addr = vsockAddress(VMADDR_CID_ANY, port);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return Error::fromErrno("bind(AF_VSOCK, port " + std::to_string(port) + ")");
+  }
+  if (::listen(fd.get(), backlog) != 0) return Error::fromErrno("listen(AF_VSOCK)");
+  return fd;
+}
+
+Result<UniqueFd> connectVsock(uint32_t cid, uint32_t port) {
+  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::fromErrno("socket(AF_VSOCK, SOCK_STREAM)");
+  const sockaddr_vm addr = vsockAddress(cid, port);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return Error::fromErrno("connect(vsock " + std::to_string(cid) + ":" + std::to_string(port) +
+                            ")");
+  }
+  return fd;
 }
 
 }  // namespace eci::ipc

@@ -76,9 +76,8 @@ Result<nlohmann::json> Client::status() {
   return reply;
 }
 
-Result<PushResult> pushBundle(const std::filesystem::path& pushSocket, const std::string& bundle) {
-  ECI_ASSIGN_OR_RETURN(reply,
-                       request(pushSocket, {{"op", "push"}, {"bundle", bundle}}, "policy push"));
+namespace {
+PushResult pushResultOf(const json& reply) {
   PushResult r;
   r.applied = reply["ok"].get<bool>();
   if (auto it = reply.find("serial"); it != reply.end() && it->is_number_unsigned()) {
@@ -86,6 +85,27 @@ Result<PushResult> pushBundle(const std::filesystem::path& pushSocket, const std
   }
   if (!r.applied) r.reason = errorOf(reply);
   return r;
+}
+}  // namespace
+
+Result<PushResult> pushBundle(const std::filesystem::path& pushSocket, const std::string& bundle) {
+  ECI_ASSIGN_OR_RETURN(reply,
+                       request(pushSocket, {{"op", "push"}, {"bundle", bundle}}, "policy push"));
+  return pushResultOf(reply);
+}
+
+Result<PushResult> pushBundleVsock(uint32_t cid, uint32_t port, const std::string& bundle) {
+  const std::string where = "eci-enforcerd at vsock " + std::to_string(cid) + ":" +
+                            std::to_string(port) + " (policy push)";
+  auto fd = ipc::connectVsock(cid, port);
+  if (!fd.ok()) return std::move(fd).error().wrap("cannot reach " + where);
+  ECI_TRY_CTX(ipc::sendMessage(fd->get(), {{"op", "push"}, {"bundle", bundle}}, kTimeout), where);
+  auto reply = ipc::recvMessage(fd->get(), kTimeout);
+  if (!reply.ok()) return std::move(reply).error().wrap(where);
+  if (!reply->is_object() || !reply->contains("ok") || !(*reply)["ok"].is_boolean()) {
+    return Error("eci-enforcerd sent a malformed reply to policy push");
+  }
+  return pushResultOf(*reply);
 }
 
 }  // namespace eci::enforcer

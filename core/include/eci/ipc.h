@@ -30,6 +30,11 @@ Status sendMessage(int fd, const nlohmann::json& msg,
 Result<nlohmann::json> recvMessage(int fd, std::chrono::milliseconds timeout = kDefaultTimeout,
                                    size_t maxBytes = kMaxFrameBytes);
 
+// AF_VSOCK, for the agent on the host and eci-enforcerd in the VM. Listening binds VMADDR_CID_ANY;
+// the caller checks the peer's CID.
+Result<UniqueFd> listenVsock(uint32_t port, int backlog = 16);
+Result<UniqueFd> connectVsock(uint32_t cid, uint32_t port);
+
 // One request, one reply, on a fresh connection.
 Result<nlohmann::json> call(const std::filesystem::path& socket, const nlohmann::json& request,
                             std::chrono::milliseconds timeout = kDefaultTimeout);

@@ -46,16 +46,7 @@ Status Server::addUnixListener(const std::filesystem::path& path, Endpoint endpo
 }
 
 Status Server::addVsockListener(uint32_t port) {
-  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return Error::fromErrno("socket(AF_VSOCK, SOCK_STREAM)");
-  sockaddr_vm addr{};
-  addr.svm_family = AF_VSOCK;
-  addr.svm_cid = VMADDR_CID_ANY;
-  addr.svm_port = port;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return Error::fromErrno("bind(AF_VSOCK, port " + std::to_string(port) + ")");
-  }
-  if (::listen(fd.get(), 16) != 0) return Error::fromErrno("listen(AF_VSOCK)");
+  ECI_ASSIGN_OR_RETURN(fd, ipc::listenVsock(port));
   listeners_.push_back({std::move(fd), Endpoint::kVsockPush, {}, 0, 0});
   return {};
 }

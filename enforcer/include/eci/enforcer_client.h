@@ -55,5 +55,7 @@ struct PushResult {
   std::string reason;  // why it was refused
 };
 Result<PushResult> pushBundle(const std::filesystem::path& pushSocket, const std::string& bundle);
+// The same push over AF_VSOCK (agent on the host, eci-enforcerd in a VM).
+Result<PushResult> pushBundleVsock(uint32_t cid, uint32_t port, const std::string& bundle);
 
 }  // namespace eci::enforcer
