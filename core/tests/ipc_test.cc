@@ -1,5 +1,6 @@
 #include "eci/ipc.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,6 +11,8 @@
 #include <fstream>
 #include <thread>
 #include <vector>
+
+#include "eci/sys.h"
 
 namespace eci::ipc {
 namespace {
@@ -304,6 +307,47 @@ TEST_F(ListenerTest, TooLongPathRefused) {
   auto l = listenUnix(dir_ / std::string(200, 'x'));
   ASSERT_FALSE(l.ok());
   EXPECT_EQ(l.error().code(), ENAMETOOLONG);
+}
+
+// SCM_RIGHTS helpers shared by the seccomp supervisor and its helper.
+TEST(PassFds, DescriptorsArriveAndExtrasAreClosedNotLeaked) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  int pipeFds[2];
+  ASSERT_EQ(::pipe2(pipeFds, O_CLOEXEC), 0);
+  UniqueFd r(pipeFds[0]), w(pipeFds[1]);
+  const int sent[2] = {r.get(), w.get()};
+  const char payload[] = "hello";
+  ASSERT_EQ(sys::sendWithFds(a.get(), payload, sizeof payload, sent, 2),
+            static_cast<ssize_t>(sizeof payload));
+
+  char buf[16] = {};
+  int got[1] = {-1};
+  size_t n = 0;
+  bool truncated = true;
+  ASSERT_EQ(sys::recvWithFds(b.get(), buf, sizeof buf, got, 1, &n, &truncated),
+            static_cast<ssize_t>(sizeof payload));
+  EXPECT_STREQ(buf, "hello");
+  EXPECT_FALSE(truncated);
+  ASSERT_EQ(n, 1u);
+  UniqueFd received(got[0]);
+  // The received read end works: data written on our write end comes out of it.
+  ASSERT_EQ(::write(w.get(), "x", 1), 1);
+  char c = 0;
+  EXPECT_EQ(::read(received.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  // The second (write-end) descriptor was closed by recvWithFds: closing ours leaves no writer,
+  // so the read end sees EOF; a leaked copy would keep a writer alive (EAGAIN, non-blocking).
+  ASSERT_EQ(::fcntl(received.get(), F_SETFL, O_NONBLOCK), 0);
+  w.reset();
+  EXPECT_EQ(::read(received.get(), &c, 1), 0);
+}
+
+TEST(PassFds, TooManyToSendIsRefused) {
+  int fds[sys::kMaxPassedFds + 1] = {};
+  EXPECT_EQ(sys::sendWithFds(-1, "x", 1, fds, sys::kMaxPassedFds + 1), -1);
+  EXPECT_EQ(errno, EINVAL);
 }
 
 }  // namespace

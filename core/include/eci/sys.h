@@ -28,6 +28,18 @@ Status moveMount(int fromDirfd, const std::string& fromPath, int toDirfd, const 
 
 Result<UniqueFd> pidfdOpen(pid_t pid, unsigned flags = 0);
 
+// One message with file descriptors attached (SCM_RIGHTS) over a unix socket, retrying EINTR.
+// Allocation-free and errno-style (-1 + errno) on purpose: the seccomp helper calls them in a child
+// forked from a multi-threaded process, where malloc is not safe.
+//   sendWithFds: sends `len` bytes and `nfds` (<= kMaxPassedFds) descriptors.
+//   recvWithFds: receives up to `len` bytes; received descriptors (O_CLOEXEC) go to fds[0..*nfds),
+//   any beyond `maxFds` are closed so none leak; *truncated reports MSG_CTRUNC (the sender passed
+//   more than the control buffer holds, i.e. more than kMaxPassedFds).
+inline constexpr size_t kMaxPassedFds = 8;
+ssize_t sendWithFds(int sock, const void* buf, size_t len, const int* fds, size_t nfds);
+ssize_t recvWithFds(int sock, void* buf, size_t len, int* fds, size_t maxFds, size_t* nfds,
+                    bool* truncated);
+
 // Feature probes (cached after the first call).
 bool probeIdmappedMounts();  // open_tree + mount_setattr(MOUNT_ATTR_IDMAP) on a tmpfs
 

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "eci/sys.h"
+
 namespace eci::seccomp::helper {
 
 namespace {
@@ -125,27 +127,12 @@ int act(const Request& r, int target, int source, int* outFd) {
   static Request req;  // static: 8 KiB, never on a signal stack
   for (;;) {
     int fds[3] = {-1, -1, -1};
-    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * 3)];
-    iovec iov{&req, sizeof(req)};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof(cbuf);
-    ssize_t n = recvmsg(kSockFd, &msg, MSG_CMSG_CLOEXEC);
+    size_t received = 0;
+    bool truncated = false;
+    ssize_t n = sys::recvWithFds(kSockFd, &req, sizeof(req), fds, 3, &received, &truncated);
     if (n == 0) _exit(0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      _exit(12);
-    }
-    int nfds = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        int k = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < k && nfds < 3; ++i)
-          memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      }
-    }
+    if (n < 0) _exit(12);
+    const int nfds = static_cast<int>(received);
     Reply rep{};
     int outFd = -1;
     if (static_cast<size_t>(n) != sizeof(req) || nfds < 1 ||
@@ -164,22 +151,7 @@ int act(const Request& r, int target, int source, int* outFd) {
     for (int fd : fds)
       if (fd >= 0) close(fd);
     rep.hasFd = outFd >= 0;
-    alignas(cmsghdr) char obuf[CMSG_SPACE(sizeof(int))];
-    iovec oiov{&rep, sizeof(rep)};
-    msghdr out{};
-    out.msg_iov = &oiov;
-    out.msg_iovlen = 1;
-    if (outFd >= 0) {
-      out.msg_control = obuf;
-      out.msg_controllen = sizeof(obuf);
-      cmsghdr* c = CMSG_FIRSTHDR(&out);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &outFd, sizeof(int));
-    }
-    while (sendmsg(kSockFd, &out, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-    }
+    (void)sys::sendWithFds(kSockFd, &rep, sizeof(rep), &outFd, outFd >= 0 ? 1 : 0);
     if (outFd >= 0) close(outFd);
   }
 }

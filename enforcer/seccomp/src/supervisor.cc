@@ -25,6 +25,7 @@
 
 #include "eci/log.h"
 #include "eci/seccomp/rules.h"
+#include "eci/sys.h"
 #include "helper.h"
 
 namespace eci::seccomp {
@@ -541,28 +542,14 @@ Status Supervisor::Impl::registerFd(int connFd) {
   std::vector<UniqueFd> fds;
   for (;;) {
     char buf[8192];
-    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * 8)];
-    iovec iov{buf, sizeof(buf)};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof(cbuf);
-    ssize_t n = recvmsg(connFd, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::fromErrno("recvmsg(seccomp registration)");
-    }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; ++i) {
-          int fd;
-          memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-          fds.emplace_back(fd);
-        }
-      }
-    if (msg.msg_flags & MSG_CTRUNC) return Error(EPROTO, "seccomp registration: too many fds");
+    int got[sys::kMaxPassedFds];
+    size_t ngot = 0;
+    bool truncated = false;
+    ssize_t n =
+        sys::recvWithFds(connFd, buf, sizeof(buf), got, sys::kMaxPassedFds, &ngot, &truncated);
+    if (n < 0) return Error::fromErrno("recvmsg(seccomp registration)");
+    for (size_t i = 0; i < ngot; ++i) fds.emplace_back(got[i]);
+    if (truncated) return Error(EPROTO, "seccomp registration: too many fds");
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > (1 << 20))
@@ -638,19 +625,8 @@ int Supervisor::Impl::runInHelper(Container& c, const helper::Request& req, int 
   int nfds = 1;
   if (target >= 0) fds[nfds++] = target;
   if (source >= 0) fds[nfds++] = source;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * 3)] = {};
-  iovec iov{const_cast<helper::Request*>(&req), sizeof(req)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-  memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-  if (sendmsg(c.helper.sock, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(req))) {
+  if (sys::sendWithFds(c.helper.sock, &req, sizeof(req), fds, static_cast<size_t>(nfds)) !=
+      static_cast<ssize_t>(sizeof(req))) {
     c.stopHelper();
     return EPERM;
   }
@@ -667,24 +643,15 @@ int Supervisor::Impl::runInHelper(Container& c, const helper::Request& req, int 
     return EPERM;
   }
   helper::Reply rep{};
-  alignas(cmsghdr) char rbuf[CMSG_SPACE(sizeof(int))];
-  iovec riov{&rep, sizeof(rep)};
-  msghdr rmsg{};
-  rmsg.msg_iov = &riov;
-  rmsg.msg_iovlen = 1;
-  rmsg.msg_control = rbuf;
-  rmsg.msg_controllen = sizeof(rbuf);
-  ssize_t r = recvmsg(c.helper.sock, &rmsg, MSG_CMSG_CLOEXEC);
+  int passed = -1;
+  size_t npassed = 0;
+  bool truncated = false;
+  ssize_t r = sys::recvWithFds(c.helper.sock, &rep, sizeof(rep), &passed, 1, &npassed, &truncated);
+  if (npassed == 1) out.reset(passed);
   if (r != static_cast<ssize_t>(sizeof(rep))) {
     c.stopHelper();
     return EPERM;
   }
-  for (cmsghdr* x = CMSG_FIRSTHDR(&rmsg); x; x = CMSG_NXTHDR(&rmsg, x))
-    if (x->cmsg_level == SOL_SOCKET && x->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(x), sizeof(int));
-      out.reset(fd);
-    }
   if (rep.err == 0 && rep.hasFd && !out) return EPROTO;
   return rep.err;
 }
