@@ -10,6 +10,7 @@
 #include "eci/log.h"
 #include "eci/procfs/module.h"
 #include "eci/seccomp/module.h"
+#include "eci/seccomp/worker.h"
 
 namespace {
 
@@ -24,6 +25,8 @@ void addModules(eci::enforcerd::Enforcer& enforcer, const std::string& seccompSo
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A per-container seccomp worker is this binary re-executed; it must not parse our flags.
+  if (auto rc = eci::seccomp::runWorkerIfRequested(argc, argv)) return *rc;
   eci::log::setProgramName("eci-enforcerd");
   eci::enforcerd::Config cfg;
   CLI::App app{"eci-enforcerd: the ECI policy and uid/gid range daemon", "eci-enforcerd"};

@@ -172,13 +172,13 @@ bool ContainerMounts::isProcOrSysTree(const MountEntry& m) const {
   return i && (i->fstype == "proc" || i->fstype == "sysfs");
 }
 
-bool ContainerMounts::isProtected(const MountEntry& m, const std::vector<MountEntry>& table) const {
+bool ContainerMounts::isProtected(const MountEntry& m, const TableFn& table) const {
   const MountEntry* i = initialMatch(m);
   if (!i) return false;  // the container's own mount
   if (m.mountPoint == "/" || underProcOrSys(m.mountPoint)) return true;
   // A mask, read-only path or emulation mount inside a clone of /proc or /sys (a new proc mount
   // served by kCloneTree, or a bind of /proc elsewhere): removing it would unmask the clone.
-  const MountEntry* parent = findById(table, m.parent);
+  const MountEntry* parent = findById(table(), m.parent);
   return parent && parent != &m && isProcOrSysTree(*parent);
 }
 
@@ -316,6 +316,12 @@ bool isAllowedNewFsType(std::string_view t) {
 
 namespace {
 
+// The caller's mount table, read only if a rule gets that far (rendering mountinfo is the
+// costliest step of a decision).
+ContainerMounts::TableFn tableOf(Environment& env) {
+  return [&env]() -> const std::vector<MountEntry>& { return env.mountTable(); };
+}
+
 // A path the call needs: resolved, attached, and an error to return if not.
 std::optional<Decision> needPath(const PathInfo& p, const char* what) {
   if (p.err != 0)
@@ -328,7 +334,7 @@ std::optional<Decision> checkOvermount(const PathInfo& t, const ContainerMounts&
                                        Environment& env) {
   // Mounting on `/`, `/proc`, `/sys` or one of the runtime's submounts there would hide or replace
   // what the runtime put there. Stacking on any other directory (also inside /proc) is allowed.
-  if (t.attached && t.mountRoot && t.mount && c.isProtected(*t.mount, env.mountTable()))
+  if (t.attached && t.mountRoot && t.mount && c.isProtected(*t.mount, tableOf(env)))
     return refuse(EPERM, "target " + t.mount->mountPoint + " is a protected mount");
   return std::nullopt;
 }
@@ -383,7 +389,7 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
     PathInfo s = env.resolve(Environment::Which::kSource);
     if (auto e = needPath(s, "source")) return *e;
-    if (s.mount && s.mountRoot && c.isProtected(*s.mount, env.mountTable()))
+    if (s.mount && s.mountRoot && c.isProtected(*s.mount, tableOf(env)))
       return refuse(EPERM, "moving protected mount " + s.mount->mountPoint);
     PathInfo t = env.resolve(Environment::Which::kTarget);
     if (auto e = needPath(t, "target")) return *e;
@@ -440,7 +446,7 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
       if (!t.mountRoot || !t.mount) return refuse(EINVAL, "not a mount point");
-      if (c.isProtected(*t.mount, env.mountTable()))
+      if (c.isProtected(*t.mount, tableOf(env)))
         return refuse(EPERM, "unmounting protected mount " + t.mount->mountPoint);
       return act(Action::kUmount, "unmount of the container's own mount");
     }
@@ -499,12 +505,12 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
       if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
       PathInfo s = env.resolve(Environment::Which::kSource);
       if (auto e = needPath(s, "source")) return *e;
-      if (s.attached && s.mount && s.mountRoot && c.isProtected(*s.mount, env.mountTable()))
+      if (s.attached && s.mount && s.mountRoot && c.isProtected(*s.mount, tableOf(env)))
         return refuse(EPERM, "moving protected mount " + s.mount->mountPoint);
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
       if (auto e = checkOvermount(t, c, env)) return *e;
-      if ((d.args[4] & kMoveMountBeneath) && t.mount && c.isProtected(*t.mount, env.mountTable()))
+      if ((d.args[4] & kMoveMountBeneath) && t.mount && c.isProtected(*t.mount, tableOf(env)))
         return refuse(EPERM, "mounting beneath a protected mount");
       return act(Action::kMoveMount, "move_mount of the container's own mount");
     }
@@ -524,7 +530,7 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
       // A reconfigure context for a protected or read-only-locked superblock could flip it rw.
-      if (roLocked(t, c) || (t.mount && c.isProtected(*t.mount, env.mountTable())) ||
+      if (roLocked(t, c) || (t.mount && c.isProtected(*t.mount, tableOf(env))) ||
           (t.mount && c.isProcOrSysTree(*t.mount)))
         return refuse(EPERM, "fspick of a protected superblock");
       return act(Action::kFspick, "fspick of the container's own superblock");

@@ -1,20 +1,18 @@
 #include "eci/seccomp/supervisor.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,10 +21,12 @@
 #include <map>
 #include <mutex>
 
+#include "eci/fs_util.h"
 #include "eci/log.h"
 #include "eci/seccomp/rules.h"
+#include "eci/seccomp/worker.h"
 #include "eci/sys.h"
-#include "helper.h"
+#include "worker_protocol.h"
 
 namespace eci::seccomp {
 
@@ -92,7 +92,6 @@ namespace {
 struct NsId {
   dev_t dev = 0;
   ino_t ino = 0;
-  bool operator==(const NsId&) const = default;
 };
 
 std::optional<NsId> nsOf(pid_t pid, const char* kind) {
@@ -102,311 +101,81 @@ std::optional<NsId> nsOf(pid_t pid, const char* kind) {
   return NsId{st.st_dev, st.st_ino};
 }
 
-Result<std::string> readProcFile(const std::string& path, size_t max) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::fromErrno("open('" + path + "')");
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = read(fd.get(), buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::fromErrno("read('" + path + "')");
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max)
-      return Error(EFBIG, path + " is larger than " + std::to_string(max) + " bytes");
-  }
-  return out;
+int64_t monoNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-// Reads the caller's memory with process_vm_readv, page by page, so a string ending right before
-// an unmapped page is still read.
-class ProcessMemory : public MemoryReader {
- public:
-  explicit ProcessMemory(pid_t pid) : pid_(pid) {}
-  std::optional<std::string> readBytes(uint64_t addr, size_t len) override {
-    std::string out(len, '\0');
-    size_t done = 0;
-    while (done < len) {
-      const uint64_t a = addr + done;
-      const size_t chunk = std::min(len - done, static_cast<size_t>(4096 - (a & 4095)));
-      iovec local{out.data() + done, chunk};
-      iovec remote{reinterpret_cast<void*>(a), chunk};
-      ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
-      if (n <= 0) return std::nullopt;
-      done += static_cast<size_t>(n);
-    }
-    return out;
-  }
-  std::optional<std::string> readString(uint64_t addr, size_t max) override {
-    std::string out;
-    while (out.size() < max) {
-      const uint64_t a = addr + out.size();
-      const size_t chunk = std::min(max - out.size(), static_cast<size_t>(4096 - (a & 4095)));
-      char buf[4096];
-      iovec local{buf, chunk};
-      iovec remote{reinterpret_cast<void*>(a), chunk};
-      ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
-      if (n <= 0) return std::nullopt;
-      const char* nul = static_cast<const char*>(memchr(buf, 0, static_cast<size_t>(n)));
-      if (nul) {
-        out.append(buf, static_cast<size_t>(nul - buf));
-        return out;
-      }
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return std::nullopt;  // no NUL within PATH_MAX: the kernel would say ENAMETOOLONG
-  }
+// A worker that keeps dying is not restarted forever: after this many starts the container's
+// notify fds are closed and its trapped calls fail with ENOSYS (closed, never hanging).
+constexpr int kMaxWorkerStarts = 4;
 
- private:
-  pid_t pid_;
-};
-
+// One container: what a (re)started worker needs, and the worker itself.
 struct Container {
   std::string id;
-  ContainerMounts mounts;
-  std::optional<NsId> pidns, netns;
-  UniqueFd userns;
-  helper::Handle helper;
+  UniqueFd userns, mntns, pidns, netns;  // the container's, from its first registration
+  UniqueFd mounts;                       // memfd: the initial mountinfo text
+  UniqueFd sharedFd;                     // memfd behind `shared`
+  worker::Shared* shared = nullptr;
+  pid_t workerPid = -1;
+  UniqueFd control;  // our end of the worker's control socket
+  int starts = 0;
   int notifyFds = 0;
-  explicit Container(std::vector<MountEntry> m) : mounts(std::move(m)) {}
-  ~Container() { stopHelper(); }
-  void stopHelper() {
-    if (helper.pid > 0) {
-      kill(helper.pid, SIGKILL);
-      while (waitpid(helper.pid, nullptr, 0) < 0 && errno == EINTR) {
+
+  ~Container() {
+    stopWorker();
+    if (shared) munmap(shared, sizeof(worker::Shared));
+  }
+  void stopWorker() {
+    control.reset();  // EOF: the worker exits by itself
+    if (workerPid > 0) {
+      kill(workerPid, SIGKILL);
+      while (waitpid(workerPid, nullptr, 0) < 0 && errno == EINTR) {
       }
-      helper.pid = -1;
+      workerPid = -1;
     }
-    if (helper.sock >= 0) close(helper.sock);
-    helper.sock = -1;
   }
 };
 
-// The system side of rules.h's Environment for one notification.
-class RealEnvironment : public Environment {
- public:
-  RealEnvironment(pid_t pid, const Decoded& d, const Container& c) : pid_(pid), d_(d), c_(c) {}
-
-  PathInfo resolve(Which which) override {
-    auto& slot = which == Which::kSource ? source_ : target_;
-    if (slot.done) return slot.info;
-    slot.done = true;
-    int dfd = AT_FDCWD;
-    bool emptyOk = false, follow = true;
-    const std::optional<std::string>* path = which == Which::kSource ? &d_.source : &d_.target;
-    switch (d_.call) {
-      case Call::kUmount2:
-        follow = !(d_.args[1] & UMOUNT_NOFOLLOW);
-        break;
-      case Call::kOpenTree:
-        dfd = static_cast<int>(d_.args[0]);
-        emptyOk = d_.args[2] & AT_EMPTY_PATH;
-        follow = !(d_.args[2] & AT_SYMLINK_NOFOLLOW);
-        break;
-      case Call::kFspick:
-        dfd = static_cast<int>(d_.args[0]);
-        emptyOk = d_.args[2] & FSPICK_EMPTY_PATH;
-        follow = !(d_.args[2] & FSPICK_SYMLINK_NOFOLLOW);
-        break;
-      case Call::kMountSetattr:
-        dfd = static_cast<int>(d_.args[0]);
-        emptyOk = d_.args[2] & AT_EMPTY_PATH;
-        follow = !(d_.args[2] & AT_SYMLINK_NOFOLLOW);
-        break;
-      case Call::kMoveMount:
-        if (which == Which::kSource) {
-          dfd = static_cast<int>(d_.args[0]);
-          emptyOk = d_.args[4] & MOVE_MOUNT_F_EMPTY_PATH;
-          follow = d_.args[4] & MOVE_MOUNT_F_SYMLINKS;
-        } else {
-          dfd = static_cast<int>(d_.args[2]);
-          emptyOk = d_.args[4] & MOVE_MOUNT_T_EMPTY_PATH;
-          follow = d_.args[4] & MOVE_MOUNT_T_SYMLINKS;
-        }
-        break;
-      default:
-        break;
-    }
-    slot.info = resolvePath(dfd, path->value_or(""), emptyOk, follow, slot.fd);
-    return slot.info;
-  }
-
-  PathInfo resolveInRoot(const std::string& absPath) override {
-    if (!inRoot_.done) {
-      inRoot_.done = true;
-      inRoot_.info = resolvePath(AT_FDCWD, absPath, false, true, inRoot_.fd);
-    }
-    return inRoot_.info;
-  }
-
-  const std::vector<MountEntry>& mountTable() override {
-    if (!tableLoaded_) {
-      tableLoaded_ = true;
-      auto text = readProcFile("/proc/" + std::to_string(pid_) + "/mountinfo", 4 << 20);
-      if (text.ok()) {
-        auto parsed = parseMountInfo(*text);
-        if (parsed.ok()) table_ = std::move(*parsed);
-      }
-    }
-    return table_;
-  }
-
-  bool callerHasSysAdmin() override {
-    // capget() reads any thread's sets without a permission check, and without the ~8 KiB
-    // /proc/<pid>/status render. The caller is blocked in the trapped call, so its own sets
-    // cannot change meanwhile (only a task can change its own capabilities).
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, pid_};
-    __user_cap_data_struct data[2]{};
-    if (syscall(SYS_capget, &hdr, data) != 0) return false;
-    return data[0].effective & (1U << 21);  // CAP_SYS_ADMIN
-  }
-  bool callerInContainerPidNs() override { return c_.pidns && nsOf(pid_, "pid") == c_.pidns; }
-  bool callerInContainerNetNs() override { return c_.netns && nsOf(pid_, "net") == c_.netns; }
-
-  int targetFd() const { return target_.fd.get(); }
-  void closeTarget() { target_.fd.reset(); }
-  int sourceFd() const { return source_.fd.get(); }
-  int inRootFd() const { return inRoot_.fd.get(); }
-
- private:
-  struct Slot {
-    bool done = false;
-    PathInfo info;
-    UniqueFd fd;
-  };
-
-  // Resolves `path` as the caller would (its root, cwd or dirfd), into an O_PATH fd the
-  // supervisor owns. Absolute paths stay inside the caller's root (RESOLVE_IN_ROOT); relative
-  // ones may not climb above their starting directory (RESOLVE_BENEATH: `..` or an absolute
-  // symlink there gives EXDEV, refused) - the supervisor never follows a path out of the container.
-  PathInfo resolvePath(int dfd, const std::string& path, bool emptyOk, bool follow, UniqueFd& out) {
-    PathInfo info;
-    const std::string proc = "/proc/" + std::to_string(pid_);
-    auto openBase = [&](int fdNum) {
-      std::string p = fdNum == AT_FDCWD ? proc + "/cwd" : proc + "/fd/" + std::to_string(fdNum);
-      return UniqueFd(open(p.c_str(), O_PATH | O_CLOEXEC));
-    };
-    if (path.empty()) {
-      if (!emptyOk) {
-        info.err = ENOENT;
-        return info;
-      }
-      out = openBase(dfd);
-    } else {
-      open_how how{};
-      how.flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
-      UniqueFd base;
-      if (path.front() == '/') {
-        base = UniqueFd(open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-      } else {
-        base = openBase(dfd);
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-      }
-      if (!base) {
-        info.err = errno == ENOENT ? EBADF : errno;
-        return info;
-      }
-      out = UniqueFd(
-          static_cast<int>(syscall(SYS_openat2, base.get(), path.c_str(), &how, sizeof(how))));
-    }
-    if (!out) {
-      info.err = errno;
-      return info;
-    }
-    struct statx sx {};
-    if (statx(out.get(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &sx) !=
-        0) {
-      info.err = errno;
-      return info;
-    }
-    info.major = sx.stx_dev_major;
-    info.minor = sx.stx_dev_minor;
-    info.blockDevice = S_ISBLK(sx.stx_mode);
-    info.mountRoot = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
-    // The target of a new mount that is not a mount root cannot cover a protected mount, and
-    // that is all the rules ask of it: skip rendering the mount table on that hot path.
-    const uint64_t f = d_.args[3];
-    if (d_.call == Call::kMount && !(f & (MS_REMOUNT | MS_BIND | MS_MOVE)) && !info.mountRoot &&
-        &out == &target_.fd)
-      return info;
-    for (const auto& m : mountTable())
-      if (static_cast<uint64_t>(m.id) == sx.stx_mnt_id) info.mount = m;
-    info.attached = info.mount.has_value();
-    return info;
-  }
-
-  pid_t pid_;
-  const Decoded& d_;
-  const Container& c_;
-  Slot source_, target_, inRoot_;
-  bool tableLoaded_ = false;
-  std::vector<MountEntry> table_;
-};
-
-bool sendResponse(int notifyFd, uint64_t id, int err, int64_t val, bool cont) {
-  seccomp_notif_resp resp{};
-  resp.id = id;
-  resp.error = err ? -err : 0;
-  resp.val = err ? 0 : val;
-  resp.flags = cont ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
-  // ENOENT: the caller died or was interrupted meanwhile; nothing to answer.
-  return ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0 || errno == ENOENT;
-}
-
-bool idValid(int notifyFd, uint64_t id) {
-  return ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+Result<UniqueFd> memfdWith(const char* name, const void* data, size_t len) {
+  UniqueFd fd(static_cast<int>(syscall(SYS_memfd_create, name, MFD_CLOEXEC)));
+  if (!fd) return Error::fromErrno(std::string("memfd_create('") + name + "')");
+  if (len > 0 && pwrite(fd.get(), data, len, 0) != static_cast<ssize_t>(len))
+    return Error::fromErrno(std::string("write(memfd '") + name + "')");
+  return fd;
 }
 
 }  // namespace
 
 struct Supervisor::Impl {
   SupervisorOptions opts;
-  UniqueFd listenFd, wakeFd;
+  UniqueFd listenFd, wakeFd, procFd;
   std::thread thread;
   std::atomic<bool> stopping{false};
-  mutable std::mutex mu;  // guards stats_ and the status snapshot
+  // Guards stats_, retired_ and the containers map's membership (status() reads the workers'
+  // shared pages from other threads); everything else is the poll thread's.
+  mutable std::mutex mu;
   SupervisorStats stats_;
-  // Owned by the poll thread only.
+  SupervisorStats retired_;  // counters of workers that are gone
   std::map<std::string, std::unique_ptr<Container>> containers;
+  // Our copies of the notify fds: polled only for the hang-up that says every task of that
+  // filter is gone, and kept so that a restarted worker can take over a container's fds.
   struct NotifyFd {
     UniqueFd fd;
-    std::string containerId;
+    std::string containerKey;
   };
   std::vector<NotifyFd> notifyFds;
-  std::map<std::pair<uint32_t, int>, Call> callCache;
-  size_t notifSize = sizeof(seccomp_notif);
-
-  void bump(uint64_t SupervisorStats::*field) {
-    std::lock_guard<std::mutex> l(mu);
-    ++(stats_.*field);
-  }
-
-  Call callOf(uint32_t arch, int nr) {
-    auto key = std::make_pair(arch, nr);
-    auto it = callCache.find(key);
-    if (it != callCache.end()) return it->second;
-    Call c = Call::kUnknown;
-    char* name = seccomp_syscall_resolve_num_arch(arch, nr);
-    if (name) {
-      c = callFromName(name);
-      free(name);
-    }
-    callCache.emplace(key, c);
-    return c;
-  }
 
   void run();
   void acceptOne();
   Status registerFd(int connFd);
-  void handleNotification(NotifyFd& nf);
-  // Runs an action in the container's helper; returns errno (0 ok) and an fd result.
-  int runInHelper(Container& c, const helper::Request& req, int mntns, int target, int source,
-                  UniqueFd& out);
-  void dropContainerRef(const std::string& id);
+  Status startWorker(Container& c);
+  Status sendNotifyFd(Container& c, int fd);
+  void workerGone(const std::string& key);
+  void checkHungWorkers();
+  void dropContainer(const std::string& key);
+  void updateCounts();
 };
 
 Supervisor::Supervisor(SupervisorOptions opts) : impl_(std::make_unique<Impl>()) {
@@ -425,6 +194,8 @@ Status Supervisor::start() {
   std::filesystem::create_directories(sock.parent_path(), ec);
   if (ec) return Error(ec.value(), "mkdir('" + sock.parent_path().native() + "')");
   ::chmod(sock.parent_path().c_str(), 0700);
+  I.procFd = UniqueFd(open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!I.procFd) return Error::fromErrno("open('/proc', O_PATH)");
   I.listenFd = UniqueFd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!I.listenFd) return Error::fromErrno("socket(AF_UNIX)");
   ::unlink(sock.c_str());
@@ -440,9 +211,6 @@ Status Supervisor::start() {
     return Error::fromErrno("listen('" + sock.native() + "')");
   I.wakeFd = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!I.wakeFd) return Error::fromErrno("eventfd()");
-  seccomp_notif_sizes sizes{};
-  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) == 0)
-    I.notifSize = std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif));
   I.stopping = false;
   I.thread = std::thread([this] { impl_->run(); });
   return {};
@@ -460,26 +228,61 @@ void Supervisor::stop() {
 
 SupervisorStats Supervisor::stats() const {
   std::lock_guard<std::mutex> l(impl_->mu);
-  return impl_->stats_;
+  SupervisorStats s = impl_->stats_;
+  auto add = [&s](const SupervisorStats& r) {
+    s.notifications += r.notifications;
+    s.continued += r.continued;
+    s.refused += r.refused;
+    s.emulated += r.emulated;
+    s.emulationFailed += r.emulationFailed;
+  };
+  add(impl_->retired_);
+  for (const auto& [key, c] : impl_->containers) {
+    if (!c->shared) continue;
+    SupervisorStats w;
+    w.notifications = c->shared->notifications.load(std::memory_order_relaxed);
+    w.continued = c->shared->continued.load(std::memory_order_relaxed);
+    w.refused = c->shared->refused.load(std::memory_order_relaxed);
+    w.emulated = c->shared->emulated.load(std::memory_order_relaxed);
+    w.emulationFailed = c->shared->emulationFailed.load(std::memory_order_relaxed);
+    add(w);
+  }
+  return s;
 }
 
 nlohmann::json Supervisor::status() const {
   auto s = stats();
-  return {{"socket", impl_->opts.socketPath}, {"containers", s.containers},
-          {"notifyFds", s.notifyFds},         {"notifications", s.notifications},
-          {"continued", s.continued},         {"refused", s.refused},
-          {"emulated", s.emulated},           {"emulationFailed", s.emulationFailed},
-          {"registrations", s.registrations}, {"registrationErrors", s.registrationErrors}};
+  return {{"socket", impl_->opts.socketPath},
+          {"containers", s.containers},
+          {"notifyFds", s.notifyFds},
+          {"notifications", s.notifications},
+          {"continued", s.continued},
+          {"refused", s.refused},
+          {"emulated", s.emulated},
+          {"emulationFailed", s.emulationFailed},
+          {"registrations", s.registrations},
+          {"registrationErrors", s.registrationErrors},
+          {"workerRestarts", s.workerRestarts}};
 }
 
 void Supervisor::Impl::run() {
   std::vector<pollfd> pfds;
+  std::vector<std::string> controlKeys;
+  const int tick = static_cast<int>(std::min<int64_t>(500, opts.actionTimeout.count() / 2 + 1));
   while (!stopping) {
     pfds.clear();
+    controlKeys.clear();
     pfds.push_back({wakeFd.get(), POLLIN, 0});
     pfds.push_back({listenFd.get(), POLLIN, 0});
-    for (auto& nf : notifyFds) pfds.push_back({nf.fd.get(), POLLIN, 0});
-    int n = poll(pfds.data(), pfds.size(), 1000);
+    // events 0: a notify fd is only watched for the hang-up (the worker reads the notifications).
+    for (auto& nf : notifyFds) pfds.push_back({nf.fd.get(), 0, 0});
+    const size_t firstControl = pfds.size();
+    for (auto& [key, c] : containers) {
+      if (!c->control) continue;
+      pfds.push_back({c->control.get(), POLLIN, 0});  // a worker never writes: readable = gone
+      controlKeys.push_back(key);
+    }
+    int n = poll(pfds.data(), pfds.size(), tick);
     if (n < 0) {
       if (errno == EINTR) continue;
       LOG_ERROR("seccomp supervisor: poll: %s", strerror(errno));
@@ -487,33 +290,119 @@ void Supervisor::Impl::run() {
     }
     if (stopping) break;
     if (pfds[1].revents & POLLIN) acceptOne();
+    for (size_t i = 0; i < controlKeys.size(); ++i)
+      if (pfds[firstControl + i].revents) workerGone(controlKeys[i]);
     // Walk backwards so erasing a closed notify fd keeps the remaining indices valid.
-    for (size_t i = pfds.size(); i-- > 2;) {
+    for (size_t i = firstControl; i-- > 2;) {
       const size_t k = i - 2;
       if (k >= notifyFds.size()) continue;
-      if (pfds[i].revents & POLLIN) handleNotification(notifyFds[k]);
       if (pfds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
-        // Every task using this filter is gone (Linux >= 5.8 signals it with a hang-up).
-        std::string id = notifyFds[k].containerId;
+        std::string key = notifyFds[k].containerKey;
         notifyFds.erase(notifyFds.begin() + static_cast<long>(k));
-        dropContainerRef(id);
+        auto it = containers.find(key);
+        if (it != containers.end() && --it->second->notifyFds <= 0) dropContainer(key);
       }
     }
+    checkHungWorkers();
+    updateCounts();
   }
-  // Closing the notify fds makes the kernel fail pending and future trapped calls with ENOSYS.
+  // Closing every copy of the notify fds (ours and, by stopping them, the workers') makes the
+  // kernel fail pending and future trapped calls with ENOSYS.
   notifyFds.clear();
-  containers.clear();
   std::lock_guard<std::mutex> l(mu);
+  containers.clear();
   stats_.containers = 0;
   stats_.notifyFds = 0;
 }
 
-void Supervisor::Impl::dropContainerRef(const std::string& id) {
-  auto it = containers.find(id);
-  if (it != containers.end() && --it->second->notifyFds <= 0) containers.erase(it);
+void Supervisor::Impl::updateCounts() {
   std::lock_guard<std::mutex> l(mu);
   stats_.containers = containers.size();
   stats_.notifyFds = notifyFds.size();
+}
+
+void Supervisor::Impl::dropContainer(const std::string& key) {
+  std::unique_ptr<Container> c;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = containers.find(key);
+    if (it == containers.end()) return;
+    c = std::move(it->second);
+    containers.erase(it);
+    if (c->shared) {
+      retired_.notifications += c->shared->notifications.load();
+      retired_.continued += c->shared->continued.load();
+      retired_.refused += c->shared->refused.load();
+      retired_.emulated += c->shared->emulated.load();
+      retired_.emulationFailed += c->shared->emulationFailed.load();
+    }
+  }
+  // Any copies of this container's notify fds we still hold go too.
+  std::erase_if(notifyFds, [&](const NotifyFd& nf) { return nf.containerKey == key; });
+  c.reset();  // stops the worker
+}
+
+// The worker died (crash, or killed by checkHungWorkers). A notification it had received but not
+// answered would otherwise keep its caller blocked: answer it EPERM through our copies of the
+// fds, then start a new worker on the same fds.
+void Supervisor::Impl::workerGone(const std::string& key) {
+  auto it = containers.find(key);
+  if (it == containers.end()) return;
+  Container& c = *it->second;
+  int status = 0;
+  if (c.workerPid > 0) {
+    while (waitpid(c.workerPid, &status, 0) < 0 && errno == EINTR) {
+    }
+    c.workerPid = -1;
+  }
+  c.control.reset();
+  const uint64_t inFlight = c.shared ? c.shared->inFlightId.exchange(0) : 0;
+  if (inFlight != 0) {
+    seccomp_notif_resp resp{};
+    resp.id = inFlight;
+    resp.error = -EPERM;
+    for (auto& nf : notifyFds)
+      if (nf.containerKey == key) (void)ioctl(nf.fd.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+  if (c.shared) c.shared->busySinceNs = 0;
+  LOG_WARN("seccomp supervisor: worker of %s exited (%s %d)%s", c.id.c_str(),
+           WIFSIGNALED(status) ? "signal" : "status",
+           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+           inFlight ? "; its pending call was refused" : "");
+  if (c.starts >= kMaxWorkerStarts) {
+    LOG_ERROR("seccomp supervisor: worker of %s keeps failing; its mount calls now fail (ENOSYS)",
+              c.id.c_str());
+    dropContainer(key);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu);
+    ++stats_.workerRestarts;
+  }
+  Status st = startWorker(c);
+  for (auto& nf : notifyFds)
+    if (st.ok() && nf.containerKey == key) st = sendNotifyFd(c, nf.fd.get());
+  if (!st.ok()) {
+    LOG_ERROR("seccomp supervisor: restarting the worker of %s: %s", c.id.c_str(),
+              st.error().str().c_str());
+    dropContainer(key);
+  }
+}
+
+// A worker stuck in an action (e.g. a mount on a FUSE file system that does not answer) is
+// killed after actionTimeout; workerGone() then refuses the stuck call and restarts it.
+void Supervisor::Impl::checkHungWorkers() {
+  const int64_t now = monoNs();
+  const int64_t limit = std::chrono::nanoseconds(opts.actionTimeout).count();
+  for (auto& [key, c] : containers) {
+    if (!c->shared || c->workerPid <= 0) continue;
+    const int64_t since = c->shared->busySinceNs.load(std::memory_order_acquire);
+    if (since != 0 && now - since > limit) {
+      LOG_WARN("seccomp supervisor: worker of %s is stuck in a mount call; killing it",
+               c->id.c_str());
+      kill(c->workerPid, SIGKILL);
+    }
+  }
 }
 
 void Supervisor::Impl::acceptOne() {
@@ -522,10 +411,66 @@ void Supervisor::Impl::acceptOne() {
     if (!conn) return;  // EAGAIN: drained
     auto st = registerFd(conn.get());
     if (!st.ok()) {
-      bump(&SupervisorStats::registrationErrors);
+      std::lock_guard<std::mutex> l(mu);
+      ++stats_.registrationErrors;
       LOG_WARN("seccomp supervisor: refusing registration: %s", st.error().str().c_str());
     }
   }
+}
+
+Status Supervisor::Impl::startWorker(Container& c) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return Error::fromErrno("socketpair(AF_UNIX, SOCK_SEQPACKET)");
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  // Everything the child does between fork and exec is async-signal-safe (we are threaded):
+  // argv and the fd table plan are built here, before fork.
+  std::vector<std::string> args = {"eci-seccomp-worker", kWorkerFlag, c.id};
+  if (log::level() <= log::Level::kDebug) args.push_back("--debug");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int from[] = {theirs.get(),   procFd.get(),     c.userns.get(), c.mntns.get(),
+                      c.mounts.get(), c.sharedFd.get(), c.pidns.get(),  c.netns.get()};
+  const int to[] = {worker::kControlFd, worker::kProcFd,   worker::kUsernsFd, worker::kMntnsFd,
+                    worker::kMountsFd,  worker::kSharedFd, worker::kPidnsFd,  worker::kNetnsFd};
+  constexpr size_t kN = sizeof(to) / sizeof(to[0]);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler may run in the child before exec
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // Move the fds to their fixed numbers via numbers above any of them, so no dup2 clobbers a
+    // source still needed; -1 (a namespace we could not open) stays closed in the worker.
+    int high[kN];
+    for (size_t i = 0; i < kN; ++i) high[i] = from[i] >= 0 ? fcntl(from[i], F_DUPFD, 1000) : -1;
+    for (size_t i = 0; i < kN; ++i)
+      if (high[i] >= 0 && dup2(high[i], to[i]) < 0) _exit(127);
+    syscall(SYS_close_range, worker::kFirstFreeFd, ~0U, 0);
+    // The memfd offset is shared with ours: the worker reads the table from the start.
+    lseek(worker::kMountsFd, 0, SEEK_SET);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  const int forkErr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return Error(forkErr, "fork() for the seccomp worker of " + c.id);
+  c.workerPid = pid;
+  c.control = std::move(ours);
+  ++c.starts;
+  return {};
+}
+
+Status Supervisor::Impl::sendNotifyFd(Container& c, int fd) {
+  worker::Msg msg;
+  msg.type = worker::MsgType::kAddNotifyFd;
+  if (sys::sendWithFds(c.control.get(), &msg, sizeof(msg), &fd, 1) !=
+      static_cast<ssize_t>(sizeof(msg)))
+    return Error::fromErrno("sending a notify fd to the worker of " + c.id);
+  return {};
 }
 
 Status Supervisor::Impl::registerFd(int connFd) {
@@ -571,17 +516,16 @@ Status Supervisor::Impl::registerFd(int connFd) {
       std::string_view(link) != "anon_inode:seccomp notify")
     return Error(
         EPROTO, "seccomp registration for " + state.containerId + ": fd is not a seccomp listener");
-  if (fcntl(notify.get(), F_SETFL, O_NONBLOCK) != 0) return Error::fromErrno("fcntl(O_NONBLOCK)");
 #ifdef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-  // Linux >= 6.6: wake the supervisor synchronously on the caller's CPU (a measured ~15% off the
-  // round trip); older kernels refuse the flag, which only costs speed.
+  // Linux >= 6.6: wake the worker synchronously on the caller's CPU (a measured ~40% off the
+  // round trip here); older kernels refuse the flag, which only costs speed.
   (void)ioctl(notify.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 #else
   (void)ioctl(notify.get(), SECCOMP_IOW(4, __u64), 1ULL);  // SET_FLAGS, FD_SYNC_WAKE_UP
 #endif
 
   // Keyed by id and user namespace: a container re-created under the same id (while the old one's
-  // fds are still draining) must not inherit the old one's mount snapshot or helper.
+  // fds are still draining) must not inherit the old one's mount snapshot or worker.
   auto userns = nsOf(state.pid, "user");
   if (!userns) return Error(ESRCH, "seccomp registration for " + state.containerId + ": pid gone");
   const std::string key = state.containerId + "@" + std::to_string(userns->ino);
@@ -590,18 +534,33 @@ Status Supervisor::Impl::registerFd(int connFd) {
     // First fd of this container: runc has finished its mounts (it installs the filter right
     // before exec), so the table now is the container's initial one.
     const std::string proc = "/proc/" + std::to_string(state.pid);
-    ECI_ASSIGN_OR_RETURN(text2, readProcFile(proc + "/mountinfo", 4 << 20));
-    ECI_ASSIGN_OR_RETURN(table, parseMountInfo(text2));
-    auto c = std::make_unique<Container>(std::move(table));
+    auto c = std::make_unique<Container>();
     c->id = state.containerId;
-    c->pidns = nsOf(state.pid, "pid");
-    c->netns = nsOf(state.pid, "net");
-    c->userns = UniqueFd(open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!c->userns) return Error::fromErrno("open('" + proc + "/ns/user')");
-    ECI_ASSIGN_OR_RETURN(h, helper::spawn(c->userns.get()));
-    c->helper = h;
+    auto nsFd = [&](const char* kind) {
+      return UniqueFd(open((proc + "/ns/" + kind).c_str(), O_RDONLY | O_CLOEXEC));
+    };
+    c->userns = nsFd("user");
+    c->mntns = nsFd("mnt");
+    c->pidns = nsFd("pid");
+    c->netns = nsFd("net");
+    if (!c->userns || !c->mntns) return Error::fromErrno("open('" + proc + "/ns/{user,mnt}')");
+    ECI_ASSIGN_OR_RETURN(table, fs::readFile(proc + "/mountinfo", 4 << 20));
+    if (auto parsed = parseMountInfo(table); !parsed.ok())  // refuse now, not in the worker
+      return std::move(parsed).error();
+    ECI_ASSIGN_OR_RETURN(mfd, memfdWith("eci-mountinfo", table.data(), table.size()));
+    c->mounts = std::move(mfd);
+    ECI_ASSIGN_OR_RETURN(sfd, memfdWith("eci-seccomp-worker", nullptr, 0));
+    if (ftruncate(sfd.get(), sizeof(worker::Shared)) != 0) return Error::fromErrno("ftruncate");
+    void* page =
+        mmap(nullptr, sizeof(worker::Shared), PROT_READ | PROT_WRITE, MAP_SHARED, sfd.get(), 0);
+    if (page == MAP_FAILED) return Error::fromErrno("mmap(worker page)");
+    c->shared = new (page) worker::Shared();  // the memfd is zero-filled; this states the type
+    c->sharedFd = std::move(sfd);
+    ECI_TRY_CTX(startWorker(*c), "seccomp worker for " + state.containerId);
+    std::lock_guard<std::mutex> l(mu);
     it = containers.emplace(key, std::move(c)).first;
   }
+  ECI_TRY(sendNotifyFd(*it->second, notify.get()));
   ++it->second->notifyFds;
   notifyFds.push_back({std::move(notify), key});
   {
@@ -612,190 +571,6 @@ Status Supervisor::Impl::registerFd(int connFd) {
   }
   LOG_DEBUG("seccomp supervisor: %s pid %d registered", state.containerId.c_str(), state.pid);
   return {};
-}
-
-int Supervisor::Impl::runInHelper(Container& c, const helper::Request& req, int mntns, int target,
-                                  int source, UniqueFd& out) {
-  if (c.helper.pid <= 0) {
-    auto h = helper::spawn(c.userns.get());
-    if (!h.ok()) return EPERM;
-    c.helper = *h;
-  }
-  int fds[3] = {mntns, target, source};
-  int nfds = 1;
-  if (target >= 0) fds[nfds++] = target;
-  if (source >= 0) fds[nfds++] = source;
-  if (sys::sendWithFds(c.helper.sock, &req, sizeof(req), fds, static_cast<size_t>(nfds)) !=
-      static_cast<ssize_t>(sizeof(req))) {
-    c.stopHelper();
-    return EPERM;
-  }
-  pollfd p{c.helper.sock, POLLIN, 0};
-  int n;
-  do {
-    n = poll(&p, 1, static_cast<int>(opts.helperTimeout.count()));
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0 || !(p.revents & POLLIN)) {
-    // A helper stuck in the kernel (e.g. a FUSE mount that does not answer) is killed; the call
-    // is refused rather than left waiting.
-    LOG_WARN("seccomp supervisor: helper of %s timed out; restarting it", c.id.c_str());
-    c.stopHelper();
-    return EPERM;
-  }
-  helper::Reply rep{};
-  int passed = -1;
-  size_t npassed = 0;
-  bool truncated = false;
-  ssize_t r = sys::recvWithFds(c.helper.sock, &rep, sizeof(rep), &passed, 1, &npassed, &truncated);
-  if (npassed == 1) out.reset(passed);
-  if (r != static_cast<ssize_t>(sizeof(rep))) {
-    c.stopHelper();
-    return EPERM;
-  }
-  if (rep.err == 0 && rep.hasFd && !out) return EPROTO;
-  return rep.err;
-}
-
-void Supervisor::Impl::handleNotification(NotifyFd& nf) {
-  std::vector<char> buf(notifSize, 0);  // RECV requires a zeroed buffer
-  auto* req = reinterpret_cast<seccomp_notif*>(buf.data());
-  if (ioctl(nf.fd.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) return;  // ENOENT: caller gone
-  bump(&SupervisorStats::notifications);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto us = [&t0] {
-    return static_cast<long>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count());
-  };
-  auto cit = containers.find(nf.containerId);
-  auto respond = [&](int err, int64_t val, bool cont) {
-    sendResponse(nf.fd.get(), req->id, err, val, cont);
-  };
-  if (cit == containers.end()) {
-    bump(&SupervisorStats::refused);
-    respond(EPERM, 0, false);
-    return;
-  }
-  Container& c = *cit->second;
-  const Call call = callOf(req->data.arch, req->data.nr);
-  uint64_t args[6];
-  for (int i = 0; i < 6; ++i) args[i] = req->data.args[i];
-  ProcessMemory mem(static_cast<pid_t>(req->pid));
-  Decoded d = decode(call, args, mem);
-  // The memory we read belonged to the caller only if it is still blocked in this very call.
-  if (!idValid(nf.fd.get(), req->id)) return;
-  RealEnvironment env(static_cast<pid_t>(req->pid), d, c);
-  Decision dec = decide(d, c.mounts, env);
-  const long decidedUs = us();
-  LOG_DEBUG("seccomp %s pid %u %s: %s (%s)", c.id.c_str(), req->pid, callName(call),
-            actionName(dec.action), dec.reason.c_str());
-  if (dec.action == Action::kContinue) {
-    bump(&SupervisorStats::continued);
-    respond(0, 0, true);
-    return;
-  }
-  if (dec.action == Action::kError) {
-    bump(&SupervisorStats::refused);
-    respond(dec.err, 0, false);
-    return;
-  }
-  helper::Request hr;
-  hr.action = static_cast<uint32_t>(dec.action);
-  hr.flags = d.call == Call::kMount       ? d.args[3]
-             : d.call == Call::kUmount2   ? d.args[1]
-             : d.call == Call::kMoveMount ? d.args[4]
-                                          : d.args[2];
-  hr.attr = d.attr;
-  auto copy = [](char* dst, size_t cap, const std::optional<std::string>& s, uint32_t& has) {
-    if (!s) return;
-    has = 1;
-    std::memcpy(dst, s->data(), std::min(cap, s->size()));
-  };
-  copy(hr.source, kMaxPath, d.source, hr.hasSource);
-  copy(hr.fstype, kMaxFsName, d.fstype, hr.hasFstype);
-  copy(hr.data, kMaxData, d.data, hr.hasData);
-  int target = -1, source = -1;
-  UniqueFd parentFd;
-  switch (dec.action) {
-    case Action::kReplayMount: {
-      uint64_t f = d.args[3];
-      target = env.targetFd();
-      if (f & (MS_BIND | MS_MOVE)) source = env.sourceFd();
-      break;
-    }
-    case Action::kCloneTree:
-      target = env.targetFd();
-      source = env.inRootFd();
-      break;
-    case Action::kMoveMount:
-      target = env.targetFd();
-      source = env.sourceFd();
-      break;
-    case Action::kUmount: {
-      // The umount goes by parent directory + name: an fd on the mount itself would pin it
-      // (EBUSY), so ours is closed before the helper acts.
-      PathInfo t = env.resolve(Environment::Which::kTarget);
-      if (t.mount && t.mount->mountPoint != "/") {
-        const auto& mp = t.mount->mountPoint;
-        const std::string name = mp.substr(mp.rfind('/') + 1);
-        if (!name.empty() && name.size() < sizeof(hr.name) && name != "." && name != "..") {
-          parentFd = UniqueFd(openat(env.targetFd(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
-          std::memcpy(hr.name, name.data(), name.size());
-          hr.mountId = static_cast<uint64_t>(t.mount->id);
-        }
-      }
-      env.closeTarget();
-      target = parentFd.get();
-      break;
-    }
-    case Action::kMountSetattr:
-    case Action::kFspick:
-      target = env.targetFd();
-      break;
-    default:
-      break;
-  }
-  // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
-  if (dec.action == Action::kMoveMount && d.call == Call::kMount) hr.flags = 0;
-  UniqueFd mntns(
-      open(("/proc/" + std::to_string(req->pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
-  const bool needTarget = dec.action != Action::kFsopen;
-  if (!mntns || (needTarget && target < 0) ||
-      ((dec.action == Action::kMoveMount || dec.action == Action::kCloneTree) && source < 0)) {
-    bump(&SupervisorStats::refused);
-    respond(EPERM, 0, false);
-    return;
-  }
-  hr.hasTargetFd = target >= 0;
-  hr.hasSourceFd = source >= 0;
-  // Last check before acting: a caller killed meanwhile must not get a mount made on its behalf.
-  if (!idValid(nf.fd.get(), req->id)) return;
-  UniqueFd result;
-  int err = runInHelper(c, hr, mntns.get(), target, source, result);
-  LOG_DEBUG("seccomp %s: decided in %ld us, acted in %ld us", callName(call), decidedUs, us());
-  if (err != 0) {
-    bump(&SupervisorStats::emulationFailed);
-    respond(err, 0, false);
-    return;
-  }
-  bump(&SupervisorStats::emulated);
-  if (result) {
-    seccomp_notif_addfd add{};
-    add.id = req->id;
-    add.flags = SECCOMP_ADDFD_FLAG_SEND;  // installs the fd and answers with its number, atomically
-    add.srcfd = static_cast<uint32_t>(result.get());
-    const bool cloexec = (d.call == Call::kFsopen && (d.args[1] & FSOPEN_CLOEXEC)) ||
-                         (d.call == Call::kFspick && (d.args[2] & FSPICK_CLOEXEC));
-    add.newfd_flags = cloexec ? O_CLOEXEC : 0;
-    if (ioctl(nf.fd.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT) {
-      const int e = errno;
-      LOG_WARN("seccomp supervisor: SECCOMP_IOCTL_NOTIF_ADDFD(%s): %s", callName(call),
-               strerror(e));
-      respond(e == EMFILE ? EMFILE : EPERM, 0, false);
-    }
-    return;
-  }
-  respond(0, 0, false);
 }
 
 }  // namespace eci::seccomp

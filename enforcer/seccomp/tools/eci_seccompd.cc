@@ -7,8 +7,11 @@
 
 #include "eci/log.h"
 #include "eci/seccomp/supervisor.h"
+#include "eci/seccomp/worker.h"
 
 int main(int argc, char** argv) {
+  // A per-container seccomp worker is this binary re-executed; it must not parse our flags.
+  if (auto rc = eci::seccomp::runWorkerIfRequested(argc, argv)) return *rc;
   eci::log::setProgramName("seccompd");
   CLI::App app{"eci seccomp-notify supervisor"};
   eci::seccomp::SupervisorOptions opts;

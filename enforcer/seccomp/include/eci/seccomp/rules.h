@@ -52,8 +52,11 @@ class ContainerMounts {
   bool isReadOnlyLockedDevice(unsigned major, unsigned minor) const;
   // `/`, `/proc`, `/sys`, everything the runtime mounted below them (masks, read-only paths,
   // the /proc and /sys emulation) and the same mounts inside clones of /proc or /sys: these
-  // cannot be unmounted, moved or overmounted. `table` is the caller's current mount table.
-  bool isProtected(const MountEntry& m, const std::vector<MountEntry>& table) const;
+  // cannot be unmounted, moved or overmounted. `table` gives the caller's current mount table;
+  // it is called only when `m` shows an initial mount (a mount the container made itself, the
+  // hot path, never needs it).
+  using TableFn = std::function<const std::vector<MountEntry>&()>;
+  bool isProtected(const MountEntry& m, const TableFn& table) const;
   // A procfs/sysfs mount of the container (the tree a new proc/sysfs mount is cloned from).
   bool isProcOrSysTree(const MountEntry& m) const;
 

@@ -1,14 +1,16 @@
 // The seccomp-notify supervisor: runc connects to its socket (the spec's
 // linux.seccomp.listenerPath) once for a container's init and once per `runc exec`, sending the
-// notify fd (SCM_RIGHTS) and the container process state JSON. One thread polls the listening
-// socket and every notify fd; each notification is decoded into a private copy, decided
-// (rules.h) and answered. Privileged actions run in a per-container helper process that joined
-// the container's user namespace, so the kernel re-checks them as the container's root.
+// notify fd (SCM_RIGHTS) and the container process state JSON. One thread accepts those and
+// starts one worker per container (worker.h: the binary re-executed, joined to the container's
+// user and mount namespaces as its root), which receives the container's notify fds and decodes,
+// decides (rules.h), acts and answers every notification itself.
 //
-// Failure behaviour: an undecidable call is refused (EPERM); every wait (registration reads, the
-// helper's answer) has a timeout; if the supervisor dies, the kernel answers every pending and
-// later trapped call with ENOSYS once the last copy of the notify fd is closed, so containers
-// never hang (their mount calls fail closed until they are restarted).
+// Failure behaviour: an undecidable call is refused (EPERM); registration reads have a timeout; a
+// worker stuck in an action longer than actionTimeout is killed, its in-flight call refused and
+// the worker restarted on the same fds (as after a crash; a worker that keeps failing is given
+// up). If the supervisor dies, its workers die with it (PR_SET_PDEATHSIG) and the kernel answers
+// every pending and later trapped call with ENOSYS once the last copy of the notify fd is closed,
+// so containers never hang (their mount calls fail closed until they are restarted).
 #pragma once
 
 #include <sys/types.h>
@@ -43,13 +45,15 @@ Result<ProcessState> parseProcessState(std::string_view json);
 struct SupervisorOptions {
   std::string socketPath = "/run/eci/seccomp.sock";
   std::chrono::milliseconds registrationTimeout{2000};
-  std::chrono::milliseconds helperTimeout{2000};
+  // A worker busy in one action for longer is killed and the call refused (EPERM).
+  std::chrono::milliseconds actionTimeout{2000};
 };
 
 struct SupervisorStats {
   uint64_t registrations = 0, registrationErrors = 0;
   uint64_t notifications = 0, continued = 0, refused = 0, emulated = 0, emulationFailed = 0;
   uint64_t containers = 0, notifyFds = 0;
+  uint64_t workerRestarts = 0;
 };
 
 class Supervisor {
@@ -59,9 +63,10 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Binds the socket (0600, parent directory created 0700) and starts the poll thread.
+  // Binds the socket (0600, parent directory created 0700) and starts the poll thread. The
+  // binary must call runWorkerIfRequested() first thing in main() (workers re-execute it).
   Status start();
-  // Stops the thread, closes every notify fd (pending calls then get ENOSYS) and helpers.
+  // Stops the thread and every worker, closing every notify fd (pending calls then get ENOSYS).
   void stop();
   SupervisorStats stats() const;
   nlohmann::json status() const;
