@@ -171,6 +171,23 @@ jq '.process.args=["/bin/sh","-c","while true; do if [ -e /tmp/go ]; then rm /tm
   "$RUNC" --root "$RROOT" state "e2e$n" | grep -q '"running"' || { bad "detached run"; exit 1; }
 out=$("$RUNC" --root "$RROOT" exec "e2e$n" sh -c 'mount -o remount,rw /mnt; echo rc=$?' 2>&1)
 expect "runc exec process is supervised" "$out" 'permission denied' '^rc=1$'
+# The container's worker dies (a crash): the supervisor restarts it on the same notify fds, so
+# the container's mount calls keep being vetted - not ENOSYS, not a hang.
+w1=$(pgrep -P "$SUP_PID" -f eci-seccomp-worker | head -1)
+if [ -n "$w1" ] && kill -9 "$w1"; then
+  sleep 0.5
+  out=$(timeout 20 "$RUNC" --root "$RROOT" exec "e2e$n" sh -c 'mkdir -p /tmp/w; mount -t tmpfs w /tmp/w && grep -c " /tmp/w " /proc/self/mountinfo; umount /tmp/w; echo rc=$?; mount -o remount,rw /mnt; echo ro=$?' 2>&1)
+  w2=$(pgrep -P "$SUP_PID" -f eci-seccomp-worker | head -1)
+  expect "worker killed: restarted, calls still vetted" "$out" '^1$' '^rc=0$' '^ro=1$'
+  [ -n "$w2" ] && [ "$w2" != "$w1" ] && ok "a new worker ($w1 -> $w2)" || bad "no new worker after kill ($w1 -> $w2)"
+else
+  bad "no seccomp worker found under the supervisor ($SUP_PID)"
+fi
+# A caller in a nested user namespace holds CAP_SYS_ADMIN only there: eci will not perform its
+# mounts with the container root's credentials (the kernel would not let it touch the container's
+# mounts, and eci's copy would be made with more privilege than the caller has).
+out=$("$RUNC" --root "$RROOT" exec "e2e$n" sh -c 'unshare -U -r sh -c "mkdir -p /tmp/n; mount -t tmpfs n /tmp/n; echo nested=\$?"' 2>&1)
+expect "nested user namespace caller: emulated mount refused" "$out" '^nested=[1-9]'
 kill "$SUP_PID"; wait "$SUP_PID" 2>/dev/null; SUP_PID=
 touch $R/tmp/go
 for _ in $(seq 1 50); do [ -e $R/tmp/res ] && break; sleep 0.2; done

@@ -139,8 +139,8 @@ class Environment {
   virtual PathInfo resolveInRoot(const std::string& absPath) = 0;  // e.g. "/proc"
 };
 
-// The privileged actions the supervisor can take, a closed set. Each one runs in the per-container
-// helper (joined to the container's user namespace, with its root's credentials, entered into
+// The privileged actions eci can take, a closed set. Each one runs in the per-container
+// worker (joined to the container's user namespace, with its root's credentials, entered into
 // the caller's mount namespace), so the kernel repeats every permission check it would have made
 // for the caller, on the supervisor's private copy of the arguments and on targets opened by the
 // supervisor (fds, never re-resolved paths).
