@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -303,6 +304,74 @@ bool probeOnce() {
 }
 
 }  // namespace
+
+namespace {
+// The kernel ABI (include/uapi/linux/mount.h); glibc 2.36 declares none of it.
+constexpr long kSysStatmount = 457;  // the same number on every architecture (asm-generic)
+constexpr unsigned kStatxMntIdUnique = 0x4000;
+constexpr uint64_t kWant =
+    0x1 /*SB_BASIC*/ | 0x2 /*MNT_BASIC*/ | 0x8 /*MNT_ROOT*/ | 0x10 /*MNT_POINT*/ | 0x20 /*FS_TYPE*/;
+struct MntIdReq {
+  uint32_t size, spare;
+  uint64_t mntId, param;
+};
+struct StatmountFixed {  // the leading fields of struct statmount; strings are offsets into str[]
+  uint32_t size, mntOpts;
+  uint64_t mask;
+  uint32_t sbDevMajor, sbDevMinor;
+  uint64_t sbMagic;
+  uint32_t sbFlags, fsType;
+  uint64_t mntId, mntParentId;
+  uint32_t mntIdOld, mntParentIdOld;
+  uint64_t mntAttr, mntPropagation, mntPeerGroup, mntMaster, propagateFrom;
+  uint32_t mntRoot, mntPoint;
+};
+// struct statmount is 512 bytes since 6.8 (fields added later take its spare space); str[]
+// follows it. Checked against mountinfo by sys_test (StatMountMatchesMountinfo).
+constexpr size_t kStrOffset = 512;
+}  // namespace
+
+Result<MountRecord> statMount(uint64_t uniqueId) {
+  MntIdReq req{24 /*MNT_ID_REQ_SIZE_VER0*/, 0, uniqueId, kWant};
+  // Two paths of PATH_MAX plus the type; thread_local keeps 9 KiB off small stacks.
+  alignas(8) static thread_local char buf[kStrOffset + 2 * 4096 + 512];
+  if (syscall(kSysStatmount, &req, buf, sizeof(buf), 0) != 0)
+    return Error::fromErrno("statmount(" + std::to_string(uniqueId) + ")");
+  StatmountFixed h;
+  std::memcpy(&h, buf, sizeof(h));
+  if ((h.mask & kWant) != kWant || h.size <= kStrOffset || h.size > sizeof(buf))
+    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): incomplete answer");
+  const size_t len = h.size - kStrOffset;
+  const char* str = buf + kStrOffset;
+  auto at = [&](uint32_t off, std::string& out) {
+    if (off >= len) return false;
+    const void* nul = std::memchr(str + off, 0, len - off);
+    if (!nul) return false;
+    out.assign(str + off, static_cast<const char*>(nul));
+    return true;
+  };
+  MountRecord m;
+  if (!at(h.mntRoot, m.root) || !at(h.mntPoint, m.mountPoint) || !at(h.fsType, m.fstype))
+    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
+  m.uniqueId = h.mntId;
+  m.parentUniqueId = h.mntParentId;
+  m.id = h.mntIdOld;
+  m.parentId = h.mntParentIdOld;
+  m.major = h.sbDevMajor;
+  m.minor = h.sbDevMinor;
+  m.attr = h.mntAttr;
+  return m;
+}
+
+Result<uint64_t> uniqueMountId(int fd) {
+  struct statx sx {};
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, kStatxMntIdUnique, &sx) != 0)
+    return Error::fromErrno("statx(" + std::to_string(fd) + ", STATX_MNT_ID_UNIQUE)");
+  if (!(sx.stx_mask & kStatxMntIdUnique))
+    return Error(EINVAL, "statx(STATX_MNT_ID_UNIQUE)",
+                 "this kernel has no unique mount ids (< 6.8)");
+  return static_cast<uint64_t>(sx.stx_mnt_id);
+}
 
 bool probeIdmappedMounts() {
   static std::once_flag once;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace eci::sys {
 namespace {
@@ -149,6 +150,53 @@ TEST_F(SysRootTest, IdmapWithBadUsernsFdIsNamed) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().str().find("mount_setattr(fd "), std::string::npos) << s.error().str();
   EXPECT_NE(s.error().str().find("MOUNT_ATTR_IDMAP"), std::string::npos);
+}
+
+// statmount's record of every mount we can reach equals its mountinfo line. This is also the
+// check of the hand-written ABI (the 512-byte fixed part, string offsets): a wrong layout shows
+// up as wrong roots, mount points or types here.
+TEST(SysTest, StatMountMatchesMountinfo) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  int compared = 0;
+  bool sawRoot = false, sawProc = false;
+  while (std::getline(in, line)) {
+    if (line.find('\\') != std::string::npos) continue;  // octal escapes: not worth decoding here
+    std::istringstream f(line);
+    uint32_t id = 0, parent = 0;
+    std::string dev, root, point, opts, field, type;
+    f >> id >> parent >> dev >> root >> point >> opts;
+    while (f >> field && field != "-") {
+    }
+    f >> type;
+    auto fd = open(point, O_PATH | O_NOFOLLOW);
+    if (!fd.ok()) continue;
+    struct statx sx {};
+    ASSERT_EQ(statx(fd->get(), "", AT_EMPTY_PATH, STATX_MNT_ID, &sx), 0);
+    if (sx.stx_mnt_id != id) continue;  // overmounted: the path shows another mount
+    auto unique = uniqueMountId(fd->get());
+    ASSERT_TRUE(unique.ok()) << unique.error().str();
+    auto rec = statMount(*unique);
+    ASSERT_TRUE(rec.ok()) << rec.error().str();
+    EXPECT_EQ(rec->uniqueId, *unique);
+    EXPECT_EQ(rec->id, id) << line;
+    EXPECT_EQ(rec->parentId, parent) << line;
+    EXPECT_EQ(std::to_string(rec->major) + ":" + std::to_string(rec->minor), dev) << line;
+    EXPECT_EQ(rec->root, root) << line;
+    EXPECT_EQ(rec->mountPoint, point) << line;
+    EXPECT_EQ(rec->fstype, type) << line;
+    EXPECT_EQ((rec->attr & MOUNT_ATTR_RDONLY) != 0, opts.rfind("ro", 0) == 0) << line;
+    ++compared;
+    sawRoot |= point == "/";
+    sawProc |= point == "/proc";
+  }
+  EXPECT_TRUE(sawRoot && sawProc) << "compared " << compared << " mounts";
+}
+
+TEST(SysTest, StatMountUnknownIdNamesIt) {
+  auto rec = statMount(1);  // unique ids start far above 1
+  ASSERT_FALSE(rec.ok());
+  EXPECT_NE(rec.error().str().find("statmount(1)"), std::string::npos);
 }
 
 }  // namespace

@@ -29,8 +29,8 @@ Status moveMount(int fromDirfd, const std::string& fromPath, int toDirfd, const 
 Result<UniqueFd> pidfdOpen(pid_t pid, unsigned flags = 0);
 
 // One message with file descriptors attached (SCM_RIGHTS) over a unix socket, retrying EINTR.
-// Allocation-free and errno-style (-1 + errno) on purpose: the seccomp helper calls them in a child
-// forked from a multi-threaded process, where malloc is not safe.
+// Allocation-free and errno-style (-1 + errno) on purpose: usable between fork and exec of a
+// multi-threaded process, where malloc is not safe.
 //   sendWithFds: sends `len` bytes and `nfds` (<= kMaxPassedFds) descriptors.
 //   recvWithFds: receives up to `len` bytes; received descriptors (O_CLOEXEC) go to fds[0..*nfds),
 //   any beyond `maxFds` are closed so none leak; *truncated reports MSG_CTRUNC (the sender passed
@@ -39,6 +39,23 @@ inline constexpr size_t kMaxPassedFds = 8;
 ssize_t sendWithFds(int sock, const void* buf, size_t len, const int* fds, size_t nfds);
 ssize_t recvWithFds(int sock, void* buf, size_t len, int* fds, size_t maxFds, size_t* nfds,
                     bool* truncated);
+
+// statmount(2) (Linux 6.8): one mount's record - what a mountinfo line says about it - by the
+// mount's unique id (statx STATX_MNT_ID_UNIQUE, see uniqueMountId), for a mount of the caller's
+// mount namespace. Rendering a whole mountinfo to learn about one mount costs far more. ENOSYS on
+// older kernels: callers fall back to mountinfo.
+struct MountRecord {
+  uint64_t uniqueId = 0, parentUniqueId = 0;
+  uint32_t id = 0, parentId = 0;  // the ids mountinfo shows
+  unsigned major = 0, minor = 0;  // the superblock's device
+  std::string root;               // of the mount inside its file system
+  std::string mountPoint;         // seen from the caller's root
+  std::string fstype;
+  uint64_t attr = 0;  // MOUNT_ATTR_* (MOUNT_ATTR_RDONLY: a read-only mount)
+};
+Result<MountRecord> statMount(uint64_t uniqueId);
+// The unique (never reused) id of the mount `fd` is on; ENOSYS-like EINVAL before Linux 6.8.
+Result<uint64_t> uniqueMountId(int fd);
 
 // Feature probes (cached after the first call).
 bool probeIdmappedMounts();  // open_tree + mount_setattr(MOUNT_ATTR_IDMAP) on a tmpfs

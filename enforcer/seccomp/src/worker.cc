@@ -136,75 +136,32 @@ class ProcessMemory : public MemoryReader {
   pid_t pid_;
 };
 
-// ---- statmount(2) (Linux 6.8): one mount's record, the data mountinfo renders for every mount
-// ---- Rendering and parsing the caller's whole mountinfo to learn about one mount costs more than
-// the rest of a decision; statmount answers for one mount id in one call. Glibc 2.36 has no
-// declarations, so the kernel ABI is spelled out here (include/uapi/linux/mount.h).
-constexpr long kSysStatmount = 457;  // the same number on every architecture (asm-generic)
-constexpr uint32_t kStatxMntIdUnique = 0x4000;
-constexpr uint64_t kSmSbBasic = 0x1, kSmMntBasic = 0x2, kSmMntRoot = 0x8, kSmMntPoint = 0x10,
-                   kSmFsType = 0x20;
-constexpr uint32_t kMntIdReqSizeVer0 = 24;
-struct MntIdReq {
-  uint32_t size, spare;
-  uint64_t mntId, param;
-};
-struct StatmountHead {  // the fixed part we read; strings are offsets into str[]
-  uint32_t size, mntOpts;
-  uint64_t mask;
-  uint32_t sbDevMajor, sbDevMinor;
-  uint64_t sbMagic;
-  uint32_t sbFlags, fsType;
-  uint64_t mntId, mntParentId;
-  uint32_t mntIdOld, mntParentIdOld;
-  uint64_t mntAttr, mntPropagation, mntPeerGroup, mntMaster, propagateFrom;
-  uint32_t mntRoot, mntPoint;
-};
-// struct statmount is a fixed 512 bytes (its spare space shrinks as fields are added); str[]
-// follows. The worker checks this against a known mount before trusting it (probeStatmount).
-constexpr size_t kStatmountStrOffset = 512;
-
+// One mount's record from statmount(2) (see sys::statMount), as the rules' MountEntry.
 std::optional<MountEntry> statmountEntry(uint64_t uniqueId) {
-  MntIdReq req{kMntIdReqSizeVer0, 0, uniqueId,
-               kSmSbBasic | kSmMntBasic | kSmMntRoot | kSmMntPoint | kSmFsType};
-  alignas(8) static char buf[kStatmountStrOffset + 2 * 4096 + 512];
-  if (syscall(kSysStatmount, &req, buf, sizeof(buf), 0) != 0) return std::nullopt;
-  StatmountHead h;
-  std::memcpy(&h, buf, sizeof(h));
-  const uint64_t want = kSmSbBasic | kSmMntBasic | kSmMntRoot | kSmMntPoint | kSmFsType;
-  if ((h.mask & want) != want || h.size <= kStatmountStrOffset || h.size > sizeof(buf))
-    return std::nullopt;
-  const size_t strLen = h.size - kStatmountStrOffset;
-  const char* str = buf + kStatmountStrOffset;
-  auto at = [&](uint32_t off) -> std::optional<std::string> {
-    if (off >= strLen) return std::nullopt;
-    const void* nul = memchr(str + off, 0, strLen - off);
-    if (!nul) return std::nullopt;
-    return std::string(str + off, static_cast<const char*>(nul));
-  };
-  auto root = at(h.mntRoot), point = at(h.mntPoint), type = at(h.fsType);
-  if (!root || !point || !type) return std::nullopt;
+  auto r = sys::statMount(uniqueId);
+  if (!r.ok()) return std::nullopt;
   MountEntry m;
-  m.id = static_cast<int>(h.mntIdOld);
-  m.parent = static_cast<int>(h.mntParentIdOld);
-  m.major = h.sbDevMajor;
-  m.minor = h.sbDevMinor;
-  m.root = std::move(*root);
-  m.mountPoint = std::move(*point);
-  m.fstype = std::move(*type);
-  m.options = (h.mntAttr & MOUNT_ATTR_RDONLY) ? "ro" : "rw";
+  m.id = static_cast<int>(r->id);
+  m.parent = static_cast<int>(r->parentId);
+  m.major = r->major;
+  m.minor = r->minor;
+  m.root = std::move(r->root);
+  m.mountPoint = std::move(r->mountPoint);
+  m.fstype = std::move(r->fstype);
+  m.options = (r->attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw";
   return m;
 }
+
+constexpr unsigned kStatxMntIdUnique = 0x4000;  // Linux 6.8; glibc 2.36 lacks the name
 
 // Feature probe: statmount must exist here and describe our own root mount exactly as the
 // container's initial mountinfo does (same id, device, root, type); otherwise the worker keeps
 // to mountinfo. A wrong reading would feed the rules wrong mounts, so it is checked, not assumed.
 bool probeStatmount(const std::vector<MountEntry>& initial) {
-  struct statx sx {};
-  if (statx(AT_FDCWD, "/", AT_STATX_DONT_SYNC, kStatxMntIdUnique, &sx) != 0 ||
-      !(sx.stx_mask & kStatxMntIdUnique))
-    return false;
-  auto m = statmountEntry(sx.stx_mnt_id);
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  auto id = root ? sys::uniqueMountId(root.get()) : Result<uint64_t>(Error(EBADF, "open('/')"));
+  if (!id.ok()) return false;
+  auto m = statmountEntry(*id);
   if (!m) return false;
   for (const auto& i : initial)
     if (i.id == m->id)
