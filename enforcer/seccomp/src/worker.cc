@@ -259,6 +259,15 @@ class RealEnvironment : public Environment {
   bool callerInContainerPidNs() override { return c_.pidns && nsOf(pid_, "pid") == c_.pidns; }
   bool callerInContainerNetNs() override { return c_.netns && nsOf(pid_, "net") == c_.netns; }
 
+  // The caller's mount namespace, looked up once per notification.
+  const std::optional<NsId>& callerMntns() {
+    if (!mntnsLooked_) {
+      mntnsLooked_ = true;
+      mntns_ = nsOf(pid_, "mnt");
+    }
+    return mntns_;
+  }
+
   int targetFd() const { return target_.fd.get(); }
   void closeTarget() { target_.fd.reset(); }
   int sourceFd() const { return source_.fd.get(); }
@@ -330,7 +339,7 @@ class RealEnvironment : public Environment {
     // statmount sees mounts of the worker's current mount namespace: the caller's, unless it
     // made its own (then ENOENT, and the table below is read).
     if (sx.stx_mask & kStatxMntIdUnique) {
-      if (auto m = statmountEntry(sx.stx_mnt_id); m && nsOf(pid_, "mnt") == c_.currentMntns) {
+      if (auto m = statmountEntry(sx.stx_mnt_id); m && callerMntns() == c_.currentMntns) {
         info.mount = std::move(m);
         return info;
       }
@@ -352,6 +361,8 @@ class RealEnvironment : public Environment {
   Slot source_, target_, inRoot_;
   bool tableLoaded_ = false;
   std::vector<MountEntry> table_;
+  bool mntnsLooked_ = false;
+  std::optional<NsId> mntns_;
 };
 
 // "thread-self/fd/<n>" relative to the host /proc (our cwd): the magic link to an fd we opened.
@@ -399,11 +410,11 @@ int act(Action action, const Decoded& d, uint64_t flags, int target, int source,
       struct statx sx;
       if (statx(target, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0) return errno;
       if (sx.stx_mnt_id != mountId || !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) return EPERM;
-      int err = 0;
-      if (fchdir(target) != 0) return errno;
-      if (umount2(name.c_str(), static_cast<int>(flags | UMOUNT_NOFOLLOW))) err = errno;
-      if (fchdir(kProcFd) != 0 && !err) err = errno;
-      return err;
+      // thread-self/fd/<parent> (from our cwd, the host /proc) is the pinned parent directory;
+      // the walk goes on from there to `name`, not followed if it is a symlink.
+      const std::string path = tpath + "/" + name;
+      if (umount2(path.c_str(), static_cast<int>(flags | UMOUNT_NOFOLLOW))) return errno;
+      return 0;
     }
     case Action::kMountSetattr: {
       mount_attr a = d.attr;
@@ -446,7 +457,7 @@ class Worker {
   void handle(int notifyFd);
   // Brings the worker into the caller's mount namespace (actions such as umount or move_mount
   // only work on mounts of the caller's own namespace). errno or 0.
-  int enterMntnsOf(pid_t pid);
+  int enterMntnsOf(pid_t pid, const std::optional<NsId>& ns);
   void respond(int fd, uint64_t id, int err, bool cont);
 
   ContainerView c_;
@@ -480,8 +491,7 @@ void Worker::respond(int fd, uint64_t id, int err, bool cont) {
   (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
-int Worker::enterMntnsOf(pid_t pid) {
-  auto ns = nsOf(pid, "mnt");
+int Worker::enterMntnsOf(pid_t pid, const std::optional<NsId>& ns) {
   if (!ns) return ESRCH;
   if (c_.currentMntns == ns) return 0;
   UniqueFd fd(openat(kProcFd, procPath(pid, "ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
@@ -507,8 +517,11 @@ void Worker::handle(int notifyFd) {
   for (int i = 0; i < 6; ++i) args[i] = req->data.args[i];
   ProcessMemory mem(pid);
   Decoded d = decode(call, args, mem);
-  // The memory we read belonged to the caller only if it is still blocked in this very call.
-  if (ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0) return;
+  // The memory we read (and the paths we resolve) belonged to the caller only if it is still
+  // blocked in this very call; if it died, its pid may name another process by now. That is
+  // checked once, with SECCOMP_IOCTL_NOTIF_ID_VALID right before any action below: a decision
+  // made from a stranger's memory is then never acted on, and answering a notification that is
+  // no longer pending is a no-op (ENOENT), so an earlier check here would only cost a syscall.
   RealEnvironment env(pid, d, c_);
   Decision dec = decide(d, *c_.mounts, env);
   LOG_DEBUG("seccomp %s pid %d %s: %s (%s)", c_.id.c_str(), pid, callName(call),
@@ -579,7 +592,8 @@ void Worker::handle(int notifyFd) {
   if ((needTarget && target < 0) ||
       ((dec.action == Action::kMoveMount || dec.action == Action::kCloneTree) && source < 0))
     return refuse(EPERM, "a path of the call could not be pinned");
-  if (int e = enterMntnsOf(pid); e != 0) return refuse(EPERM, "cannot enter the caller's mounts");
+  if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
+    return refuse(EPERM, "cannot enter the caller's mounts");
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
   const uint64_t actFlags =
       (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;
