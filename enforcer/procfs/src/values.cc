@@ -8,6 +8,7 @@
 #include <charconv>
 #include <climits>
 #include <cstdio>
+#include <utility>
 
 namespace eci::procfs {
 namespace {
@@ -204,6 +205,26 @@ std::string renderUptime(double uptimeSeconds, double idleSeconds) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%llu.%02llu %llu.%02llu\n", u / 100, u % 100, i / 100, i % 100);
   return buf;
+}
+
+void PageSnapshot::set(std::string text, int64_t monoNs, int64_t realNs) {
+  text_ = std::move(text);
+  renderedNs_ = monoNs;
+  versionNs_ = valid_ && realNs <= versionNs_ ? versionNs_ + 1 : realNs;
+  valid_ = true;
+}
+
+void PageSnapshot::adopt(std::string text, int64_t monoNs, int64_t realNs) {
+  if (valid_ && text == text_) {
+    renderedNs_ = monoNs;  // still current: keep the version, the kernel's pages stay valid
+    return;
+  }
+  set(std::move(text), monoNs, realNs);
+}
+
+void PageSnapshot::refreshForRead(std::string fresh, int64_t monoNs, int64_t realNs) {
+  if (valid_ && fresh.size() != text_.size()) return;  // serve the old text whole
+  adopt(std::move(fresh), monoNs, realNs);
 }
 
 std::string_view swapsHeader() {

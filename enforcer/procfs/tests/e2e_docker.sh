@@ -8,6 +8,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 eci_up >/dev/null || { echo "e2e_docker.sh: engine did not start" >&2; exit 1; }
 
 base="$(dirname "$ECI_CONTROL_SOCK")/procfs"
+
+# uptime_pair_ok TEXT: two whole /proc/uptime lines, the second one later.
+uptime_pair_ok() {
+  local re='^([0-9]+)\.([0-9]{2}) [0-9]+\.[0-9]{2}$' a b
+  { IFS= read -r a && IFS= read -r b; } <<<"$1" || return 1
+  [[ $a =~ $re ]] || return 1
+  a=$((10#${BASH_REMATCH[1]}${BASH_REMATCH[2]}))
+  [[ $b =~ $re ]] || return 1
+  b=$((10#${BASH_REMATCH[1]}${BASH_REMATCH[2]}))
+  ((b > a))
+}
 host_before=$(for f in kernel/core_pattern vm/overcommit_memory kernel/panic fs/protected_symlinks; do
   echo "$f=$(cat /proc/sys/$f)"; done)
 
@@ -17,6 +28,10 @@ for priv in "" "--privileged"; do
   host=$(cut -d' ' -f1 /proc/uptime)
   t_ok "$tag: /proc/uptime is a number ($up)" awk -v u="$up" 'BEGIN{exit !(u ~ /^[0-9]+\.[0-9][0-9]$/)}'
   t_ok "$tag: /proc/uptime small ($up s, host $host s)" awk -v u="$up" 'BEGIN{exit !(u < 30)}'
+  # Served from the page cache between 10 ms refreshes: it must still advance within one
+  # container, and cat (sendfile) must print whole lines.
+  two=$(docker run --rm $priv busybox sh -c 'cat /proc/uptime; usleep 30000; cat /proc/uptime' 2>&1)
+  t_ok "$tag: /proc/uptime whole lines, advancing 30 ms later ($(echo $two))" uptime_pair_ok "$two"
   t_eq "$tag: /proc/swaps header only" 1 "$(docker run --rm $priv busybox sh -c 'wc -l < /proc/swaps' 2>&1)"
   out=$(docker run --rm $priv busybox sh -c 'echo 1 > /proc/sys/vm/overcommit_memory &&
       echo 77 > /proc/sys/kernel/panic && echo "|/bin/pwn %p" > /proc/sys/kernel/core_pattern &&
@@ -37,10 +52,11 @@ rup=$(docker run --rm --runtime runc busybox cut -d' ' -f1 /proc/uptime 2>&1)
 t_ok "runc (no eci) shows host uptime ($rup)" awk -v u="$rup" -v h="$(cut -d' ' -f1 /proc/uptime)" \
   'BEGIN{exit !(u > h - 5)}'
 
-# Removed containers leave no emulation mounts behind; a running one has exactly one.
+# Removed containers leave no emulation mounts behind; a running one has exactly two (the static
+# connection and the knobs connection on its proc/sys).
 t_eq "no FUSE mounts left after --rm" 0 "$(grep -c " $base/" /proc/self/mountinfo)"
 cid=$(docker run -d busybox sleep 60)
-t_eq "one FUSE mount per running container" 1 "$(grep -c " $base/" /proc/self/mountinfo)"
+t_eq "two FUSE mounts per running container" 2 "$(grep -c " $base/" /proc/self/mountinfo)"
 docker rm -f "$cid" >/dev/null
 sleep 1
 t_eq "mount gone after docker rm -f" 0 "$(grep -c " $base/" /proc/self/mountinfo)"

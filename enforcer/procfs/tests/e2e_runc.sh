@@ -91,7 +91,7 @@ make_rootfs() {
   [[ -d $r ]] && return 0
   mkdir -p "$r"/{bin,proc,sys,dev,tmp,etc}
   cp /bin/busybox "$r/bin/busybox"
-  for a in sh cat echo ls sleep test wc head grep stat tr date seq usleep; do
+  for a in sh cat echo ls sleep test wc head grep stat tr date seq usleep cut od; do
     ln -sf busybox "$r/bin/$a"
   done
   chown -R "$HOST_UID:$HOST_UID" "$r"
@@ -138,7 +138,14 @@ host_sysctls() {
   done
 }
 
+# Every container's emulation is two FUSE mounts: the static connection at $BASE/<id> and the
+# knobs connection on its proc/sys.
 fuse_mounts_under_base() { grep -c " $BASE/" /proc/self/mountinfo || true; }
+
+# testd_ops ID CONN OP : how many OP requests connection CONN (static|knobs) of ID has served.
+testd_ops() {
+  testd status "$1" | jq -r --arg c "$2" --arg op "$3" '.connections[$c].ops[$op]'
+}
 
 # --- scenarios -------------------------------------------------------------------------------
 scenario_uptime() {
@@ -156,6 +163,99 @@ scenario_uptime() {
   awk -v a="$a" -v b="$b" 'BEGIN{exit !(b >= a + 1.0)}' || fail "uptime not increasing: $a -> $b"
   awk -v a="$a" -v h="$host" 'BEGIN{exit !(h > 30 ? a < h - 20 : 1)}' || fail "looks like host"
   echo "PASS uptime: $a -> $b (host $host)"
+}
+
+# /proc/uptime is served from the page cache between refreshes (attributes valid 10 ms): reads
+# >= 20 ms apart in one container must still see it advance, every read must be a whole line
+# (busybox cat = sendfile, the shell's read builtin = read(2) byte by byte), and concurrent
+# readers crossing a change of length (9.99 -> 10.00) must never see a cut or padded text.
+scenario_uptime_fresh() {
+  start_testd
+  testd add uf1 $HOST_UID $HOST_UID >/dev/null
+  local out
+  out=$(run_container uf1 '
+    i=0
+    while [ $i -lt 40 ]; do
+      a=$(cat /proc/uptime); usleep 25000; read -r b < /proc/uptime
+      echo "pair $a|$b"
+      i=$((i + 1))
+    done
+    # Two readers until uptime 11 s, across the change of length at 10 s (the container started
+    # < 10 s ago). tr keeps the newline visible: a text cut by a stale size loses it.
+    for r in 1 2; do
+      ( n=0; while [ $n -lt 20000 ]; do
+          l=$(cat /proc/uptime | tr "\n" "#")
+          case "$l" in
+            [0-9]*.[0-9][0-9]\ [0-9]*.[0-9][0-9]#) ;;
+            *) echo "torn [$l]";;
+          esac
+          n=$((n + 1)); [ "${l%%.*}" -ge 11 ] 2>/dev/null && break; done
+        echo "reader $r $n $l" ) &
+    done
+    wait')
+  local pairs bad=0
+  pairs=$(echo "$out" | grep -c '^pair ')
+  ((pairs == 40)) || fail "expected 40 pairs: $out"
+  while IFS='|' read -r a b; do
+    a=${a#pair }
+    [[ $a =~ ^[0-9]+\.[0-9]{2}\ [0-9]+\.[0-9]{2}$ && $b =~ ^[0-9]+\.[0-9]{2}\ [0-9]+\.[0-9]{2}$ ]] ||
+      fail "not a whole line: '$a' / '$b'"
+    # b is refreshed at its read (nobody else reads meanwhile), >= 25 ms after a was rendered.
+    awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN{exit !(int(b * 100 + 0.5) >= int(a * 100 + 0.5) + 2)}' || {
+      echo "did not advance by >= 20 ms: $a -> $b"
+      bad=$((bad + 1))
+    }
+  done < <(echo "$out" | grep '^pair ')
+  ((bad == 0)) || fail "$bad of 40 reads 25 ms apart did not advance"
+  echo "$out" | grep -q '^torn' && fail "torn reads: $(echo "$out" | grep '^torn' | head -5)"
+  [[ $(echo "$out" | grep -c '^reader ') == 2 ]] || fail "readers did not finish: $out"
+  echo "$out" | grep '^reader ' | awk '{if ($4 + 0 < 11) exit 1}' ||
+    fail "the readers did not get past the 10 s boundary: $(echo "$out" | grep '^reader ')"
+  echo "PASS uptime fresh: 40 reads 25 ms apart advanced; whole lines; $(echo "$out" | grep '^reader ' | tr '\n' ' ')"
+}
+
+# The static connection (uptime, swaps, ...) must cost no round trip per open+read+close: the
+# kernel stops sending OPEN/FLUSH/RELEASE after the first OPEN (answered ENOSYS) and reads come
+# from the page cache, refreshed at most every ~10-16 ms by a GETATTR (+ READ).
+scenario_no_open_static() {
+  start_testd
+  testd add no1 $HOST_UID $HOST_UID >/dev/null
+  local b
+  b=$(make_bundle no1 'cat /proc/uptime /proc/swaps >/dev/null; echo warm;
+     while [ ! -e /tmp/go ]; do usleep 20000; done
+     t0=$(cut -d" " -f1 /proc/uptime)
+     i=0; while [ $i -lt 2000 ]; do read -r l < /proc/uptime; read -r s < /proc/swaps; i=$((i + 1)); done
+     echo "done $t0 $l"')
+  jq '.mounts += [{destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["mode=1777"]}]' \
+    "$b/config.json" >"$b/c.new" && mv "$b/c.new" "$b/config.json"
+  CONTAINERS+=(no1)
+  "$RUNC" --root "$RUNC_ROOT" run --bundle "$b" no1 </dev/null >"$WORK/no1.out" 2>"$WORK/no1.err" &
+  local rpid=$!
+  for _ in $(seq 100); do grep -q warm "$WORK/no1.out" && break; sleep 0.1; done
+  grep -q warm "$WORK/no1.out" || fail "container did not start: $(cat "$WORK/no1.err")"
+  local s0 o0 r0 g0 f0 k0
+  s0=$(testd status no1)
+  o0=$(jq '.connections.static.ops.open' <<<"$s0")
+  r0=$(jq '.connections.static.ops.read' <<<"$s0")
+  g0=$(jq '.connections.static.ops.getattr' <<<"$s0")
+  f0=$(jq '.connections.static.ops.flush + .connections.static.ops.release' <<<"$s0")
+  "$RUNC" --root "$RUNC_ROOT" exec no1 /bin/busybox touch /tmp/go || fail "runc exec"
+  wait "$rpid" || fail "container failed: $(cat "$WORK/no1.err")"
+  cat "$WORK/no1.out"
+  grep -q '^done ' "$WORK/no1.out" || fail "loop did not finish"
+  local s1 opens reads getattrs fr
+  s1=$(testd status no1)
+  echo "static ops: $(jq -c '.connections.static.ops' <<<"$s1")"
+  opens=$(($(jq '.connections.static.ops.open' <<<"$s1") - o0))
+  reads=$(($(jq '.connections.static.ops.read' <<<"$s1") - r0))
+  getattrs=$(($(jq '.connections.static.ops.getattr' <<<"$s1") - g0))
+  fr=$(($(jq '.connections.static.ops.flush + .connections.static.ops.release' <<<"$s1") - f0))
+  ((o0 <= 1)) || fail "$o0 OPENs during warm-up (expected the one answered ENOSYS)"
+  ((opens == 0)) || fail "$opens OPEN requests for 4000 opens after warm-up"
+  ((fr == 0)) || fail "$fr FLUSH/RELEASE requests for 4000 closes"
+  # 4000 open+read+close: only the periodic uptime refresh may reach us.
+  ((reads + getattrs < 400)) || fail "$reads READs + $getattrs GETATTRs for 4000 open+read+close"
+  echo "PASS no round trip per open: 4000 open+read+close -> $opens OPEN, $fr FLUSH/RELEASE, $getattrs GETATTR, $reads READ"
 }
 
 scenario_swaps() {
@@ -181,6 +281,8 @@ scenario_sysctl() {
     echo $2 > /proc/sys/kernel/panic
     echo $3 > /proc/sys/fs/protected_symlinks
     echo 2 > /proc/sys/kernel/printk
+    echo 123456 > /proc/sys/kernel/panic_on_oops; echo 7 > /proc/sys/kernel/panic_on_oops
+    echo "poo=[$(cat /proc/sys/kernel/panic_on_oops)]"
     echo "ovc=$(cat /proc/sys/vm/overcommit_memory) panic=$(cat /proc/sys/kernel/panic)"
     echo "sym=$(cat /proc/sys/fs/protected_symlinks) printk=$(cat /proc/sys/kernel/printk | tr "\t" " ")"
     if echo 7 > /proc/sys/vm/overcommit_memory; then echo bad-write-accepted; fi
@@ -201,6 +303,9 @@ scenario_sysctl() {
     echo "$o" | grep -q unemulated-writable && fail "a non-emulated knob was writable"
   done
   echo "$oa" | grep -qx 'after-bad=1' || fail "bad write changed the value: $oa"
+  for o in "$oa" "$ob"; do
+    echo "$o" | grep -qx 'poo=\[7\]' || fail "shorter value not read back exactly: $o"
+  done
   after=$(host_sysctls)
   [[ $before == "$after" ]] || fail "host values changed: $(diff <(echo "$before") <(echo "$after"))"
   # The emulated files of A still hold A's values (the FUSE side of container A).
@@ -215,9 +320,12 @@ scenario_core_pattern() {
   before=$(cat /proc/sys/kernel/core_pattern)
   testd add cp1 $HOST_UID $HOST_UID >/dev/null
   local out
-  out=$(run_container cp1 'echo "|/tmp/pwn %p" > /proc/sys/kernel/core_pattern && cat /proc/sys/kernel/core_pattern')
+  out=$(run_container cp1 'echo "|/tmp/pwn %p" > /proc/sys/kernel/core_pattern && cat /proc/sys/kernel/core_pattern
+      echo c > /proc/sys/kernel/core_pattern && cat /proc/sys/kernel/core_pattern | od -An -c')
   echo "container: $out; host: $(cat /proc/sys/kernel/core_pattern)"
-  [[ $out == "|/tmp/pwn %p" ]] || fail "container did not read back its core_pattern: $out"
+  [[ $(echo "$out" | sed -n 1p) == "|/tmp/pwn %p" ]] || fail "container did not read back its core_pattern: $out"
+  # A shorter value reads back exactly: no leftover of the longer one (page cache, i_size).
+  [[ $(echo "$out" | sed -n 2p | tr -s ' ') == " c \n" ]] || fail "shorter core_pattern: $out"
   [[ $(cat /proc/sys/kernel/core_pattern) == "$before" ]] || fail "HOST core_pattern changed!"
   echo "PASS core_pattern stays in the container"
 }
@@ -325,7 +433,7 @@ scenario_no_leftovers() {
   testd add lo1 $HOST_UID $HOST_UID >/dev/null
   run_container lo1 'cat /proc/uptime >/dev/null' || fail "run failed: $(cat "$WORK/lo1.err")"
   "$RUNC" --root "$RUNC_ROOT" delete -f lo1 2>/dev/null || true
-  [[ $(fuse_mounts_under_base) == 1 ]] || fail "expected the mount while the container exists"
+  [[ $(fuse_mounts_under_base) == 2 ]] || fail "expected the two mounts while the container exists"
   testd remove lo1 >/dev/null
   [[ $(fuse_mounts_under_base) == 0 ]] || fail "FUSE mount left after remove"
   [[ ! -e $BASE/lo1 ]] || fail "directory left after remove"
@@ -342,7 +450,7 @@ scenario_concurrent50() {
   local before
   before=$(host_sysctls)
   for i in $(seq 1 $n); do testd add cc$i $HOST_UID $HOST_UID >/dev/null; done
-  [[ $(fuse_mounts_under_base) == "$n" ]] || fail "expected $n mounts"
+  [[ $(fuse_mounts_under_base) == $((2 * n)) ]] || fail "expected $((2 * n)) mounts (2 per container)"
   echo "$(date +%T) $n mounts up" >&2
   for i in $(seq 1 $n); do make_bundle cc$i "echo $((1000 + i)) > /proc/sys/kernel/panic;
       u=\$(cut -d' ' -f1 /proc/uptime); echo panic=\$(cat /proc/sys/kernel/panic) up=\$u" >/dev/null; done

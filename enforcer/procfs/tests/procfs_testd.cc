@@ -3,6 +3,7 @@
 //   add ID UID GID   -> "ok <dir>" | "err <message>"
 //   remove ID        -> "ok" | "err <message>"
 //   health           -> "ok <unhealthy count> <containers>"
+//   status ID        -> "ok <one-line JSON of Manager::status(ID)>" | "err <message>"
 // EOF on stdin stops every session and exits.
 // `eci-procfs-testd --spec CONFIG ID BASE HOOK` instead rewrites CONFIG (an OCI config.json) in
 // place with addProcfsToSpec, as eci-runc does.
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
       in >> id;
       auto st = mgr.remove(id);
       std::cout << (st.ok() ? "ok" : "err " + st.error().str()) << std::endl;
+    } else if (cmd == "status") {
+      in >> id;
+      auto r = mgr.status(id);
+      if (r.ok())
+        std::cout << "ok " << r->dump() << std::endl;
+      else
+        std::cout << "err " << r.error().str() << std::endl;
     } else if (cmd == "health") {
       const auto bad = mgr.checkHealth();
       std::cout << "ok " << bad << " " << mgr.size() << std::endl;

@@ -166,5 +166,56 @@ TEST(KernelInt, Parse) {
   EXPECT_FALSE(parseKernelInt("+1"));
 }
 
+// PageSnapshot: what the static connection's /proc/uptime serves (manager.cc).
+constexpr int64_t kMs = 1'000'000;
+
+TEST(PageSnapshot, AdoptChangesVersionOnlyWithTheText) {
+  PageSnapshot s(10 * kMs);
+  s.adopt("1.00 0.50\n", 0, 1000);
+  EXPECT_EQ(s.text(), "1.00 0.50\n");
+  EXPECT_EQ(s.versionNs(), 1000);
+  s.adopt("1.00 0.50\n", 5 * kMs, 2000);  // same text: the kernel's page stays valid
+  EXPECT_EQ(s.versionNs(), 1000);
+  s.adopt("1.01 0.50\n", 6 * kMs, 3000);
+  EXPECT_EQ(s.versionNs(), 3000);
+  // The realtime clock stepped back: the version still changes (and increases).
+  s.adopt("1.02 0.50\n", 7 * kMs, 10);
+  EXPECT_EQ(s.versionNs(), 3001);
+}
+
+TEST(PageSnapshot, ReadServesTheSnapshotWhileYoung) {
+  PageSnapshot s(10 * kMs);
+  s.adopt("9.98 1.00\n", 0, 1000);
+  int renders = 0;
+  auto render = [&] {
+    ++renders;
+    return std::string("9.99 1.00\n");
+  };
+  // A READ right after the getattr serves exactly what the getattr's size described.
+  EXPECT_EQ(s.forRead(9 * kMs, 2000, render), "9.98 1.00\n");
+  EXPECT_EQ(renders, 0);
+  // Older than maxAge (pages reclaimed, no getattr since): a same-length text replaces it.
+  EXPECT_EQ(s.forRead(10 * kMs, 3000, render), "9.99 1.00\n");
+  EXPECT_EQ(renders, 1);
+  EXPECT_EQ(s.versionNs(), 3000);
+}
+
+TEST(PageSnapshot, ReadNeverServesATextOfAnotherLength) {
+  PageSnapshot s(10 * kMs);
+  s.adopt("9.99 1.00\n", 0, 1000);
+  // The kernel's i_size is still 10: "10.00 1.00\n" would be cut to "10.00 1.00" (no newline).
+  EXPECT_EQ(s.forRead(50 * kMs, 2000, [] { return std::string("10.00 1.00\n"); }), "9.99 1.00\n");
+  EXPECT_EQ(s.versionNs(), 1000);
+  // The next getattr brings the longer text (and its size) in.
+  s.adopt("10.01 1.00\n", 51 * kMs, 3000);
+  EXPECT_EQ(s.forRead(52 * kMs, 3100, [] { return std::string("x"); }), "10.01 1.00\n");
+}
+
+TEST(PageSnapshot, FirstReadRendersWhenNothingWasAdopted) {
+  PageSnapshot s(10 * kMs);
+  EXPECT_EQ(s.forRead(0, 5, [] { return std::string("0.00 0.00\n"); }), "0.00 0.00\n");
+  EXPECT_EQ(s.versionNs(), 5);
+}
+
 }  // namespace
 }  // namespace eci::procfs

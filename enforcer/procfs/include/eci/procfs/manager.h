@@ -1,9 +1,14 @@
-// The FUSE side of eci's /proc and /sys emulation: ONE FUSE mount per container at
-// <base>/<container id>, served by its own thread, holding only the emulated files:
+// The FUSE side of eci's /proc and /sys emulation: per container, TWO FUSE connections served by
+// the container's own thread, holding only the emulated files:
 //
-//   proc/uptime  proc/swaps  proc/sys/{kernel,fs,vm}/<knob>
-//   sys/kernel/{debug,tracing,security,config}/   (empty)
-//   sys/devices/virtual/dmi/id/product_uuid       (0400)
+//   <base>/<id>           static: proc/uptime  proc/swaps  proc/sys/ (empty, mount point)
+//                                 sys/kernel/{debug,tracing,security,config}/   (empty)
+//                                 sys/devices/virtual/dmi/id/product_uuid       (0400)
+//   <base>/<id>/proc/sys  knobs:  {kernel,fs,vm}/<knob>
+//
+// The static connection costs no round trip per open+read+close (no OPEN/RELEASE, page cache,
+// /proc/uptime refreshed through 10 ms attribute timeouts); the knobs keep per-open snapshots
+// through direct_io. manager.cc and README.md explain the kernel behaviour relied on.
 //
 // eci-runc binds these over the container's own files (spec.h), so everything else in the
 // container's /proc and /sys is the kernel's. Which container a request is for is decided by which
@@ -11,11 +16,14 @@
 //
 // Robustness rules (sysbox-fs deadlocks #998/#1002/#1018 are the anti-pattern):
 //   - handlers never block: no nsenter, no call into a container, no lock held across I/O;
-//   - if the serving process dies the kernel aborts the connection: every access then fails with
-//     ENOTCONN, it never falls through to host values (the bind covers the host file);
-//   - checkHealth() aborts a session whose request has been in flight longer than the hang
-//     timeout (through fusectl), so a stuck server turns into errors, not hung readers;
-//   - remove() stops the thread, lazily unmounts and removes the directory; idempotent.
+//   - if the serving process dies the kernel aborts both connections: every access then fails
+//     with ENOTCONN (for /proc/uptime once its ~10 ms attributes expire), it never falls through
+//     to host values (the bind covers the host file);
+//   - checkHealth() aborts both connections of a session whose request has been in flight longer
+//     than the hang timeout (through fusectl), so a stuck server turns into errors, not hung
+//     readers;
+//   - remove() unmounts lazily (knobs, then static), stops the thread and removes the directory;
+//     idempotent.
 #pragma once
 
 #include <sys/types.h>
@@ -63,8 +71,9 @@ class Manager {
   // it, and a new create must get a fresh mount. Call once at start.
   Status cleanupStale();
 
-  // Mounts and starts serving <base>/<id>. Idempotent for a live session (returns the same
-  // directory); a dead session is replaced. Container ids are [A-Za-z0-9_.-]{1,128}, not "."/"..".
+  // Mounts and starts serving <base>/<id> (and <base>/<id>/proc/sys). Idempotent for a live session
+  // (returns the same directory); a dead session is replaced. Container ids are
+  // [A-Za-z0-9_.-]{1,128}, not "."/"..".
   Result<std::filesystem::path> add(const ContainerInfo& info);
   // Stops serving, unmounts lazily, removes the directory. Unknown ids are fine.
   Status remove(const std::string& id);
@@ -73,6 +82,9 @@ class Manager {
   // Returns how many sessions are unhealthy.
   size_t checkHealth();
   nlohmann::json status() const;
+  // One container's emulation: health and, per connection, its fusectl id and request counts by
+  // opcode (the static connection must see no OPEN/RELEASE after its first OPEN).
+  Result<nlohmann::json> status(const std::string& id) const;
   size_t size() const;
 
   static bool validId(const std::string& id);

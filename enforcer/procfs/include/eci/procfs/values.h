@@ -79,4 +79,45 @@ std::string productUuid(std::string_view containerId);
 // Parses the host /proc/uptime text "12.34 56.78" into its two fields.
 std::optional<std::pair<double, double>> parseUptime(std::string_view text);
 
+// The text of a dynamic file the kernel serves from its page cache between round trips
+// (/proc/uptime on the static connection, manager.cc), kept in step with the attributes the
+// kernel last got for it: the kernel bounds every page-cache read by the size it got with them,
+// so the page contents must be exactly the text whose length it was told.
+//   adopt()      a GETATTR/LOOKUP rendered `text`: it becomes the snapshot. The version (reported
+//                as st_mtim) changes only when the text does, so the kernel drops its cached pages
+//                exactly when they are stale, never needlessly.
+//   forRead()    a READ fills pages from the snapshot. A READ normally right follows the getattr
+//                that dropped the pages; if not (pages reclaimed), a snapshot older than `maxAge`
+//                is replaced by a fresh rendering only if that has the same length (a different
+//                length would be truncated or zero-padded by the kernel's size); otherwise the
+//                old text is served whole and the next getattr brings the new one.
+class PageSnapshot {
+ public:
+  explicit PageSnapshot(int64_t maxAgeNs) : maxAgeNs_(maxAgeNs) {}
+
+  // monoNs: CLOCK_MONOTONIC (age), realNs: CLOCK_REALTIME (the version, i.e. st_mtim).
+  void adopt(std::string text, int64_t monoNs, int64_t realNs);
+  // `render` is called only when the snapshot is older than maxAge (or there is none yet).
+  template <typename Render>
+  const std::string& forRead(int64_t monoNs, int64_t realNs, Render&& render) {
+    if (!valid_ || monoNs - renderedNs_ >= maxAgeNs_) refreshForRead(render(), monoNs, realNs);
+    return text_;
+  }
+
+  const std::string& text() const { return text_; }
+  // Nanoseconds since the epoch of the rendering that produced text(); strictly increases with
+  // every change of the text (never repeats, even if the realtime clock steps back).
+  int64_t versionNs() const { return versionNs_; }
+
+ private:
+  void refreshForRead(std::string fresh, int64_t monoNs, int64_t realNs);
+  void set(std::string text, int64_t monoNs, int64_t realNs);
+
+  int64_t maxAgeNs_;
+  bool valid_ = false;
+  std::string text_;
+  int64_t renderedNs_ = 0;  // monotonic time text_ was last confirmed current
+  int64_t versionNs_ = 0;
+};
+
 }  // namespace eci::procfs
