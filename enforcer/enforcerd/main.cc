@@ -18,7 +18,7 @@ namespace {
 void addModules(eci::enforcerd::Enforcer& enforcer, const std::string& seccompSocket) {
   // Seccomp-notify supervisor (enforcer/seccomp): vets mount calls of every container.
   enforcer.addModule(eci::seccomp::makeModule({.socketPath = seccompSocket}));
-  // /proc and /sys emulation (enforcer/procfs): one FUSE mount per container.
+  // /proc and /sys emulation (enforcer/procfs): two FUSE connections per container.
   enforcer.addModule(eci::procfs::makeModule());
 }
 
