@@ -72,7 +72,7 @@ jq -e '.linux.seccomp.listenerPath and (.linux.seccomp.syscalls | map(select(.ac
   $T/eci.json >/dev/null || { echo "FAIL: merged spec has no notify rule"; exit 1; }
 
 start_supervisor() {
-  "$SECCOMPD" --socket "$SOCK" > $T/seccompd.out 2> $T/seccompd.err &
+  "$SECCOMPD" --socket "$SOCK" > $T/seccompd.out 2>> $T/seccompd.err &
   SUP_PID=$!
   for _ in $(seq 1 100); do grep -q ready $T/seccompd.out 2>/dev/null && return 0; sleep 0.1; done
   echo "FAIL: supervisor did not start"; cat $T/seccompd.err; exit 1
@@ -232,6 +232,17 @@ for _ in $(seq 1 50); do [ "$(ls /proc/$SUP_PID/fd | wc -l)" = "$fd0" ] && break
 fd2=$(ls /proc/$SUP_PID/fd | wc -l); th2=$(ls /proc/$SUP_PID/task | wc -l)
 [ "$fd2" = "$fd0" ] && [ "$th2" = "$th0" ] && [ "$(pgrep -P "$SUP_PID" | wc -l)" = 0 ] &&
   ok "after $N containers: fds $fd0->$fd2, threads $th0->$th2, no helpers" || bad "after $N: fds $fd0->$fd2 threads $th0->$th2"
+
+# Workers log to the supervisor's stderr: the only worker exit must be the one we caused, and a
+# sanitizer build must have reported nothing (a crashing worker would otherwise be restarted
+# quietly).
+exits=$(grep -c 'worker of .* exited' $T/seccompd.err)
+killed=$(grep -c 'worker of .* exited (signal 9)' $T/seccompd.err)
+[ "$exits" = 1 ] && [ "$killed" = 1 ] && ok "no worker exited except the one killed on purpose" ||
+  { bad "worker exits: $exits (killed on purpose: $killed)"; grep 'exited' $T/seccompd.err | head; }
+if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' $T/seccompd.err; then
+  bad "sanitizer report from the supervisor or a worker"; grep -E -A5 'Sanitizer|runtime error' $T/seccompd.err | head -20
+else ok "no sanitizer report"; fi
 
 echo "seccomp e2e: $pass passed, $fail failed"
 [ $fail = 0 ]
