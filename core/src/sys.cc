@@ -334,7 +334,7 @@ constexpr size_t kStrOffset = 512;
 Result<MountRecord> statMount(uint64_t uniqueId) {
   MntIdReq req{24 /*MNT_ID_REQ_SIZE_VER0*/, 0, uniqueId, kWant};
   // Two paths of PATH_MAX plus the type; thread_local keeps 9 KiB off small stacks.
-  alignas(8) static thread_local char buf[kStrOffset + 2 * 4096 + 512];
+  alignas(8) static thread_local char buf[kStrOffset + size_t{2} * 4096 + 512];
   if (syscall(kSysStatmount, &req, buf, sizeof(buf), 0) != 0)
     return Error::fromErrno("statmount(" + std::to_string(uniqueId) + ")");
   StatmountFixed h;

@@ -426,8 +426,9 @@ Status Supervisor::Impl::startWorker(Container& c) {
   // Everything the child does between fork and exec is async-signal-safe (we are threaded):
   // argv and the fd table plan are built here, before fork.
   std::vector<std::string> args = {"eci-seccomp-worker", kWorkerFlag, c.id};
-  if (log::level() <= log::Level::kDebug) args.push_back("--debug");
+  if (log::level() <= log::Level::kDebug) args.emplace_back("--debug");
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const int from[] = {theirs.get(),   procFd.get(),     c.userns.get(), c.mntns.get(),

@@ -105,7 +105,8 @@ class ProcessMemory : public MemoryReader {
       const uint64_t a = addr + done;
       const size_t chunk = std::min(len - done, static_cast<size_t>(4096 - (a & 4095)));
       iovec local{out.data() + done, chunk};
-      iovec remote{reinterpret_cast<void*>(a), chunk};
+      // An address in the caller's memory, not ours: it is only ever handed to the kernel.
+      iovec remote{reinterpret_cast<void*>(a), chunk};  // NOLINT(performance-no-int-to-ptr)
       ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
       if (n <= 0) return std::nullopt;
       done += static_cast<size_t>(n);
@@ -119,7 +120,8 @@ class ProcessMemory : public MemoryReader {
       const size_t chunk = std::min(max - out.size(), static_cast<size_t>(4096 - (a & 4095)));
       char buf[4096];
       iovec local{buf, chunk};
-      iovec remote{reinterpret_cast<void*>(a), chunk};
+      // An address in the caller's memory, not ours: it is only ever handed to the kernel.
+      iovec remote{reinterpret_cast<void*>(a), chunk};  // NOLINT(performance-no-int-to-ptr)
       ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
       if (n <= 0) return std::nullopt;
       const char* nul = static_cast<const char*>(memchr(buf, 0, static_cast<size_t>(n)));
