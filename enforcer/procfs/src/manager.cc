@@ -278,12 +278,12 @@ void Session::buildTrees() {
     // (eci-procfs-hook binds only what exists in the mount).
     auto text = fs::readFile(opt_.hostProcSys / spec.path, 4096);
     if (!text.ok()) {
-      skipped_.push_back(spec.path);
+      skipped_.emplace_back(spec.path);
       continue;
     }
     auto v = SysctlValue::fromHost(spec, *text);
     if (!v.ok()) {
-      skipped_.push_back(spec.path);
+      skipped_.emplace_back(spec.path);
       continue;
     }
     values_.push_back(std::move(*v));
@@ -563,7 +563,9 @@ const fuse_lowlevel_ops& Session::knobsOps() {
       c.session.knobOpen(c, r, ino, fi);
     };
     o.read = [](fuse_req_t r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-      const auto* f = reinterpret_cast<const OpenFile*>(fi->fh);
+      // fh is the pointer our open handler stored: FUSE hands it back as an integer.
+      const auto* f =
+          reinterpret_cast<const OpenFile*>(fi->fh);  // NOLINT(performance-no-int-to-ptr)
       if (!f || off < 0) return (void)fuse_reply_err(r, EINVAL);
       if (static_cast<size_t>(off) >= f->content.size()) return (void)fuse_reply_buf(r, nullptr, 0);
       const size_t n = std::min(size, f->content.size() - static_cast<size_t>(off));
@@ -575,7 +577,7 @@ const fuse_lowlevel_ops& Session::knobsOps() {
       c.session.knobWrite(c, r, ino, b, s, off);
     };
     o.release = [](fuse_req_t r, fuse_ino_t, fuse_file_info* fi) {
-      delete reinterpret_cast<OpenFile*>(fi->fh);
+      delete reinterpret_cast<OpenFile*>(fi->fh);  // NOLINT(performance-no-int-to-ptr): see read
       fuse_reply_err(r, 0);
     };
     return o;

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace eci::procfs {
@@ -203,7 +204,8 @@ std::string renderUptime(double uptimeSeconds, double idleSeconds) {
   };
   const auto u = centis(uptimeSeconds), i = centis(idleSeconds);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%llu.%02llu %llu.%02llu\n", u / 100, u % 100, i / 100, i % 100);
+  (void)std::snprintf(buf, sizeof buf, "%llu.%02llu %llu.%02llu\n", u / 100, u % 100, i / 100,
+                      i % 100);
   return buf;
 }
 
@@ -252,9 +254,14 @@ std::string productUuid(std::string_view containerId) {
 }
 
 std::optional<std::pair<double, double>> parseUptime(std::string_view text) {
-  double a = 0, b = 0;
-  std::string s(text.substr(0, 128));
-  if (std::sscanf(s.c_str(), "%lf %lf", &a, &b) != 2) return std::nullopt;
+  const std::string s(text.substr(0, 128));
+  char* end = nullptr;
+  errno = 0;
+  const double a = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || errno != 0) return std::nullopt;
+  const char* second = end;
+  const double b = std::strtod(second, &end);
+  if (end == second || errno != 0) return std::nullopt;
   return std::make_pair(a, b);
 }
 
