@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -171,6 +172,7 @@ struct Supervisor::Impl {
   void acceptOne();
   Status registerFd(int connFd);
   Status startWorker(Container& c);
+  void ensureWorker(const std::string& key);
   Status sendNotifyFd(Container& c, int fd);
   void workerGone(const std::string& key);
   void checkHungWorkers();
@@ -274,8 +276,14 @@ void Supervisor::Impl::run() {
     controlKeys.clear();
     pfds.push_back({wakeFd.get(), POLLIN, 0});
     pfds.push_back({listenFd.get(), POLLIN, 0});
-    // events 0: a notify fd is only watched for the hang-up (the worker reads the notifications).
-    for (auto& nf : notifyFds) pfds.push_back({nf.fd.get(), 0, 0});
+    // A container's notify fds are watched for a first notification while it has no worker
+    // (workers start on demand: most containers never mount anything), and otherwise only for
+    // the hang-up that says every task of that filter is gone (the worker reads them).
+    for (auto& nf : notifyFds) {
+      auto it = containers.find(nf.containerKey);
+      const bool hasWorker = it != containers.end() && it->second->workerPid > 0;
+      pfds.push_back({nf.fd.get(), static_cast<short>(hasWorker ? 0 : POLLIN), 0});
+    }
     const size_t firstControl = pfds.size();
     for (auto& [key, c] : containers) {
       if (!c->control) continue;
@@ -289,20 +297,29 @@ void Supervisor::Impl::run() {
       break;
     }
     if (stopping) break;
-    if (pfds[1].revents & POLLIN) acceptOne();
+    // Collect first, act after: acting may drop containers and their fds.
+    std::vector<int> hungUp;
+    std::vector<std::string> needWorker;
+    for (size_t i = 2; i < firstControl; ++i) {
+      const auto& nf = notifyFds[i - 2];
+      if (pfds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+        hungUp.push_back(nf.fd.get());
+      else if (pfds[i].revents & POLLIN)
+        needWorker.push_back(nf.containerKey);
+    }
     for (size_t i = 0; i < controlKeys.size(); ++i)
       if (pfds[firstControl + i].revents) workerGone(controlKeys[i]);
-    // Walk backwards so erasing a closed notify fd keeps the remaining indices valid.
-    for (size_t i = firstControl; i-- > 2;) {
-      const size_t k = i - 2;
-      if (k >= notifyFds.size()) continue;
-      if (pfds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
-        std::string key = notifyFds[k].containerKey;
-        notifyFds.erase(notifyFds.begin() + static_cast<long>(k));
-        auto it = containers.find(key);
-        if (it != containers.end() && --it->second->notifyFds <= 0) dropContainer(key);
-      }
+    for (int fd : hungUp) {
+      auto nf = std::find_if(notifyFds.begin(), notifyFds.end(),
+                             [fd](const NotifyFd& x) { return x.fd.get() == fd; });
+      if (nf == notifyFds.end()) continue;  // dropped with its container meanwhile
+      const std::string key = nf->containerKey;
+      notifyFds.erase(nf);
+      auto it = containers.find(key);
+      if (it != containers.end() && --it->second->notifyFds <= 0) dropContainer(key);
     }
+    for (const auto& key : needWorker) ensureWorker(key);
+    if (pfds[1].revents & POLLIN) acceptOne();
     checkHungWorkers();
     updateCounts();
   }
@@ -313,6 +330,33 @@ void Supervisor::Impl::run() {
   containers.clear();
   stats_.containers = 0;
   stats_.notifyFds = 0;
+}
+
+// Starts the container's worker if it has none and hands it every notify fd of the container.
+// A container whose worker cannot be started (or keeps dying) is given up: its fds are closed and
+// its trapped calls fail with ENOSYS, never hang.
+void Supervisor::Impl::ensureWorker(const std::string& key) {
+  auto it = containers.find(key);
+  if (it == containers.end() || it->second->workerPid > 0) return;
+  Container& c = *it->second;
+  if (c.starts >= kMaxWorkerStarts) {
+    LOG_ERROR("seccomp supervisor: worker of %s keeps failing; its mount calls now fail (ENOSYS)",
+              c.id.c_str());
+    dropContainer(key);
+    return;
+  }
+  if (c.starts > 0) {
+    std::lock_guard<std::mutex> l(mu);
+    ++stats_.workerRestarts;
+  }
+  Status st = startWorker(c);
+  for (auto& nf : notifyFds)
+    if (st.ok() && nf.containerKey == key) st = sendNotifyFd(c, nf.fd.get());
+  if (!st.ok()) {
+    LOG_ERROR("seccomp supervisor: starting the worker of %s: %s", c.id.c_str(),
+              st.error().str().c_str());
+    dropContainer(key);
+  }
 }
 
 void Supervisor::Impl::updateCounts() {
@@ -344,7 +388,7 @@ void Supervisor::Impl::dropContainer(const std::string& key) {
 
 // The worker died (crash, or killed by checkHungWorkers). A notification it had received but not
 // answered would otherwise keep its caller blocked: answer it EPERM through our copies of the
-// fds, then start a new worker on the same fds.
+// fds. The next notification starts a new worker on the same fds (ensureWorker).
 void Supervisor::Impl::workerGone(const std::string& key) {
   auto it = containers.find(key);
   if (it == containers.end()) return;
@@ -369,24 +413,6 @@ void Supervisor::Impl::workerGone(const std::string& key) {
            WIFSIGNALED(status) ? "signal" : "status",
            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
            inFlight ? "; its pending call was refused" : "");
-  if (c.starts >= kMaxWorkerStarts) {
-    LOG_ERROR("seccomp supervisor: worker of %s keeps failing; its mount calls now fail (ENOSYS)",
-              c.id.c_str());
-    dropContainer(key);
-    return;
-  }
-  {
-    std::lock_guard<std::mutex> l(mu);
-    ++stats_.workerRestarts;
-  }
-  Status st = startWorker(c);
-  for (auto& nf : notifyFds)
-    if (st.ok() && nf.containerKey == key) st = sendNotifyFd(c, nf.fd.get());
-  if (!st.ok()) {
-    LOG_ERROR("seccomp supervisor: restarting the worker of %s: %s", c.id.c_str(),
-              st.error().str().c_str());
-    dropContainer(key);
-  }
 }
 
 // A worker stuck in an action (e.g. a mount on a FUSE file system that does not answer) is
@@ -557,11 +583,12 @@ Status Supervisor::Impl::registerFd(int connFd) {
     if (page == MAP_FAILED) return Error::fromErrno("mmap(worker page)");
     c->shared = new (page) worker::Shared();  // the memfd is zero-filled; this states the type
     c->sharedFd = std::move(sfd);
-    ECI_TRY_CTX(startWorker(*c), "seccomp worker for " + state.containerId);
     std::lock_guard<std::mutex> l(mu);
     it = containers.emplace(key, std::move(c)).first;
   }
-  ECI_TRY(sendNotifyFd(*it->second, notify.get()));
+  // A running worker takes the new fd (a `runc exec`) now; otherwise the container's first
+  // notification starts one with all of them.
+  if (it->second->workerPid > 0) ECI_TRY(sendNotifyFd(*it->second, notify.get()));
   ++it->second->notifyFds;
   notifyFds.push_back({std::move(notify), key});
   {

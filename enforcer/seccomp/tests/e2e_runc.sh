@@ -169,6 +169,10 @@ jq '.process.args=["/bin/sh","-c","while true; do if [ -e /tmp/go ]; then rm /tm
   $T/eci.json > $b/config.json
 (cd $b && "$RUNC" --root "$RROOT" run -d "e2e$n" < /dev/null > /dev/null 2>&1) &&
   "$RUNC" --root "$RROOT" state "e2e$n" | grep -q '"running"' || { bad "detached run"; exit 1; }
+# Workers start on demand: a container that has not made a trapped call has none.
+for _ in $(seq 1 20); do [ -z "$(pgrep -P "$SUP_PID" -f eci-seccomp-worker)" ] && break; sleep 0.1; done
+[ -z "$(pgrep -P "$SUP_PID" -f eci-seccomp-worker)" ] && ok "no worker before the first trapped call" ||
+  bad "a worker runs for a container that made no trapped call"
 out=$("$RUNC" --root "$RROOT" exec "e2e$n" sh -c 'mount -o remount,rw /mnt; echo rc=$?' 2>&1)
 expect "runc exec process is supervised" "$out" 'permission denied' '^rc=1$'
 # The container's worker dies (a crash): the supervisor restarts it on the same notify fds, so

@@ -1,16 +1,18 @@
 // The seccomp-notify supervisor: runc connects to its socket (the spec's
 // linux.seccomp.listenerPath) once for a container's init and once per `runc exec`, sending the
-// notify fd (SCM_RIGHTS) and the container process state JSON. One thread accepts those and
-// starts one worker per container (worker.h: the binary re-executed, joined to the container's
-// user and mount namespaces as its root), which receives the container's notify fds and decodes,
-// decides (rules.h), acts and answers every notification itself.
+// notify fd (SCM_RIGHTS) and the container process state JSON. One thread accepts those and, on
+// a container's first notification (most containers never mount anything), starts its worker
+// (worker.h: the binary re-executed, joined to the container's user and mount namespaces as its
+// root), which receives the container's notify fds and decodes, decides (rules.h), acts and
+// answers every notification itself.
 //
 // Failure behaviour: an undecidable call is refused (EPERM); registration reads have a timeout; a
 // worker stuck in an action longer than actionTimeout is killed, its in-flight call refused and
-// the worker restarted on the same fds (as after a crash; a worker that keeps failing is given
-// up). If the supervisor dies, its workers die with it (PR_SET_PDEATHSIG) and the kernel answers
-// every pending and later trapped call with ENOSYS once the last copy of the notify fd is closed,
-// so containers never hang (their mount calls fail closed until they are restarted).
+// a new worker started on the same fds at the next notification (as after a crash; a container
+// whose worker keeps failing is given up: its fds are closed, its calls get ENOSYS). If the
+// supervisor dies, its workers die with it (PR_SET_PDEATHSIG) and the kernel answers every pending
+// and later trapped call with ENOSYS once the last copy of the notify fd is closed, so containers
+// never hang (their mount calls fail closed until they are restarted).
 #pragma once
 
 #include <sys/types.h>
