@@ -588,7 +588,14 @@ Status Supervisor::Impl::registerFd(int connFd) {
   }
   // A running worker takes the new fd (a `runc exec`) now; otherwise the container's first
   // notification starts one with all of them.
-  if (it->second->workerPid > 0) ECI_TRY(sendNotifyFd(*it->second, notify.get()));
+  if (Container& c = *it->second; c.workerPid > 0) {
+    if (auto st = sendNotifyFd(c, notify.get()); !st.ok()) {
+      // The worker is going away (its control socket is closing). Make sure it does: the next
+      // notification starts a new one with every fd, this one included.
+      LOG_WARN("seccomp supervisor: %s; restarting the worker", st.error().str().c_str());
+      kill(c.workerPid, SIGKILL);
+    }
+  }
   ++it->second->notifyFds;
   notifyFds.push_back({std::move(notify), key});
   {
