@@ -373,6 +373,24 @@ Result<uint64_t> uniqueMountId(int fd) {
   return static_cast<uint64_t>(sx.stx_mnt_id);
 }
 
+int64_t clockNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::optional<NsId> nsIdOfFd(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return NsId{st.st_dev, st.st_ino};
+}
+
+std::optional<NsId> nsIdAt(int dirfd, const std::string& path) {
+  struct stat st {};
+  if (::fstatat(dirfd, path.c_str(), &st, 0) != 0) return std::nullopt;
+  return NsId{st.st_dev, st.st_ino};
+}
+
 bool probeIdmappedMounts() {
   static std::once_flag once;
   static bool result = false;

@@ -35,6 +35,7 @@
 #include "eci/log.h"
 #include "eci/procfs/spec.h"
 #include "eci/seccomp/spec.h"
+#include "eci/sys.h"
 #include "spec_rewrite.h"
 
 namespace {
@@ -320,16 +321,10 @@ eci::Status cleanupContainer(const Args& a, const std::string& id) {
   return first;
 }
 
-struct NsId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool operator==(const NsId& o) const { return dev == o.dev && ino == o.ino; }
-};
+using eci::sys::NsId;
 
 std::optional<NsId> nsIdOf(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return NsId{st.st_dev, st.st_ino};
+  return eci::sys::nsIdAt(AT_FDCWD, path);
 }
 
 // The ECI container whose init process is `pid`, if any. Two facts must agree: runc's state

@@ -6,7 +6,9 @@
 
 #include <linux/mount.h>
 #include <sys/types.h>
+#include <time.h>
 
+#include <optional>
 #include <string>
 
 #include "eci/error.h"
@@ -56,6 +58,20 @@ struct MountRecord {
 Result<MountRecord> statMount(uint64_t uniqueId);
 // The unique (never reused) id of the mount `fd` is on; ENOSYS-like EINVAL before Linux 6.8.
 Result<uint64_t> uniqueMountId(int fd);
+
+// A clock's reading in nanoseconds (clock_gettime cannot fail for the clocks we use).
+int64_t clockNs(clockid_t clock);
+
+// A namespace's identity: the (device, inode) of its nsfs file, as stat() of /proc/<pid>/ns/<kind>
+// or fstat() of an open namespace fd reports it.
+struct NsId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const NsId&) const = default;
+};
+std::optional<NsId> nsIdOfFd(int fd);
+// `path` relative to `dirfd` (AT_FDCWD for absolute paths), following links as stat() does.
+std::optional<NsId> nsIdAt(int dirfd, const std::string& path);
 
 // Feature probes (cached after the first call).
 bool probeIdmappedMounts();  // open_tree + mount_setattr(MOUNT_ATTR_IDMAP) on a tmpfs

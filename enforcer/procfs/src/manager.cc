@@ -134,11 +134,7 @@ class Tree {
   std::vector<Node> nodes_;
 };
 
-int64_t clockNs(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+using sys::clockNs;
 
 int64_t monoNs() {
   return clockNs(CLOCK_MONOTONIC);

@@ -90,22 +90,8 @@ Result<ProcessState> parseProcessState(std::string_view text) {
 
 namespace {
 
-struct NsId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-};
-
-std::optional<NsId> nsOf(pid_t pid, const char* kind) {
-  struct stat st;
-  std::string p = "/proc/" + std::to_string(pid) + "/ns/" + kind;
-  if (stat(p.c_str(), &st) != 0) return std::nullopt;
-  return NsId{st.st_dev, st.st_ino};
-}
-
-int64_t monoNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+std::optional<sys::NsId> nsOf(pid_t pid, const char* kind) {
+  return sys::nsIdAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/ns/" + kind);
 }
 
 // A worker that keeps dying is not restarted forever: after this many starts the container's
@@ -418,7 +404,7 @@ void Supervisor::Impl::workerGone(const std::string& key) {
 // A worker stuck in an action (e.g. a mount on a FUSE file system that does not answer) is
 // killed after actionTimeout; workerGone() then refuses the stuck call and restarts it.
 void Supervisor::Impl::checkHungWorkers() {
-  const int64_t now = monoNs();
+  const int64_t now = sys::clockNs(CLOCK_MONOTONIC);
   const int64_t limit = std::chrono::nanoseconds(opts.actionTimeout).count();
   for (auto& [key, c] : containers) {
     if (!c->shared || c->workerPid <= 0) continue;

@@ -45,23 +45,7 @@ namespace {
 
 using worker::kProcFd;
 
-int64_t monoNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
-struct NsId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool operator==(const NsId&) const = default;
-};
-
-std::optional<NsId> nsOfFd(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return std::nullopt;
-  return NsId{st.st_dev, st.st_ino};
-}
+using sys::NsId;
 
 // /proc paths go through the host /proc opened before setns: after joining the container's mount
 // namespace an absolute "/proc/..." would be the container's procfs (its pid namespace, its
@@ -71,10 +55,7 @@ std::string procPath(pid_t pid, const char* rest) {
 }
 
 std::optional<NsId> nsOf(pid_t pid, const char* kind) {
-  struct stat st;
-  if (fstatat(kProcFd, procPath(pid, ("ns/" + std::string(kind)).c_str()).c_str(), &st, 0) != 0)
-    return std::nullopt;
-  return NsId{st.st_dev, st.st_ino};
+  return sys::nsIdAt(kProcFd, procPath(pid, ("ns/" + std::string(kind)).c_str()));
 }
 
 Result<std::string> readAllFd(int fd, size_t max) {
@@ -504,7 +485,7 @@ int Worker::enterMntnsOf(pid_t pid, const std::optional<NsId>& ns) {
     c_.currentMntns.reset();
     return errno;
   }
-  c_.currentMntns = nsOfFd(fd.get());
+  c_.currentMntns = sys::nsIdOfFd(fd.get());
   return 0;
 }
 
@@ -602,7 +583,7 @@ void Worker::handle(int notifyFd) {
 
   // Published before acting: if we die or hang here the supervisor answers this id for us.
   shared_->inFlightId.store(req->id, std::memory_order_relaxed);
-  shared_->busySinceNs.store(monoNs(), std::memory_order_release);
+  shared_->busySinceNs.store(sys::clockNs(CLOCK_MONOTONIC), std::memory_order_release);
   // Last check before acting: a caller killed meanwhile must not get a mount made on its behalf.
   if (ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0) {
     shared_->busySinceNs.store(0, std::memory_order_relaxed);
@@ -703,9 +684,9 @@ int workerMain(int argc, char** argv) {
   if (!table.ok()) return 13;
   close(worker::kMountsFd);
   view.mounts = std::make_unique<ContainerMounts>(std::move(*table));
-  view.pidns = nsOfFd(worker::kPidnsFd);
-  view.netns = nsOfFd(worker::kNetnsFd);
-  view.userns = nsOfFd(worker::kUsernsFd);
+  view.pidns = sys::nsIdOfFd(worker::kPidnsFd);
+  view.netns = sys::nsIdOfFd(worker::kNetnsFd);
+  view.userns = sys::nsIdOfFd(worker::kUsernsFd);
   close(worker::kPidnsFd);
   close(worker::kNetnsFd);
   if (!view.userns) return 14;
@@ -718,7 +699,7 @@ int workerMain(int argc, char** argv) {
   prctl(PR_SET_DUMPABLE, 1);
   close(worker::kUsernsFd);
   if (setns(worker::kMntnsFd, CLONE_NEWNS) != 0) return 17;
-  view.currentMntns = nsOfFd(worker::kMntnsFd);
+  view.currentMntns = sys::nsIdOfFd(worker::kMntnsFd);
   close(worker::kMntnsFd);
   view.statmountWorks = probeStatmount(view.mounts->initial());
   LOG_DEBUG("seccomp %s: worker ready (statmount %s)", view.id.c_str(),
