@@ -79,6 +79,12 @@ std::string refusal(const json& spec, const SpecContext& c = ctx()) {
   return r.error().str();
 }
 
+// Makes the spec join an existing namespace of `type` by path (docker's --pid=container:X etc.).
+void joinNamespacePath(json& spec, const std::string& type, const std::string& path) {
+  for (auto& ns : spec["linux"]["namespaces"])
+    if (ns["type"] == type) ns["path"] = path;
+}
+
 bool hasNs(const json& spec, const std::string& type) {
   for (const auto& ns : spec["linux"]["namespaces"]) {
     if (ns["type"] == type) return true;
@@ -165,17 +171,13 @@ TEST(SpecRewrite, AllSharedNamespacesListed) {
 
 TEST(SpecRewrite, HostNamespaceByPathRefused) {
   auto s = dockerSpec();
-  for (auto& ns : s["linux"]["namespaces"]) {
-    if (ns["type"] == "ipc") ns["path"] = "/proc/1/ns/ipc";
-  }
+  joinNamespacePath(s, "ipc", "/proc/1/ns/ipc");
   EXPECT_THAT(refusal(s), HasSubstr("can't share namespaces [ipc] with the host"));
 }
 
 TEST(SpecRewrite, OtherEciContainersNamespaceJoinedWithItsRange) {
   auto s = dockerSpec();
-  for (auto& ns : s["linux"]["namespaces"]) {
-    if (ns["type"] == "pid") ns["path"] = "/proc/4242/ns/pid";
-  }
+  joinNamespacePath(s, "pid", "/proc/4242/ns/pid");
   auto c = ctx();
   c.joined = {{4242, "x"}};
   c.rangeStart = 300000;  // eci-runc sets X's range (read from X's user namespace)
@@ -201,9 +203,7 @@ TEST(SpecRewrite, NamespaceOfProcessOutsideEciRefused) {
   // process's namespaces (its user namespace would have to be joined) are never used.
   for (const char* type : {"pid", "ipc", "network", "uts"}) {
     auto s = dockerSpec();
-    for (auto& ns : s["linux"]["namespaces"]) {
-      if (ns["type"] == type) ns["path"] = std::string("/proc/4242/ns/") + type;
-    }
+    joinNamespacePath(s, type, std::string("/proc/4242/ns/") + type);
     EXPECT_THAT(refusal(s), HasSubstr("can only share namespaces with other containers under "
                                       "Enhanced Container Isolation (process 4242 is not one)"))
         << type;
@@ -215,9 +215,7 @@ TEST(SpecRewrite, NamespaceOfProcessOutsideEciRefused) {
 
 TEST(SpecRewrite, HostNamespaceRefusedEvenIfJoinedPidKnown) {
   auto s = dockerSpec();
-  for (auto& ns : s["linux"]["namespaces"]) {
-    if (ns["type"] == "ipc") ns["path"] = "/proc/1/ns/ipc";
-  }
+  joinNamespacePath(s, "ipc", "/proc/1/ns/ipc");
   auto c = ctx();
   c.joined = {{1, "x"}};
   EXPECT_THAT(refusal(s, c), HasSubstr("can't share namespaces [ipc] with the host"));
@@ -244,9 +242,7 @@ TEST(SpecRewrite, HostNetworkRefusedWithSeedMessage) {
             "invalid or unsupported container spec: containers can't share a network namespace "
             "with the host (because they use the linux user-namespace for isolation)");
   auto s = dockerSpec();
-  for (auto& ns : s["linux"]["namespaces"]) {
-    if (ns["type"] == "network") ns["path"] = "/proc/1/ns/net";
-  }
+  joinNamespacePath(s, "network", "/proc/1/ns/net");
   EXPECT_THAT(refusal(s), HasSubstr("can't share a network namespace with the host"));
 }
 
@@ -361,9 +357,7 @@ TEST(SpecRewrite, JoinedContainersNetworkAndIpcFilesAllowed) {
   c.engineDataRoot = "/tmp/t1/docker";
   c.joined = {{4242, "x"}};
   auto s = dockerSpec();
-  for (auto& ns : s["linux"]["namespaces"]) {
-    if (ns["type"] == "network") ns["path"] = "/proc/4242/ns/net";
-  }
+  joinNamespacePath(s, "network", "/proc/4242/ns/net");
   s["mounts"] = json::array({mountOf("/tmp/t1/docker/containers/x/hosts", "/etc/hosts"),
                              mountOf("/tmp/t1/docker/containers/x/hostname", "/etc/hostname"),
                              mountOf("/tmp/t1/docker/containers/x/resolv.conf", "/etc/resolv.conf"),
