@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -311,6 +312,10 @@ constexpr long kSysStatmount = 457;  // the same number on every architecture (a
 constexpr unsigned kStatxMntIdUnique = 0x4000;
 constexpr uint64_t kWant =
     0x1 /*SB_BASIC*/ | 0x2 /*MNT_BASIC*/ | 0x8 /*MNT_ROOT*/ | 0x10 /*MNT_POINT*/ | 0x20 /*FS_TYPE*/;
+// Linux 6.11+. FS_TYPE alone is the superblock type ("fuse"), while mountinfo says "fuse.eci"
+// (type.subtype): a caller that matches statmount records against mountinfo would take every FUSE
+// mount for a different one, so the subtype is asked for, and a FUSE record without it is refused.
+constexpr uint64_t kFsSubtype = 0x100;
 struct MntIdReq {
   uint32_t size, spare;
   uint64_t mntId, param;
@@ -325,14 +330,19 @@ struct StatmountFixed {  // the leading fields of struct statmount; strings are 
   uint32_t mntIdOld, mntParentIdOld;
   uint64_t mntAttr, mntPropagation, mntPeerGroup, mntMaster, propagateFrom;
   uint32_t mntRoot, mntPoint;
+  uint64_t mntNsId;
+  uint32_t fsSubtype;
 };
 // struct statmount is 512 bytes since 6.8 (fields added later take its spare space); str[]
 // follows it. Checked against mountinfo by sys_test (StatMountMatchesMountinfo).
 constexpr size_t kStrOffset = 512;
+static_assert(offsetof(StatmountFixed, mntRoot) == 104 &&
+                  offsetof(StatmountFixed, fsSubtype) == 120,
+              "struct statmount layout (include/uapi/linux/mount.h)");
 }  // namespace
 
 Result<MountRecord> statMount(uint64_t uniqueId) {
-  MntIdReq req{24 /*MNT_ID_REQ_SIZE_VER0*/, 0, uniqueId, kWant};
+  MntIdReq req{24 /*MNT_ID_REQ_SIZE_VER0*/, 0, uniqueId, kWant | kFsSubtype};
   // Two paths of PATH_MAX plus the type; thread_local keeps 9 KiB off small stacks.
   alignas(8) static thread_local char buf[kStrOffset + size_t{2} * 4096 + 512];
   if (syscall(kSysStatmount, &req, buf, sizeof(buf), 0) != 0)
@@ -353,6 +363,17 @@ Result<MountRecord> statMount(uint64_t uniqueId) {
   MountRecord m;
   if (!at(h.mntRoot, m.root) || !at(h.mntPoint, m.mountPoint) || !at(h.fsType, m.fstype))
     return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
+  // Only FUSE sets a subtype. Without the answer (a kernel before 6.11) its type would not be the
+  // one mountinfo shows.
+  std::string subtype;
+  if ((h.mask & kFsSubtype) && !at(h.fsSubtype, subtype))
+    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
+  if (!subtype.empty()) {
+    m.fstype += "." + subtype;
+  } else if (!(h.mask & kFsSubtype) && m.fstype.rfind("fuse", 0) == 0) {
+    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): no subtype for " + m.fstype +
+                             " (kernel before 6.11)");
+  }
   m.uniqueId = h.mntId;
   m.parentUniqueId = h.mntParentId;
   m.id = h.mntIdOld;

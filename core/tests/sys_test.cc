@@ -199,5 +199,31 @@ TEST(SysTest, StatMountUnknownIdNamesIt) {
   EXPECT_NE(rec.error().str().find("statmount(1)"), std::string::npos);
 }
 
+// FUSE mounts carry a subtype ("fuse.eci" in mountinfo); statmount's FS_TYPE alone says "fuse".
+// A record that says "fuse" would not match its mountinfo line, and eci's seccomp rules would take
+// the /proc and /sys emulation mounts for mounts of the container's own (found in this very way).
+// The mount is never served: nothing here sends it a request (O_PATH open, statx DONT_SYNC,
+// statmount), and closing /dev/fuse aborts the connection.
+TEST(SysTest, StatMountNamesTheFuseSubtypeAsMountinfoDoes) {
+  auto dev = open("/dev/fuse", O_RDWR);
+  ASSERT_TRUE(dev.ok()) << dev.error().str() << " (the fuse module is needed, as for eci-procfs)";
+  char dir[] = "/tmp/eci-sys-fuse.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string opts =
+      "fd=" + std::to_string(dev->get()) + ",rootmode=40000,user_id=0,group_id=0";
+  ASSERT_EQ(::mount("eci-sys-test", dir, "fuse.ecisystest", MS_NOSUID | MS_NODEV, opts.c_str()), 0)
+      << std::strerror(errno);
+  auto root = open(dir, O_PATH | O_DIRECTORY);
+  ASSERT_TRUE(root.ok()) << root.error().str();
+  auto unique = uniqueMountId(root->get());
+  ASSERT_TRUE(unique.ok()) << unique.error().str();
+  auto rec = statMount(*unique);
+  ::umount2(dir, MNT_DETACH);
+  ::rmdir(dir);
+  ASSERT_TRUE(rec.ok()) << rec.error().str();
+  EXPECT_EQ(rec->fstype, "fuse.ecisystest");
+  EXPECT_EQ(rec->mountPoint, dir);
+}
+
 }  // namespace
 }  // namespace eci::sys

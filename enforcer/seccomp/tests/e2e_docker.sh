@@ -47,6 +47,27 @@ for mode in sysadmin privileged; do
   t_contains "$mode: 17 kernel-global calls EPERM" $'\n17' "$out"
 done
 
+# The /proc and /sys emulation mounts (FUSE, type fuse.eci) can be neither removed nor covered:
+# what lies beneath is the host's (or an empty sysfs directory where eci shows its own view).
+for mode in sysadmin privileged; do
+  if [ $mode = privileged ]; then F=(--privileged); else F=("${SA[@]}"); fi
+  out=$(docker run --rm "${F[@]}" busybox sh -c '
+    n0=$(grep -c " - fuse.eci " /proc/self/mountinfo)
+    umount /sys/kernel/security; echo sec=$?; umount -l /sys/kernel/tracing; echo trl=$?
+    umount /proc/uptime; echo up=$?; umount -l /proc/swaps; echo swl=$?
+    umount /proc/sys/kernel/panic; echo hn=$?; umount -l /proc/sys/vm/overcommit_memory; echo ovl=$?
+    mount --bind /tmp /sys/kernel/debug; echo dbg=$?; mount -t tmpfs t /sys/kernel/security; echo sect=$?
+    mount --bind /etc/hostname /proc/sys/kernel/panic; echo hnb=$?
+    n1=$(grep -c " - fuse.eci " /proc/self/mountinfo); echo "fuse mounts $n0 -> $n1"
+    ls -A /sys/kernel/debug | wc -l' 2>&1)
+  for k in sec trl up swl hn ovl dbg sect hnb; do
+    t_contains "$mode: emulation mount: $k refused" "$k=1" "$out"
+  done
+  t_ok "$mode: every emulation mount still there ($(grep -o 'fuse mounts.*' <<<"$out"))" \
+    grep -Eq 'fuse mounts ([1-9][0-9]*) -> \1$' <<<"$out"
+  t_eq "$mode: /sys/kernel/debug still shown empty" "0" "$(tail -n1 <<<"$out")"
+done
+
 # docker exec processes are supervised too.
 cid=$(docker run -d "${SA[@]}" -v "$VOL:/mnt:ro" busybox sleep 300)
 out=$(docker exec "$cid" sh -c 'mount -o remount,rw /mnt /mnt; echo rc=$?' 2>&1)
