@@ -2,6 +2,8 @@
 //
 //   eci-runc [--eci-enforcer-socket PATH] [--eci-runc PATH] [--eci-run-dir DIR]
 //            [--eci-restrict PATH]... [--eci-debug-log FILE] <runc global flags> <verb> <args>
+//   (or ECI_RUNC_ENFORCER_SOCKET, ECI_RUNC_REAL_RUNC, ECI_RUNC_RUN_DIR, ECI_RUNC_RESTRICT,
+//    ECI_RUNC_DEBUG_LOG in the environment; a flag wins)
 //
 // Every verb but create/run/delete is handed to the real runc unchanged (exec, so signals, exit
 // codes and stdio are runc's own). On create/run it asks eci-enforcerd for the policy and a uid/gid
@@ -20,12 +22,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eci/enforcer_client.h"
@@ -155,9 +159,36 @@ std::optional<std::string> eciFlagValue(const std::vector<std::string>& argv, si
   return std::nullopt;
 }
 
+// eci's settings from the environment, each overridden by its flag. Why a second way in: dockerd
+// runs a runtime that has "runtimeArgs" through a shell script it generates
+// (<data-root>/runtimes/<name>), one more exec on every create, start and delete; containerd's
+// environment reaches eci-runc through the shim without one. ECI_RUNC_RESTRICT is a ':'-separated
+// list, as PATH is.
+void applyEnvironment(Args& a) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+  };
+  if (const char* v = env("ECI_RUNC_ENFORCER_SOCKET")) a.enforcerSocket = v;
+  if (const char* v = env("ECI_RUNC_REAL_RUNC")) a.runc = v;
+  if (const char* v = env("ECI_RUNC_RUN_DIR")) a.runDir = v;
+  if (const char* v = env("ECI_RUNC_DEBUG_LOG")) a.debugLog = v;
+  if (const char* v = env("ECI_RUNC_RESTRICT")) {
+    std::string_view list(v);
+    while (!list.empty()) {
+      const size_t colon = list.find(':');
+      const std::string_view item = list.substr(0, colon);
+      if (!item.empty()) a.restrict.emplace_back(item);
+      list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
+    }
+  }
+}
+
 eci::Result<Args> parseArgs(int argc, char** argv) {
   std::vector<std::string> in(argv + 1, argv + argc);
   Args a;
+  applyEnvironment(a);
+  bool restrictFlagSeen = false;
   bool verbSeen = false;
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string& s = in[i];
@@ -174,6 +205,8 @@ eci::Result<Args> parseArgs(int argc, char** argv) {
       } else if (name == "--eci-run-dir") {
         a.runDir = *v;
       } else if (name == "--eci-restrict") {
+        if (!restrictFlagSeen) a.restrict.clear();  // the flags replace ECI_RUNC_RESTRICT
+        restrictFlagSeen = true;
         a.restrict.push_back(*v);
       } else if (name == "--eci-debug-log") {
         a.debugLog = *v;

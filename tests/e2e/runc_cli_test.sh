@@ -52,4 +52,20 @@ t_ok "json log entry has a time" jq -e '.time | test("^[0-9]{4}-")' <<<"$last"
   --log "$T/log.txt" create c2 2>/dev/null)
 t_contains "text log format (bundle = cwd)" 'level=error msg="eci-enforcerd is not reachable' "$(cat "$T/log.txt")"
 
+# The same settings from the environment (what the harness and a containerd unit use: dockerd runs
+# a runtime with runtimeArgs through a generated script, one more exec per call). A flag wins.
+rm -f "$T/runc-argv"
+ECI_RUNC_REAL_RUNC="$T/fake-runc" "$ECI_RUNC_BIN" --root /r kill abc KILL
+t_eq "ECI_RUNC_REAL_RUNC names the real runc" "--root /r kill abc KILL" "$(cat "$T/runc-argv")"
+rm -f "$T/runc-argv"
+err=$(ECI_RUNC_REAL_RUNC="$T/fake-runc" ECI_RUNC_ENFORCER_SOCKET="$T/env.sock" \
+  ECI_RUNC_DEBUG_LOG="$T/debug.log" "$ECI_RUNC_BIN" --root "$T/root" create --bundle "$T/bundle" c3 2>&1)
+t_contains "ECI_RUNC_ENFORCER_SOCKET is the socket dialled" "$T/env.sock" "$err"
+t_contains "ECI_RUNC_DEBUG_LOG gets the trace" "create c3 bundle=$T/bundle" "$(cat "$T/debug.log")"
+t_fails "runc never ran (env)" test -e "$T/runc-argv"
+err=$(ECI_RUNC_REAL_RUNC="$T/fake-runc" ECI_RUNC_ENFORCER_SOCKET="$T/env.sock" "$ECI_RUNC_BIN" \
+  --eci-enforcer-socket "$T/flag.sock" --root "$T/root" create --bundle "$T/bundle" c4 2>&1)
+t_contains "a flag wins over the environment" "$T/flag.sock" "$err"
+t_not_contains "the environment's socket is not dialled then" "$T/env.sock" "$err"
+
 t_summary
