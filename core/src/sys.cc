@@ -363,14 +363,14 @@ Result<MountRecord> statMount(uint64_t uniqueId) {
   MountRecord m;
   if (!at(h.mntRoot, m.root) || !at(h.mntPoint, m.mountPoint) || !at(h.fsType, m.fstype))
     return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
-  // Only FUSE sets a subtype. Without the answer (a kernel before 6.11) its type would not be the
-  // one mountinfo shows.
+  // Only FUSE sets a subtype. Kernels since 6.11 answer when there is one; without an answer a
+  // FUSE record may lack it (a kernel before 6.11), and is refused rather than misnamed.
   std::string subtype;
   if ((h.mask & kFsSubtype) && !at(h.fsSubtype, subtype))
     return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
   if (!subtype.empty()) {
     m.fstype += "." + subtype;
-  } else if (!(h.mask & kFsSubtype) && m.fstype.rfind("fuse", 0) == 0) {
+  } else if (!(h.mask & kFsSubtype) && (m.fstype == "fuse" || m.fstype == "fuseblk")) {
     return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): no subtype for " + m.fstype +
                              " (kernel before 6.11)");
   }

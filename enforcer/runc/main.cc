@@ -309,8 +309,8 @@ void forwardSignal(int sig) {
 
 // Runs the real runc as a child (create/run/delete need to act after it), forwarding the
 // signals a caller uses to stop it. Returns its exit status as a shell would.
-int runRunc(const Args& a) {
-  auto v = cArgv(a.runc, a.runcArgs);
+int runRuncArgs(const Args& a, const std::vector<std::string>& args) {
+  auto v = cArgv(a.runc, args);
   const pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -333,6 +333,10 @@ int runRunc(const Args& a) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
+}
+
+int runRunc(const Args& a) {
+  return runRuncArgs(a, a.runcArgs);
 }
 
 bool containerStateExists(const Args& a, const std::string& id) {
@@ -395,6 +399,28 @@ std::string joinNotes(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& n : v) s += (s.empty() ? "" : "; ") + n;
   return s;
+}
+
+// Binds the /proc/sys knobs of <procfsDir> into the container runc has just created. Its init
+// comes from runc's state, and must run in the user namespace eci pinned for the container, so
+// a stale or foreign state never gets knobs bound into some other process.
+eci::Status bindKnobs(const Args& a, const std::string& id, const std::filesystem::path& procfsDir,
+                      const eci::idmap::ContainerFs* fs) {
+  ECI_ASSIGN_OR_RETURN(text, eci::fs::readFile(a.root + "/" + id + "/state.json", kMaxSpecBytes));
+  const json st = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const auto p = st.is_object() ? st.find("init_process_pid") : st.end();
+  if (p == st.end() || !p->is_number_integer() || p->get<long long>() <= 0 ||
+      p->get<long long>() > INT32_MAX)
+    return eci::Error(EPROTO, a.root + "/" + id + "/state.json: no init_process_pid");
+  const int pid = static_cast<int>(p->get<long long>());
+  if (fs) {
+    const auto procNs = nsIdOf("/proc/" + std::to_string(pid) + "/ns/user");
+    const auto pinned = nsIdOf(fs->userns().path());
+    if (!procNs || !pinned || !(*procNs == *pinned))
+      return eci::Error(ESRCH, "pid " + std::to_string(pid) + " is not the container's init");
+  }
+  ECI_TRY(eci::procfs::bindProcSys(pid, {}, procfsDir));
+  return {};
 }
 
 int doCreate(const Args& a, bool isRun) {
@@ -534,12 +560,16 @@ int doCreate(const Args& a, bool isRun) {
     }
   }
 
-  // /proc and /sys emulation (enforcer/procfs): bind the container's FUSE files and add the
-  // createRuntime hook for /proc/sys. After the ID-mapping of binds above on purpose: these
+  // /proc and /sys emulation (enforcer/procfs): bind the container's FUSE files; the /proc/sys
+  // knobs are bound below once runc has created the container, or by a createRuntime hook under
+  // `runc run` (procfs/spec.h says why). After the ID-mapping of binds above on purpose: these
   // sources are FUSE mounts served per container and must not be ID-mapped.
+  std::optional<std::filesystem::path> procfsDir;
   if (grant->policy.enabled) {
-    if (auto st = eci::procfs::addProcfsFromGrant(out, c.id, grant->modules); !st.ok())
-      return fail("eci: /proc emulation: " + st.error().str());
+    auto added =
+        eci::procfs::addProcfsFromGrant(out, c.id, grant->modules, /*callerBindsKnobs=*/!isRun);
+    if (!added.ok()) return fail("eci: /proc emulation: " + added.error().str());
+    procfsDir = *added;
   }
   // Seccomp (enforcer/seccomp): mount calls vetted by eci-enforcerd's supervisor, kernel-global
   // calls refused; merged into the engine's profile (or none, under --privileged).
@@ -570,6 +600,18 @@ int doCreate(const Args& a, bool isRun) {
   if (isRun && !c.detach && !containerStateExists(a, c.id)) {
     // `runc run` in the foreground has already deleted the container.
     return rc;
+  }
+  if (procfsDir && !isRun) {
+    // The container's init waits on runc's exec fifo: nothing of the container has run yet.
+    if (auto st = bindKnobs(a, c.id, *procfsDir, fs ? &*fs : nullptr); !st.ok()) {
+      // Never start it without its emulation: runc forgets it, our ScopeExits undo the rest.
+      std::vector<std::string> del(a.runcArgs.begin(),
+                                   a.runcArgs.begin() + static_cast<long>(a.verbIndex));
+      del.insert(del.end(), {"delete", "--force", c.id});
+      const int drc = runRuncArgs(a, del);
+      return fail("eci: /proc emulation: binding the /proc/sys knobs: " + st.error().str() +
+                  (drc == 0 ? "" : "; runc delete --force exited " + std::to_string(drc)));
+    }
   }
   keep = true;
   if (fs) fs->commit();

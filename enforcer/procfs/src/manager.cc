@@ -599,7 +599,7 @@ Status Session::mount(Connection& c, const fuse_lowlevel_ops& ops,
   // for sendfile readers too. nosuid/nodev/noexec: nothing here is meant to run.
   const std::string opts = "fd=" + std::to_string(dev.get()) +
                            ",rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions";
-  if (::mount("eci-procfs", at.c_str(), "fuse.eci", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+  if (::mount("eci-procfs", at.c_str(), kFuseType, MS_NOSUID | MS_NODEV | MS_NOEXEC,
               opts.c_str()) != 0)
     return Error::fromErrno("mount('" + at.string() + "', fuse.eci)",
                             "is /dev/fuse present and the fuse module loaded?");

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "eci/procfs/values.h"
 #include "eci/sys.h"
 #include "eci/unique_fd.h"
 
@@ -83,42 +84,53 @@ Status addProcfsToSpec(nlohmann::json& spec, const std::string& id,
   auto& mounts = spec["mounts"];
   if (mounts.is_null()) mounts = nlohmann::json::array();
   for (auto& m : procfsMountsForSpec(id, base, exists)) mounts.push_back(std::move(m));
+  if (hookPath.empty()) return {};
   auto& hooks = spec["hooks"]["createRuntime"];
   if (hooks.is_null()) hooks = nlohmann::json::array();
   hooks.push_back(procfsHookForSpec(hookPath, base));
   return {};
 }
 
-Status addProcfsFromGrant(nlohmann::json& spec, const std::string& id,
-                          const nlohmann::json& grantModules) {
-  if (!grantModules.is_object() || !grantModules.contains("procfs")) return {};
+Result<std::optional<std::filesystem::path>> addProcfsFromGrant(nlohmann::json& spec,
+                                                                const std::string& id,
+                                                                const nlohmann::json& grantModules,
+                                                                bool callerBindsKnobs) {
+  if (!grantModules.is_object() || !grantModules.contains("procfs"))
+    return std::optional<std::filesystem::path>();
   const auto& p = grantModules["procfs"];
   if (!p.is_object() || !p.contains("base") || !p["base"].is_string() || !p.contains("hook") ||
-      !p["hook"].is_string())
+      !p["hook"].is_string() || p["hook"].get<std::string>().empty())
     return Error("eci-enforcerd's grant: /modules/procfs: expected {base, hook} strings");
-  return addProcfsToSpec(spec, id, p["base"].get<std::string>(), p["hook"].get<std::string>());
+  const std::filesystem::path base = p["base"].get<std::string>();
+  ECI_TRY(addProcfsToSpec(spec, id, base,
+                          callerBindsKnobs ? std::string() : p["hook"].get<std::string>()));
+  return std::optional<std::filesystem::path>(base / id);
 }
 
 Result<int> bindProcSys(pid_t initPid, const std::filesystem::path& rootfs,
                         const std::filesystem::path& mountDir) {
-  // Everything that allocates happens before fork().
-  const auto sysDir = mountDir / "proc" / "sys";
+  // Everything that allocates happens before fork(). The knobs are the fixed list the emulation
+  // serves (values.h); one this kernel lacks is not in the mount (ENOENT), nothing to bind.
   std::vector<std::string> rels;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(sysDir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec))
-      rels.push_back("proc/sys/" + std::filesystem::relative(it->path(), sysDir).string());
-  }
-  if (ec) return Error(ec.value(), "listing '" + sysDir.string() + "'");
   std::vector<UniqueFd> trees;
-  for (const auto& rel : rels) {
-    ECI_ASSIGN_OR_RETURN(
-        t, sys::openTree(AT_FDCWD, (mountDir / rel).string(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    trees.push_back(std::move(t));
+  for (const auto& spec : emulatedSysctls()) {
+    const std::string rel = std::string("proc/sys/") + spec.path;
+    auto t =
+        sys::openTree(AT_FDCWD, (mountDir / rel).string(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (!t.ok() && t.error().code() == ENOENT) continue;
+    if (!t.ok()) return std::move(t).error();
+    rels.push_back(rel);
+    trees.push_back(std::move(*t));
   }
-  ECI_ASSIGN_OR_RETURN(nsFd, sys::open("/proc/" + std::to_string(initPid) + "/ns/mnt", O_RDONLY));
-  const std::string rootStr = rootfs.string();
+  const std::string proc = "/proc/" + std::to_string(initPid);
+  ECI_ASSIGN_OR_RETURN(nsFd, sys::open(proc + "/ns/mnt", O_RDONLY));
+  // The init's root, taken here in our namespace: after setns "/proc" would be the container's.
+  UniqueFd initRoot;
+  if (rootfs.empty()) {
+    ECI_ASSIGN_OR_RETURN(r, sys::open(proc + "/root", O_PATH | O_DIRECTORY));
+    initRoot = std::move(r);
+  }
+  const std::string rootStr = rootfs.empty() ? proc + "/root" : rootfs.string();
 
   int pipeFds[2];
   if (::pipe2(pipeFds, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
@@ -136,7 +148,9 @@ Result<int> bindProcSys(pid_t initPid, const std::filesystem::path& rootfs,
       res[1] = errno;
       report();
     }
-    const int root = ::open(rootStr.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    // <rootfs> is opened after setns: the container's bind of it, not the host's mount.
+    const int root =
+        initRoot ? initRoot.get() : ::open(rootStr.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) {
       res[1] = errno;
       report();

@@ -1,7 +1,5 @@
 #include "eci/procfs/values.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -231,26 +229,6 @@ void PageSnapshot::refreshForRead(std::string fresh, int64_t monoNs, int64_t rea
 
 std::string_view swapsHeader() {
   return "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
-}
-
-std::string productUuid(std::string_view containerId) {
-  static constexpr std::string_view kNamespace = "eci.procfs.product_uuid";
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned mdLen = 0;
-  std::string input(kNamespace);
-  input.push_back('\0');
-  input.append(containerId);
-  EVP_Digest(input.data(), input.size(), md.data(), &mdLen, EVP_sha256(), nullptr);
-  md[6] = static_cast<unsigned char>((md[6] & 0x0f) | 0x50);
-  md[8] = static_cast<unsigned char>((md[8] & 0x3f) | 0x80);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
-  return out;
 }
 
 std::optional<std::pair<double, double>> parseUptime(std::string_view text) {

@@ -60,4 +60,27 @@ t_eq "two FUSE mounts per running container" 2 "$(grep -c " $base/" /proc/self/m
 docker rm -f "$cid" >/dev/null
 sleep 1
 t_eq "mount gone after docker rm -f" 0 "$(grep -c " $base/" /proc/self/mountinfo)"
+# eci-runc binds the /proc/sys knobs after `runc create`. If it cannot, the container must never
+# start and nothing may be left: here the knobs' FUSE connection of the next container is aborted
+# (fusectl) as soon as eci-enforcerd has mounted it, well before runc has created the container.
+fusectl=/sys/fs/fuse/connections
+mountpoint -q "$fusectl" || mount -t fusectl none "$fusectl"
+(for _ in $(seq 1000); do
+  dev=$(awk -v b="$base/" 'index($5, b) == 1 && $5 ~ /\/proc\/sys$/ {print $3; exit}' /proc/self/mountinfo)
+  if [[ -n $dev ]]; then echo 1 >"$fusectl/${dev#0:}/abort" && echo aborted; exit 0; fi
+  sleep 0.01
+done) >"$ECI_T/abort.out" 2>&1 &
+watcher=$!
+out=$(docker run --rm --name knobfail busybox echo container-ran 2>&1)
+rc=$?
+wait "$watcher"
+t_eq "the knobs' connection was aborted during the create" "aborted" "$(cat "$ECI_T/abort.out")"
+t_ok "the start fails when the knobs cannot be bound (rc $rc)" test "$rc" -ne 0
+t_not_contains "the container never ran" "container-ran" "$out"
+t_contains "the error says why" "binding the /proc/sys knobs" "$out"
+t_eq "no container left" "" "$(docker ps -aq --filter name=knobfail)"
+t_eq "no FUSE mounts left" 0 "$(grep -c " $base/" /proc/self/mountinfo)"
+t_eq "no ID-mapped mounts or dirs left" "" "$(eci_leftovers)"
+t_eq "no range left" 0 "$(eci_allocation_count)"
+t_eq "the next container starts" "ok" "$(docker run --rm busybox echo ok 2>&1)"
 t_summary

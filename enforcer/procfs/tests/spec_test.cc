@@ -64,13 +64,28 @@ TEST(Spec, BadShapesAreRefusedUnchanged) {
 
 TEST(Spec, FromGrant) {
   nlohmann::json spec = nlohmann::json::object();
-  ASSERT_TRUE(addProcfsFromGrant(spec, "c", nlohmann::json::object()).ok());
+  auto none = addProcfsFromGrant(spec, "c", nlohmann::json::object(), false);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
   EXPECT_TRUE(spec.empty());  // no procfs module in the daemon: nothing added
-  ASSERT_TRUE(addProcfsFromGrant(spec, "c", {{"procfs", {{"base", "/b"}, {"hook", "/h"}}}}).ok());
+  const nlohmann::json grant = {{"procfs", {{"base", "/b"}, {"hook", "/h"}}}};
+  // runc run: the hook binds the knobs.
+  auto run = addProcfsFromGrant(spec, "c", grant, /*callerBindsKnobs=*/false);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->value_or(""), "/b/c");
   EXPECT_EQ(spec["mounts"][0]["source"], "/b/c/proc/uptime");
   EXPECT_EQ(spec["hooks"]["createRuntime"][0]["path"], "/h");
+  // runc create: the same mounts, no hook (eci-runc binds the knobs after the create).
+  nlohmann::json created = nlohmann::json::object();
+  auto create = addProcfsFromGrant(created, "c", grant, /*callerBindsKnobs=*/true);
+  ASSERT_TRUE(create.ok());
+  EXPECT_EQ(create->value_or(""), "/b/c");
+  EXPECT_EQ(created["mounts"], spec["mounts"]);
+  EXPECT_FALSE(created.contains("hooks"));
   nlohmann::json s2 = nlohmann::json::object();
-  EXPECT_FALSE(addProcfsFromGrant(s2, "c", {{"procfs", {{"base", 1}}}}).ok());
+  EXPECT_FALSE(addProcfsFromGrant(s2, "c", {{"procfs", {{"base", 1}}}}, true).ok());
+  EXPECT_FALSE(
+      addProcfsFromGrant(s2, "c", {{"procfs", {{"base", "/b"}, {"hook", ""}}}}, true).ok());
   EXPECT_TRUE(s2.empty());
 }
 

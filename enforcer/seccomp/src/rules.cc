@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "eci/procfs/spec.h"
+
 namespace eci::seccomp {
 
 namespace {
@@ -173,7 +175,11 @@ bool ContainerMounts::isProcOrSysTree(const MountEntry& m) const {
 }
 
 bool ContainerMounts::isProtected(const MountEntry& m, const TableFn& table) const {
-  const MountEntry* i = initialMatch(m);
+  // eci's /proc and /sys emulation counts as initial wherever it is: eci-runc binds the /proc/sys
+  // knobs once runc has created the container, which may be after the snapshot of its mounts was
+  // taken. The type cannot be forged: a container can mount no FUSE (procfs/spec.h).
+  const bool emulation = m.fstype == procfs::kFuseType;
+  const MountEntry* i = emulation ? &m : initialMatch(m);
   if (!i) return false;  // the container's own mount
   if (m.mountPoint == "/" || underProcOrSys(m.mountPoint)) return true;
   // A mask, read-only path or emulation mount inside a clone of /proc or /sys (a new proc mount

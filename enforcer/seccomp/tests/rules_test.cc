@@ -219,6 +219,23 @@ TEST_F(RulesTest, ProtectedMountsCannotBeOvermountedOrMoved) {
   EXPECT_EQ(mountCall("tmpfs", "/tmp/x", "tmpfs", 0).action, Action::kReplayMount);
 }
 
+// eci-runc binds the /proc/sys knobs after runc created the container, possibly after the
+// snapshot of its mounts: known by type (fuse.eci), they are protected all the same.
+TEST_F(RulesTest, EmulationMountsMadeAfterTheSnapshotAreProtected) {
+  auto later = parse(
+      "601 506 0:71 /kernel/panic /proc/sys/kernel/panic rw,nosuid - fuse.eci eci-procfs rw\n"
+      "602 500 0:72 / /root/own rw - tmpfs own rw\n"
+      "603 602 0:71 /kernel/panic /root/own/k rw,nosuid - fuse.eci eci-procfs rw\n");
+  for (auto& m : later) env.table.push_back(m);
+  EXPECT_EQ(umountCall("/proc/sys/kernel/panic").err, EPERM);
+  EXPECT_EQ(umountCall("/proc/sys/kernel/panic", MNT_DETACH).err, EPERM);
+  EXPECT_EQ(mountCall("/etc/hostname", "/proc/sys/kernel/panic", nullptr, MS_BIND).err, EPERM);
+  // As for an initial emulation mount: a copy the container made outside /proc and /sys is its
+  // own to remove, and so is a mount of its own made after the snapshot.
+  EXPECT_EQ(umountCall("/root/own/k").action, Action::kUmount);
+  EXPECT_EQ(umountCall("/root/own").action, Action::kUmount);
+}
+
 TEST_F(RulesTest, NewFilesystems) {
   EXPECT_EQ(mountCall("none", "/tmp/x", "tmpfs", 0, "size=1m").action, Action::kReplayMount);
   EXPECT_EQ(

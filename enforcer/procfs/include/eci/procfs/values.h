@@ -74,6 +74,7 @@ std::string_view swapsHeader();
 
 // Stable product_uuid for a container: a name-based UUID (SHA-256 of a fixed namespace and the
 // id, version nibble 5 as in RFC 4122 name-based UUIDs), lowercase like the kernel's dmi_id.
+// (product_uuid.cc, in eci_procfs: the one user of libcrypto here.)
 std::string productUuid(std::string_view containerId);
 
 // Parses the host /proc/uptime text "12.34 56.78" into its two fields.
