@@ -364,6 +364,18 @@ std::optional<NsId> nsIdOf(const std::string& path) {
   return eci::sys::nsIdAt(AT_FDCWD, path);
 }
 
+// The init process of container `id` as runc's state (<root>/<id>/state.json) names it.
+std::optional<int> initPidOf(const Args& a, const std::string& id) {
+  auto text = eci::fs::readFile(a.root + "/" + id + "/state.json", kMaxSpecBytes);
+  if (!text.ok()) return std::nullopt;
+  const json st = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  const auto p = st.is_object() ? st.find("init_process_pid") : st.end();
+  if (p == st.end() || !p->is_number_integer() || p->get<long long>() <= 0 ||
+      p->get<long long>() > INT32_MAX)
+    return std::nullopt;
+  return static_cast<int>(p->get<long long>());
+}
+
 // The ECI container whose init process is `pid`, if any. Two facts must agree: runc's state
 // (<root>/<id>/state.json) names `pid` as that container's init, and the process runs in the user
 // namespace eci pinned for that id. So the host, a process outside ECI, or a pid reused after the
@@ -378,12 +390,7 @@ std::optional<std::string> eciContainerOfPid(const Args& a, int pid) {
     const std::string id = entry.path().filename().string();
     auto layout = eci::idmap::Layout::make(a.runDir, id);
     if (!layout.ok()) continue;
-    auto state = eci::fs::readFile(a.root + "/" + id + "/state.json", kMaxSpecBytes);
-    if (!state.ok()) continue;
-    const json st = json::parse(*state, nullptr, /*allow_exceptions=*/false);
-    if (!st.is_object()) continue;
-    auto p = st.find("init_process_pid");
-    if (p == st.end() || !p->is_number_integer() || p->get<long long>() != pid) continue;
+    if (initPidOf(a, id) != pid) continue;
     const auto pinned = nsIdOf(layout->usernsPath());
     if (pinned && *pinned == *procNs) return id;
   }
@@ -406,13 +413,9 @@ std::string joinNotes(const std::vector<std::string>& v) {
 // a stale or foreign state never gets knobs bound into some other process.
 eci::Status bindKnobs(const Args& a, const std::string& id, const std::filesystem::path& procfsDir,
                       const eci::idmap::ContainerFs* fs) {
-  ECI_ASSIGN_OR_RETURN(text, eci::fs::readFile(a.root + "/" + id + "/state.json", kMaxSpecBytes));
-  const json st = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  const auto p = st.is_object() ? st.find("init_process_pid") : st.end();
-  if (p == st.end() || !p->is_number_integer() || p->get<long long>() <= 0 ||
-      p->get<long long>() > INT32_MAX)
-    return eci::Error(EPROTO, a.root + "/" + id + "/state.json: no init_process_pid");
-  const int pid = static_cast<int>(p->get<long long>());
+  const auto initPid = initPidOf(a, id);
+  if (!initPid) return eci::Error(EPROTO, a.root + "/" + id + "/state.json: no init_process_pid");
+  const int pid = *initPid;
   if (fs) {
     const auto procNs = nsIdOf("/proc/" + std::to_string(pid) + "/ns/user");
     const auto pinned = nsIdOf(fs->userns().path());

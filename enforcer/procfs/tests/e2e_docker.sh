@@ -83,4 +83,22 @@ t_eq "no FUSE mounts left" 0 "$(grep -c " $base/" /proc/self/mountinfo)"
 t_eq "no ID-mapped mounts or dirs left" "" "$(eci_leftovers)"
 t_eq "no range left" 0 "$(eci_allocation_count)"
 t_eq "the next container starts" "ok" "$(docker run --rm busybox echo ok 2>&1)"
+# `runc run` (runc starts the container itself, eci-runc has no moment between create and start):
+# runc's createRuntime hook, eci-procfs-hook, binds the knobs instead.
+b=$ECI_T/run-bundle
+mkdir -p "$b/rootfs"
+tmp=$(docker create busybox true)
+docker export "$tmp" | tar -x -C "$b/rootfs"
+docker rm "$tmp" >/dev/null
+(cd "$b" && runc spec)
+jq '.process.terminal = false | .process.args = ["sh", "-c",
+  "grep -q \" /proc/sys/kernel/panic .* - fuse.eci \" /proc/self/mountinfo && echo bound; echo 9 >/proc/sys/kernel/panic; cat /proc/sys/kernel/panic"]' \
+  "$b/config.json" >"$b/config.new" && mv "$b/config.new" "$b/config.json"
+panic_before=$(cat /proc/sys/kernel/panic)
+out=$(ECI_RUNC_ENFORCER_SOCKET="$ECI_CONTROL_SOCK" ECI_RUNC_RUN_DIR="$ECI_RUN_DIR" \
+  "$ECI_RUNC_BIN" --root "$ECI_T/runc-root" run --bundle "$b" eci-run-1 </dev/null 2>&1)
+t_eq "runc run: the hook bound the knob, which is the container's own" $'bound\n9' "$out"
+t_eq "runc run: host kernel.panic unchanged" "$panic_before" "$(cat /proc/sys/kernel/panic)"
+t_eq "runc run: nothing left after the run" "" "$(eci_leftovers)"
+t_eq "runc run: no FUSE mounts left" 0 "$(grep -c " $base/" /proc/self/mountinfo)"
 t_summary
