@@ -76,9 +76,9 @@ std::string nowRfc3339() {
   clock_gettime(CLOCK_REALTIME, &ts);
   tm t{};
   gmtime_r(&ts.tv_sec, &t);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  (void)strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
   char out[96];
-  snprintf(out, sizeof out, "%s.%09ldZ", buf, ts.tv_nsec);
+  (void)snprintf(out, sizeof out, "%s.%09ldZ", buf, ts.tv_nsec);
   return out;
 }
 
@@ -137,7 +137,7 @@ eci::Status replaceSpec(const std::string& path, const std::string& content) {
 
 // The user-visible failure: stderr, runc's log (containerd reads it), our debug log.
 int fail(const std::string& msg) {
-  fprintf(stderr, "eci-runc: %s\n", msg.c_str());
+  (void)fprintf(stderr, "eci-runc: %s\n", msg.c_str());
   runcLog("error", msg);
   debugLog("error: " + msg);
   return 1;
@@ -315,7 +315,7 @@ int runRuncArgs(const Args& a, const std::vector<std::string>& args) {
   if (pid < 0) return -1;
   if (pid == 0) {
     ::execv(a.runc.c_str(), v.data());
-    fprintf(stderr, "eci-runc: exec %s: %s\n", a.runc.c_str(), std::strerror(errno));
+    (void)fprintf(stderr, "eci-runc: exec %s: %s\n", a.runc.c_str(), std::strerror(errno));
     _exit(127);
   }
   g_child = pid;
@@ -549,7 +549,7 @@ int doCreate(const Args& a, bool isRun) {
         if (!eci::runc::isBindMount(m)) continue;
         std::string src = m["source"].get<std::string>();
         const std::string written = src;
-        if (src.empty() || src[0] != '/') src = c.bundle + "/" + src;
+        if (src.empty() || src[0] != '/') src.insert(0, c.bundle + "/");
         auto b = fs->addBind(src, eci::idmap::BindOptions{.allowPlain = true});
         if (!b.ok()) return fail("eci: ID-mapped bind of " + written + ": " + b.error().str());
         auto again = eci::runc::checkBindSource(written, b->resolvedSource, ctx);
@@ -596,8 +596,8 @@ int doCreate(const Args& a, bool isRun) {
   debugLog("runc exited " + std::to_string(rc));
   if (rc != 0) {
     // runc logged its own reason; undo ours (ScopeExits and ContainerFs' destructor).
-    fprintf(stderr, "eci-runc: runc %s failed (exit %d); eci state rolled back\n",
-            isRun ? "run" : "create", rc);
+    (void)fprintf(stderr, "eci-runc: runc %s failed (exit %d); eci state rolled back\n",
+                  isRun ? "run" : "create", rc);
     return rc;
   }
   if (isRun && !c.detach && !containerStateExists(a, c.id)) {
@@ -631,7 +631,7 @@ int doDelete(const Args& a) {
     debugLog("delete " + id + " runc=" + std::to_string(rc) +
              (st.ok() ? " cleanup ok" : " cleanup: " + st.error().str()));
     if (!st.ok()) {
-      fprintf(stderr, "eci-runc: cleanup of %s: %s\n", id.c_str(), st.error().str().c_str());
+      (void)fprintf(stderr, "eci-runc: cleanup of %s: %s\n", id.c_str(), st.error().str().c_str());
       runcLog("warning", "eci: cleanup of " + id + ": " + st.error().str());
     }
   }
@@ -644,7 +644,7 @@ int main(int argc, char** argv) {
   eci::log::setProgramName("eci-runc");
   auto parsed = parseArgs(argc, argv);
   if (!parsed.ok()) {
-    fprintf(stderr, "eci-runc: %s\n", parsed.error().str().c_str());
+    (void)fprintf(stderr, "eci-runc: %s\n", parsed.error().str().c_str());
     return 2;
   }
   Args& a = *parsed;
