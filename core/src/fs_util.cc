@@ -13,18 +13,21 @@ namespace eci::fs {
 Result<std::string> readFile(const std::filesystem::path& path, size_t maxBytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd) return Error::fromErrno("open('" + path.string() + "')");
+  return readFd(fd.get(), maxBytes, path.string());
+}
+
+Result<std::string> readFd(int fd, size_t maxBytes, const std::string& name) {
   std::string out;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Error::fromErrno("read('" + path.string() + "')");
+      return Error::fromErrno("read('" + name + "')");
     }
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > maxBytes) {
-      return Error(EFBIG,
-                   "'" + path.string() + "' is larger than " + std::to_string(maxBytes) + " bytes");
+      return Error(EFBIG, "'" + name + "' is larger than " + std::to_string(maxBytes) + " bytes");
     }
     out.append(buf, static_cast<size_t>(n));
   }

@@ -304,12 +304,8 @@ bool probeOnce() {
   return ok;
 }
 
-}  // namespace
-
-namespace {
 // The kernel ABI (include/uapi/linux/mount.h); glibc 2.36 declares none of it.
 constexpr long kSysStatmount = 457;  // the same number on every architecture (asm-generic)
-constexpr unsigned kStatxMntIdUnique = 0x4000;
 constexpr uint64_t kWant =
     0x1 /*SB_BASIC*/ | 0x2 /*MNT_BASIC*/ | 0x8 /*MNT_ROOT*/ | 0x10 /*MNT_POINT*/ | 0x20 /*FS_TYPE*/;
 // Linux 6.11+. FS_TYPE alone is the superblock type ("fuse"), while mountinfo says "fuse.eci"

@@ -12,6 +12,8 @@ namespace eci::fs {
 
 // Reads at most `maxBytes` (error "... is larger than N bytes" beyond that).
 Result<std::string> readFile(const std::filesystem::path& path, size_t maxBytes);
+// The same from an open fd, up to its end; `name` is what errors call it.
+Result<std::string> readFd(int fd, size_t maxBytes, const std::string& name);
 
 // Crash-safe replace: write a temp file in the same directory, fsync it, rename over `path`,
 // fsync the directory. A crash at any point leaves either the old or the new content.

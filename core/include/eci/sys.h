@@ -56,6 +56,8 @@ struct MountRecord {
   uint64_t attr = 0;  // MOUNT_ATTR_* (MOUNT_ATTR_RDONLY: a read-only mount)
 };
 Result<MountRecord> statMount(uint64_t uniqueId);
+// statx's STATX_MNT_ID_UNIQUE (Linux 6.8; glibc 2.36 lacks the name).
+inline constexpr unsigned kStatxMntIdUnique = 0x4000;
 // The unique (never reused) id of the mount `fd` is on; ENOSYS-like EINVAL before Linux 6.8.
 Result<uint64_t> uniqueMountId(int fd);
 

@@ -60,6 +60,13 @@
 namespace eci::procfs {
 namespace {
 
+// A READ's answer: `size` bytes of `text` from `off`, short or empty past its end.
+void replySlice(fuse_req_t req, std::string_view text, size_t size, off_t off) {
+  if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (static_cast<size_t>(off) >= text.size()) return (void)fuse_reply_buf(req, nullptr, 0);
+  fuse_reply_buf(req, text.data() + off, std::min(size, text.size() - static_cast<size_t>(off)));
+}
+
 // Knobs: what getattr reports as a knob's size, and what open() resets the kernel's i_size to.
 // Since Linux 6.5 FUSE serves splice/sendfile from the page cache even for direct_io files
 // (filemap_splice_read), bounded by i_size: with procfs' size 0, busybox `cat` (sendfile) would
@@ -210,6 +217,7 @@ class Session {
   double fillAttr(Connection& c, fuse_ino_t ino, struct stat* st);
   std::string render(const Node& n);
   std::string renderUptimeNow();
+  std::optional<double> readHostIdle();  // the host's idle seconds, through hostUptime_
   Status mount(Connection& c, const fuse_lowlevel_ops& ops, const std::filesystem::path& at);
   Status waitInit(Connection& c);
   void unmount(Connection& c);
@@ -271,7 +279,7 @@ void Session::buildTrees() {
 
   for (const auto& spec : emulatedSysctls()) {
     // The initial value is the host's at container start; a knob this kernel lacks is left out
-    // (eci-procfs-hook binds only what exists in the mount).
+    // (bindProcSys skips what is not in the mount).
     auto text = fs::readFile(opt_.hostProcSys / spec.path, 4096);
     if (!text.ok()) {
       skipped_.emplace_back(spec.path);
@@ -335,12 +343,7 @@ std::string Session::renderUptimeNow() {
   // walk): it keeps a refresh to a clock read, and idle is an estimate anyway.
   const int64_t now = monoNs();
   if (hostUptime_ && now - idleSampledNs_ > 100'000'000) {
-    char buf[128];
-    const ssize_t r = pread(hostUptime_.get(), buf, sizeof buf - 1, 0);
-    if (r > 0) {
-      if (auto host = parseUptime(std::string_view(buf, static_cast<size_t>(r))))
-        idleSample_ = host->second - hostIdleAtStart_;
-    }
+    if (auto idle = readHostIdle()) idleSample_ = *idle - hostIdleAtStart_;
     idleSampledNs_ = now;
   }
   double idle = idleSample_;
@@ -349,10 +352,17 @@ std::string Session::renderUptimeNow() {
   return renderUptime(up, idle);
 }
 
+std::optional<double> Session::readHostIdle() {
+  char buf[128];
+  const ssize_t r = pread(hostUptime_.get(), buf, sizeof buf - 1, 0);
+  if (r <= 0) return std::nullopt;
+  auto host = parseUptime(std::string_view(buf, static_cast<size_t>(r)));
+  if (!host) return std::nullopt;
+  return host->second;
+}
+
 std::string Session::render(const Node& n) {
   switch (n.kind) {
-    case NodeKind::kUptime:
-      return renderUptimeNow();
     case NodeKind::kSwaps:
       return std::string(swapsHeader());
     case NodeKind::kSysctl: {
@@ -361,6 +371,7 @@ std::string Session::render(const Node& n) {
     }
     case NodeKind::kProductUuid:
       return uuid_ + "\n";
+    case NodeKind::kUptime:  // served from uptime_'s snapshot (staticRead), never rendered here
     case NodeKind::kDir:
       break;
   }
@@ -441,15 +452,12 @@ void Session::staticRead(Connection& c, fuse_req_t req, fuse_ino_t ino, size_t s
   if (n->kind == NodeKind::kDir) return (void)fuse_reply_err(req, EISDIR);
   // The page cache is filled from here. /proc/uptime serves the snapshot whose size the kernel
   // got with the last getattr (it bounds reads by that size, fuse_short_read would shrink it).
-  std::string owned;
-  const std::string* text = &owned;
   if (n->kind == NodeKind::kUptime)
-    text =
-        &uptime_.forRead(monoNs(), clockNs(CLOCK_REALTIME), [this] { return renderUptimeNow(); });
-  else
-    owned = render(*n);
-  if (static_cast<size_t>(off) >= text->size()) return (void)fuse_reply_buf(req, nullptr, 0);
-  fuse_reply_buf(req, text->data() + off, std::min(size, text->size() - static_cast<size_t>(off)));
+    return replySlice(
+        req,
+        uptime_.forRead(monoNs(), clockNs(CLOCK_REALTIME), [this] { return renderUptimeNow(); }),
+        size, off);
+  replySlice(req, render(*n), size, off);
 }
 
 void Session::knobOpen(Connection& c, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -562,10 +570,8 @@ const fuse_lowlevel_ops& Session::knobsOps() {
       // fh is the pointer our open handler stored: FUSE hands it back as an integer.
       const auto* f =
           reinterpret_cast<const OpenFile*>(fi->fh);  // NOLINT(performance-no-int-to-ptr)
-      if (!f || off < 0) return (void)fuse_reply_err(r, EINVAL);
-      if (static_cast<size_t>(off) >= f->content.size()) return (void)fuse_reply_buf(r, nullptr, 0);
-      const size_t n = std::min(size, f->content.size() - static_cast<size_t>(off));
-      fuse_reply_buf(r, f->content.data() + off, n);
+      if (!f) return (void)fuse_reply_err(r, EINVAL);
+      replySlice(r, f->content, size, off);
     };
     o.write = [](fuse_req_t r, fuse_ino_t ino, const char* b, size_t s, off_t off,
                  fuse_file_info*) {
@@ -592,7 +598,7 @@ Status Session::mount(Connection& c, const fuse_lowlevel_ops& ops,
   // We mount ourselves (as libfuse would as root) so that we also own the unmount: libfuse's
   // unmounts by path, and a path walk to the knobs' mount point goes through the static
   // connection, i.e. through a server that may be stopped or hung by then.
-  ECI_ASSIGN_OR_RETURN(dev, sys::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  ECI_ASSIGN_OR_RETURN(dev, sys::open("/dev/fuse", O_RDWR));
   // allow_other: the readers are the container's processes, not us. default_permissions: the
   // kernel checks mode/owner (the container's root) so only root inside writes knobs, and it
   // refreshes expired attributes on every open (fuse_permission), which keeps /proc/uptime fresh
@@ -605,7 +611,7 @@ Status Session::mount(Connection& c, const fuse_lowlevel_ops& ops,
                             "is /dev/fuse present and the fuse module loaded?");
   // Opening the root crosses into the new mount without any request to it (the INIT is still
   // unanswered: the FUSE thread does not poll this fd yet).
-  auto root = sys::open(at.string(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  auto root = sys::open(at.string(), O_PATH | O_DIRECTORY);
   if (!root.ok()) {
     ::umount2(at.c_str(), MNT_DETACH);
     return std::move(root).error();
@@ -659,14 +665,9 @@ Status Session::start() {
   startBoottime_ = boottimeSeconds();
   startRealNs_ = clockNs(CLOCK_REALTIME);
   cpus_ = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  if (auto fd = sys::open(opt_.hostUptime.string(), O_RDONLY | O_CLOEXEC); fd.ok()) {
+  if (auto fd = sys::open(opt_.hostUptime.string(), O_RDONLY); fd.ok()) {
     hostUptime_ = std::move(*fd);
-    char buf[128];
-    const ssize_t r = pread(hostUptime_.get(), buf, sizeof buf - 1, 0);
-    if (r > 0) {
-      if (auto host = parseUptime(std::string_view(buf, static_cast<size_t>(r))))
-        hostIdleAtStart_ = host->second;
-    }
+    hostIdleAtStart_ = readHostIdle().value_or(0);
   }
   const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) return Error::fromErrno("eventfd()");
@@ -738,7 +739,7 @@ Status Session::abortConnection(const Connection& c) {
     if (::mount("fusectl", opt_.fusectl.c_str(), "fusectl", 0, nullptr) != 0 && errno != EBUSY)
       return Error::fromErrno("mount('fusectl', '" + opt_.fusectl.string() + "', 'fusectl')");
   }
-  auto fd = sys::open(abortFile.string(), O_WRONLY | O_CLOEXEC);
+  auto fd = sys::open(abortFile.string(), O_WRONLY);
   if (!fd.ok()) return std::move(fd).error();
   if (::write(fd->get(), "1", 1) != 1)
     return Error::fromErrno("write('" + abortFile.string() + "')");

@@ -90,10 +90,6 @@ Result<ProcessState> parseProcessState(std::string_view text) {
 
 namespace {
 
-std::optional<sys::NsId> nsOf(pid_t pid, const char* kind) {
-  return sys::nsIdAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/ns/" + kind);
-}
-
 // A worker that keeps dying is not restarted forever: after this many starts the container's
 // notify fds are closed and its trapped calls fail with ENOSYS (closed, never hanging).
 constexpr int kMaxWorkerStarts = 4;
@@ -104,26 +100,37 @@ struct Container {
   UniqueFd userns, mntns, pidns, netns;  // the container's, from its first registration
   UniqueFd mounts;                       // memfd: the initial mountinfo text
   UniqueFd sharedFd;                     // memfd behind `shared`
-  worker::Shared* shared = nullptr;
+  worker::Shared* shared = nullptr;      // set before the container enters the map
   pid_t workerPid = -1;
   UniqueFd control;  // our end of the worker's control socket
   int starts = 0;
   int notifyFds = 0;
 
   ~Container() {
-    stopWorker();
-    if (shared) munmap(shared, sizeof(worker::Shared));
+    stopWorker(/*killIt=*/true, nullptr);
+    if (shared) munmap(shared, sizeof(worker::Shared));  // null if set-up failed part-way
   }
-  void stopWorker() {
-    control.reset();  // EOF: the worker exits by itself
+  // Closes the control socket (EOF: the worker exits by itself) and reaps the worker, killing it
+  // first if asked; its wait status goes to *status.
+  void stopWorker(bool killIt, int* status) {
+    control.reset();
     if (workerPid > 0) {
-      kill(workerPid, SIGKILL);
-      while (waitpid(workerPid, nullptr, 0) < 0 && errno == EINTR) {
+      if (killIt) kill(workerPid, SIGKILL);
+      while (waitpid(workerPid, status, 0) < 0 && errno == EINTR) {
       }
       workerPid = -1;
     }
   }
 };
+
+// A worker's counters (its shared page) added to `s`.
+void addCounts(SupervisorStats& s, const worker::Shared& w) {
+  s.notifications += w.notifications.load(std::memory_order_relaxed);
+  s.continued += w.continued.load(std::memory_order_relaxed);
+  s.refused += w.refused.load(std::memory_order_relaxed);
+  s.emulated += w.emulated.load(std::memory_order_relaxed);
+  s.emulationFailed += w.emulationFailed.load(std::memory_order_relaxed);
+}
 
 Result<UniqueFd> memfdWith(const char* name, const void* data, size_t len) {
   UniqueFd fd(static_cast<int>(syscall(SYS_memfd_create, name, MFD_CLOEXEC)));
@@ -140,11 +147,10 @@ struct Supervisor::Impl {
   UniqueFd listenFd, wakeFd, procFd;
   std::thread thread;
   std::atomic<bool> stopping{false};
-  // Guards stats_, retired_ and the containers map's membership (status() reads the workers'
-  // shared pages from other threads); everything else is the poll thread's.
+  // Guards stats_ and the containers map's membership (status() reads the workers' shared pages
+  // from other threads); everything else is the poll thread's.
   mutable std::mutex mu;
-  SupervisorStats stats_;
-  SupervisorStats retired_;  // counters of workers that are gone
+  SupervisorStats stats_;  // its per-call counters: those of containers that are gone
   std::map<std::string, std::unique_ptr<Container>> containers;
   // Our copies of the notify fds: polled only for the hang-up that says every task of that
   // filter is gone, and kept so that a restarted worker can take over a container's fds.
@@ -217,24 +223,7 @@ void Supervisor::stop() {
 SupervisorStats Supervisor::stats() const {
   std::lock_guard<std::mutex> l(impl_->mu);
   SupervisorStats s = impl_->stats_;
-  auto add = [&s](const SupervisorStats& r) {
-    s.notifications += r.notifications;
-    s.continued += r.continued;
-    s.refused += r.refused;
-    s.emulated += r.emulated;
-    s.emulationFailed += r.emulationFailed;
-  };
-  add(impl_->retired_);
-  for (const auto& [key, c] : impl_->containers) {
-    if (!c->shared) continue;
-    SupervisorStats w;
-    w.notifications = c->shared->notifications.load(std::memory_order_relaxed);
-    w.continued = c->shared->continued.load(std::memory_order_relaxed);
-    w.refused = c->shared->refused.load(std::memory_order_relaxed);
-    w.emulated = c->shared->emulated.load(std::memory_order_relaxed);
-    w.emulationFailed = c->shared->emulationFailed.load(std::memory_order_relaxed);
-    add(w);
-  }
+  for (const auto& [key, c] : impl_->containers) addCounts(s, *c->shared);
   return s;
 }
 
@@ -359,13 +348,7 @@ void Supervisor::Impl::dropContainer(const std::string& key) {
     if (it == containers.end()) return;
     c = std::move(it->second);
     containers.erase(it);
-    if (c->shared) {
-      retired_.notifications += c->shared->notifications.load();
-      retired_.continued += c->shared->continued.load();
-      retired_.refused += c->shared->refused.load();
-      retired_.emulated += c->shared->emulated.load();
-      retired_.emulationFailed += c->shared->emulationFailed.load();
-    }
+    addCounts(stats_, *c->shared);
   }
   // Any copies of this container's notify fds we still hold go too.
   std::erase_if(notifyFds, [&](const NotifyFd& nf) { return nf.containerKey == key; });
@@ -380,13 +363,8 @@ void Supervisor::Impl::workerGone(const std::string& key) {
   if (it == containers.end()) return;
   Container& c = *it->second;
   int status = 0;
-  if (c.workerPid > 0) {
-    while (waitpid(c.workerPid, &status, 0) < 0 && errno == EINTR) {
-    }
-    c.workerPid = -1;
-  }
-  c.control.reset();
-  const uint64_t inFlight = c.shared ? c.shared->inFlightId.exchange(0) : 0;
+  c.stopWorker(/*killIt=*/false, &status);
+  const uint64_t inFlight = c.shared->inFlightId.exchange(0);
   if (inFlight != 0) {
     seccomp_notif_resp resp{};
     resp.id = inFlight;
@@ -394,7 +372,7 @@ void Supervisor::Impl::workerGone(const std::string& key) {
     for (auto& nf : notifyFds)
       if (nf.containerKey == key) (void)ioctl(nf.fd.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
   }
-  if (c.shared) c.shared->busySinceNs = 0;
+  c.shared->busySinceNs = 0;
   LOG_WARN("seccomp supervisor: worker of %s exited (%s %d)%s", c.id.c_str(),
            WIFSIGNALED(status) ? "signal" : "status",
            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
@@ -407,7 +385,7 @@ void Supervisor::Impl::checkHungWorkers() {
   const int64_t now = sys::clockNs(CLOCK_MONOTONIC);
   const int64_t limit = std::chrono::nanoseconds(opts.actionTimeout).count();
   for (auto& [key, c] : containers) {
-    if (!c->shared || c->workerPid <= 0) continue;
+    if (c->workerPid <= 0) continue;
     const int64_t since = c->shared->busySinceNs.load(std::memory_order_acquire);
     if (since != 0 && now - since > limit) {
       LOG_WARN("seccomp supervisor: worker of %s is stuck in a mount call; killing it",
@@ -539,20 +517,24 @@ Status Supervisor::Impl::registerFd(int connFd) {
 
   // Keyed by id and user namespace: a container re-created under the same id (while the old one's
   // fds are still draining) must not inherit the old one's mount snapshot or worker.
-  auto userns = nsOf(state.pid, "user");
-  if (!userns) return Error(ESRCH, "seccomp registration for " + state.containerId + ": pid gone");
-  const std::string key = state.containerId + "@" + std::to_string(userns->ino);
+  // One open of the user namespace, both for the key and for the worker: two lookups by pid could
+  // name two different processes if the pid were reused in between.
+  const std::string proc = "/proc/" + std::to_string(state.pid);
+  auto nsFd = [&](const char* kind) {
+    return UniqueFd(open((proc + "/ns/" + kind).c_str(), O_RDONLY | O_CLOEXEC));
+  };
+  UniqueFd userns = nsFd("user");
+  const auto usernsId = userns ? sys::nsIdOfFd(userns.get()) : std::nullopt;
+  if (!usernsId)
+    return Error(ESRCH, "seccomp registration for " + state.containerId + ": pid gone");
+  const std::string key = state.containerId + "@" + std::to_string(usernsId->ino);
   auto it = containers.find(key);
   if (it == containers.end()) {
     // First fd of this container: runc has finished its mounts (it installs the filter right
     // before exec), so the table now is the container's initial one.
-    const std::string proc = "/proc/" + std::to_string(state.pid);
     auto c = std::make_unique<Container>();
     c->id = state.containerId;
-    auto nsFd = [&](const char* kind) {
-      return UniqueFd(open((proc + "/ns/" + kind).c_str(), O_RDONLY | O_CLOEXEC));
-    };
-    c->userns = nsFd("user");
+    c->userns = std::move(userns);
     c->mntns = nsFd("mnt");
     c->pidns = nsFd("pid");
     c->netns = nsFd("net");
@@ -586,9 +568,7 @@ Status Supervisor::Impl::registerFd(int connFd) {
   notifyFds.push_back({std::move(notify), key});
   {
     std::lock_guard<std::mutex> l(mu);
-    ++stats_.registrations;
-    stats_.containers = containers.size();
-    stats_.notifyFds = notifyFds.size();
+    ++stats_.registrations;  // containers and notifyFds: updateCounts(), after every accept
   }
   LOG_DEBUG("seccomp supervisor: %s pid %d registered", state.containerId.c_str(), state.pid);
   return {};

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "eci/fs_util.h"
 #include "eci/log.h"
 #include "eci/seccomp/rules.h"
 #include "eci/sys.h"
@@ -56,22 +57,6 @@ std::string procPath(pid_t pid, const char* rest) {
 
 std::optional<NsId> nsOf(pid_t pid, const char* kind) {
   return sys::nsIdAt(kProcFd, procPath(pid, ("ns/" + std::string(kind)).c_str()));
-}
-
-Result<std::string> readAllFd(int fd, size_t max) {
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::fromErrno("read()");
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max) return Error(EFBIG, "larger than " + std::to_string(max) + " bytes");
-  }
-  return out;
 }
 
 // Reads the caller's memory with process_vm_readv, page by page, so a string ending right before
@@ -135,7 +120,7 @@ std::optional<MountEntry> statmountEntry(uint64_t uniqueId) {
   return m;
 }
 
-constexpr unsigned kStatxMntIdUnique = 0x4000;  // Linux 6.8; glibc 2.36 lacks the name
+using sys::kStatxMntIdUnique;
 
 // Feature probe: statmount must exist here and describe our own root mount exactly as the
 // container's initial mountinfo does (same id, device, root, type); otherwise the worker keeps
@@ -220,7 +205,7 @@ class RealEnvironment : public Environment {
       tableLoaded_ = true;
       UniqueFd fd(openat(kProcFd, procPath(pid_, "mountinfo").c_str(), O_RDONLY | O_CLOEXEC));
       if (fd) {
-        auto text = readAllFd(fd.get(), 4 << 20);
+        auto text = fs::readFd(fd.get(), 4 << 20, "mountinfo");
         if (text.ok()) {
           auto parsed = parseMountInfo(*text);
           if (parsed.ok()) table_ = std::move(*parsed);
@@ -624,7 +609,6 @@ void Worker::run() {
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) == 0)
     notifSize_ = std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif));
   notifBuf_.assign(notifSize_, 0);
-  shared_->ready.store(1, std::memory_order_release);
   std::vector<pollfd> pfds;
   for (;;) {
     pfds.clear();
@@ -678,7 +662,7 @@ int workerMain(int argc, char** argv) {
   if (page == MAP_FAILED) return 11;
   auto* shared = static_cast<worker::Shared*>(page);
   close(worker::kSharedFd);
-  auto text = readAllFd(worker::kMountsFd, 4 << 20);
+  auto text = fs::readFd(worker::kMountsFd, 4 << 20, "the initial mountinfo");
   if (!text.ok()) return 12;
   auto table = parseMountInfo(*text);
   if (!table.ok()) return 13;

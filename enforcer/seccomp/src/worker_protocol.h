@@ -28,7 +28,6 @@ struct Shared {
   std::atomic<uint64_t> notifications{0}, continued{0}, refused{0}, emulated{0}, emulationFailed{0};
   std::atomic<uint64_t> inFlightId{0};  // 0: none
   std::atomic<int64_t> busySinceNs{0};  // CLOCK_MONOTONIC when the current action began; 0 idle
-  std::atomic<uint32_t> ready{0};       // set once the worker joined the namespaces
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
                   std::atomic<int64_t>::is_always_lock_free,
