@@ -4,8 +4,9 @@
 # `systemd-nspawn -b` twice (the first boot reboots). guest-check.sh runs inside as a unit after
 # multi-user.target and checks: eci-enforcerd ready (Type=notify) before containerd and dockerd
 # start (systemd's timestamps and the journal), `docker run` and `--runtime=runc` remapped,
-# `eci-admin status` wiring, a pushed policy's serial kept across the reboot, stopping eci stops
-# the engine and `docker run` fails when eci cannot start.
+# `eci-admin status` wiring, a pushed policy's serial kept across the reboot, an upgrade while a
+# container runs (engine not restarted, container keeps its range), stopping eci stops the engine
+# and `docker run` fails when eci cannot start.
 #
 #   boot_test.sh DEB|PACKAGES_DIR BUILD_DIR CACHE_DIR
 # Exit 77 (CTest: skipped, NOT passed) with the exact reason when this machine cannot boot it.
@@ -34,6 +35,7 @@ echo "eci-boot" >"$R/etc/hostname"
 mkdir -p "$R/etc/docker"
 echo '{"iptables": false, "ip-masq": false, "bridge": "none"}' >"$R/etc/docker/daemon.json"
 cp "$deb" "$R/tmp/eci.deb"
+cp "$deb" "$R/root/eci.deb"   # for the upgrade check inside (the guest's /tmp is a tmpfs)
 mount -t proc proc "$R/proc"
 chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg -i /tmp/eci.deb >"$W/dpkg.log" 2>&1 ||
   { echo "FAIL - dpkg -i in the guest root"; cat "$W/dpkg.log"; exit 1; }
