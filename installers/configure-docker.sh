@@ -14,7 +14,7 @@
 #   the file if merge created it and nothing else is left. Every other key stays.
 #
 # eci's keys: "live-restore": true -- running containers survive a dockerd restart, which the
-#   vendor drop-in triggers whenever eci-enforcerd is restarted explicitly (Requires=).
+#   vendor drop-ins trigger whenever eci-enforcerd restarts (upgrade, crash: Requires=).
 # No runtime entries and no default-runtime: dockerd's own `runc` is eci-runc (the diversion).
 set -eu
 

@@ -98,6 +98,10 @@ if [[ ! -s $R/root/boot-check.log ]]; then
   echo "boot 1 exit status $rc1; last lines of the console:"
   tail -n 40 "$W/boot1.log"
   [[ $rc1 == 90 ]] && skip "cannot mount a cgroup2 hierarchy for nspawn here"
+  # The guest never got to multi-user: this machine cannot boot it (nspawn's own error says why).
+  # A guest that booted but ran no check is a failure of ours.
+  grep -q 'Reached target.*[Mm]ulti-[Uu]ser' "$W/boot1.log" ||
+    skip "systemd-nspawn could not boot the guest here (exit $rc1): $(grep -v '^\s*$' "$W/boot1.log" | tail -n 3 | tr '\n' ' ')"
   echo "FAIL - the guest booted no check (see above); ${dur}s"
   exit 1
 fi
