@@ -107,10 +107,10 @@ if [[ ! -s $R/root/boot-check.log ]]; then
 fi
 cat "$R/root/boot-check.log"
 echo "nspawn exit statuses: boot 1 $rc1 (133 = reboot), boot 2 $rc2"
-[[ $(cat "$R/root/boot-phase") == done ]] || { echo "FAIL - the guest did not finish boot 2"; tail -n 40 "$W/boot2.log" 2>/dev/null; }
+[[ $(cat "$R/root/boot-phase") == "done" ]] || { echo "FAIL - the guest did not finish boot 2"; tail -n 40 "$W/boot2.log" 2>/dev/null; }
 passed=$(grep -c '^ok ' "$R/root/boot-check.log")
 failed=$(grep -c '^FAIL ' "$R/root/boot-check.log")
-[[ $(cat "$R/root/boot-phase") == done ]] || failed=$((failed + 1))
+[[ $(cat "$R/root/boot-phase") == "done" ]] || failed=$((failed + 1))
 echo "boot test took ${dur}s"
 echo "$passed passed, $failed failed"
 ((failed == 0 && passed > 0))

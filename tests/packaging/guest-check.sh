@@ -108,5 +108,5 @@ if out=$(timeout 60 docker run --rm busybox cat /proc/self/uid_map 2>&1); then
   no "eci unable to start: docker run fails" "it ran: $out"
 else ok "eci unable to start: docker run fails (${out:0:120})"; fi
 eq "eci unable to start: dockerd not running" inactive "$(systemctl is-active docker.service)"
-echo done >/root/boot-phase
+echo "done" >/root/boot-phase
 systemctl poweroff --no-block
