@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # eci vs plain runc, side by side, the way the issue asks for the figures: ONE private dockerd
-# (tests/e2e/lib/harness.sh; eci is its default runtime, plain runc is `--runtime runc`), ONE run,
+# (tests/e2e/lib/harness.sh; dockerd finds eci-runc as `runc`, its default; plain runc is
+# `--runtime plain-runc`, the real runc by absolute path, on this daemon only), ONE run,
 # eci and runc samples interleaved round by round, medians. Both runtimes get the same dockerd
 # defaults (Docker's default seccomp profile included), so the ratio is what eci adds on top.
 #
@@ -39,6 +40,7 @@ done
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/../tests/e2e/lib/harness.sh
 . "$here/../tests/e2e/lib/harness.sh"
+export ECI_HARNESS_PLAIN_RUNC=1
 
 # shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
@@ -68,8 +70,10 @@ chmod 0755 "$ECI_T/probe" "$ECI_T/probe/probe" "$ECI_T/probe/uptime"
 
 # The rows are only comparable if "no flag" really means eci and both runtimes get dockerd's
 # default seccomp profile; refuse to report numbers for a different setup.
-default_rt=$(docker info --format '{{.DefaultRuntime}}')
-[[ $default_rt == eci ]] || { echo "compare.sh: default runtime is $default_rt, not eci" >&2; exit 1; }
+map_eci=$(docker run --rm busybox cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')
+map_runc=$(docker run --rm --runtime plain-runc busybox cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')
+[[ $map_eci =~ ^0\ [1-9][0-9]*\ 65536$ && $map_runc == "0 0 4294967295" ]] ||
+  { echo "compare.sh: default runtime not eci ($map_eci) or plain-runc not runc ($map_runc)" >&2; exit 1; }
 secopts=$(docker info --format '{{join .SecurityOptions ","}}')
 [[ $secopts == *name=seccomp* ]] ||
   { echo "compare.sh: dockerd has no seccomp profile ($secopts)" >&2; exit 1; }
@@ -87,7 +91,7 @@ mount_cmd=(sh -c "mkdir -p /tmp/m && exec /probe/probe mountloop /tmp/m $n_mount
 priv_eci=(--privileged)
 priv_runc=(--privileged)
 priv_note=""
-if ! err=$(docker run --rm --runtime runc --privileged busybox true 2>&1); then
+if ! err=$(docker run --rm --runtime plain-runc --privileged busybox true 2>&1); then
   priv_runc=(--security-opt seccomp=unconfined "${mount_opts[@]}")
   # The innermost "unable to ...: reason" of runc's error chain (greedy .* skips the outer ones).
   why=$(sed -n 's/.*\(unable to [^:]*: [^:]*\).*/\1/p' <<<"$err" | head -n1)
@@ -129,7 +133,7 @@ sample() {
   local fig=$1 rt=$2 rtargs=() priv out=$W/out val t0 t1
   [[ ! -e $W/$fig.failed ]] || return 0
   priv=("${priv_eci[@]}")
-  [[ $rt == eci ]] || { rtargs=(--runtime runc); priv=("${priv_runc[@]}"); }
+  [[ $rt == eci ]] || { rtargs=(--runtime plain-runc); priv=("${priv_runc[@]}"); }
   case $fig in
     getppid) set -- "${vol[@]}" busybox /probe/probe getppid "$n_getppid" ;;
     getppid_priv) set -- "${priv[@]}" "${vol[@]}" busybox /probe/probe getppid "$n_getppid" ;;
@@ -182,7 +186,7 @@ setup_line() {  # LABEL DOCKER-RUN-ARGS...
 # Warm-up (image layers, page cache, first-start costs of each runtime); not counted.
 for rt in runc eci; do
   rtargs=()
-  [[ $rt == eci ]] || rtargs=(--runtime runc)
+  [[ $rt == eci ]] || rtargs=(--runtime plain-runc)
   for cmd in "/probe/probe getppid 1000" "/probe/uptime 10 1" "true"; do
     # shellcheck disable=SC2086  # cmd is a word list on purpose
     docker run --rm "${rtargs[@]}" "${vol[@]}" busybox $cmd >/dev/null 2>&1 ||
@@ -191,9 +195,9 @@ for rt in runc eci; do
 done
 
 setup=$(
-  setup_line "runc" --runtime runc
+  setup_line "runc" --runtime plain-runc
   setup_line "eci"
-  setup_line "runc (info rows)" --runtime runc "${priv_runc[@]}"
+  setup_line "runc (info rows)" --runtime plain-runc "${priv_runc[@]}"
   setup_line "eci (info rows)" "${priv_eci[@]}"
 )
 

@@ -9,6 +9,8 @@ probe=$1
 rounds=${2:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/e2e/lib/harness.sh"
+# Plain runc is reachable only by absolute path now (`runc` IS eci-runc on this daemon).
+export ECI_HARNESS_PLAIN_RUNC=1
 eci_up >/dev/null || { echo "procfs_uptime.sh: engine did not start" >&2; exit 1; }
 mkdir -p "$ECI_T/probe" && cp "$probe" "$ECI_T/probe/probe" && chmod 0755 "$ECI_T/probe" "$ECI_T/probe/probe"
 
@@ -19,7 +21,7 @@ once() {  # runtime-args...
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 eci=() runc=()
 for ((i = 0; i < rounds; i++)); do
-  e=$(once) r=$(once --runtime runc)
+  e=$(once) r=$(once --runtime plain-runc)
   [[ -n $e ]] && eci+=("$e")
   [[ -n $r ]] && runc+=("$r")
   echo "round $i: eci ${e:-failed} ns/op, runc ${r:-failed} ns/op" >&2

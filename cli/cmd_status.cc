@@ -1,5 +1,6 @@
 // `eci-admin status [--control-socket P] [--format text|json]`: what eci-enforcerd enforces right
-// now — the policy in force (or why the fail-closed defaults are), and the live uid/gid ranges.
+// now — the policy in force (or why the fail-closed defaults are), and the live uid/gid ranges —
+// and how the machine is wired (wiring.h: runc diversion, the engine's runc, the socket's owner).
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "commands.h"
 #include "eci/agent/control_client.h"
 #include "eci/enforcer_client.h"
+#include "wiring.h"
 
 namespace eci::cli {
 namespace {
@@ -93,14 +95,17 @@ int runStatus(const StatusOptions& o) {
   enforcer::Client client(o.controlSocket);
   auto s = client.status();
   const json agentSt = agentPart(o);
+  const json wiring = wiringStatus();
   if (!s.ok()) {
     if (o.format == "json") {
       std::printf("%s\n", json{{"enforcer", {{"reachable", false}, {"error", s.error().str()}}},
-                               {"agent", agentSt}}
+                               {"agent", agentSt},
+                               {"wiring", wiring}}
                               .dump(2)
                               .c_str());
     } else {
       printAgentText(o, agentSt);
+      printWiringText(wiring);
     }
     (void)std::fprintf(stderr, "eci-admin status: %s\n", s.error().str().c_str());
     return 2;
@@ -109,10 +114,12 @@ int runStatus(const StatusOptions& o) {
   st.erase("ok");
   if (o.format == "json") {
     st["reachable"] = true;
-    std::printf("%s\n", json{{"enforcer", st}, {"agent", agentSt}}.dump(2).c_str());
+    std::printf("%s\n",
+                json{{"enforcer", st}, {"agent", agentSt}, {"wiring", wiring}}.dump(2).c_str());
   } else {
     printText(o.controlSocket, st);
     printAgentText(o, agentSt);
+    printWiringText(wiring);
   }
   return 0;
 }

@@ -14,6 +14,8 @@ packages=(
   # real components the tests drive
   docker.io containerd runc busybox-static fuse3 uidmap xvfb iproute2 iptables procps
   psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3
+  # packaging tests: a Debian 12 root from Debian's registry, booted with systemd-nspawn; lintian
+  mmdebstrap systemd-container lintian dpkg-dev
 )
 # Node.js and npm come with the machine (NodeSource's nodejs, which conflicts with Debian's npm);
 # install Debian's only where neither is present.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's main job: builds eci, starts eci-enforcerd + containerd + Debian's dockerd with eci
-# as the default runtime (private paths, via tests/e2e/lib/harness.sh), imports a busybox image
+# The README's main job: builds eci, starts eci-enforcerd + containerd + Debian's dockerd wired as
+# installed -- the daemons find eci-runc as `runc` (a directory holding runc -> eci-runc first in
+# their PATH; private paths, via tests/e2e/lib/harness.sh) --, imports a busybox image
 # made from Debian's busybox-static, shows what ECI does to every container, and stops everything
 # it started. Needs root (it runs a container engine).
 #
@@ -17,12 +18,14 @@ echo "== building eci in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DECI_BUILD_GUI=OFF >/dev/null || exit 1
 cmake --build "$build" -j2 --target eci-runc eci-enforcerd eci-procfs-hook eci-admin || exit 1
 
+build=$(realpath -m "$build")
 export ECI_BUILD_DIR=$build
 # shellcheck source=../tests/e2e/lib/harness.sh
 . "$repo/tests/e2e/lib/harness.sh"
-echo "== starting eci-enforcerd, containerd and dockerd (default runtime: eci)"
+echo "== starting eci-enforcerd, containerd and dockerd (\`runc\` in their PATH is eci-runc)"
 eci_up || { echo "demo.sh: could not start the engine" >&2; exit 1; }
 docker info --format '   runtimes: {{range $k, $v := .Runtimes}}{{$k}} {{end}}; default: {{.DefaultRuntime}}' 2>/dev/null
+echo "   $ECI_T/bin/runc -> $(readlink "$ECI_T/bin/runc") (first in PATH of containerd and dockerd)"
 
 show() {
   echo
@@ -33,6 +36,9 @@ status=0
 show docker run --rm busybox cat /proc/self/uid_map
 out=$(docker run --rm busybox cat /proc/self/uid_map 2>/dev/null | tr -s ' ' | sed 's/^ //')
 [[ "$out" == "0 100000 65536" ]] || { echo "demo.sh: expected 0 100000 65536, got $out" >&2; status=1; }
+show docker run --rm --runtime=runc busybox cat /proc/self/uid_map
+out=$(docker run --rm --runtime=runc busybox cat /proc/self/uid_map 2>/dev/null | tr -s ' ' | sed 's/^ //')
+[[ "$out" =~ ^0\ [1-9][0-9]*\ 65536$ ]] || { echo "demo.sh: --runtime=runc not isolated: $out" >&2; status=1; }
 show docker run --rm --privileged busybox sh -c 'cat /proc/self/uid_map; cat /proc/uptime; mount -o remount,rw /proc/sys'
 show docker run --rm --pid=host busybox true
 docker run --rm --pid=host busybox true >/dev/null 2>&1 && { echo "demo.sh: --pid=host was not refused" >&2; status=1; }

@@ -1,6 +1,7 @@
 // eci-enforcerd: verifies and keeps the ECI policy, hands out exclusive uid/gid ranges to
 // containers, and hosts the enforcement modules. Started before the container engine.
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
 #include <cstring>
@@ -108,6 +109,9 @@ int main(int argc, char** argv) {
   }
   LOG_INFO("listening on %s (control) and %s (push)", cfg.controlSocket.c_str(),
            cfg.pushSocket.c_str());
+  // Type=notify: systemd starts the engine (ordered After= us) only now, once eci-runc can reach
+  // the sockets; a no-op when NOTIFY_SOCKET is unset (tests, hand start).
+  sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg.controlSocket.c_str());
 
   for (;;) {
     int sig = 0;
@@ -119,6 +123,7 @@ int main(int argc, char** argv) {
       continue;
     }
     LOG_INFO("%s: shutting down", strsignal(sig));
+    sd_notify(0, "STOPPING=1");
     break;
   }
   server.stop();

@@ -7,12 +7,14 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 
 [[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
+# `--runtime runc` is eci too; the plain-runc comparison needs the real runc by absolute path.
+export ECI_HARNESS_PLAIN_RUNC=1
 eci_up || { echo "FAIL - harness did not start"; exit 1; }
 
 trim() { tr -s ' ' | sed 's/^ //'; }
 
 t_fails "plain runc cannot start --privileged here (the VM lacks CAP_SYS_RESOURCE)" \
-  docker run --rm --runtime runc --privileged busybox true
+  docker run --rm --runtime "$ECI_PLAIN_RUNTIME" --privileged busybox true
 
 docker run -d --privileged --name priv busybox sleep 1000 >/dev/null
 t_eq "--privileged container runs" "true" "$(docker inspect -f '{{.State.Running}}' priv)"

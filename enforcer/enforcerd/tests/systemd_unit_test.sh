@@ -23,7 +23,7 @@ if grep -q 'eci-enforcerd.service' <<<"$out"; then
 fi
 
 # A unit with a broken directive must fail the same check (the check is not hollow).
-sed 's/^Type=exec/Type=bogus/' "$work/eci-enforcerd.service" >"$work/broken.service"
+sed 's/^Type=notify/Type=bogus/' "$work/eci-enforcerd.service" >"$work/broken.service"
 if bad=$(systemd-analyze verify --man=no "$work/broken.service" 2>&1) && ! grep -q 'broken.service' <<<"$bad"; then
   echo "FAIL: verify accepted a broken unit"; exit 1
 fi

@@ -1,6 +1,10 @@
 # shellcheck shell=bash
-# eci end-to-end harness: a private eci-enforcerd + containerd + dockerd (eci as the default
-# runtime) per test suite, on paths under one mktemp dir, so several suites run side by side.
+# eci end-to-end harness: a private eci-enforcerd + containerd + dockerd per test suite, on paths
+# under one mktemp dir, so several suites run side by side. Wired as installed (contract 1): the
+# daemons find eci-runc as `runc` ($ECI_T/bin/runc -> eci-runc is FIRST in the PATH of containerd
+# and dockerd), so dockerd's built-in `runc` runtime, the containerd shim and BuildKit all run
+# eci-runc; eci-runc runs the real runc by absolute path (ECI_RUNC_REAL_RUNC). No `eci` runtime
+# entry, no default-runtime: `docker info` says runc.
 #
 # Source it from a bash test script (`set -u` friendly), then:
 #   eci_up                 start everything; exports DOCKER_HOST and the variables below;
@@ -18,6 +22,10 @@
 #   ECI_PUSH_SOCK, ECI_STATE_DIR, ECI_RUN_DIR (eci-runc's ID-mapped mounts), ECI_RUNC_LOG
 #   (eci-runc's debug log), ECI_RUNC_BIN, ECI_ENFORCERD_BIN, ECI_ADMIN_BIN.
 # Binaries: ECI_RUNC_BIN / ECI_ENFORCERD_BIN / ECI_ADMIN_BIN, else found under ECI_BUILD_DIR.
+# ECI_REAL_RUNC: the real runc eci-runc calls (default /usr/sbin/runc).
+# ECI_HARNESS_PLAIN_RUNC=1 before eci_up (benchmarks, and tests that show what plain runc does):
+#   adds a runtime "plain-runc" whose path is the real runc by ABSOLUTE path, i.e. a way around eci
+#   on that daemon only; exported as ECI_PLAIN_RUNTIME. Never set it where isolation is tested.
 #
 # Assertions (count into `N passed, N failed`; t_summary's exit status fails the script):
 #   t_ok NAME CMD...          CMD succeeds            t_fails NAME CMD...   CMD fails
@@ -183,30 +191,43 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [debug]
   address = "$ECI_T/containerd-debug.sock"
 EOF
-  # eci-runc's settings reach it through containerd's environment (the shim passes it on), not
-  # through runtimeArgs: dockerd runs a runtime with runtimeArgs via a shell script it generates,
-  # one more exec on every create/start/delete, which an installed eci (configure-docker.sh, no
-  # runtime args) does not pay and the benchmarks must not count.
-  ECI_RUNC_ENFORCER_SOCKET="$ECI_CONTROL_SOCK" ECI_RUNC_RUN_DIR="$ECI_RUN_DIR" \
-    ECI_RUNC_RESTRICT="$ECI_T/docker.sock:$ECI_T/eci" ECI_RUNC_DEBUG_LOG="$ECI_RUNC_LOG" \
+  # The engine finds eci-runc as `runc`: a directory holding runc -> eci-runc goes FIRST in the
+  # PATH of containerd (its shim resolves the runtime binary "runc" through the PATH it inherits)
+  # and of dockerd (BuildKit runs `runc` itself, from dockerd's PATH). eci-runc's settings reach it
+  # through the same environment (ECI_RUNC_*), set on both daemons; a real runc by absolute path.
+  # Absolute: a relative ECI_BUILD_DIR would leave a dangling link, and a PATH lookup skips it
+  # and finds the real runc further down (fail open). Refuse to start unless it resolves.
+  ECI_RUNC_BIN=$(readlink -f "$ECI_RUNC_BIN")
+  mkdir -p "$ECI_T/bin"
+  ln -sf "$ECI_RUNC_BIN" "$ECI_T/bin/runc"
+  [[ -x "$ECI_T/bin/runc" ]] || { echo "harness: $ECI_T/bin/runc does not resolve" >&2; return 1; }
+  export ECI_REAL_RUNC=${ECI_REAL_RUNC:-/usr/sbin/runc}
+  local eci_env=(PATH="$ECI_T/bin:$PATH" ECI_RUNC_REAL_RUNC="$ECI_REAL_RUNC"
+    ECI_RUNC_ENFORCER_SOCKET="$ECI_CONTROL_SOCK" ECI_RUNC_RUN_DIR="$ECI_RUN_DIR"
+    ECI_RUNC_RESTRICT="$ECI_T/docker.sock:$ECI_T/eci" ECI_RUNC_DEBUG_LOG="$ECI_RUNC_LOG")
+  env "${eci_env[@]}" \
     containerd --config "$ECI_T/containerd/config.toml" >>"$ECI_T/containerd.log" 2>&1 &
   ECI_CONTAINERD_PID=$!
   _eci_wait_for 30 test -S "$ECI_T/containerd.sock" || {
     echo "harness: containerd did not start" >&2; tail -n 20 "$ECI_T/containerd.log" >&2; return 1; }
 
-  # dockerd: eci as the default runtime, pointed at the private enforcer; plain runc stays
-  # available as "runc" (the benchmark compares both on the same daemon).
+  # dockerd: no runtime entries of its own (its built-in "runc" IS eci-runc through PATH). Only
+  # when asked (benchmarks), "plain-runc" reaches the real runc by absolute path.
   local bridge="eci${ECI_T##*.}" net=$((RANDOM % 200 + 20)).$((RANDOM % 250))
   bridge=${bridge:0:15}
-  jq -n --arg runc "$ECI_RUNC_BIN" '{"runtimes": {"eci": {"path": $runc}}, "default-runtime": "eci"}' \
-    >"$ECI_T/daemon.json"
+  if [[ "${ECI_HARNESS_PLAIN_RUNC:-}" == 1 ]]; then
+    export ECI_PLAIN_RUNTIME=plain-runc
+    jq -n --arg runc "$ECI_REAL_RUNC" '{"runtimes": {"plain-runc": {"path": $runc}}}' >"$ECI_T/daemon.json"
+  else
+    echo '{}' >"$ECI_T/daemon.json"
+  fi
   local netargs=(--bridge none)
   if ip link add "$bridge" type bridge 2>/dev/null && ip addr add "10.$net.1/24" dev "$bridge" &&
     ip link set "$bridge" up; then
     ECI_BRIDGE=$bridge
     netargs=(--bridge "$bridge")
   fi
-  dockerd --config-file "$ECI_T/daemon.json" --data-root "$ECI_DATA_ROOT" \
+  env "${eci_env[@]}" dockerd --config-file "$ECI_T/daemon.json" --data-root "$ECI_DATA_ROOT" \
     --exec-root "$ECI_T/exec" --host "unix://$ECI_T/docker.sock" --pidfile "$ECI_T/docker.pid" \
     --containerd "$ECI_T/containerd.sock" "${netargs[@]}" --iptables=false --ip-masq=false \
     --ip-forward=false --userland-proxy=false --storage-driver overlay2 \
