@@ -55,7 +55,8 @@ Result<CreateGrant> Client::create(const std::string& containerId, const std::st
       // container more rights on host files than the person who asked for it.
       const json& u = c->at("uid");
       const json& gr = c->at("gid");
-      if (!u.is_number_unsigned() || !gr.is_number_unsigned()) {
+      if (!u.is_number_integer() || !gr.is_number_integer() || u.get<int64_t>() < 0 ||
+          gr.get<int64_t>() < 0) {
         return Error("eci-enforcerd's create reply has an invalid caller");
       }
       const uint64_t uid = u.get<uint64_t>();

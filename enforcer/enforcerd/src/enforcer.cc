@@ -207,7 +207,8 @@ json Enforcer::setCaller(const json& request) {
   for (int i = 0; i < 2; ++i) {
     auto it = request.find(keys[i]);
     // (uid_t)-1 means "no id" to the kernel's chown and would map nothing: refused.
-    if (it == request.end() || !it->is_number_unsigned() ||
+    // A non-negative integer (JSON does not say signed or unsigned; nlohmann tells them apart).
+    if (it == request.end() || !it->is_number_integer() || it->get<int64_t>() < 0 ||
         it->get<uint64_t>() >= uint64_t{UINT32_MAX}) {
       return errorReply(std::string("request /") + keys[i] +
                         ": expected an unsigned integer below 4294967295");
