@@ -71,7 +71,8 @@ std::string lexicallyClean(const std::string& p) {
 
 // Docker's filesharingAllowedDirectories paths may start with $HOME, $TMP or $TEMP. They are
 // expanded with the environment of the process deriving the policy (eci-admin, eci-agent);
-// an unset variable falls back to the Linux default (/home for $HOME: every user's home, /tmp).
+// an unset variable falls back to the Linux default (/home for $HOME: every user's home, /tmp),
+// and so does a HOME outside /home (a system service's /root must never become shared).
 std::string expandSharePath(const std::string& p) {
   auto env = [](const char* name, const char* dflt) {
     const char* v = std::getenv(name);
@@ -82,9 +83,11 @@ std::string expandSharePath(const std::string& p) {
     std::string value;
   };
   const std::string tmp = env("TMPDIR", "/tmp");
-  const Var vars[] = {{"$HOME", env("HOME", "/home")},
-                      {"$TEMP", env("TEMP", tmp.c_str())},
-                      {"$TMP", env("TMP", tmp.c_str())}};
+  // A service's HOME (/root, /var/lib/...) is no user's home: only a home under /home is taken.
+  std::string home = env("HOME", "/home");
+  if (home.compare(0, 6, "/home/") != 0) home = "/home";
+  const Var vars[] = {
+      {"$HOME", home}, {"$TEMP", env("TEMP", tmp.c_str())}, {"$TMP", env("TMP", tmp.c_str())}};
   for (const auto& v : vars) {
     const size_t n = std::strlen(v.name);
     if (p.compare(0, n, v.name) == 0 && (p.size() == n || p[n] == '/')) {

@@ -79,6 +79,13 @@ TEST(BuildPolicy, FileSharingDirectoriesExpandHomeAndTmp) {
   EXPECT_TRUE(old->fileSharingAllowedDirectories.empty());
   j["fileSharingAllowedDirectories"] = {"rel"};
   EXPECT_FALSE(Policy::fromJson(j).ok());
+  // eci-agent runs as a service: its HOME (/root) is nobody's shared home.
+  ::setenv("HOME", "/root", 1);
+  auto svc = buildPolicyFromBytes(R"({"configurationFileVersion": 2,
+    "filesharingAllowedDirectories": [{"path": "$HOME/src"}]})",
+                                  "admin-settings.json");
+  ASSERT_TRUE(svc.ok()) << svc.error().str();
+  EXPECT_EQ(svc->fileSharingAllowedDirectories, (std::vector<std::string>{"/home/src"}));
 }
 
 TEST(BuildPolicy, DigestCoversBothInputsUnambiguously) {
