@@ -61,6 +61,15 @@ const std::vector<std::string>& builtinRestrictedHostMounts() {
   return kPaths;
 }
 
+const std::vector<std::string>& builtinFileSharingDirectories() {
+  // Where users keep what they share with containers: home directories, scratch space, mounted
+  // media, served data. Nothing here holds the system's binaries, configuration or state.
+  static const std::vector<std::string> kPaths = {
+      "/home", "/media", "/mnt", "/srv", "/tmp", "/var/tmp",
+  };
+  return kPaths;
+}
+
 Policy Policy::failClosedDefaults() {
   Policy p;
   p.enabled = true;
@@ -78,6 +87,7 @@ json Policy::toJson() const {
        {{"type", commandList.type == CommandList::Type::kAllow ? "allow" : "deny"},
         {"commands", commandList.commands}}},
       {"restrictedHostMounts", restrictedHostMounts},
+      {"fileSharingAllowedDirectories", fileSharingAllowedDirectories},
       {"allowedOrgs", allowedOrgs},
       {"inputsDigest", inputsDigest},
   };
@@ -87,7 +97,7 @@ Result<Policy> Policy::fromJson(const json& j) {
   if (!j.is_object()) return fieldError("", "expected object");
   ECI_TRY(onlyKeys(j,
                    {"enabled", "locked", "socketMount", "commandList", "restrictedHostMounts",
-                    "allowedOrgs", "inputsDigest"},
+                    "fileSharingAllowedDirectories", "allowedOrgs", "inputsDigest"},
                    ""));
   Policy p;
   ECI_ASSIGN_OR_RETURN(enabled, getBool(j, "enabled", ""));
@@ -121,6 +131,17 @@ Result<Policy> Policy::fromJson(const json& j) {
     }
   }
   p.restrictedHostMounts = std::move(mounts);
+  // Optional: bundles signed before the key existed share nothing beyond the built-in areas.
+  if (j.contains("fileSharingAllowedDirectories")) {
+    ECI_ASSIGN_OR_RETURN(shared, getStrings(j, "fileSharingAllowedDirectories", ""));
+    for (size_t i = 0; i < shared.size(); ++i) {
+      if (shared[i].empty() || shared[i][0] != '/') {
+        return fieldError("/fileSharingAllowedDirectories/" + std::to_string(i),
+                          "expected an absolute path");
+      }
+    }
+    p.fileSharingAllowedDirectories = std::move(shared);
+  }
   ECI_ASSIGN_OR_RETURN(orgs, getStrings(j, "allowedOrgs", ""));
   p.allowedOrgs = std::move(orgs);
   auto digest = j.find("inputsDigest");

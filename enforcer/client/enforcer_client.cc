@@ -50,6 +50,22 @@ Result<CreateGrant> Client::create(const std::string& containerId, const std::st
     g.range.size = reply.at("range").at("size").get<uint32_t>();
     g.engineDataRoot = reply.at("engineDataRoot").get<std::string>();
     if (auto m = reply.find("modules"); m != reply.end() && m->is_object()) g.modules = *m;
+    if (auto c = reply.find("caller"); c != reply.end() && !c->is_null()) {
+      // A caller that cannot be read is an error, not "unknown": unknown would quietly give the
+      // container more rights on host files than the person who asked for it.
+      const json& u = c->at("uid");
+      const json& gr = c->at("gid");
+      if (!u.is_number_integer() || !gr.is_number_integer() || u.get<int64_t>() < 0 ||
+          gr.get<int64_t>() < 0) {
+        return Error("eci-enforcerd's create reply has an invalid caller");
+      }
+      const uint64_t uid = u.get<uint64_t>();
+      const uint64_t gid = gr.get<uint64_t>();
+      if (uid >= UINT32_MAX || gid >= UINT32_MAX) {
+        return Error("eci-enforcerd's create reply has an invalid caller");
+      }
+      g.caller = CreateGrant::Caller{static_cast<uint32_t>(uid), static_cast<uint32_t>(gid)};
+    }
     // ECI on without a range would be an unprotected container: refuse rather than guess.
     if (g.policy.enabled && (g.range.size == 0 || g.range.start == 0)) {
       return Error("eci-enforcerd granted no uid/gid range while ECI is on");
@@ -65,6 +81,18 @@ Status Client::release(const std::string& containerId) {
                        request(socket_, {{"op", "release"}, {"id", containerId}}, "release"));
   if (!reply["ok"].get<bool>()) {
     return Error("eci-enforcerd refused to release container '" + containerId +
+                 "': " + errorOf(reply));
+  }
+  return {};
+}
+
+Status Client::setCaller(const std::string& containerId, uint32_t uid, uint32_t gid) {
+  ECI_ASSIGN_OR_RETURN(
+      reply,
+      request(socket_, {{"op", "setCaller"}, {"id", containerId}, {"uid", uid}, {"gid", gid}},
+              "setCaller"));
+  if (!reply["ok"].get<bool>()) {
+    return Error("eci-enforcerd refused to record the caller of container '" + containerId +
                  "': " + errorOf(reply));
   }
   return {};

@@ -1,9 +1,10 @@
 // eci-runc: the OCI runtime dockerd/containerd call instead of runc.
 //
 //   eci-runc [--eci-enforcer-socket PATH] [--eci-runc PATH] [--eci-run-dir DIR]
-//            [--eci-restrict PATH]... [--eci-debug-log FILE] <runc global flags> <verb> <args>
+//            [--eci-restrict PATH]... [--eci-debug-log FILE] [--eci-guard-socket-dir DIR]
+//            <runc global flags> <verb> <args>
 //   (or ECI_RUNC_ENFORCER_SOCKET, ECI_RUNC_REAL_RUNC, ECI_RUNC_RUN_DIR, ECI_RUNC_RESTRICT,
-//    ECI_RUNC_DEBUG_LOG in the environment; a flag wins)
+//    ECI_RUNC_DEBUG_LOG, ECI_RUNC_GUARD_SOCKET_DIR in the environment; a flag wins)
 //
 // Every verb but create/run/delete is handed to the real runc unchanged (exec, so signals, exit
 // codes and stdio are runc's own). On create/run it asks eci-enforcerd for the policy and a uid/gid
@@ -40,6 +41,7 @@
 #include "eci/procfs/spec.h"
 #include "eci/seccomp/spec.h"
 #include "eci/sys.h"
+#include "mount_sources.h"
 #include "spec_rewrite.h"
 
 namespace {
@@ -58,6 +60,7 @@ struct Args {
   std::string runDir = kDefaultRunDir;
   std::vector<std::string> restrict;
   std::string debugLog;
+  std::string guardSocketDir = "/run/eci-apiproxy/sockets";  // contract 3
 
   std::vector<std::string> runcArgs;  // everything but eci's flags, in order
   std::string root = "/run/runc";     // runc --root
@@ -173,6 +176,7 @@ void applyEnvironment(Args& a) {
   if (const char* v = env("ECI_RUNC_REAL_RUNC")) a.runc = v;
   if (const char* v = env("ECI_RUNC_RUN_DIR")) a.runDir = v;
   if (const char* v = env("ECI_RUNC_DEBUG_LOG")) a.debugLog = v;
+  if (const char* v = env("ECI_RUNC_GUARD_SOCKET_DIR")) a.guardSocketDir = v;
   if (const char* v = env("ECI_RUNC_RESTRICT")) {
     std::string_view list(v);
     while (!list.empty()) {
@@ -210,6 +214,8 @@ eci::Result<Args> parseArgs(int argc, char** argv) {
         a.restrict.push_back(*v);
       } else if (name == "--eci-debug-log") {
         a.debugLog = *v;
+      } else if (name == "--eci-guard-socket-dir") {
+        a.guardSocketDir = *v;
       } else {
         return eci::Error("unknown eci-runc flag " + name);
       }
@@ -457,6 +463,7 @@ int doCreate(const Args& a, bool isRun) {
   ctx.rangeSize = grant->range.size;
   ctx.engineDataRoot = grant->engineDataRoot;
   ctx.extraRestricted = a.restrict;
+  ctx.guardSocketDir = a.guardSocketDir;
   ctx.hostCapBounding = eci::runc::readCapBounding();
   ctx.apparmorAvailable = apparmorAvailable();
 
@@ -544,16 +551,32 @@ int doCreate(const Args& a, bool isRun) {
 
     // Binds: ID-mapped, so host files show their host owners and volumes are shared across
     // ranges; the path actually opened is checked again (a symlink swapped in after the check).
+    std::optional<eci::UniqueFd> callerNs;
     if (out.contains("mounts") && out["mounts"].is_array()) {
       for (auto& m : out["mounts"]) {
         if (!eci::runc::isBindMount(m)) continue;
         std::string src = m["source"].get<std::string>();
         const std::string written = src;
         if (src.empty() || src[0] != '/') src.insert(0, c.bundle + "/");
-        auto b = fs->addBind(src, eci::idmap::BindOptions{.allowPlain = true});
+        // Host binds of a container whose caller is known act with the caller's rights
+        // (contract 4); named volumes and the engine's files keep the container's mapping.
+        const auto kind = eci::runc::classifyBindSource(eci::runc::resolveHostPath(src), ctx);
+        eci::idmap::BindOptions bo{.allowPlain = true};
+        if (grant->caller && kind == eci::runc::SourceKind::kHost) {
+          if (!callerNs) {
+            auto ns = eci::idmap::callerMapping({ctx.rangeStart, ctx.rangeSize}, grant->caller->uid,
+                                                grant->caller->gid);
+            if (!ns.ok()) return fail("eci: caller mapping: " + ns.error().str());
+            callerNs = std::move(*ns);
+          }
+          bo = {.allowPlain = false, .usernsFd = callerNs->get()};  // never host ids unmapped
+        }
+        auto b = fs->addBind(src, bo);
         if (!b.ok()) return fail("eci: ID-mapped bind of " + written + ": " + b.error().str());
-        auto again = eci::runc::checkBindSource(written, b->resolvedSource, ctx);
+        auto again = eci::runc::checkOpenedBind(m, written, b->resolvedSource, ctx);
         if (!again.ok()) return fail(eci::runc::kSpecErrorPrefix + again.error().str());
+        if (grant->caller && eci::runc::classifyBindSource(b->resolvedSource, ctx) != kind)
+          return fail(eci::runc::kSpecErrorPrefix + eci::runc::restrictedMountMessage(written));
         m["source"] = b->mount.path();
         b->mount.commit();
       }

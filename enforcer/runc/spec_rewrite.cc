@@ -11,6 +11,9 @@
 #include <set>
 #include <sstream>
 
+#include "eci/paths.h"
+#include "mount_sources.h"
+
 namespace eci::runc {
 namespace {
 
@@ -138,12 +141,6 @@ bool isStandardDevice(const json& dev) {
   return std::any_of(kStdDevices.begin(), kStdDevices.end(), [&](const StdDevice& d) {
     return path == d.path && major == d.major && minor == d.minor;
   });
-}
-
-bool isUnder(const std::string& path, const std::string& root) {
-  if (root == "/") return true;
-  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-                          path[root.size()] == '/');
 }
 
 Error specError(const std::string& ptr, const std::string& what) {
@@ -317,29 +314,6 @@ bool isBindMount(const json& m) {
 
 namespace {
 
-std::string resolveWith(const SpecContext& ctx, const std::string& p) {
-  return ctx.resolve ? ctx.resolve(p) : resolveHostPath(p);
-}
-
-Status checkMounts(const json& spec, const SpecContext& ctx) {
-  auto it = spec.find("mounts");
-  if (it == spec.end() || it->is_null()) return {};
-  if (!it->is_array()) return specError("/mounts", "expected array");
-  for (size_t i = 0; i < it->size(); ++i) {
-    const json& m = (*it)[i];
-    const std::string ptr = "/mounts/" + std::to_string(i);
-    if (!m.is_object()) return specError(ptr, "expected object");
-    if (!isBindMount(m)) continue;
-    auto s = m.find("source");
-    if (s == m.end() || !s->is_string()) return specError(ptr + "/source", "expected string");
-    const std::string written = s->get<std::string>();
-    std::string abs = written;
-    if (abs.empty() || abs[0] != '/') abs = ctx.bundle + "/" + abs;
-    ECI_TRY(checkBindSource(written, resolveWith(ctx, abs), ctx));
-  }
-  return {};
-}
-
 // --- privileged containment ----------------------------------------------------------------
 
 Status unionPaths(json& lx, const char* key, const std::vector<std::string>& want,
@@ -479,28 +453,7 @@ int capabilityNumber(const std::string& name) {
 }
 
 std::string normalizePath(const std::string& path) {
-  std::vector<std::string> parts;
-  std::string cur;
-  auto flush = [&] {
-    if (cur.empty() || cur == ".") {
-    } else if (cur == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else {
-      parts.push_back(cur);
-    }
-    cur.clear();
-  };
-  for (char ch : path) {
-    if (ch == '/') {
-      flush();
-    } else {
-      cur += ch;
-    }
-  }
-  flush();
-  std::string out;
-  for (const auto& p : parts) out += "/" + p;
-  return out.empty() ? "/" : out;
+  return paths::normalize(path);
 }
 
 std::string resolveHostPath(const std::string& path) {
@@ -548,57 +501,6 @@ uint64_t readCapBounding() {
   return ~0ULL;
 }
 
-Status checkBindSource(const std::string& written, const std::string& src, const SpecContext& ctx) {
-  // Restricted roots, both as written and resolved (/var/run/docker.sock is /run/docker.sock).
-  std::vector<std::string> restricted;
-  auto addRestricted = [&](const std::string& p) {
-    if (p.empty() || p[0] != '/') return;
-    restricted.push_back(normalizePath(p));
-    restricted.push_back(resolveWith(ctx, p));
-  };
-  for (const auto& p : ctx.policy.restrictedHostMounts) addRestricted(p);
-  for (const auto& p : ctx.extraRestricted) addRestricted(p);
-  std::string dataRoot;
-  if (!ctx.engineDataRoot.empty() && ctx.engineDataRoot[0] == '/') {
-    addRestricted(ctx.engineDataRoot);
-    dataRoot = resolveWith(ctx, ctx.engineDataRoot);
-  }
-
-  // The engine's own files for THIS container, and named volumes' data, live under the
-  // data-root but are what the container is meant to get.
-  if (!dataRoot.empty()) {
-    const std::string mine = dataRoot + "/containers/" + ctx.containerId;
-    if (!ctx.containerId.empty() && isUnder(src, mine)) return {};
-    // The network/ipc files of a container whose namespaces this one joins: what dockerd binds
-    // for --network=container:X and --ipc=container:X. Only those containers and only these
-    // names; the rest of X's directory (config, logs) and every other container stay closed.
-    for (const auto& [pid, id] : ctx.joined) {
-      if (id.empty() || id == "." || id == ".." || id.find('/') != std::string::npos) continue;
-      const std::string theirs = dataRoot + "/containers/" + id;
-      if (src == theirs + "/hosts" || src == theirs + "/hostname" ||
-          src == theirs + "/resolv.conf" || isUnder(src, theirs + "/mounts/shm")) {
-        return {};
-      }
-    }
-    const std::string volumes = dataRoot + "/volumes/";
-    if (src.compare(0, volumes.size(), volumes) == 0) {
-      const auto slash = src.find('/', volumes.size());
-      if (slash != std::string::npos && slash > volumes.size()) {
-        const std::string rest = src.substr(slash);
-        if (rest == "/_data" || rest.compare(0, 7, "/_data/") == 0) return {};
-      }
-    }
-  }
-  for (const auto& r : restricted) {
-    // Under a restricted path, or a parent of one (-v /etc:/mnt reaches /etc/docker).
-    if (isUnder(src, r) || isUnder(r, src)) {
-      return Error("can't mount " + written +
-                   " because it's configured as a restricted host mount");
-    }
-  }
-  return {};
-}
-
 std::vector<int> joinedNamespacePids(const json& spec) {
   std::set<int> pids;
   if (!spec.is_object()) return {};
@@ -634,7 +536,7 @@ Result<RewriteResult> rewriteSpec(const nlohmann::json& in, const SpecContext& c
   json& lx = spec["linux"];
 
   ECI_TRY(rewriteNamespaces(lx, ctx, r.notes));
-  ECI_TRY(checkMounts(spec, ctx));
+  ECI_TRY(checkMountSources(spec, ctx));  // mount_sources.h: every mount, by the paths it names
   ECI_TRY(unionPaths(lx, "maskedPaths", maskedPaths(), r.notes));
   ECI_TRY(unionPaths(lx, "readonlyPaths", readonlyPaths(), r.notes));
   ECI_TRY(rewriteDevices(lx, r.notes));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "eci/error.h"
+#include "eci/mountinfo.h"
 #include "eci/policy.h"
 
 namespace eci::runc {
@@ -44,6 +45,16 @@ struct SpecContext {
   // rangeStart/rangeSize must be that namespace's range. A `/proc/<pid>/ns/*` path whose pid is
   // not here is refused: never join an arbitrary process's namespaces.
   std::map<int, std::string> joined;
+
+  // Bind-source rules (mount_sources.h). The guard's per-container engine sockets (contract 3):
+  // a source under this directory is allowed only as a unix socket at <32 hex>/docker.sock.
+  std::string guardSocketDir = "/run/eci-apiproxy/sockets";
+  // The host's mount table (to see what a volume's _data really shows). Default: readMountInfo().
+  std::function<Result<std::vector<MountEntry>>()> hostMounts;
+  // A small host file (a volume's opts.json). Default: fs::readFile, at most 64 KiB.
+  std::function<Result<std::string>(const std::string&)> readFile;
+  // `path` (resolved) is a unix socket. Default: lstat.
+  std::function<bool(const std::string&)> isSocket;
 };
 
 struct RewriteResult {

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "eci/settings/image_ref.h"
@@ -65,6 +67,34 @@ std::string lexicallyClean(const std::string& p) {
   }
   if (out.size() > 1 && out.back() == '/') out.pop_back();
   return out;
+}
+
+// Docker's filesharingAllowedDirectories paths may start with $HOME, $TMP or $TEMP. They are
+// expanded with the environment of the process deriving the policy (eci-admin, eci-agent);
+// an unset variable falls back to the Linux default (/home for $HOME: every user's home, /tmp),
+// and so does a HOME outside /home (a system service's /root must never become shared).
+std::string expandSharePath(const std::string& p) {
+  auto env = [](const char* name, const char* dflt) {
+    const char* v = std::getenv(name);
+    return std::string(v != nullptr && v[0] == '/' ? v : dflt);
+  };
+  struct Var {
+    const char* name;
+    std::string value;
+  };
+  const std::string tmp = env("TMPDIR", "/tmp");
+  // A service's HOME (/root, /var/lib/...) is no user's home: only a home under /home is taken.
+  std::string home = env("HOME", "/home");
+  if (home.compare(0, 6, "/home/") != 0) home = "/home";
+  const Var vars[] = {
+      {"$HOME", home}, {"$TEMP", env("TEMP", tmp.c_str())}, {"$TMP", env("TMP", tmp.c_str())}};
+  for (const auto& v : vars) {
+    const size_t n = std::strlen(v.name);
+    if (p.compare(0, n, v.name) == 0 && (p.size() == n || p[n] == '/')) {
+      return v.value + p.substr(n);
+    }
+  }
+  return p;
 }
 
 }  // namespace
@@ -132,6 +162,19 @@ Result<Policy> buildPolicy(const Report& settings, const Report* registry) {
     p.restrictedHostMounts.push_back(lexicallyClean(m));
   }
   sortUnique(p.restrictedHostMounts);
+  if (const json* shares = path(s, {"filesharingAllowedDirectories"});
+      shares != nullptr && shares->is_array()) {
+    for (const auto& e : *shares) {
+      if (!e.is_object() || !e.contains("path") || !e["path"].is_string()) continue;
+      const std::string expanded = lexicallyClean(expandSharePath(e["path"].get<std::string>()));
+      // Only absolute paths without "..": anything else would be guessed at use.
+      if (expanded.empty() || expanded[0] != '/' || expanded.find("/..") != std::string::npos) {
+        continue;
+      }
+      p.fileSharingAllowedDirectories.push_back(expanded);
+    }
+  }
+  sortUnique(p.fileSharingAllowedDirectories);
   if (registry != nullptr) {
     p.allowedOrgs = stringsAt(registry->root, {"allowedOrgs"});
     sortUnique(p.allowedOrgs);

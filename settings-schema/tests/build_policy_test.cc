@@ -53,6 +53,41 @@ TEST(BuildPolicy, Defaults) {
   EXPECT_TRUE(p->allowedOrgs.empty());
 }
 
+TEST(BuildPolicy, FileSharingDirectoriesExpandHomeAndTmp) {
+  ::setenv("HOME", "/home/dev", 1);
+  ::setenv("TMPDIR", "/var/tmp/t", 1);
+  ::unsetenv("TMP");
+  ::unsetenv("TEMP");
+  auto p = buildPolicyFromBytes(R"({"configurationFileVersion": 2,
+    "enhancedContainerIsolation": {"value": true, "locked": true},
+    "filesharingAllowedDirectories": [
+      {"path": "$HOME", "sharedByDefault": true}, {"path": "$HOME/src/"},
+      {"path": "$TMP", "sharedByDefault": false}, {"path": "/opt/shared"},
+      {"path": "$HOMEX/no"}, {"path": "relative"}, {"path": "/opt/shared"}]})",
+                                "admin-settings.json");
+  ASSERT_TRUE(p.ok()) << p.error().str();
+  EXPECT_EQ(p->fileSharingAllowedDirectories,
+            (std::vector<std::string>{"/home/dev", "/home/dev/src", "/opt/shared", "/var/tmp/t"}));
+  auto back = Policy::fromJson(p->toJson());
+  ASSERT_TRUE(back.ok()) << back.error().str();
+  EXPECT_EQ(back->fileSharingAllowedDirectories, p->fileSharingAllowedDirectories);
+  // A bundle signed before the key existed still parses: nothing shared beyond the built-ins.
+  auto j = p->toJson();
+  j.erase("fileSharingAllowedDirectories");
+  auto old = Policy::fromJson(j);
+  ASSERT_TRUE(old.ok()) << old.error().str();
+  EXPECT_TRUE(old->fileSharingAllowedDirectories.empty());
+  j["fileSharingAllowedDirectories"] = {"rel"};
+  EXPECT_FALSE(Policy::fromJson(j).ok());
+  // eci-agent runs as a service: its HOME (/root) is nobody's shared home.
+  ::setenv("HOME", "/root", 1);
+  auto svc = buildPolicyFromBytes(R"({"configurationFileVersion": 2,
+    "filesharingAllowedDirectories": [{"path": "$HOME/src"}]})",
+                                  "admin-settings.json");
+  ASSERT_TRUE(svc.ok()) << svc.error().str();
+  EXPECT_EQ(svc->fileSharingAllowedDirectories, (std::vector<std::string>{"/home/src"}));
+}
+
 TEST(BuildPolicy, DigestCoversBothInputsUnambiguously) {
   EXPECT_NE(inputsDigest("ab", "c"), inputsDigest("a", "bc"));
   EXPECT_NE(inputsDigest("a", ""), inputsDigest("a ", ""));

@@ -11,6 +11,8 @@
 //   },
 //   "commandList": {"type": "deny", "commands": ["push", "build"]},
 //   "restrictedHostMounts": ["/etc/docker", ...],        // built-in ∪ admin's, sorted, unique
+//   "fileSharingAllowedDirectories": ["/Users/x", ...],  // admin's filesharingAllowedDirectories
+//                                                        // (absent in older bundles: none)
 //   "allowedOrgs": ["myorg"],
 //   "inputsDigest": "sha256:<hex>"          // of the settings + registry bytes it came from
 // }
@@ -38,6 +40,10 @@ struct Policy {
   bool allowDerivedImages = true;
   CommandList commandList;
   std::vector<std::string> restrictedHostMounts;
+  // Host directories that may be bind-mounted besides the built-in user areas
+  // (builtinFileSharingDirectories), from admin-settings.json `filesharingAllowedDirectories`
+  // with $HOME/$TMP/$TEMP expanded; absolute, lexically clean. Symlinks are resolved at use.
+  std::vector<std::string> fileSharingAllowedDirectories;
   std::vector<std::string> allowedOrgs;
   std::string inputsDigest;
 
@@ -55,5 +61,11 @@ struct Policy {
 // Paths no container may bind-mount, whatever the policy says (the engine's and eci's own
 // configuration, state and sockets). The engine's data-root is added by the enforcer at run time.
 const std::vector<std::string>& builtinRestrictedHostMounts();
+
+// The host directories that may always be bind-mounted on a Linux host or VM (Docker Desktop's
+// File sharing defaults, translated): the users' areas, never the system's. See
+// docs/design/bind-sources.md for why each is in and why the rest (/, /usr, /etc, /var/lib, /run,
+// /proc, /sys, /dev, /boot, ...) is out.
+const std::vector<std::string>& builtinFileSharingDirectories();
 
 }  // namespace eci

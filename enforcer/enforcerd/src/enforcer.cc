@@ -39,7 +39,8 @@ Enforcer::Enforcer(Config config, LivenessProbe probe)
     : config_(std::move(config)),
       policy_(config_.stateDir, config_.trustedKeysDir),
       ranges_(config_.stateDir / kAllocationsFile, config_.rangeBase, config_.rangeCount,
-              std::move(probe), config_.reconcileInterval) {}
+              std::move(probe), config_.reconcileInterval),
+      callers_(config_.stateDir / kCallersFile, engineContainerDirProbe(config_.engineDataRoot)) {}
 
 Enforcer::~Enforcer() {
   stopModules();
@@ -64,6 +65,7 @@ Status Enforcer::init() {
   lock_ = std::move(lock);
   policy_.load();
   ECI_TRY_CTX(ranges_.load(), "loading range allocations");
+  ECI_TRY_CTX(callers_.load(), "loading container callers");
   return {};
 }
 
@@ -94,9 +96,10 @@ json Enforcer::handleControl(const json& request) {
     if (!op.ok()) return errorReply(op.error().str());
     if (*op == "create") return create(request);
     if (*op == "release") return release(request);
+    if (*op == "setCaller") return setCaller(request);
     if (*op == "status") return statusJson();
     return errorReply("request /op: unknown operation '" + *op +
-                      "' on the control socket (expected create, release or status)");
+                      "' on the control socket (expected create, release, setCaller or status)");
   } catch (const std::exception& e) {
     // nlohmann throws on type mismatches and on bad UTF-8 in dump(); neither may kill the daemon.
     return errorReply(std::string("internal error handling the request: ") + e.what());
@@ -171,6 +174,9 @@ json Enforcer::create(const json& request) {
                 {"engineDataRoot", config_.engineDataRoot}};
   if (!pol->verified) reply["reason"] = pol->reason;
   if (!extra.empty()) reply["modules"] = std::move(extra);
+  if (auto caller = callers_.get(*id)) {
+    reply["caller"] = {{"uid", caller->uid}, {"gid", caller->gid}};
+  }
   return reply;
 }
 
@@ -179,12 +185,41 @@ json Enforcer::release(const json& request) {
   if (!id.ok()) return errorReply(id.error().str());
   if (!validContainerId(*id)) return errorReply("request /id: invalid container id '" + *id + "'");
   for (size_t i = started_; i > 0; --i) modules_[i - 1]->onRelease(*id);
+  if (auto st = callers_.release(*id); !st.ok()) {
+    LOG_ERROR("release %s: caller record: %s", id->c_str(), st.error().str().c_str());
+  }
   auto released = ranges_.release(*id);
   if (!released.ok()) {
     LOG_ERROR("release %s: %s", id->c_str(), released.error().str().c_str());
     return errorReply(released.error().str());
   }
   return json{{"ok", true}, {"released", *released}};
+}
+
+// The guard (eci-apiproxyd) tells who asked the engine for container `id`; the next `create`
+// reply carries it and eci-runc maps the container's host binds to that user.
+json Enforcer::setCaller(const json& request) {
+  auto id = stringField(request, "id", true);
+  if (!id.ok()) return errorReply(id.error().str());
+  if (!validContainerId(*id)) return errorReply("request /id: invalid container id '" + *id + "'");
+  uint32_t ids[2] = {0, 0};
+  const char* keys[2] = {"uid", "gid"};
+  for (int i = 0; i < 2; ++i) {
+    auto it = request.find(keys[i]);
+    // (uid_t)-1 means "no id" to the kernel's chown and would map nothing: refused.
+    // A non-negative integer (JSON does not say signed or unsigned; nlohmann tells them apart).
+    if (it == request.end() || !it->is_number_integer() || it->get<int64_t>() < 0 ||
+        it->get<uint64_t>() >= uint64_t{UINT32_MAX}) {
+      return errorReply(std::string("request /") + keys[i] +
+                        ": expected an unsigned integer below 4294967295");
+    }
+    ids[i] = it->get<uint32_t>();
+  }
+  if (auto st = callers_.set(*id, ids[0], ids[1]); !st.ok()) {
+    LOG_ERROR("setCaller %s: %s", id->c_str(), st.error().str().c_str());
+    return errorReply(st.error().str());
+  }
+  return json{{"ok", true}};
 }
 
 json Enforcer::statusJson() {

@@ -135,6 +135,67 @@ TEST_F(EnforcerTest, ReleaseIsIdempotent) {
   EXPECT_EQ(e.ranges().inUse(), 0u);
 }
 
+TEST_F(EnforcerTest, SetCallerIsInTheCreateReplySurvivesRestartAndGoesOnRelease) {
+  {
+    Enforcer e(cfg_);
+    ASSERT_TRUE(e.init().ok());
+    EXPECT_FALSE(create(e, "c0").contains("caller"));  // unknown caller: no field
+    EXPECT_EQ(e.handleControl({{"op", "setCaller"}, {"id", "c1"}, {"uid", 1000}, {"gid", 1001}}),
+              (json{{"ok", true}}));
+  }
+  // A restarted daemon (crash included: the record was fsync'd before the reply) still knows it.
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  json r = create(e, "c1");
+  ASSERT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(r["caller"], (json{{"uid", 1000}, {"gid", 1001}}));
+  // The engine (dockerd's <data-root>/containers/<id>) does not have c1: release drops it.
+  ASSERT_EQ(e.handleControl({{"op", "release"}, {"id", "c1"}})["ok"], true);
+  EXPECT_FALSE(create(e, "c1").contains("caller"));
+  EXPECT_EQ(e.callers().size(), 0u);
+}
+
+TEST_F(EnforcerTest, CallerOfAContainerTheEngineStillHasSurvivesRelease) {
+  // docker stop deletes runc's container, docker start creates it again: same caller.
+  cfg_.engineDataRoot = (dir_ / "engine").string();
+  std::filesystem::create_directories(dir_ / "engine" / "containers" / "c1");
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  ASSERT_EQ(e.handleControl({{"op", "setCaller"}, {"id", "c1"}, {"uid", 7}, {"gid", 8}})["ok"],
+            true);
+  ASSERT_EQ(create(e, "c1")["caller"], (json{{"uid", 7}, {"gid", 8}}));
+  ASSERT_EQ(e.handleControl({{"op", "release"}, {"id", "c1"}})["ok"], true);
+  EXPECT_EQ(create(e, "c1")["caller"], (json{{"uid", 7}, {"gid", 8}}));
+  std::filesystem::remove_all(dir_ / "engine" / "containers" / "c1");  // docker rm
+  ASSERT_EQ(e.handleControl({{"op", "release"}, {"id", "c1"}})["ok"], true);
+  EXPECT_FALSE(create(e, "c1").contains("caller"));
+}
+
+TEST_F(EnforcerTest, SetCallerRefusesMalformedRequests) {
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  for (const json& req : {json{{"op", "setCaller"}, {"id", "../x"}, {"uid", 1}, {"gid", 1}},
+                          json{{"op", "setCaller"}, {"id", "c"}, {"uid", -1}, {"gid", 1}},
+                          json{{"op", "setCaller"}, {"id", "c"}, {"uid", 1}},
+                          json{{"op", "setCaller"}, {"id", "c"}, {"uid", "1"}, {"gid", 1}},
+                          json{{"op", "setCaller"}, {"id", "c"}, {"uid", 4294967295u}, {"gid", 1}},
+                          json{{"op", "setCaller"}, {"uid", 1}, {"gid", 1}}}) {
+    json r = e.handleControl(req);
+    EXPECT_EQ(r["ok"], false) << req.dump();
+  }
+  EXPECT_EQ(e.callers().size(), 0u);
+}
+
+TEST_F(EnforcerTest, CorruptCallersFileStopsStartup) {
+  std::filesystem::create_directories(cfg_.stateDir);
+  writeFile(cfg_.stateDir / Enforcer::kCallersFile,
+            "{\"format\":\"eci-callers/1\",\"callers\":[{}]}");
+  Enforcer e(cfg_);
+  auto st = e.init();
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.error().str(), HasSubstr("callers"));
+}
+
 TEST_F(EnforcerTest, StatusReportsPolicyAndAllocations) {
   Enforcer e(cfg_);
   ASSERT_TRUE(e.init().ok());

@@ -19,9 +19,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "eci/fs_util.h"
+#include "eci/mountinfo.h"
+#include "eci/paths.h"
 #include "eci/sys.h"
 
 namespace eci::idmap {
@@ -34,19 +37,9 @@ std::string quote(const std::string& s) {
   return "'" + s + "'";
 }
 
-// Lexical normalisation of an absolute path: "//a/./b/" -> "/a/b" (no ".." allowed by callers).
+// Lexical normalisation (callers refuse ".." before): core's, the one every check uses.
 std::string normalize(const std::string& p) {
-  std::string out;
-  size_t i = 0;
-  while (i < p.size()) {
-    while (i < p.size() && p[i] == '/') ++i;
-    size_t j = p.find('/', i);
-    if (j == std::string::npos) j = p.size();
-    std::string part = p.substr(i, j - i);
-    if (!part.empty() && part != ".") out += "/" + part;
-    i = j;
-  }
-  return out.empty() ? "/" : out;
+  return paths::normalize(p);
 }
 
 bool hasDotDot(const std::string& p) {
@@ -58,22 +51,6 @@ bool hasDotDot(const std::string& p) {
     i = j + 1;
   }
   return false;
-}
-
-// Decodes the octal escapes the kernel uses in mountinfo and in show_options (\040 = space).
-std::string unescapeOctal(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -88,45 +65,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     out.push_back(s.substr(i, j - i));
     i = j + 1;
   }
-}
-
-struct MountInfoEntry {
-  std::string mountPoint;
-  std::string fsType;
-  std::string superOptions;
-};
-
-Result<std::vector<MountInfoEntry>> readMountInfo() {
-  // mountinfo of a busy host (many containers) can be large; 64 MiB is far above any real one.
-  ECI_ASSIGN_OR_RETURN(text, fs::readFile("/proc/self/mountinfo", 64u << 20));
-  std::vector<MountInfoEntry> out;
-  for (std::string_view line : split(text, '\n')) {
-    if (line.empty()) continue;
-    // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
-    auto fields = split(line, ' ');
-    if (fields.size() < 10) continue;
-    size_t dash = 0;
-    for (size_t k = 6; k < fields.size(); ++k) {
-      if (fields[k] == "-") {
-        dash = k;
-        break;
-      }
-    }
-    if (dash == 0 || dash + 2 >= fields.size()) continue;
-    MountInfoEntry e;
-    e.mountPoint = unescapeOctal(fields[4]);
-    e.fsType = std::string(fields[dash + 1]);
-    e.superOptions = dash + 3 < fields.size() ? std::string(fields[dash + 3]) : std::string();
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-bool isUnder(const std::string& path, const std::string& dir) {
-  if (path == dir) return true;
-  if (dir == "/") return true;
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-         path[dir.size()] == '/';
 }
 
 std::string fsTypeName(int fd) {
@@ -317,11 +255,12 @@ Result<Layout> Layout::make(std::string runDir, std::string id) {
 // ---------------------------------------------------------------------------------------------
 // UserNamespace
 
-Result<UserNamespace> UserNamespace::create(const std::string& pinPath, IdRange uids,
-                                            IdRange gids) {
-  ECI_TRY(checkRange("uid", uids));
-  ECI_TRY(checkRange("gid", gids));
+namespace {
 
+// Runs `use("/proc/<pid>")` while a short-lived child holds a new user namespace whose maps are
+// `uidMap`/`gidMap` (uid_map syntax), written by host root from the parent namespace.
+Status withNewUserns(const std::string& uidMap, const std::string& gidMap,
+                     const std::function<Status(const std::string&)>& use) {
   int ready[2], release[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
   UniqueFd readyR(ready[0]), readyW(ready[1]);
@@ -362,26 +301,57 @@ Result<UserNamespace> UserNamespace::create(const std::string& pinPath, IdRange 
   const std::string proc = "/proc/" + std::to_string(pid);
   // Root writes the maps from the parent namespace, so "setgroups deny" is not needed (and is
   // not wanted: container root may legitimately call setgroups).
-  ECI_TRY(writeProcFile(proc + "/uid_map",
-                        "0 " + std::to_string(uids.hostStart) + " " + std::to_string(uids.size)));
-  ECI_TRY(writeProcFile(proc + "/gid_map",
-                        "0 " + std::to_string(gids.hostStart) + " " + std::to_string(gids.size)));
-  ECI_ASSIGN_OR_RETURN(nsfd, sys::open(proc + "/ns/user", O_RDONLY));
+  ECI_TRY(writeProcFile(proc + "/uid_map", uidMap));
+  ECI_TRY(writeProcFile(proc + "/gid_map", gidMap));
+  return use(proc);
+}
 
+}  // namespace
+
+Result<UserNamespace> UserNamespace::create(const std::string& pinPath, IdRange uids,
+                                            IdRange gids) {
+  ECI_TRY(checkRange("uid", uids));
+  ECI_TRY(checkRange("gid", gids));
   UserNamespace ns;
-  ECI_ASSIGN_OR_RETURN(pin, sys::open(pinPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0444));
-  pin.reset();
-  const std::string nsPath = proc + "/ns/user";
-  if (::mount(nsPath.c_str(), pinPath.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    Error e = Error::fromErrno("mount(" + quote(nsPath) + ", " + quote(pinPath) + ", MS_BIND)");
-    ::unlink(pinPath.c_str());
-    return e;
-  }
-  ns.path_ = pinPath;
-  ns.fd_ = std::move(nsfd);
+  ECI_TRY(withNewUserns(
+      "0 " + std::to_string(uids.hostStart) + " " + std::to_string(uids.size),
+      "0 " + std::to_string(gids.hostStart) + " " + std::to_string(gids.size),
+      [&](const std::string& proc) -> Status {
+        ECI_ASSIGN_OR_RETURN(nsfd, sys::open(proc + "/ns/user", O_RDONLY));
+        ECI_ASSIGN_OR_RETURN(pin,
+                             sys::open(pinPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0444));
+        pin.reset();
+        const std::string nsPath = proc + "/ns/user";
+        if (::mount(nsPath.c_str(), pinPath.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+          Error e =
+              Error::fromErrno("mount(" + quote(nsPath) + ", " + quote(pinPath) + ", MS_BIND)");
+          ::unlink(pinPath.c_str());
+          return e;
+        }
+        ns.path_ = pinPath;
+        ns.fd_ = std::move(nsfd);
+        return {};
+      }));
   ns.uids_ = uids;
   ns.gids_ = gids;
   return ns;
+}
+
+Result<UniqueFd> callerMapping(IdRange container, uint32_t uid, uint32_t gid) {
+  ECI_TRY(checkRange("uid", container));
+  // Inside-id U -> host id R (container root), one id each: on a mount ID-mapped through it, a
+  // file U owns shows as container root and container root's writes land as U; every other
+  // on-disk id is unmapped (the container acts as "other" there) and no other container id can
+  // create files, so nothing on the host can become root's or another user's.
+  const std::string r = std::to_string(container.hostStart);
+  UniqueFd out;
+  ECI_TRY(withNewUserns(std::to_string(uid) + " " + r + " 1", std::to_string(gid) + " " + r + " 1",
+                        [&](const std::string& proc) -> Status {
+                          ECI_ASSIGN_OR_RETURN(fd, sys::open(proc + "/ns/user", O_RDONLY));
+                          out = std::move(fd);
+                          return {};
+                        }));
+  return out;
 }
 
 namespace {
@@ -638,13 +608,10 @@ Result<OverlayOptions> overlayOptionsAt(const std::string& mountPoint) {
   }
   const std::string mp = normalize(mountPoint);
   ECI_ASSIGN_OR_RETURN(entries, readMountInfo());
-  const MountInfoEntry* top = nullptr;
-  for (const auto& e : entries) {
-    if (e.mountPoint == mp) top = &e;  // later lines are mounted on top
-  }
+  const MountEntry* top = topMountAt(entries, mp);  // later lines are mounted on top
   if (top == nullptr) return Error(ENOENT, "no mount at " + quote(mp) + " in /proc/self/mountinfo");
-  if (top->fsType != "overlay") {
-    return Error("the mount at " + quote(mp) + " is " + top->fsType + ", not overlay");
+  if (top->fstype != "overlay") {
+    return Error("the mount at " + quote(mp) + " is " + top->fstype + ", not overlay");
   }
   std::string base = mp.substr(0, mp.rfind('/'));
   base = base.empty() ? "/" : base.substr(0, base.rfind('/'));
@@ -863,7 +830,8 @@ Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& 
   BindResult result;
   result.resolvedSource = resolved;
   UniqueFd clone;
-  auto m = idmappedCloneFd(src.get(), resolved, userns.fd());
+  auto m =
+      idmappedCloneFd(src.get(), resolved, options.usernsFd >= 0 ? options.usernsFd : userns.fd());
   if (m.ok()) {
     clone = std::move(m).value();
   } else if (options.allowPlain && m.error().code() == EINVAL) {
@@ -1006,7 +974,7 @@ Result<std::vector<std::string>> mountsUnder(const std::string& dir) {
   ECI_ASSIGN_OR_RETURN(entries, readMountInfo());
   std::vector<std::string> out;
   for (const auto& e : entries) {
-    if (isUnder(e.mountPoint, d)) out.push_back(e.mountPoint);
+    if (paths::isUnder(e.mountPoint, d)) out.push_back(e.mountPoint);
   }
   // Deepest first, and for equal paths the later (upper) mount first.
   std::reverse(out.begin(), out.end());

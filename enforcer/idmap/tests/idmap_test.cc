@@ -244,6 +244,50 @@ TEST_F(IdmapTest, BindShowsHostOwnersAndWritesLandAsZero) {
   EXPECT_EQ(testing::owner(vol + "/by-1234"), "1234:1234");
 }
 
+TEST_F(IdmapTest, CallerMappedBindActsWithTheCallersRights) {
+  // Contract 4: container root acts on the bind as uid 1234 / gid 4321, nothing else is mapped.
+  const std::string share = tmp_.path() + "/share";
+  ASSERT_EQ(::mkdir(share.c_str(), 0755), 0);
+  ASSERT_EQ(::chown(share.c_str(), 1234, 4321), 0);
+  testing::writeFile(share + "/mine", "m\n", 1234, 4321);
+  ASSERT_EQ(::chmod((share + "/mine").c_str(), 0600), 0);
+  testing::writeFile(share + "/roots", "r\n");
+  ASSERT_EQ(::chmod((share + "/roots").c_str(), 0600), 0);
+  const std::string rootDir = share + "/rootdir";
+  ASSERT_EQ(::mkdir(rootDir.c_str(), 0755), 0);
+  auto layout = Layout::make(runDir(), "c8");
+  ASSERT_TRUE(layout.ok());
+  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
+  auto ns = callerMapping(kRange, 1234, 4321);
+  ASSERT_TRUE(ns.ok()) << ns.error().str();
+  auto b = cfs->addBind(share, BindOptions{.allowPlain = false, .usernsFd = ns->get()});
+  ASSERT_TRUE(b.ok()) << b.error().str();
+  const std::string t = b->mount.path();
+  const std::string failures = testing::runAsNamespaceRoot(cfs->userns().fd(), [&]() {
+    std::string out;
+    if (statUid(t + "/mine") != "0") out += "mine shows as " + statUid(t + "/mine") + "; ";
+    if (testing::readFileOr(t + "/mine") != "m\n") out += "cannot read own file; ";
+    if (testing::readFileOr(t + "/roots", "<denied>") != "<denied>") out += "read root's 0600; ";
+    std::ofstream w(t + "/written");
+    w << "x";
+    w.close();
+    if (!w) out += "write failed; ";
+    std::ofstream w2(t + "/rootdir/nope");
+    w2 << "x";
+    w2.close();
+    if (w2) out += "wrote into root's 0755 dir; ";
+    // Container root is the caller here: chown to it changes nothing on disk; to any other id
+    // (unmapped on this mount) it fails.
+    if (::chown((t + "/written").c_str(), 0, 0) != 0) out += "chown to self failed; ";
+    if (::chown((t + "/written").c_str(), 1, 1) == 0) out += "chown to another id worked; ";
+    return out;
+  });
+  EXPECT_EQ(failures, "");
+  EXPECT_EQ(testing::owner(share + "/written"), "1234:4321");
+  EXPECT_FALSE(fsys::exists(rootDir + "/nope"));
+}
+
 TEST_F(IdmapTest, BindOfAnOverlayPathSaysWhyAndCanFallBack) {
   EngineLayout e = testing::makeEngineLayout(tmp_.path());
   auto layout = Layout::make(runDir(), "c3");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "eci/error.h"
@@ -29,6 +30,13 @@ struct CreateGrant {
   // The reply's "modules": what each enforcer module tells eci-runc, e.g. modules/procfs
   // {"base", "hook"} for the /proc and /sys emulation (eci/procfs/spec.h).
   nlohmann::json modules = nlohmann::json::object();
+  // Who asked the engine for this container (recorded by eci-apiproxyd with setCaller), if known:
+  // eci-runc ID-maps the container's host binds so container root acts as this uid/gid.
+  struct Caller {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+  };
+  std::optional<Caller> caller;
 };
 
 class Client {
@@ -42,6 +50,10 @@ class Client {
                              const std::string& runcRoot);
   // The container is gone (runc delete, or a failed create): release its range. Idempotent.
   Status release(const std::string& containerId);
+  // Records who asked the engine for `containerId` (contract 4; eci-apiproxyd calls it after
+  // dockerd answered POST /containers/create and before replying to its client). Persisted by
+  // the daemon before it answers.
+  Status setCaller(const std::string& containerId, uint32_t uid, uint32_t gid);
   Result<nlohmann::json> status();
 
  private:

@@ -18,6 +18,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctx.engineDataRoot = "/var/lib/docker";
   ctx.hostCapBounding = 0x000001fffeffffffULL;
   ctx.resolve = [](const std::string& p) { return eci::runc::normalizePath(p); };
+  // Deterministic host: a fixed mount table, no opts.json, no sockets.
+  ctx.hostMounts = [] {
+    return eci::parseMountInfo(
+        "20 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "40 20 8:1 /etc/docker /var/lib/docker/volumes/b/_data rw - ext4 /dev/sda1 rw\n");
+  };
+  ctx.readFile = [](const std::string& p) -> eci::Result<std::string> {
+    return eci::Error(ENOENT, "no " + p);
+  };
+  ctx.isSocket = [](const std::string&) { return false; };
   ctx.isHostNamespace = [](const std::string&, const std::string& p) {
     return p.rfind("/proc/1/", 0) == 0;
   };

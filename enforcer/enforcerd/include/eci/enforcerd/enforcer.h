@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "eci/enforcerd/caller_store.h"
 #include "eci/enforcerd/config.h"
 #include "eci/enforcerd/module.h"
 #include "eci/enforcerd/policy_store.h"
@@ -20,6 +21,7 @@ class Enforcer {
  public:
   static constexpr const char* kAllocationsFile = "allocations.json";
   static constexpr const char* kLockFile = "enforcerd.lock";
+  static constexpr const char* kCallersFile = "callers.json";
 
   explicit Enforcer(Config config, LivenessProbe probe = runtimeHasContainer);
   ~Enforcer();
@@ -35,7 +37,8 @@ class Enforcer {
   Status startModules();
   void stopModules();
 
-  // Control socket: create, release, status. Never throws; errors are {"ok":false,"error":...}.
+  // Control socket: create, release, setCaller, status. Never throws; errors are
+  // {"ok":false,"error":...}.
   nlohmann::json handleControl(const nlohmann::json& request);
   // Push socket (and vsock): push.
   nlohmann::json handlePush(const nlohmann::json& request);
@@ -44,14 +47,17 @@ class Enforcer {
   const Config& config() const { return config_; }
   PolicyStore& policy() { return policy_; }
   RangeAllocator& ranges() { return ranges_; }
+  CallerStore& callers() { return callers_; }
 
  private:
   nlohmann::json create(const nlohmann::json& request);
   nlohmann::json release(const nlohmann::json& request);
+  nlohmann::json setCaller(const nlohmann::json& request);
 
   const Config config_;
   PolicyStore policy_;
   RangeAllocator ranges_;
+  CallerStore callers_;
   UniqueFd lock_;
   std::vector<std::unique_ptr<Module>> modules_;
   size_t started_ = 0;  // modules_[0, started_) are running

@@ -203,7 +203,16 @@ struct BindOptions {
   // On a filesystem that cannot be ID-mapped, attach a plain bind instead of failing (files then
   // show as nobody inside and writes are refused unless the host owner is in the range).
   bool allowPlain = false;
+  // ID-map through this user namespace instead of the container's (callerMapping()), or -1.
+  int usernsFd = -1;
 };
+
+// A user namespace (fd) for a host bind that acts with a caller's rights (contract 4): container
+// root (host id container.hostStart) <-> on-disk uid/gid `uid`/`gid`, nothing else mapped. Files
+// the caller owns show as root's inside and what container root creates is the caller's; files of
+// anyone else are "other" to the container (no capability over them), and no container user can
+// create a file owned by host root or a third user.
+Result<UniqueFd> callerMapping(IdRange container, uint32_t uid, uint32_t gid);
 
 // Attaches an ID-mapped clone of `source` (a directory, or a file/socket/device node mounted on a
 // file; submounts are not included) at

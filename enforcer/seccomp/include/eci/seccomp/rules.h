@@ -14,26 +14,15 @@
 #include <vector>
 
 #include "eci/error.h"
+#include "eci/mountinfo.h"
 
 namespace eci::seccomp {
 
 // ---- /proc/<pid>/mountinfo -------------------------------------------------------------------
 
-struct MountEntry {
-  int id = 0;
-  int parent = 0;
-  unsigned major = 0, minor = 0;
-  std::string root;        // path of the mount's root inside its filesystem
-  std::string mountPoint;  // as seen from the reading process's root
-  std::string options;     // per-mount options ("ro,nosuid,...")
-  std::string fstype;
-  std::string source;
-  bool readOnly() const;
-};
-
-// Parses mountinfo text; octal escapes (\040) are decoded. A malformed line is an error naming
-// its line number (never a partial table).
-Result<std::vector<MountEntry>> parseMountInfo(std::string_view text);
+// The mount table and its parser are core's (eci/mountinfo.h), shared with every other check.
+using eci::MountEntry;
+using eci::parseMountInfo;
 
 // The container as registered: its mounts when runc handed over the notify fd (the "initial"
 // mounts; runc has finished its own mounts by then).

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Issue 13 "bind sources are an allowlist" and issue 12 item 4 through a real dockerd ->
+# containerd -> eci-runc -> runc: only the user areas (/home, /tmp, /var/tmp, /mnt, /media, /srv)
+# and the admin's shares may be bind-mounted, after symlinks, `..`, /proc/*/root and /proc/*/fd
+# are resolved; local volumes that bind or overlay a host path get the same rule; every attack is
+# tried with and without --privileged, shown refused (the container never ran) with the host
+# unchanged. Allowed binds keep working, and host binds act with the caller's rights once the
+# guard recorded who asked (contract 4: setCaller). Needs root.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+
+[[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
+eci_up || { echo "FAIL - harness did not start"; exit 1; }
+
+MSG="because it's configured as a restricted host mount"
+W=$(mktemp -d /tmp/eci-binds.XXXXXX)            # a shared scratch dir (under /tmp)
+HOMEDIR=$(mktemp -d /home/eci-binds-home.XXXXXX)  # a HOME-like dir under /home
+chmod 0755 "$W" "$HOMEDIR"
+MARK="$W/mark"
+mkdir -p "$MARK"
+holder_pid=
+cleanup_binds() {
+  [[ -n "$holder_pid" ]] && kill "$holder_pid" 2>/dev/null
+  docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
+  docker volume ls -q 2>/dev/null | xargs -r docker volume rm -f >/dev/null 2>&1
+  rm -rf "$W" "$HOMEDIR"
+  eci_down
+}
+trap cleanup_binds EXIT
+
+# What the host looked like before: nothing may change in these (other suites may run beside
+# this one, so only places no test writes to are compared whole).
+snapshot() {
+  ls -la --time-style=+%s /usr/local/bin /usr/local /boot 2>/dev/null | md5sum
+}
+BEFORE=$(snapshot)
+# Every attack writes a file named eci-pwn-<attack> wherever it was pointed.
+planted() {
+  find / /etc /etc/docker /usr /usr/local /usr/local/bin /var /var/lib /boot /run /dev /root \
+    "$ECI_T" -maxdepth 1 -name 'eci-pwn-*' 2>/dev/null
+}
+
+# refused NAME SRC_IN_MESSAGE docker-run-args... : the run is refused with Docker's message, the
+# container never ran (it would have made $MARK/NAME) and wrote nothing where it was pointed.
+refused() {
+  local name=$1 src=$2
+  shift 2
+  for priv in "" "--privileged"; do
+    local tag="$name${priv:+ (privileged)}"
+    rm -f "$MARK/$name"
+    local err rc
+    # shellcheck disable=SC2086
+    err=$(docker run --rm $priv -v "$MARK:/mark" "$@" busybox sh -c \
+      "touch /mark/$name; for d in /x /hp /v /host; do echo pwn > \$d/eci-pwn-$name 2>/dev/null; done; true" \
+      2>&1 >/dev/null)
+    rc=$?
+    if [[ $rc -ne 0 && "$err" == *"can't mount $src $MSG"* && ! -e "$MARK/$name" ]]; then
+      t_pass "$tag refused"
+    else
+      t_fail "$tag refused" "rc=$rc ran=$([[ -e $MARK/$name ]] && echo yes || echo no) err=${err:0:400}"
+    fi
+  done
+}
+
+# allowed NAME CMD docker-run-args... : the container runs and CMD succeeds in it.
+allowed() {
+  local name=$1 cmd=$2
+  shift 2
+  local out
+  if out=$(docker run --rm "$@" busybox sh -c "$cmd" 2>&1); then
+    t_pass "$name allowed"
+  else
+    t_fail "$name allowed" "${out:0:400}"
+  fi
+}
+
+# --- the issue's rows ------------------------------------------------------------------------
+refused usr-local-bin /usr/local/bin -v /usr/local/bin:/x
+t_eq "no file planted in /usr/local/bin" "" "$(ls /usr/local/bin | grep eci-pwn)"
+refused proc /proc -v /proc:/hp
+refused etc-docker-volume /etc/docker --mount "type=volume,src=v-etcdocker,dst=/v,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/etc/docker"
+docker volume create -o type=none -o o=bind -o device=/etc/docker v-etc >/dev/null
+refused etc-docker-volume-create /etc/docker -v v-etc:/v
+# device= the directory of the engine socket (and of the enforcer's): reaches the socket.
+docker volume create -o type=none -o o=bind -o device="$ECI_T" v-sockdir >/dev/null
+refused socket-dir-volume "$ECI_T" -v v-sockdir:/v
+
+# --- class: system directories, directly -----------------------------------------------------
+refused root / -v /:/host
+refused etc /etc -v /etc:/x
+refused usr /usr -v /usr:/x
+refused var-lib /var/lib -v /var/lib:/x
+refused boot /boot -v /boot:/x
+refused dev /dev -v /dev:/x
+refused sys /sys -v /sys:/x
+refused run /run -v /run:/x
+refused etc-passwd /etc/passwd -v /etc/passwd:/x/passwd
+# a parent of a shared dir is no share; a parent of the engine socket is refused even in /tmp
+refused parent-of-var-tmp /var -v /var:/x
+refused tmp-parent-of-socket /tmp -v /tmp:/x
+
+# --- class: indirections (symlinks, .., /proc/*/root, /proc/*/fd) ------------------------------
+ln -s /etc "$W/etc-link"
+ln -s /usr/local "$HOMEDIR/usr-link"
+refused symlink-to-etc "$W/etc-link" -v "$W/etc-link:/x"
+refused symlink-in-home "$HOMEDIR/usr-link/bin" -v "$HOMEDIR/usr-link/bin:/x"
+refused proc-self-root /proc/self/root/etc -v /proc/self/root/etc:/x
+# A host process (here one holding /usr/local/bin open): its /proc root and fds lead anywhere.
+sleep 1000 3</usr/local/bin &
+holder_pid=$!
+refused proc-pid-root "/proc/$holder_pid/root/usr/local/bin" -v "/proc/$holder_pid/root/usr/local/bin:/x"
+refused proc-pid-fd "/proc/$holder_pid/fd/3" -v "/proc/$holder_pid/fd/3:/x"
+refused proc-self-root-dotdot /proc/self/root/etc -v /proc/self/root/tmp/../etc:/x
+# dockerd cleans `..` itself; the message names what it asked the runtime for
+refused dotdot-from-tmp /usr/local/bin -v /tmp/../usr/local/bin:/x
+refused dotdot-from-home /usr -v "$HOMEDIR/../../usr:/x"
+
+# --- class: every way to ask for a bind ----------------------------------------------------------
+refused mount-type-bind /usr/local/bin --mount type=bind,src=/usr/local/bin,dst=/x
+refused mount-type-bind-proc /proc --mount type=bind,src=/proc,dst=/hp
+refused mount-type-bind-ro /etc --mount type=bind,src=/etc,dst=/x,readonly
+
+# --- class: local volumes that bind or overlay a host path --------------------------------------
+docker volume create -o type=none -o o=rbind -o device=/usr/local/bin v-rbind >/dev/null
+refused volume-rbind /usr/local/bin -v v-rbind:/v
+docker volume create -o type=none -o o=bind -o device=/ v-root >/dev/null
+refused volume-root / -v v-root:/v
+ln -s /etc "$W/etc-link2"
+docker volume create -o type=none -o o=bind -o device="$W/etc-link2" v-symlink >/dev/null
+refused volume-symlink /etc -v v-symlink:/v
+mkdir -p "$W/ovl/upper" "$W/ovl/work"
+docker volume create -o type=overlay -o o="lowerdir=/etc,upperdir=$W/ovl/upper,workdir=$W/ovl/work" \
+  -o device=overlay v-overlay >/dev/null
+refused volume-overlay-lowerdir /etc -v v-overlay:/v
+mkdir -p "$W/ovl2/lower" "$W/ovl2/upper" "$W/ovl2/work"
+docker volume create -o type=overlay \
+  -o o="lowerdir=$W/ovl2/lower:/usr/local/bin,upperdir=$W/ovl2/upper,workdir=$W/ovl2/work" \
+  -o device=overlay v-overlay-second-layer >/dev/null
+refused volume-overlay-second-layer /usr/local/bin -v v-overlay-second-layer:/v
+t_eq "no file planted in /usr/local/bin after the volume attacks" "" "$(ls /usr/local/bin | grep eci-pwn)"
+
+# --- the host is unchanged ---------------------------------------------------------------------
+t_eq "host /usr/local/bin, /usr/local, /boot unchanged" "$BEFORE" "$(snapshot)"
+t_eq "no file planted in any system directory" "" "$(planted)"
+
+# --- allowed binds keep working ----------------------------------------------------------------
+mkdir -p "$HOMEDIR/project" && echo src >"$HOMEDIR/project/main.c"
+allowed home-project 'cat /src/main.c && echo built > /src/out' -v "$HOMEDIR/project:/src"
+t_eq "the container wrote into \$HOME/project" "built" "$(cat "$HOMEDIR/project/out" 2>/dev/null)"
+mkdir -p /tmp/eci-binds-x.$$ && echo x >/tmp/eci-binds-x.$$/f
+allowed tmp-x 'cat /x/f && echo y > /x/g' -v "/tmp/eci-binds-x.$$:/x"
+t_eq "the container wrote into /tmp/x" "y" "$(cat /tmp/eci-binds-x.$$/g 2>/dev/null)"
+rm -rf /tmp/eci-binds-x.$$
+allowed mount-type-bind-home 'test -f /src/main.c' --mount "type=bind,src=$HOMEDIR/project,dst=/src"
+ln -s "$HOMEDIR/project" "$W/project-link"
+allowed symlink-to-share 'test -f /src/main.c' -v "$W/project-link:/src"
+allowed named-volume 'echo v > /data/f && cat /data/f' -v named1:/data
+allowed named-volume-again 'cat /data/f' -v named1:/data
+mkdir -p "$W/voldev" && echo dev >"$W/voldev/f"
+docker volume create -o type=none -o o=bind -o device="$W/voldev" v-ok >/dev/null
+allowed bind-volume-in-share 'cat /v/f' -v v-ok:/v
+docker volume create -o type=tmpfs -o device=tmpfs -o o=size=1m v-tmpfs >/dev/null
+allowed tmpfs-volume 'echo t > /v/t && cat /v/t' -v v-tmpfs:/v
+allowed privileged-home-project 'cat /src/main.c' --privileged -v "$HOMEDIR/project:/src"
+docker run -d --name cpme busybox sleep 100 >/dev/null
+echo copied >"$W/cp-in"
+t_ok "docker cp into a container" docker cp "$W/cp-in" cpme:/tmp/cp-in
+t_ok "docker cp out of a container" docker cp cpme:/tmp/cp-in "$W/cp-out"
+t_eq "docker cp round trip" "copied" "$(cat "$W/cp-out" 2>/dev/null)"
+docker rm -f cpme >/dev/null
+
+# --- host files with the caller's rights (contract 4) ------------------------------------------
+# A tiny client for eci-enforcerd's control socket (4-byte big-endian length + JSON), as the
+# guard uses it: setCaller after the create, before the start.
+set_caller() {  # ID UID GID
+  python3 - "$ECI_CONTROL_SOCK" "$1" "$2" "$3" <<'PY'
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+body = json.dumps({"op": "setCaller", "id": sys.argv[2], "uid": int(sys.argv[3]), "gid": int(sys.argv[4])}).encode()
+s.sendall(struct.pack(">I", len(body)) + body)
+n = struct.unpack(">I", s.recv(4, socket.MSG_WAITALL))[0]
+reply = json.loads(s.recv(n, socket.MSG_WAITALL))
+print(json.dumps(reply))
+sys.exit(0 if reply.get("ok") else 1)
+PY
+}
+CU=4242
+CG=4343
+share="$HOMEDIR/caller"
+mkdir -p "$share/rootdir"
+chown "$CU:$CG" "$share"
+echo secret >"$share/root-secret" && chmod 0600 "$share/root-secret"   # root's, 0600
+echo mine >"$share/mine" && chown "$CU:$CG" "$share/mine" && chmod 0600 "$share/mine"
+chmod 0755 "$share/rootdir"                                             # root's, 0755
+for priv in "" "--privileged"; do
+  tag="caller${priv:+ (privileged)}"
+  rm -f "$share/new" "$share/rootdir/new"
+  # shellcheck disable=SC2086
+  id=$(docker create $priv -v "$share:/c" busybox sh -c \
+    'echo new > /c/new; stat -c %u:%g /c/mine; cat /c/mine;
+     cat /c/root-secret 2>/dev/null && echo READ-SECRET;
+     echo x > /c/rootdir/new 2>/dev/null && echo WROTE-ROOTDIR;
+     chown 0:0 /c/new; chown 1:1 /c/new 2>/dev/null && echo CHOWNED; true')
+  t_ok "$tag: setCaller $CU:$CG recorded by eci-enforcerd" set_caller "$id" "$CU" "$CG"
+  out=$(docker start -a "$id" 2>&1)
+  t_contains "$tag: the container ran and reads the caller's 0600 file" "mine" "$out"
+  t_contains "$tag: the caller's files show as container root's" "0:0" "$out"
+  t_not_contains "$tag: root's 0600 file stays unreadable" "READ-SECRET" "$out"
+  t_not_contains "$tag: root's 0755 directory stays unwritable" "WROTE-ROOTDIR" "$out"
+  t_not_contains "$tag: chown to another id refused" "CHOWNED" "$out"
+  t_eq "$tag: after chown 0:0 inside, the file is still the caller's" "$CU:$CG" \
+    "$(stat -c %u:%g "$share/new" 2>/dev/null)"
+  t_ok "$tag: nothing was written into root's directory" test ! -e "$share/rootdir/new"
+  docker rm -f "$id" >/dev/null
+done
+# The record survives a restart of the container (docker stop deletes runc's container).
+id=$(docker create -v "$share:/c" busybox sh -c 'echo again > /c/again-$(cat /proc/self/uid_map | wc -l)')
+set_caller "$id" "$CU" "$CG" >/dev/null
+docker start -a "$id" >/dev/null 2>&1
+rm -f "$share"/again-*
+docker start -a "$id" >/dev/null 2>&1
+t_eq "after a restart the container still writes as the caller" "$CU:$CG" \
+  "$(stat -c %u:%g "$share"/again-* 2>/dev/null | head -n1)"
+docker rm -f "$id" >/dev/null
+# Without a caller: today's mapping (container root is 0 on disk), still under the allowlist.
+docker run --rm -v "$share:/c" busybox sh -c 'echo n > /c/nocaller' >/dev/null 2>&1
+t_eq "unknown caller: the default mapping" "0:0" "$(stat -c %u:%g "$share/nocaller" 2>/dev/null)"
+# Named volumes keep the container's mapping even with a caller.
+id=$(docker create -v callervol:/d busybox sh -c 'echo v > /d/f')
+set_caller "$id" "$CU" "$CG" >/dev/null
+docker start -a "$id" >/dev/null 2>&1
+t_eq "named volume with a caller: container mapping (0 on disk)" "0:0" \
+  "$(stat -c %u:%g "$ECI_DATA_ROOT/volumes/callervol/_data/f" 2>/dev/null)"
+docker rm -f "$id" >/dev/null
+
+docker ps -aq | xargs -r docker rm -f >/dev/null
+t_eq "nothing left under eci-runc's run dir" "" "$(eci_leftovers)"
+t_summary
