@@ -89,6 +89,17 @@ bool isEngineFile(const std::string& src, const SpecContext& ctx, const std::str
       return true;
     }
   }
+  // BuildKit (inside dockerd) binds the resolv.conf and hosts files it generates for RUN steps
+  // from <data-root>/buildkit/executor/. Only those names, directly in that directory: the same
+  // directory also holds other builds' bundles (their rootfs), which stay closed.
+  const std::string executor = dataRoot + "/buildkit/executor/";
+  if (src.compare(0, executor.size(), executor) == 0) {
+    const std::string name = src.substr(executor.size());
+    if (name.find('/') == std::string::npos &&
+        (name == "resolv.conf" || name == "hosts" || name.rfind("hosts", 0) == 0)) {
+      return true;
+    }
+  }
   return false;
 }
 
