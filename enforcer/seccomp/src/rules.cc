@@ -18,6 +18,7 @@ constexpr uint64_t kAtRecursive = 0x8000;  // AT_RECURSIVE
 constexpr uint64_t kMsMgcMask = 0xffff0000;
 constexpr uint64_t kMsMgcVal = 0xC0ED0000;
 constexpr uint64_t kMoveMountBeneath = 0x00000200;
+constexpr uint64_t kMoveMountSetGroup = 0x00000100;
 constexpr uint64_t kMountAttrRdonly = 0x00000001;
 constexpr uint64_t kMountAttrIdmap = 0x00100000;
 
@@ -136,8 +137,15 @@ Result<std::vector<MountEntry>> parseMountInfo(std::string_view text) {
     e.root = unescapeOctal(f[3]);
     e.mountPoint = unescapeOctal(f[4]);
     e.options = std::string(f[5]);
+    for (auto opt = f.begin() + 6; opt != sep; ++opt) {
+      unsigned long long g = 0;
+      if (opt->starts_with("shared:") && parseUnsigned(opt->substr(7), g)) e.sharedGroup = g;
+      if (opt->starts_with("master:") && parseUnsigned(opt->substr(7), g)) e.masterGroup = g;
+    }
     e.fstype = unescapeOctal(*(sep + 1));
     e.source = unescapeOctal(*(sep + 2));
+    if (out.size() >= kMaxMountEntries)
+      return Error(E2BIG, "mountinfo: more than " + std::to_string(kMaxMountEntries) + " mounts");
     out.push_back(std::move(e));
   }
   return out;
@@ -184,8 +192,14 @@ bool ContainerMounts::isProtected(const MountEntry& m, const TableFn& table) con
   if (m.mountPoint == "/" || underProcOrSys(m.mountPoint)) return true;
   // A mask, read-only path or emulation mount inside a clone of /proc or /sys (a new proc mount
   // served by kCloneTree, or a bind of /proc elsewhere): removing it would unmask the clone.
-  const MountEntry* parent = findById(table(), m.parent);
+  const std::vector<MountEntry>* t = table();
+  if (!t) return true;  // cannot tell: protected (fail closed)
+  const MountEntry* parent = findById(*t, m.parent);
   return parent && parent != &m && isProcOrSysTree(*parent);
+}
+
+bool ContainerMounts::mustStayPrivate(const MountEntry& m, const TableFn& table) const {
+  return isProcOrSysTree(m) || isProtected(m, table);
 }
 
 // ---- decoding ----------------------------------------------------------------------------------
@@ -325,7 +339,73 @@ namespace {
 // The caller's mount table, read only if a rule gets that far (rendering mountinfo is the
 // costliest step of a decision).
 ContainerMounts::TableFn tableOf(Environment& env) {
-  return [&env]() -> const std::vector<MountEntry>& { return env.mountTable(); };
+  return [&env]() -> const std::vector<MountEntry>* { return env.mountTable(); };
+}
+
+// `root` and every mount below it in `table` (by parent id), root first.
+std::vector<const MountEntry*> subtree(const std::vector<MountEntry>& table, int rootId) {
+  std::vector<const MountEntry*> out;
+  if (const MountEntry* r = findById(table, rootId)) out.push_back(r);
+  for (size_t i = 0; i < out.size(); ++i)
+    for (const auto& m : table)
+      if (m.parent == out[i]->id && m.id != out[i]->id) out.push_back(&m);
+  return out;
+}
+
+// Propagation. An unmount (also a lazy one of a whole copied tree) reaches a mount only through
+// propagation: the kernel repeats it in the peers and slaves of the unmounted mount's parent.
+// So masks, the emulation, /proc/sys and the rootfs cannot be taken away by unmounting copies as
+// long as no mustStayPrivate() mount ever joins a peer group. A mount joins one in three ways,
+// each refused here for those mounts: it is made shared (mount MS_SHARED, mount_setattr's
+// propagation, move_mount MOVE_MOUNT_SET_GROUP), or it is attached (bind, move, new proc/sysfs
+// clone, move_mount) below a shared mount, which makes the attached tree shared with copies in
+// the parent's peers. Copies of a private mount are private, and copies of a slave are slaves of
+// the same (host) master, never peers of the original. MS_PRIVATE, MS_SLAVE and MS_UNBINDABLE
+// only cut propagation.
+
+// The mounts a propagation change or an attach acts on: the mount itself, or its whole subtree.
+std::optional<Decision> checkStaysPrivate(const MountEntry& m, bool recursive,
+                                          const ContainerMounts& c, Environment& env,
+                                          const char* what) {
+  const std::vector<MountEntry>* table = env.mountTable();
+  if (!table) return refuse(EPERM, "the caller's mount table could not be read");
+  std::vector<const MountEntry*> set;
+  if (recursive) {
+    set = subtree(*table, m.id);
+    if (set.empty()) return refuse(EPERM, "mount " + m.mountPoint + " is not in the caller's table");
+  } else {
+    set.push_back(&m);
+  }
+  for (const MountEntry* x : set)
+    if (c.mustStayPrivate(*x, tableOf(env)))
+      return refuse(EPERM, std::string(what) + " would put " + x->mountPoint +
+                               " (protected or a proc/sysfs tree) in a peer group");
+  return std::nullopt;
+}
+
+// Attaching the tree at `src` (recursive: with its submounts) under the mount `t` is on. Below a
+// shared mount the kernel makes every attached mount shared (with copies in the parent's peers).
+// Those are copies (bind, rbind) or the container's own mounts (move): a copy of a mask or of
+// the rootfs is not protected where it lands, but a copy of a proc/sysfs tree is (its children
+// are masks of the copy), so none may be in the attached tree. A detached tree (open_tree clone,
+// fsmount) cannot be looked into: refused below a shared mount.
+std::optional<Decision> checkAttach(const PathInfo& t, const PathInfo& src, bool recursive,
+                                    const ContainerMounts& c, Environment& env) {
+  if (!t.mount || t.mount->sharedGroup == 0) return std::nullopt;  // parent not shared
+  if (!src.attached || !src.mount)
+    return refuse(EPERM, "attaching a detached tree below shared mount " + t.mount->mountPoint);
+  std::vector<const MountEntry*> set{&*src.mount};
+  if (recursive) {
+    const std::vector<MountEntry>* table = env.mountTable();
+    if (!table) return refuse(EPERM, "the caller's mount table could not be read");
+    set = subtree(*table, src.mount->id);
+    if (set.empty()) return refuse(EPERM, "source not in the caller's mount table");
+  }
+  for (const MountEntry* x : set)
+    if (c.isProcOrSysTree(*x))
+      return refuse(EPERM, "a copy of proc/sysfs tree " + x->mountPoint +
+                               " would be shared below " + t.mount->mountPoint);
+  return std::nullopt;
 }
 
 // A path the call needs: resolved, attached, and an error to return if not.
@@ -385,6 +465,7 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     // A non-recursive bind of /proc or /sys copies the filesystem without its masks.
     if (s.mount && c.isProcOrSysTree(*s.mount) && !(flags & MS_REC))
       return refuse(EPERM, "non-recursive bind of a masked proc/sysfs tree");
+    if (auto e = checkAttach(t, s, flags & MS_REC, c, env)) return *e;
     // The bind copy keeps the source's read-only flag (the kernel copies mount flags), and a
     // later remount is checked against the source's initial mount.
     return act(Action::kReplayMount, "bind mount");
@@ -400,14 +481,31 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     PathInfo t = env.resolve(Environment::Which::kTarget);
     if (auto e = needPath(t, "target")) return *e;
     if (auto e = checkOvermount(t, c, env)) return *e;
+    if (auto e = checkAttach(t, s, true, c, env)) return *e;
     return act(Action::kMoveMount, "move of the container's own mount");
   }
 
-  if (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) {
-    // CONTINUE is race-free: a propagation change (flags are a register) only alters how later
-    // mount events spread between the caller's own mounts; whatever target a racer names, no
-    // mount becomes writable, is removed or is covered.
-    return cont("propagation change");
+  if (flags & MS_SHARED) {
+    // Making a mount shared is what lets a later umount of a copy propagate into it (see
+    // "Propagation" above). Replayed on the pinned target, not CONTINUEd: the target string is
+    // racy memory and a swapped one could name /proc.
+    if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+    if (!d.target) return refuse(EFAULT, "propagation change without a target");
+    PathInfo t = env.resolve(Environment::Which::kTarget);
+    if (auto e = needPath(t, "target")) return *e;
+    if (!t.mountRoot) return refuse(EINVAL, "not a mount point");
+    if (!t.mount || !t.attached) return refuse(EPERM, "target not in the caller's mount table");
+    if (auto e = checkStaysPrivate(*t.mount, flags & MS_REC, c, env, "make-shared")) return *e;
+    return act(Action::kReplayMount, "make-shared of the container's own mounts");
+  }
+  if (flags & (MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) {
+    // CONTINUE is race-free: the flags are a register and ask for private, slave or unbindable
+    // (the kernel refuses a mix of propagation types). Each only cuts propagation: a private or
+    // unbindable mount receives none; a slave receives from its former peers only, and no mount
+    // that must stay private is ever in a peer group (MS_SHARED above, checkAttach), so whatever
+    // target a racer names, no unmount can newly reach a protected mount, and none is removed,
+    // covered or made writable.
+    return cont("propagation change that only cuts propagation");
   }
 
   // A new filesystem.
@@ -425,6 +523,9 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
   if (auto e = checkOvermount(t, c, env)) return *e;
   if (*d.fstype == "proc" || *d.fstype == "sysfs") {
     const bool proc = *d.fstype == "proc";
+    // The clone would become shared with copies in the target's peers (checkAttach).
+    if (t.mount && t.mount->sharedGroup != 0)
+      return refuse(EPERM, "a masked proc/sysfs clone below shared mount " + t.mount->mountPoint);
     if (proc ? !env.callerInContainerPidNs() : !env.callerInContainerNetNs())
       return refuse(
           EPERM, std::string(proc ? "proc" : "sysfs") + " for a nested namespace is not supported");
@@ -464,23 +565,31 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
         return refuse(EPERM, "idmapped mounts are not allowed");
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
+      const bool recursive = d.args[2] & kAtRecursive;
       const bool clearsRo =
           (d.attr.attr_clr & kMountAttrRdonly) && !(d.attr.attr_set & kMountAttrRdonly);
       if (clearsRo) {
         if (roLocked(t, c))
           return refuse(EPERM, "clearing read-only of an initially read-only mount");
-        if ((d.args[2] & kAtRecursive) && t.mount) {
-          // Every mount below the target must be free too.
-          const auto& table = env.mountTable();
-          std::vector<int> ids{t.mount->id};
-          for (size_t i = 0; i < ids.size(); ++i)
-            for (const auto& m : table)
-              if (m.parent == ids[i] && m.id != ids[i]) {
-                if (c.isReadOnlyLocked(m))
-                  return refuse(EPERM, "recursive rw would unlock " + m.mountPoint);
-                ids.push_back(m.id);
-              }
+        if (recursive) {
+          // Every mount below the target must be free too. The submounts of a detached tree
+          // (an open_tree clone) are in no table the worker can read: a clone that holds a bind
+          // of a read-only volume would become writable, so a recursive rw of a detached tree is
+          // refused whatever it holds (fail closed; a non-recursive one is checked by device).
+          if (!t.attached || !t.mount)
+            return refuse(EPERM, "recursive rw of a detached tree (its submounts are unknown)");
+          const std::vector<MountEntry>* table = env.mountTable();
+          if (!table) return refuse(EPERM, "the caller's mount table could not be read");
+          auto tree = subtree(*table, t.mount->id);
+          if (tree.empty()) return refuse(EPERM, "target not in the caller's mount table");
+          for (const MountEntry* m : tree)
+            if (c.isReadOnlyLocked(*m))
+              return refuse(EPERM, "recursive rw would unlock " + m->mountPoint);
         }
+      }
+      if (d.attr.propagation & MS_SHARED) {
+        if (!t.attached || !t.mount) return refuse(EPERM, "make-shared of a detached tree");
+        if (auto e = checkStaysPrivate(*t.mount, recursive, c, env, "make-shared")) return *e;
       }
       // Acted on the private copy of the attr: the struct is racy memory.
       return act(Action::kMountSetattr, "mount_setattr on a free mount");
@@ -515,9 +624,28 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
         return refuse(EPERM, "moving protected mount " + s.mount->mountPoint);
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
+      if (d.args[4] & kMoveMountSetGroup) {
+        // The target joins the source's peer group: both become shared.
+        if (!s.attached || !s.mount || !t.attached || !t.mount)
+          return refuse(EPERM, "MOVE_MOUNT_SET_GROUP on a mount outside the caller's table");
+        if (auto e = checkStaysPrivate(*s.mount, false, c, env, "MOVE_MOUNT_SET_GROUP")) return *e;
+        if (auto e = checkStaysPrivate(*t.mount, false, c, env, "MOVE_MOUNT_SET_GROUP")) return *e;
+        return act(Action::kMoveMount, "peer group of the container's own mounts");
+      }
       if (auto e = checkOvermount(t, c, env)) return *e;
       if ((d.args[4] & kMoveMountBeneath) && t.mount && c.isProtected(*t.mount, tableOf(env)))
         return refuse(EPERM, "mounting beneath a protected mount");
+      if (d.args[4] & kMoveMountBeneath) {
+        // Beneath: the new mount's parent is the target's parent.
+        const std::vector<MountEntry>* table = env.mountTable();
+        if (!table || !t.mount) return refuse(EPERM, "the caller's mount table could not be read");
+        const MountEntry* parent = findById(*table, t.mount->parent);
+        PathInfo p = t;
+        p.mount = parent ? std::optional<MountEntry>(*parent) : std::nullopt;
+        if (auto e = checkAttach(p, s, true, c, env)) return *e;
+      } else if (auto e = checkAttach(t, s, true, c, env)) {
+        return *e;
+      }
       return act(Action::kMoveMount, "move_mount of the container's own mount");
     }
 

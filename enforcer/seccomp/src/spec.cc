@@ -1,6 +1,9 @@
 #include "eci/seccomp/spec.h"
 
+#include <seccomp.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 namespace eci::seccomp {
@@ -48,6 +51,20 @@ const std::vector<std::string>& kernelGlobalSyscalls() {
   return k;
 }
 
+const std::vector<std::string>& knownSyscalls() {
+  static const std::vector<std::string> k = [] {
+    std::set<std::string> names;
+    for (uint32_t arch : {uint32_t{SCMP_ARCH_X86_64}, uint32_t{SCMP_ARCH_X86}})
+      for (int nr = 0; nr < 1024; ++nr)
+        if (char* n = seccomp_syscall_resolve_num_arch(arch, nr)) {
+          names.insert(n);
+          free(n);  // NOLINT(cppcoreguidelines-no-malloc): libseccomp allocates with malloc
+        }
+    return std::vector<std::string>(names.begin(), names.end());
+  }();
+  return k;
+}
+
 namespace {
 
 bool isAllowAction(const nlohmann::json& rule) {
@@ -75,11 +92,20 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     if (!linux.is_object()) return Error(EINVAL, "/linux: not an object");
     nlohmann::json seccomp = linux.contains("seccomp") ? linux["seccomp"] : nlohmann::json();
     if (seccomp.is_null()) {
-      // --privileged (or an engine without a profile): allow everything but eci's rules.
-      seccomp = {{"defaultAction", "SCMP_ACT_ALLOW"},
+      // --privileged (or an engine without a profile): allow every call libseccomp can name but
+      // eci's rules, and ENOSYS for the rest. Not allow-by-default: a call newer than libseccomp
+      // (open_tree_attr, fchmodat2, ...) cannot be named in a rule, so it could be neither trapped
+      // nor refused, and open_tree_attr(OPEN_TREE_CLONE|AT_RECURSIVE, attr_clr=RDONLY) would make
+      // a clone of a read-only volume writable in one untrapped call. runc refuses calls above
+      // the highest named one with ENOSYS as it does for Docker's default profile, and programs
+      // fall back from ENOSYS as they do there. Allowed calls cost nothing more: the kernel
+      // caches argument-free allow decisions per syscall number.
+      seccomp = {{"defaultAction", "SCMP_ACT_ERRNO"},
+                 {"defaultErrnoRet", ENOSYS},
                  {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
-                 {"syscalls", nlohmann::json::array()}};
-      res.notes.push_back("seccomp: no engine profile; created an allow-by-default profile");
+                 {"syscalls", {{{"names", knownSyscalls()}, {"action", "SCMP_ACT_ALLOW"}}}}};
+      res.notes.push_back(
+          "seccomp: no engine profile; created one allowing every call libseccomp knows");
     }
     if (!seccomp.is_object()) return Error(EINVAL, "/linux/seccomp: not an object");
     if (!seccomp.contains("defaultAction") || !seccomp["defaultAction"].is_string())

@@ -117,6 +117,8 @@ std::optional<MountEntry> statmountEntry(uint64_t uniqueId) {
   m.mountPoint = std::move(r->mountPoint);
   m.fstype = std::move(r->fstype);
   m.options = (r->attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw";
+  m.sharedGroup = r->peerGroup;
+  m.masterGroup = r->master;
   return m;
 }
 
@@ -200,19 +202,25 @@ class RealEnvironment : public Environment {
     return inRoot_.info;
   }
 
-  const std::vector<MountEntry>& mountTable() override {
+  // nullptr (and every rule that needs the table refuses) when mountinfo cannot be opened, read
+  // in full within kMaxMountInfoBytes, or parsed, or holds more than kMaxMountEntries mounts:
+  // never an empty table, which would read as "no protected mount here".
+  const std::vector<MountEntry>* mountTable() override {
     if (!tableLoaded_) {
       tableLoaded_ = true;
       UniqueFd fd(openat(kProcFd, procPath(pid_, "mountinfo").c_str(), O_RDONLY | O_CLOEXEC));
       if (fd) {
-        auto text = fs::readFd(fd.get(), 4 << 20, "mountinfo");
+        auto text = fs::readFd(fd.get(), kMaxMountInfoBytes, "mountinfo");
         if (text.ok()) {
           auto parsed = parseMountInfo(*text);
           if (parsed.ok()) table_ = std::move(*parsed);
         }
       }
+      if (!table_)
+        LOG_DEBUG("seccomp %s pid %d: mount table unreadable or over %zu mounts: refusing",
+                  c_.id.c_str(), pid_, kMaxMountEntries);
     }
-    return table_;
+    return table_ ? &*table_ : nullptr;
   }
 
   bool callerHasSysAdmin() override {
@@ -317,7 +325,12 @@ class RealEnvironment : public Environment {
         return info;
       }
     }
-    for (const auto& m : mountTable())
+    const std::vector<MountEntry>* table = mountTable();
+    if (!table) {
+      info.err = EPERM;  // cannot tell which mount this is: refused (fail closed)
+      return info;
+    }
+    for (const auto& m : *table)
       if (static_cast<uint64_t>(m.id) == sx.stx_mnt_id) info.mount = m;
     info.attached = info.mount.has_value();
     return info;
@@ -328,7 +341,7 @@ class RealEnvironment : public Environment {
   const ContainerView& c_;
   Slot source_, target_, inRoot_;
   bool tableLoaded_ = false;
-  std::vector<MountEntry> table_;
+  std::optional<std::vector<MountEntry>> table_;
   bool mntnsLooked_ = false;
   std::optional<NsId> mntns_;
 };
@@ -674,13 +687,21 @@ int workerMain(int argc, char** argv) {
   close(worker::kPidnsFd);
   close(worker::kNetnsFd);
   if (!view.userns) return 14;
+  // Not dumpable, before joining: once we are the container root's uid in its user namespace,
+  // ptrace_may_access() would let the container (same uid, CAP_SYS_PTRACE in that namespace
+  // under --privileged) ptrace us, read /proc/<pid>/mem, environ or fd/, process_vm_readv us or
+  // pidfd_getfd our fds (the notify fds, the host /proc). A non-dumpable task needs
+  // CAP_SYS_PTRACE in its mm's user namespace - the host's, where we were exec'ed - which no
+  // container holds. (We are not even visible to it: we never join its pid namespace.) Our own
+  // /proc/thread-self/fd links stay usable: procfs lets a task into its own fd table whatever
+  // its dumpable state. setresuid below would clear the flag anyway; it is never set again.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) return 19;
   // Join the container's user namespace as its root: the kernel then checks every action
   // against the container's capabilities, and new superblocks belong to the container.
   if (setns(worker::kUsernsFd, CLONE_NEWUSER) != 0) return 15;
   if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) return 16;
   setgroups(0, nullptr);  // refused when the container's setgroups is "deny"; harmless then
-  // Changing uid cleared "dumpable", which would make our own /proc/thread-self/fd unreadable.
-  prctl(PR_SET_DUMPABLE, 1);
+  if (prctl(PR_GET_DUMPABLE) != 0) return 19;
   close(worker::kUsernsFd);
   if (setns(worker::kMntnsFd, CLONE_NEWNS) != 0) return 17;
   view.currentMntns = sys::nsIdOfFd(worker::kMntnsFd);

@@ -28,11 +28,20 @@ struct MountEntry {
   std::string options;     // per-mount options ("ro,nosuid,...")
   std::string fstype;
   std::string source;
+  // Propagation (mountinfo's optional fields "shared:N" / "master:N"; statmount's peer group and
+  // master): 0 = not shared / not a slave.
+  uint64_t sharedGroup = 0, masterGroup = 0;
   bool readOnly() const;
 };
 
+// Bounds on a caller's mount table. A container can make as many mounts as the kernel lets it
+// (fs.mount-max, 100000 by default); a table beyond these bounds is not read at all and every call
+// that needs it is refused (fail closed), never decided as if the table were empty.
+inline constexpr size_t kMaxMountEntries = 10000;
+inline constexpr size_t kMaxMountInfoBytes = size_t{8} << 20;
+
 // Parses mountinfo text; octal escapes (\040) are decoded. A malformed line is an error naming
-// its line number (never a partial table).
+// its line number (never a partial table); more than kMaxMountEntries lines is E2BIG.
 Result<std::vector<MountEntry>> parseMountInfo(std::string_view text);
 
 // The container as registered: its mounts when runc handed over the notify fd (the "initial"
@@ -54,11 +63,16 @@ class ContainerMounts {
   // the /proc and /sys emulation) and the same mounts inside clones of /proc or /sys: these
   // cannot be unmounted, moved or overmounted. `table` gives the caller's current mount table;
   // it is called only when `m` shows an initial mount (a mount the container made itself, the
-  // hot path, never needs it).
-  using TableFn = std::function<const std::vector<MountEntry>&()>;
+  // hot path, never needs it). A table that could not be read (nullptr) makes the answer "yes".
+  using TableFn = std::function<const std::vector<MountEntry>*()>;
   bool isProtected(const MountEntry& m, const TableFn& table) const;
   // A procfs/sysfs mount of the container (the tree a new proc/sysfs mount is cloned from).
   bool isProcOrSysTree(const MountEntry& m) const;
+  // A mount that must never be in a peer group with (or a slave of) a mount the container can
+  // unmount: a protected mount, or a proc/sysfs tree (its children are the masks). Unmounts
+  // propagate only through peer groups and masters, so if none of these is ever shared, no
+  // `umount` of a copy can take a mask, the emulation, /proc/sys or the rootfs with it.
+  bool mustStayPrivate(const MountEntry& m, const TableFn& table) const;
 
  private:
   const MountEntry* initialMatch(const MountEntry& m) const;
@@ -130,8 +144,9 @@ class Environment {
   virtual ~Environment() = default;
   enum class Which { kSource, kTarget };
   virtual PathInfo resolve(Which which) = 0;
-  // The caller's mount table (its mount namespace, seen from its root).
-  virtual const std::vector<MountEntry>& mountTable() = 0;
+  // The caller's mount table (its mount namespace, seen from its root); nullptr if it could not
+  // be read or exceeds kMaxMountEntries / kMaxMountInfoBytes (the rules then refuse).
+  virtual const std::vector<MountEntry>* mountTable() = 0;
   virtual bool callerHasSysAdmin() = 0;
   // The caller's pid / net namespace is the container's (needed to clone its /proc, /sys).
   virtual bool callerInContainerPidNs() = 0;

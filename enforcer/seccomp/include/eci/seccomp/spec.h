@@ -28,6 +28,10 @@ const std::vector<std::string>& notifySyscalls();
 // Calls refused with EPERM for every container; the reason for each is in spec.cc.
 const std::vector<std::string>& kernelGlobalSyscalls();
 
+// Every syscall name libseccomp resolves on x86_64 or i386: the allow list of the profile eci
+// makes when the engine sends none (--privileged). Anything newer gets ENOSYS.
+const std::vector<std::string>& knownSyscalls();
+
 struct MergeResult {
   bool notifyInstalled = false;    // false if the profile refuses all mount calls anyway
   std::vector<std::string> notes;  // what was changed, for eci-runc's log
