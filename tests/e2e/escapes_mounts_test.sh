@@ -29,7 +29,7 @@ P=(-v "$ECI_T/bin:/eci:ro")
 # The container's uptime comes from eci's emulation: seconds since the container started. A
 # removed emulation mount shows the host's (the VM has been up far longer than these tests).
 # Prints "fuse=<emulation mounts> up=<container uptime, whole seconds> sysro=<ro|rw>".
-STATE='echo "fuse=$(grep -c " - fuse.eci" /proc/self/mountinfo) up=$(cut -d. -f1 /proc/uptime) sysro=$(awk "\$5==\"/proc/sys\"{split(\$6,o,\",\"); print o[1]}" /proc/self/mountinfo)"'
+STATE='echo "fuse=$(awk "\$5 ~ /^\/(proc|sys)(\/|\$)/ && / - fuse.eci /" /proc/self/mountinfo | wc -l) up=$(cut -d. -f1 /proc/uptime) sysro=$(awk "\$5==\"/proc/sys\"{split(\$6,o,\",\"); print o[1]}" /proc/self/mountinfo)"'
 host_up=$(cut -d. -f1 /proc/uptime)
 # state_ok NAME OUTPUT: the emulation counts before/after are equal, uptime is the container's.
 state_ok() {
@@ -86,9 +86,10 @@ for mode in privileged sysadmin; do
     mount -t proc proc /t/q; echo newproc=$?
     /eci/probe clone-attach /proc /t/d
     mkdir -p /u && mount -t tmpfs u /u && mount --rbind /proc /u && mount --move /u /t/d; echo move=$?
-    mount --rbind /etc /t/d; echo etc=$?
+    mkdir -p /t/e /own && mount -t tmpfs o /own && mount --rbind /own /t/e; echo own2=$?
+    mount --rbind /etc /t/e; echo etc=$?
     umount -l /t2; echo lazy=$?
-    mount -t proc proc /mnt; echo ownproc=$?; umount -l /mnt
+    mkdir -p /pp && mount -t proc proc /pp; echo ownproc=$?; umount -l /pp
     '"$STATE" 2>&1)
   t_contains "$mode A3: own tmpfs made shared" "own=0" "$out"
   t_contains "$mode A3: peer bind made" "peer=0" "$out"
@@ -97,7 +98,9 @@ for mode in privileged sysadmin; do
   t_contains "$mode A3: open_tree clone of /proc made" "open_tree_clone_rec: ok" "$out"
   t_contains "$mode A3: ... its move_mount below a shared mount refused" "move_mount_clone: EPERM" "$out"
   t_contains "$mode A3: mount --move of a proc copy below a shared mount refused" "move=1" "$out"
-  t_contains "$mode A3: rbind of /etc there allowed" "etc=0" "$out"
+  t_contains "$mode A3: rbind of an own tmpfs there allowed" "own2=0" "$out"
+  # Conservative: the rbind of a rootfs directory is refused (the rootfs mount holds /proc).
+  t_contains "$mode A3: rbind of a rootfs dir there refused" "etc=1" "$out"
   t_contains "$mode A3: lazy umount of the peer done" "lazy=0" "$out"
   t_contains "$mode A3: proc on a private mount still works" "ownproc=0" "$out"
   state_ok "$mode A3" "$out"
@@ -173,6 +176,20 @@ for mode in privileged sysadmin; do
   t_contains "$mode C: protected mounts still refused" "up=1" "$out"
   t_contains "$mode C: a plain new mount (no table needed) still works" "hot=0" "$out"
   t_ok "$mode C: uptime still the container's" grep -Eq 'up=[0-9]{1,2}$' <<<"$(grep -o 'up=[0-9]*$' <<<"$out" | tail -n1)"
+done
+
+# ---- E. no device node planted on a host path (the kernel refuses device mknod in a user namespace)
+HOSTRW=$ECI_T/rw
+mkdir -p "$HOSTRW" && chmod 777 "$HOSTRW"
+for mode in privileged sysadmin; do
+  if [ $mode = privileged ]; then F=(--privileged); else F=(--cap-add SYS_ADMIN --cap-add MKNOD); fi
+  out=$(docker run --rm "${F[@]}" -v "$HOSTRW:/data" busybox sh -c '
+    mknod /data/null c 1 3; echo c=$?; mknod /data/sda b 254 0; echo b=$?; mknod /data/fifo p; echo p=$?
+    mknod /tmp/null c 1 3; echo own=$?' 2>&1)
+  t_contains "$mode E: container ran (a fifo is fine)" "p=0" "$out"
+  for k in c b own; do t_contains "$mode E: device mknod refused ($k)" "$k=1" "$out"; done
+  t_eq "$mode E: no device node on the host path" "" "$(find "$HOSTRW" \( -type c -o -type b \) -print)"
+  rm -f "$HOSTRW"/*
 done
 
 # ---- D. the worker cannot be read or ptraced by its container -------------------------------------

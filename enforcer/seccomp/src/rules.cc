@@ -372,7 +372,8 @@ std::optional<Decision> checkStaysPrivate(const MountEntry& m, bool recursive,
   std::vector<const MountEntry*> set;
   if (recursive) {
     set = subtree(*table, m.id);
-    if (set.empty()) return refuse(EPERM, "mount " + m.mountPoint + " is not in the caller's table");
+    if (set.empty())
+      return refuse(EPERM, "mount " + m.mountPoint + " is not in the caller's table");
   } else {
     set.push_back(&m);
   }
@@ -524,7 +525,8 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
   if (*d.fstype == "proc" || *d.fstype == "sysfs") {
     const bool proc = *d.fstype == "proc";
     // The clone would become shared with copies in the target's peers (checkAttach).
-    if (t.mount && t.mount->sharedGroup != 0)
+    if (!t.mount) return refuse(EPERM, "the mount below a new proc/sysfs is unknown");
+    if (t.mount->sharedGroup != 0)
       return refuse(EPERM, "a masked proc/sysfs clone below shared mount " + t.mount->mountPoint);
     if (proc ? !env.callerInContainerPidNs() : !env.callerInContainerNetNs())
       return refuse(

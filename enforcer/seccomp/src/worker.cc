@@ -307,10 +307,12 @@ class RealEnvironment : public Environment {
     info.blockDevice = S_ISBLK(sx.stx_mode);
     info.mountRoot = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
     // The target of a new mount that is not a mount root cannot cover a protected mount, and
-    // that is all the rules ask of it: skip rendering the mount table on that hot path.
+    // that is all the rules ask of it: skip rendering the mount table on that hot path. Not for
+    // a new proc/sysfs (a masked clone), whose parent mount must not be shared.
     const uint64_t f = d_.args[3];
-    if (d_.call == Call::kMount && !(f & (MS_REMOUNT | MS_BIND | MS_MOVE)) && !info.mountRoot &&
-        &out == &target_.fd)
+    const bool procOrSys = d_.fstype && (*d_.fstype == "proc" || *d_.fstype == "sysfs");
+    if (d_.call == Call::kMount && !(f & (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED)) &&
+        !procOrSys && !info.mountRoot && &out == &target_.fd)
       return info;
     // statmount sees mounts of the worker's current mount namespace: the caller's, unless it
     // made its own (then ENOENT, and the table below is read).

@@ -270,8 +270,9 @@ TEST_F(RulesTest, MasksInsideAProcCloneStayProtected) {
 }
 
 TEST(MountInfo, PropagationGroupsAndBound) {
-  auto r = parseMountInfo("36 35 98:0 / /x rw shared:7 master:3 - ext3 /dev/root rw\n"
-                          "37 36 98:0 / /y rw - ext3 /dev/root rw\n");
+  auto r = parseMountInfo(
+      "36 35 98:0 / /x rw shared:7 master:3 - ext3 /dev/root rw\n"
+      "37 36 98:0 / /y rw - ext3 /dev/root rw\n");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)[0].sharedGroup, 7u);
   EXPECT_EQ((*r)[0].masterGroup, 3u);
@@ -337,8 +338,9 @@ TEST_F(RulesTest, MountSetattrPropagationAndSetGroup) {
   // move_mount(MOVE_MOUNT_SET_GROUP) puts the target in the source's peer group.
   mem.strings[0x2100] = "/t";
   mem.strings[0x2200] = "/proc";
-  uint64_t mv[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2100, static_cast<uint64_t>(AT_FDCWD),
-                    0x2200, 0x100 /*MOVE_MOUNT_SET_GROUP*/, 0};
+  uint64_t mv[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2100,
+                    static_cast<uint64_t>(AT_FDCWD), 0x2200,
+                    0x100 /*MOVE_MOUNT_SET_GROUP*/,  0};
   decoded = decode(Call::kMoveMount, mv, mem);
   EXPECT_EQ(decide(decoded, container, env).err, EPERM);
   env.table.push_back(parse("720 500 0:92 / /u rw - tmpfs u rw\n")[0]);
@@ -353,7 +355,7 @@ TEST_F(RulesTest, NoProcCopyBelowASharedMount) {
   env.table.push_back(parse("710 500 0:91 / /t rw shared:9 - tmpfs t rw\n")[0]);
   EXPECT_EQ(mountCall("/proc", "/t/p", nullptr, MS_BIND | MS_REC).err, EPERM);
   EXPECT_EQ(mountCall("/", "/t/r", nullptr, MS_BIND | MS_REC).err, EPERM);  // holds /proc
-  EXPECT_EQ(mountCall("proc", "/t/p", "proc", 0).err, EPERM);                // a masked clone
+  EXPECT_EQ(mountCall("proc", "/t/p", "proc", 0).err, EPERM);               // a masked clone
   // Plain binds of the container's own things and new file systems are fine there.
   EXPECT_EQ(mountCall("/etc", "/t/e", nullptr, MS_BIND).action, Action::kReplayMount);
   EXPECT_EQ(mountCall("/mnt", "/t/m", nullptr, MS_BIND | MS_REC).action, Action::kReplayMount);
@@ -367,8 +369,8 @@ TEST_F(RulesTest, NoProcCopyBelowASharedMount) {
   FakeMemory mem;
   mem.strings[0x2100] = "/detached";
   mem.strings[0x2200] = "/t/d";
-  uint64_t mv[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2100, static_cast<uint64_t>(AT_FDCWD),
-                    0x2200, 0, 0};
+  uint64_t mv[6] = {
+      static_cast<uint64_t>(AT_FDCWD), 0x2100, static_cast<uint64_t>(AT_FDCWD), 0x2200, 0, 0};
   decoded = decode(Call::kMoveMount, mv, mem);
   env.d = &decoded;
   EXPECT_EQ(decide(decoded, container, env).err, EPERM);
