@@ -192,6 +192,31 @@ for mode in privileged sysadmin; do
   rm -f "$HOSTRW"/*
 done
 
+# ---- F. no set-id file planted on a host path through chmod (the rootfs and volumes keep it) --------
+for mode in privileged sysadmin plain; do
+  case $mode in privileged) F=(--privileged) ;; sysadmin) F=(--cap-add SYS_ADMIN) ;; *) F=() ;; esac
+  out=$(docker run --rm "${F[@]}" -v "$HOSTRW:/data" -v "ecivol$mode:/vol" busybox sh -c '
+    cp /bin/busybox /data/sh; echo cp=$?
+    chmod u+s /data/sh; echo h=$?; chmod 2755 /data/sh; echo g=$?; chmod 6755 /data/sh; echo hg=$?
+    chmod 700 /data/sh; echo plain=$?
+    cp /bin/busybox /tmp/sh && chmod u+s /tmp/sh; echo root=$?; ls -l /tmp/sh
+    cp /bin/busybox /vol/sh && chmod 4755 /vol/sh; echo vol=$?
+    mkdir -p /b && mount --bind /data /b 2>/dev/null && { chmod u+s /b/sh; echo copy=$?; }
+    su u1000 -c "cp /bin/busybox /home/u1000/x && chmod u+s /home/u1000/x; echo user=\$?; chmod u+s /tmp/sh; echo notowner=\$?"
+    ' 2>&1)
+  t_contains "$mode F: container ran, file copied to the host path" "cp=0" "$out"
+  for k in h g hg; do t_contains "$mode F: set-id chmod on a host bind refused ($k)" "$k=1" "$out"; done
+  t_contains "$mode F: plain chmod on a host bind works" "plain=0" "$out"
+  t_contains "$mode F: setuid in the rootfs works" "root=0" "$out"
+  t_contains "$mode F: ... and shows" "-rwsr-xr-x" "$out"
+  t_contains "$mode F: setuid in a named volume works" "vol=0" "$out"
+  [ $mode = plain ] || t_contains "$mode F: set-id chmod through a bind copy refused" "copy=1" "$out"
+  t_contains "$mode F: a user's own file in the rootfs" "user=0" "$out"
+  t_contains "$mode F: not the owner: refused as the kernel would" "notowner=1" "$out"
+  t_eq "$mode F: no set-id file on the host path" "" "$(find "$HOSTRW" -perm /6000 -print)"
+  rm -f "$HOSTRW"/*
+done
+
 # ---- D. the worker cannot be read or ptraced by its container -------------------------------------
 cid=$(docker run -d --privileged "${P[@]}" busybox sleep 300)
 docker exec "$cid" sh -c 'mkdir -p /w && mount -t tmpfs w /w' # starts the container's worker

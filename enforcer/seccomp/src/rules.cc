@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -198,6 +199,30 @@ bool ContainerMounts::isProtected(const MountEntry& m, const TableFn& table) con
   return parent && parent != &m && isProcOrSysTree(*parent);
 }
 
+bool ContainerMounts::isHostPath(const MountEntry& m) const {
+  const MountEntry* hosts = nullptr;
+  bool initialDevice = false;
+  for (const auto& i : initial_) {
+    if (i.major != m.major || i.minor != m.minor) continue;
+    if (i.mountPoint == "/") return false;  // the rootfs superblock
+    initialDevice = true;
+  }
+  if (m.fstype == "overlay") return true;  // the container's own overlay: upper dir unknown
+  if (!initialDevice) return false;        // a file system the container made (tmpfs, ...)
+  // The engine's data root, from its /etc/hosts bind (<root>/containers/<id>/hosts): a named
+  // volume is <root>/volumes/<name>/_data on the same file system.
+  for (const auto& i : initial_)
+    if (i.mountPoint == "/etc/hosts") hosts = &i;
+  if (hosts && hosts->major == m.major && hosts->minor == m.minor) {
+    const size_t at = hosts->root.rfind("/containers/");
+    if (at != std::string::npos && at > 0 &&
+        pathUnder(m.root, hosts->root.substr(0, at) + "/volumes") &&
+        m.root.size() > at + std::string_view("/volumes/").size())
+      return false;
+  }
+  return true;
+}
+
 bool ContainerMounts::mustStayPrivate(const MountEntry& m, const TableFn& table) const {
   return isProcOrSysTree(m) || isProtected(m, table);
 }
@@ -224,6 +249,12 @@ const char* callName(Call c) {
       return "mount_setattr";
     case Call::kFspick:
       return "fspick";
+    case Call::kChmod:
+      return "chmod";
+    case Call::kFchmod:
+      return "fchmod";
+    case Call::kFchmodat:
+      return "fchmodat";
     case Call::kUnknown:
       return "unknown";
   }
@@ -240,6 +271,9 @@ Call callFromName(std::string_view n) {
   if (n == "open_tree") return Call::kOpenTree;
   if (n == "mount_setattr") return Call::kMountSetattr;
   if (n == "fspick") return Call::kFspick;
+  if (n == "chmod") return Call::kChmod;
+  if (n == "fchmod") return Call::kFchmod;
+  if (n == "fchmodat") return Call::kFchmodat;
   return Call::kUnknown;
 }
 
@@ -294,6 +328,13 @@ Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem) {
       str(args[1], kMaxPath, d.source);
       str(args[3], kMaxPath, d.target);
       break;
+    case Call::kChmod:
+      str(args[0], kMaxPath, d.target);
+      break;
+    case Call::kFchmodat:
+      str(args[1], kMaxPath, d.target);
+      break;
+    case Call::kFchmod:
     case Call::kFsconfig:
     case Call::kFsmount:
     case Call::kUnknown:
@@ -324,6 +365,8 @@ const char* actionName(Action a) {
       return "fsopen";
     case Action::kFspick:
       return "fspick";
+    case Action::kChmod:
+      return "chmod";
   }
   return "?";
 }
@@ -670,6 +713,27 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
           (t.mount && c.isProcOrSysTree(*t.mount)))
         return refuse(EPERM, "fspick of a protected superblock");
       return act(Action::kFspick, "fspick of the container's own superblock");
+    }
+
+    case Call::kChmod:
+    case Call::kFchmod:
+    case Call::kFchmodat: {
+      const uint64_t mode = d.call == Call::kFchmodat ? d.args[2] : d.args[1];
+      if (!(mode & (S_ISUID | S_ISGID))) {
+        // CONTINUE is race-free: the mode is a register the kernel reads from the same
+        // seccomp_data, and it sets no set-id bit, whatever file a racer swaps in.
+        return cont("chmod without set-id bits");
+      }
+      if (d.call != Call::kFchmod && !d.target) return refuse(EFAULT, "chmod without a path");
+      PathInfo t = env.resolve(Environment::Which::kTarget);
+      if (auto e = needPath(t, "target")) return *e;
+      if (!t.mount) return refuse(EPERM, "the mount of the file is unknown");
+      if (c.isHostPath(*t.mount))
+        return refuse(EPERM, "set-id bits on a host path (" + t.mount->mountPoint + ")");
+      // Acted on the pinned file, not CONTINUEd: the path (racy memory) or the caller's fd table
+      // (another thread can dup2 over the fd) could lead the kernel to a host file after this
+      // check.
+      return act(Action::kChmod, "set-id bits in the container's own files");
     }
 
     case Call::kFsconfig:

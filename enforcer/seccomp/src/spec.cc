@@ -15,6 +15,11 @@ const std::vector<std::string>& notifySyscalls() {
   return k;
 }
 
+const std::vector<SetIdCall>& setIdCalls() {
+  static const std::vector<SetIdCall> k = {{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}};
+  return k;
+}
+
 const std::vector<std::string>& kernelGlobalSyscalls() {
   // Each of these reaches state the whole VM shares; none is namespaced. Refused by a plain errno
   // rule, so no round trip and no supervisor needed. Deliberately NOT here:
@@ -149,6 +154,26 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     }
     std::set<std::string> strip(trap.begin(), trap.end());
     strip.insert(global.begin(), global.end());
+    // chmod family: only a mode with S_ISUID or S_ISGID reaches the supervisor (it refuses them
+    // on host paths: nothing set-id planted for the host's users); every other chmod stays a
+    // plain allowed call, decided in the kernel by the argument filter (no round trip). Only
+    // calls the engine allowed unconditionally are split this way.
+    std::vector<nlohmann::json> setIdRules;
+    for (const auto& [name, modeArg] : setIdCalls()) {
+      if (!allowedBefore.count(name) &&
+          (mentioned.count(name) || defaultAction != "SCMP_ACT_ALLOW"))
+        continue;
+      strip.insert(name);
+      auto cond = [&, &modeArg = modeArg](unsigned mask, unsigned value) {
+        return nlohmann::json{
+            {"index", modeArg}, {"value", mask}, {"valueTwo", value}, {"op", "SCMP_CMP_MASKED_EQ"}};
+      };
+      setIdRules.push_back(
+          {{"names", {name}}, {"action", "SCMP_ACT_ALLOW"}, {"args", {cond(06000, 0)}}});
+      for (unsigned bit : {04000U, 02000U})
+        setIdRules.push_back(
+            {{"names", {name}}, {"action", "SCMP_ACT_NOTIFY"}, {"args", {cond(bit, bit)}}});
+    }
     // libseccomp refuses two unconditional rules for one call, and an ALLOW rule would also be a
     // second path around the new ones: take eci's names out of every existing rule.
     nlohmann::json kept = nlohmann::json::array();
@@ -163,8 +188,9 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     // An ERRNO rule for a trapped call would win over NOTIFY (the kernel picks the most
     // restrictive action), so the two lists must not overlap; they are disjoint by construction.
     kept.push_back({{"names", global}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}});
-    if (!trap.empty()) {
-      kept.push_back({{"names", trap}, {"action", "SCMP_ACT_NOTIFY"}});
+    for (auto& r : setIdRules) kept.push_back(std::move(r));
+    if (!trap.empty() || !setIdRules.empty()) {
+      if (!trap.empty()) kept.push_back({{"names", trap}, {"action", "SCMP_ACT_NOTIFY"}});
       seccomp["listenerPath"] = listenerPath;
       if (!metadata.empty()) seccomp["listenerMetadata"] = metadata;
       res.notifyInstalled = true;

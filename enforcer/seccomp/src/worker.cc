@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -170,6 +172,13 @@ class RealEnvironment : public Environment {
         dfd = static_cast<int>(d_.args[0]);
         emptyOk = d_.args[2] & AT_EMPTY_PATH;
         follow = !(d_.args[2] & AT_SYMLINK_NOFOLLOW);
+        break;
+      case Call::kFchmod:
+        dfd = static_cast<int>(d_.args[0]);
+        emptyOk = true;  // the fd itself
+        break;
+      case Call::kFchmodat:
+        dfd = static_cast<int>(d_.args[0]);
         break;
       case Call::kFspick:
         dfd = static_cast<int>(d_.args[0]);
@@ -426,9 +435,57 @@ int act(Action action, const Decoded& d, uint64_t flags, int target, int source,
       *outFd = fd;
       return 0;
     }
+    case Action::kChmod:
+      // thread-self/fd/<n> (from our cwd, the host /proc) is the pinned file; chmod follows the
+      // magic link to it. The mode was checked against the caller's rights (chmodModeFor).
+      if (chmod(tpath.c_str(), static_cast<mode_t>(flags & 07777)) != 0) return errno;
+      return 0;
     default:
       return EPERM;
   }
+}
+
+// The mode chmod(2) would set for the caller, or an errno: the caller must own the file or hold
+// CAP_FOWNER, and S_ISGID is dropped when it is not in the file's group and lacks CAP_FSETID
+// (what the kernel does; we act with the container root's rights, so we apply the caller's).
+// Ids and capabilities are read as the container's user namespace sees them (ours).
+int chmodModeFor(pid_t pid, int fd, uint64_t mode, uint64_t* out) {
+  UniqueFd st(openat(kProcFd, procPath(pid, "status").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!st) return EPERM;
+  auto text = fs::readFd(st.get(), 64 << 10, "status");
+  if (!text.ok()) return EPERM;
+  auto field = [&](const char* key) -> std::string {
+    const size_t at = text->find(std::string("\n") + key + ":");
+    if (at == std::string::npos) return {};
+    const size_t from = at + std::strlen(key) + 2, end = text->find('\n', from);
+    return text->substr(from, end == std::string::npos ? std::string::npos : end - from);
+  };
+  auto nums = [](const std::string& line) {
+    std::vector<unsigned long long> v;
+    const char* p = line.c_str();
+    char* endp = nullptr;
+    for (;;) {
+      const unsigned long long x = std::strtoull(p, &endp, 10);
+      if (endp == p) break;
+      v.push_back(x);
+      p = endp;
+    }
+    return v;
+  };
+  const auto uids = nums(field("Uid")), gids = nums(field("Gid")), groups = nums(field("Groups"));
+  const std::string capHex = field("CapEff");
+  if (uids.size() != 4 || gids.size() != 4 || capHex.empty()) return EPERM;
+  const unsigned long long cap = std::strtoull(capHex.c_str(), nullptr, 16);
+  struct statx sx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_UID | STATX_GID, &sx) != 0)
+    return errno;
+  const bool fowner = cap & (1ULL << CAP_FOWNER), fsetid = cap & (1ULL << CAP_FSETID);
+  if (uids[3] != sx.stx_uid && !fowner) return EPERM;
+  if ((mode & S_ISGID) && !fsetid && gids[3] != sx.stx_gid &&
+      std::find(groups.begin(), groups.end(), sx.stx_gid) == groups.end())
+    mode &= ~static_cast<uint64_t>(S_ISGID);
+  *out = mode;
+  return 0;
 }
 
 class Worker {
@@ -566,6 +623,7 @@ void Worker::handle(int notifyFd) {
     }
     case Action::kMountSetattr:
     case Action::kFspick:
+    case Action::kChmod:
       target = env.targetFd();
       break;
     default:
@@ -578,8 +636,12 @@ void Worker::handle(int notifyFd) {
   if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
     return refuse(EPERM, "cannot enter the caller's mounts");
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
-  const uint64_t actFlags =
-      (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;
+  uint64_t actFlags = (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;
+  if (dec.action == Action::kChmod) {
+    const uint64_t mode = d.call == Call::kFchmodat ? d.args[2] : d.args[1];
+    if (int e = chmodModeFor(pid, target, mode, &actFlags); e != 0)
+      return refuse(e, "the caller may not change this file's mode");
+  }
 
   // Published before acting: if we die or hang here the supervisor answers this id for us.
   shared_->inFlightId.store(req->id, std::memory_order_relaxed);

@@ -398,6 +398,42 @@ TEST_F(RulesTest, RecursiveRwOfADetachedCloneIsRefused) {
   EXPECT_EQ(mountCall(nullptr, "/t/d", nullptr, MS_REMOUNT | MS_BIND).err, EPERM);
 }
 
+// Nothing set-id planted on a host path: chmod with S_ISUID/S_ISGID (the only chmods trapped).
+TEST_F(RulesTest, SetIdBitsOnlyOffHostPaths) {
+  // The engine's files (their root names the data root) and a named volume beside them.
+  env.table.push_back(
+      parse("520 500 8:1 /var/lib/docker/containers/c1/hosts /etc/hosts rw - ext4 sda rw\n")[0]);
+  env.table.push_back(
+      parse("521 500 8:1 /var/lib/docker/volumes/v/_data /vol rw - ext4 sda rw\n")[0]);
+  container = ContainerMounts(env.table);
+  // Made by the container later: its own tmpfs and overlay, a bind copy of a host bind.
+  env.table.push_back(parse("522 500 0:95 / /own rw - tmpfs t rw\n")[0]);
+  env.table.push_back(parse("523 500 0:96 / /ovl rw - overlay o rw\n")[0]);
+  env.table.push_back(parse("600 500 8:1 /home/u/rw /copy rw - ext4 sda rw\n")[0]);
+  FakeMemory mem;
+  auto chmodCall = [&](const char* path, uint64_t mode) {
+    mem.strings[0x2000] = path;
+    uint64_t args[6] = {0x2000, mode, 0, 0, 0, 0};
+    decoded = decode(Call::kChmod, args, mem);
+    env.d = &decoded;
+    return decide(decoded, container, env);
+  };
+  for (const char* p : {"/data/f", "/mnt/f", "/copy/f"}) {  // host binds and a copy of one
+    EXPECT_EQ(chmodCall(p, 04755).err, EPERM) << p;
+    EXPECT_EQ(chmodCall(p, 02755).err, EPERM) << p;
+    EXPECT_EQ(chmodCall(p, 0755).action, Action::kContinue) << p;
+  }
+  EXPECT_EQ(chmodCall("/ovl/f", 04755).err, EPERM);          // own overlay: upper dir unknown
+  for (const char* p : {"/usr/bin/su", "/own/f", "/vol/f"})  // rootfs, own tmpfs, named volume
+    EXPECT_EQ(chmodCall(p, 04755).action, Action::kChmod) << p;
+  // fchmodat: mode is the third argument; fchmod works on the fd.
+  mem.strings[0x2000] = "/data/f";
+  uint64_t at[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2000, 06755, 0, 0, 0};
+  decoded = decode(Call::kFchmodat, at, mem);
+  EXPECT_EQ(decide(decoded, container, env).err, EPERM);
+  EXPECT_EQ(callFromName("fchmod"), Call::kFchmod);
+}
+
 // A table that cannot be read (or has more than kMaxMountEntries mounts) is never "no mounts".
 TEST_F(RulesTest, UnreadableTableFailsClosed) {
   env.table.push_back(parse("700 500 0:60 / /mnt/p rw - proc proc rw\n")[0]);

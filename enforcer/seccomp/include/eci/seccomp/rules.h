@@ -73,6 +73,11 @@ class ContainerMounts {
   // propagate only through peer groups and masters, so if none of these is ever shared, no
   // `umount` of a copy can take a mask, the emulation, /proc/sys or the rootfs with it.
   bool mustStayPrivate(const MountEntry& m, const TableFn& table) const;
+  // Files on `m` are on a host path the host's users can reach: an initial bind of a host
+  // directory (or a copy of one), or an overlay the container made (its upper dir may be on
+  // one). Not: the rootfs, a file system the container made itself (tmpfs, ...), or a named
+  // volume (below the engine's volumes dir, known from the engine's /etc/hosts bind).
+  bool isHostPath(const MountEntry& m) const;
 
  private:
   const MountEntry* initialMatch(const MountEntry& m) const;
@@ -91,6 +96,11 @@ enum class Call {
   kOpenTree,
   kMountSetattr,
   kFspick,
+  // Trapped only with S_ISUID or S_ISGID in the mode (argument filter in the spec): setting them
+  // on a host path would plant a set-id executable for the host's users.
+  kChmod,
+  kFchmod,
+  kFchmodat,
   kUnknown,
 };
 const char* callName(Call c);
@@ -170,6 +180,7 @@ enum class Action {
   kMoveMount,     // move_mount(source fd, target fd)
   kFsopen,        // fsopen(our copy of the name, flags) -> fd injected
   kFspick,        // fspick(target fd, flags) -> fd injected
+  kChmod,         // chmod(target fd, mode) with the caller's ownership and CAP_FSETID rules
 };
 const char* actionName(Action a);
 

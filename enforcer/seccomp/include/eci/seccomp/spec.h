@@ -25,6 +25,14 @@ namespace eci::seccomp {
 // FSCONFIG_CMD_RECONFIGURE is a superblock remount that would otherwise skip every rule.
 const std::vector<std::string>& notifySyscalls();
 
+// chmod-family calls and the index of their mode argument: trapped only when the mode holds
+// S_ISUID or S_ISGID (SCMP_CMP_MASKED_EQ rules), so a host path never gets a set-id file.
+struct SetIdCall {
+  std::string name;
+  unsigned modeArg;
+};
+const std::vector<SetIdCall>& setIdCalls();
+
 // Calls refused with EPERM for every container; the reason for each is in spec.cc.
 const std::vector<std::string>& kernelGlobalSyscalls();
 
