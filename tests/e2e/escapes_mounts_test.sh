@@ -125,6 +125,23 @@ for mode in privileged sysadmin; do
   for k in mv up us; do t_contains "$mode A4: $k of /proc or /sys refused" "$k=1" "$out"; done
   state_ok "$mode A4" "$out"
 
+  # A5: pivot_root in a nested mount namespace, then the old root's copies: what is protected
+  # stays so by type (emulation, children of proc trees), the rest is the namespace's own.
+  out=$(docker run --rm "${F[@]}" busybox sh -c "$STATE"'
+    mkdir -p /nr && mount -t tmpfs nr /nr && mkdir -p /nr/old /nr/bin && cp /bin/busybox /nr/bin/
+    unshare -m sh -c "cd /nr && pivot_root . old; echo pivot=\$?; /bin/busybox umount /old/proc/uptime; echo up=\$?
+      /bin/busybox mount --make-rshared /old/proc; echo sh=\$?; /bin/busybox umount -l /old; echo old=\$?"
+    '"$STATE" 2>&1)
+  if [ $mode = privileged ]; then
+    t_contains "$mode A5: pivot_root in unshare -m done" "pivot=0" "$out"
+    t_contains "$mode A5: emulation below the old root still protected" "up=1" "$out"
+    t_contains "$mode A5: old /proc still never shared" "sh=1" "$out"
+    t_contains "$mode A5: the namespace's own old root may go" "old=0" "$out"
+  else
+    t_contains "$mode A5: pivot_root refused by the engine's profile" "pivot=1" "$out"
+  fi
+  state_ok "$mode A5" "$out"
+
   # ---- B. read-only stays read-only -------------------------------------------------------------
   # B1, the issue's row: ro bind of a host dir, rbind into a tmpfs, recursive open_tree clone,
   # recursive mount_setattr clearing ro, openat through the clone.
