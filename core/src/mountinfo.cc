@@ -65,7 +65,7 @@ bool MountEntry::readOnly() const {
   return false;
 }
 
-Result<std::vector<MountEntry>> parseMountInfo(std::string_view text) {
+Result<std::vector<MountEntry>> parseMountInfo(std::string_view text, size_t maxEntries) {
   std::vector<MountEntry> out;
   size_t lineNo = 0, pos = 0;
   while (pos < text.size()) {
@@ -99,9 +99,17 @@ Result<std::vector<MountEntry>> parseMountInfo(std::string_view text) {
     e.root = unescapeOctal(f[3]);
     e.mountPoint = unescapeOctal(f[4]);
     e.options = std::string(f[5]);
+    for (auto opt = f.begin() + 6; opt != sep; ++opt) {
+      unsigned long long g = 0;
+      if (opt->starts_with("shared:") && parseUnsigned(opt->substr(7), g)) e.sharedGroup = g;
+      if (opt->starts_with("master:") && parseUnsigned(opt->substr(7), g)) e.masterGroup = g;
+    }
     e.fstype = unescapeOctal(*(sep + 1));
     e.source = unescapeOctal(*(sep + 2));
     if (f.end() - sep > 3) e.superOptions = std::string(*(sep + 3));
+    if (out.size() >= maxEntries) {
+      return Error(E2BIG, "mountinfo: more than " + std::to_string(maxEntries) + " mounts");
+    }
     out.push_back(std::move(e));
   }
   return out;

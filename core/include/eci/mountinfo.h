@@ -2,6 +2,7 @@
 // supervisor's mount table, the ID-mapping code's overlay lookup, eci-runc's bind-source checks.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,12 +22,17 @@ struct MountEntry {
   std::string source;        // "/dev/sda1", "overlay", "tmpfs", ...
   std::string superOptions;  // per-superblock options, still octal-escaped as the kernel shows
                              // them (overlay's lowerdir=... is decoded by its own parser)
+  // Propagation (mountinfo's optional fields "shared:N" / "master:N"; statmount's peer group and
+  // master): 0 = not shared / not a slave.
+  uint64_t sharedGroup = 0, masterGroup = 0;
   bool readOnly() const;
 };
 
 // Parses mountinfo text; octal escapes (\040) in root, mount point, type and source are decoded.
-// A malformed line is an error naming its line number (never a partial table).
-Result<std::vector<MountEntry>> parseMountInfo(std::string_view text);
+// A malformed line is an error naming its line number (never a partial table); more than
+// `maxEntries` mounts is E2BIG (the seccomp worker bounds what a container can make it read).
+Result<std::vector<MountEntry>> parseMountInfo(std::string_view text,
+                                               size_t maxEntries = SIZE_MAX);
 
 // Reads and parses /proc/<pid>/mountinfo ("self" by default).
 Result<std::vector<MountEntry>> readMountInfo(const std::string& pid = "self");

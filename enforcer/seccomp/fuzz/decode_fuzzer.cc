@@ -55,7 +55,7 @@ class TableEnv : public Environment {
     return info;
   }
   PathInfo resolve(Which w) override { return lookup(w == Which::kSource ? d_.source : d_.target); }
-  const std::vector<MountEntry>& mountTable() override { return table_; }
+  const std::vector<MountEntry>* mountTable() override { return &table_; }
   bool callerHasSysAdmin() override { return true; }
   bool callerInContainerPidNs() override { return true; }
   bool callerInContainerNetNs() override { return true; }

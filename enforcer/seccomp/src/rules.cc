@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -19,6 +20,7 @@ constexpr uint64_t kAtRecursive = 0x8000;  // AT_RECURSIVE
 constexpr uint64_t kMsMgcMask = 0xffff0000;
 constexpr uint64_t kMsMgcVal = 0xC0ED0000;
 constexpr uint64_t kMoveMountBeneath = 0x00000200;
+constexpr uint64_t kMoveMountSetGroup = 0x00000100;
 constexpr uint64_t kMountAttrRdonly = 0x00000001;
 constexpr uint64_t kMountAttrIdmap = 0x00100000;
 
@@ -85,8 +87,38 @@ bool ContainerMounts::isProtected(const MountEntry& m, const TableFn& table) con
   if (m.mountPoint == "/" || underProcOrSys(m.mountPoint)) return true;
   // A mask, read-only path or emulation mount inside a clone of /proc or /sys (a new proc mount
   // served by kCloneTree, or a bind of /proc elsewhere): removing it would unmask the clone.
-  const MountEntry* parent = findById(table(), m.parent);
+  const std::vector<MountEntry>* t = table();
+  if (!t) return true;  // cannot tell: protected (fail closed)
+  const MountEntry* parent = findById(*t, m.parent);
   return parent && parent != &m && isProcOrSysTree(*parent);
+}
+
+bool ContainerMounts::isHostPath(const MountEntry& m) const {
+  const MountEntry* hosts = nullptr;
+  bool initialDevice = false;
+  for (const auto& i : initial_) {
+    if (i.major != m.major || i.minor != m.minor) continue;
+    if (i.mountPoint == "/") return false;  // the rootfs superblock
+    initialDevice = true;
+  }
+  if (m.fstype == "overlay") return true;  // the container's own overlay: upper dir unknown
+  if (!initialDevice) return false;        // a file system the container made (tmpfs, ...)
+  // The engine's data root, from its /etc/hosts bind (<root>/containers/<id>/hosts): a named
+  // volume is <root>/volumes/<name>/_data on the same file system.
+  for (const auto& i : initial_)
+    if (i.mountPoint == "/etc/hosts") hosts = &i;
+  if (hosts && hosts->major == m.major && hosts->minor == m.minor) {
+    const size_t at = hosts->root.rfind("/containers/");
+    if (at != std::string::npos && at > 0 &&
+        pathUnder(m.root, hosts->root.substr(0, at) + "/volumes") &&
+        m.root.size() > at + std::string_view("/volumes/").size())
+      return false;
+  }
+  return true;
+}
+
+bool ContainerMounts::mustStayPrivate(const MountEntry& m, const TableFn& table) const {
+  return isProcOrSysTree(m) || isProtected(m, table);
 }
 
 // ---- decoding ----------------------------------------------------------------------------------
@@ -111,6 +143,12 @@ const char* callName(Call c) {
       return "mount_setattr";
     case Call::kFspick:
       return "fspick";
+    case Call::kChmod:
+      return "chmod";
+    case Call::kFchmod:
+      return "fchmod";
+    case Call::kFchmodat:
+      return "fchmodat";
     case Call::kUnknown:
       return "unknown";
   }
@@ -127,6 +165,9 @@ Call callFromName(std::string_view n) {
   if (n == "open_tree") return Call::kOpenTree;
   if (n == "mount_setattr") return Call::kMountSetattr;
   if (n == "fspick") return Call::kFspick;
+  if (n == "chmod") return Call::kChmod;
+  if (n == "fchmod") return Call::kFchmod;
+  if (n == "fchmodat") return Call::kFchmodat;
   return Call::kUnknown;
 }
 
@@ -181,6 +222,13 @@ Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem) {
       str(args[1], kMaxPath, d.source);
       str(args[3], kMaxPath, d.target);
       break;
+    case Call::kChmod:
+      str(args[0], kMaxPath, d.target);
+      break;
+    case Call::kFchmodat:
+      str(args[1], kMaxPath, d.target);
+      break;
+    case Call::kFchmod:
     case Call::kFsconfig:
     case Call::kFsmount:
     case Call::kUnknown:
@@ -211,6 +259,8 @@ const char* actionName(Action a) {
       return "fsopen";
     case Action::kFspick:
       return "fspick";
+    case Action::kChmod:
+      return "chmod";
   }
   return "?";
 }
@@ -226,7 +276,74 @@ namespace {
 // The caller's mount table, read only if a rule gets that far (rendering mountinfo is the
 // costliest step of a decision).
 ContainerMounts::TableFn tableOf(Environment& env) {
-  return [&env]() -> const std::vector<MountEntry>& { return env.mountTable(); };
+  return [&env]() -> const std::vector<MountEntry>* { return env.mountTable(); };
+}
+
+// `root` and every mount below it in `table` (by parent id), root first.
+std::vector<const MountEntry*> subtree(const std::vector<MountEntry>& table, int rootId) {
+  std::vector<const MountEntry*> out;
+  if (const MountEntry* r = findById(table, rootId)) out.push_back(r);
+  for (size_t i = 0; i < out.size(); ++i)
+    for (const auto& m : table)
+      if (m.parent == out[i]->id && m.id != out[i]->id) out.push_back(&m);
+  return out;
+}
+
+// Propagation. An unmount (also a lazy one of a whole copied tree) reaches a mount only through
+// propagation: the kernel repeats it in the peers and slaves of the unmounted mount's parent.
+// So masks, the emulation, /proc/sys and the rootfs cannot be taken away by unmounting copies as
+// long as no mustStayPrivate() mount ever joins a peer group. A mount joins one in three ways,
+// each refused here for those mounts: it is made shared (mount MS_SHARED, mount_setattr's
+// propagation, move_mount MOVE_MOUNT_SET_GROUP), or it is attached (bind, move, new proc/sysfs
+// clone, move_mount) below a shared mount, which makes the attached tree shared with copies in
+// the parent's peers. Copies of a private mount are private, and copies of a slave are slaves of
+// the same (host) master, never peers of the original. MS_PRIVATE, MS_SLAVE and MS_UNBINDABLE
+// only cut propagation.
+
+// The mounts a propagation change or an attach acts on: the mount itself, or its whole subtree.
+std::optional<Decision> checkStaysPrivate(const MountEntry& m, bool recursive,
+                                          const ContainerMounts& c, Environment& env,
+                                          const char* what) {
+  const std::vector<MountEntry>* table = env.mountTable();
+  if (!table) return refuse(EPERM, "the caller's mount table could not be read");
+  std::vector<const MountEntry*> set;
+  if (recursive) {
+    set = subtree(*table, m.id);
+    if (set.empty())
+      return refuse(EPERM, "mount " + m.mountPoint + " is not in the caller's table");
+  } else {
+    set.push_back(&m);
+  }
+  for (const MountEntry* x : set)
+    if (c.mustStayPrivate(*x, tableOf(env)))
+      return refuse(EPERM, std::string(what) + " would put " + x->mountPoint +
+                               " (protected or a proc/sysfs tree) in a peer group");
+  return std::nullopt;
+}
+
+// Attaching the tree at `src` (recursive: with its submounts) under the mount `t` is on. Below a
+// shared mount the kernel makes every attached mount shared (with copies in the parent's peers).
+// Those are copies (bind, rbind) or the container's own mounts (move): a copy of a mask or of
+// the rootfs is not protected where it lands, but a copy of a proc/sysfs tree is (its children
+// are masks of the copy), so none may be in the attached tree. A detached tree (open_tree clone,
+// fsmount) cannot be looked into: refused below a shared mount.
+std::optional<Decision> checkAttach(const PathInfo& t, const PathInfo& src, bool recursive,
+                                    const ContainerMounts& c, Environment& env) {
+  if (!t.mount || t.mount->sharedGroup == 0) return std::nullopt;  // parent not shared
+  if (!src.attached || !src.mount)
+    return refuse(EPERM, "attaching a detached tree below shared mount " + t.mount->mountPoint);
+  std::vector<const MountEntry*> set{&*src.mount};
+  if (recursive) {
+    const std::vector<MountEntry>* table = env.mountTable();
+    if (!table) return refuse(EPERM, "the caller's mount table could not be read");
+    set = subtree(*table, src.mount->id);
+    if (set.empty()) return refuse(EPERM, "source not in the caller's mount table");
+  }
+  for (const MountEntry* x : set)
+    if (c.isProcOrSysTree(*x))
+      return refuse(EPERM, "a copy of proc/sysfs tree " + x->mountPoint +
+                               " would be shared below " + t.mount->mountPoint);
+  return std::nullopt;
 }
 
 // A path the call needs: resolved, attached, and an error to return if not.
@@ -286,6 +403,7 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     // A non-recursive bind of /proc or /sys copies the filesystem without its masks.
     if (s.mount && c.isProcOrSysTree(*s.mount) && !(flags & MS_REC))
       return refuse(EPERM, "non-recursive bind of a masked proc/sysfs tree");
+    if (auto e = checkAttach(t, s, flags & MS_REC, c, env)) return *e;
     // The bind copy keeps the source's read-only flag (the kernel copies mount flags), and a
     // later remount is checked against the source's initial mount.
     return act(Action::kReplayMount, "bind mount");
@@ -301,14 +419,31 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     PathInfo t = env.resolve(Environment::Which::kTarget);
     if (auto e = needPath(t, "target")) return *e;
     if (auto e = checkOvermount(t, c, env)) return *e;
+    if (auto e = checkAttach(t, s, true, c, env)) return *e;
     return act(Action::kMoveMount, "move of the container's own mount");
   }
 
-  if (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) {
-    // CONTINUE is race-free: a propagation change (flags are a register) only alters how later
-    // mount events spread between the caller's own mounts; whatever target a racer names, no
-    // mount becomes writable, is removed or is covered.
-    return cont("propagation change");
+  if (flags & MS_SHARED) {
+    // Making a mount shared is what lets a later umount of a copy propagate into it (see
+    // "Propagation" above). Replayed on the pinned target, not CONTINUEd: the target string is
+    // racy memory and a swapped one could name /proc.
+    if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
+    if (!d.target) return refuse(EFAULT, "propagation change without a target");
+    PathInfo t = env.resolve(Environment::Which::kTarget);
+    if (auto e = needPath(t, "target")) return *e;
+    if (!t.mountRoot) return refuse(EINVAL, "not a mount point");
+    if (!t.mount || !t.attached) return refuse(EPERM, "target not in the caller's mount table");
+    if (auto e = checkStaysPrivate(*t.mount, flags & MS_REC, c, env, "make-shared")) return *e;
+    return act(Action::kReplayMount, "make-shared of the container's own mounts");
+  }
+  if (flags & (MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) {
+    // CONTINUE is race-free: the flags are a register and ask for private, slave or unbindable
+    // (the kernel refuses a mix of propagation types). Each only cuts propagation: a private or
+    // unbindable mount receives none; a slave receives from its former peers only, and no mount
+    // that must stay private is ever in a peer group (MS_SHARED above, checkAttach), so whatever
+    // target a racer names, no unmount can newly reach a protected mount, and none is removed,
+    // covered or made writable.
+    return cont("propagation change that only cuts propagation");
   }
 
   // A new filesystem.
@@ -326,6 +461,10 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
   if (auto e = checkOvermount(t, c, env)) return *e;
   if (*d.fstype == "proc" || *d.fstype == "sysfs") {
     const bool proc = *d.fstype == "proc";
+    // The clone would become shared with copies in the target's peers (checkAttach).
+    if (!t.mount) return refuse(EPERM, "the mount below a new proc/sysfs is unknown");
+    if (t.mount->sharedGroup != 0)
+      return refuse(EPERM, "a masked proc/sysfs clone below shared mount " + t.mount->mountPoint);
     if (proc ? !env.callerInContainerPidNs() : !env.callerInContainerNetNs())
       return refuse(
           EPERM, std::string(proc ? "proc" : "sysfs") + " for a nested namespace is not supported");
@@ -365,23 +504,31 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
         return refuse(EPERM, "idmapped mounts are not allowed");
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
+      const bool recursive = d.args[2] & kAtRecursive;
       const bool clearsRo =
           (d.attr.attr_clr & kMountAttrRdonly) && !(d.attr.attr_set & kMountAttrRdonly);
       if (clearsRo) {
         if (roLocked(t, c))
           return refuse(EPERM, "clearing read-only of an initially read-only mount");
-        if ((d.args[2] & kAtRecursive) && t.mount) {
-          // Every mount below the target must be free too.
-          const auto& table = env.mountTable();
-          std::vector<int> ids{t.mount->id};
-          for (size_t i = 0; i < ids.size(); ++i)
-            for (const auto& m : table)
-              if (m.parent == ids[i] && m.id != ids[i]) {
-                if (c.isReadOnlyLocked(m))
-                  return refuse(EPERM, "recursive rw would unlock " + m.mountPoint);
-                ids.push_back(m.id);
-              }
+        if (recursive) {
+          // Every mount below the target must be free too. The submounts of a detached tree
+          // (an open_tree clone) are in no table the worker can read: a clone that holds a bind
+          // of a read-only volume would become writable, so a recursive rw of a detached tree is
+          // refused whatever it holds (fail closed; a non-recursive one is checked by device).
+          if (!t.attached || !t.mount)
+            return refuse(EPERM, "recursive rw of a detached tree (its submounts are unknown)");
+          const std::vector<MountEntry>* table = env.mountTable();
+          if (!table) return refuse(EPERM, "the caller's mount table could not be read");
+          auto tree = subtree(*table, t.mount->id);
+          if (tree.empty()) return refuse(EPERM, "target not in the caller's mount table");
+          for (const MountEntry* m : tree)
+            if (c.isReadOnlyLocked(*m))
+              return refuse(EPERM, "recursive rw would unlock " + m->mountPoint);
         }
+      }
+      if (d.attr.propagation & MS_SHARED) {
+        if (!t.attached || !t.mount) return refuse(EPERM, "make-shared of a detached tree");
+        if (auto e = checkStaysPrivate(*t.mount, recursive, c, env, "make-shared")) return *e;
       }
       // Acted on the private copy of the attr: the struct is racy memory.
       return act(Action::kMountSetattr, "mount_setattr on a free mount");
@@ -416,9 +563,28 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
         return refuse(EPERM, "moving protected mount " + s.mount->mountPoint);
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
+      if (d.args[4] & kMoveMountSetGroup) {
+        // The target joins the source's peer group: both become shared.
+        if (!s.attached || !s.mount || !t.attached || !t.mount)
+          return refuse(EPERM, "MOVE_MOUNT_SET_GROUP on a mount outside the caller's table");
+        if (auto e = checkStaysPrivate(*s.mount, false, c, env, "MOVE_MOUNT_SET_GROUP")) return *e;
+        if (auto e = checkStaysPrivate(*t.mount, false, c, env, "MOVE_MOUNT_SET_GROUP")) return *e;
+        return act(Action::kMoveMount, "peer group of the container's own mounts");
+      }
       if (auto e = checkOvermount(t, c, env)) return *e;
       if ((d.args[4] & kMoveMountBeneath) && t.mount && c.isProtected(*t.mount, tableOf(env)))
         return refuse(EPERM, "mounting beneath a protected mount");
+      if (d.args[4] & kMoveMountBeneath) {
+        // Beneath: the new mount's parent is the target's parent.
+        const std::vector<MountEntry>* table = env.mountTable();
+        if (!table || !t.mount) return refuse(EPERM, "the caller's mount table could not be read");
+        const MountEntry* parent = findById(*table, t.mount->parent);
+        PathInfo p = t;
+        p.mount = parent ? std::optional<MountEntry>(*parent) : std::nullopt;
+        if (auto e = checkAttach(p, s, true, c, env)) return *e;
+      } else if (auto e = checkAttach(t, s, true, c, env)) {
+        return *e;
+      }
       return act(Action::kMoveMount, "move_mount of the container's own mount");
     }
 
@@ -441,6 +607,27 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
           (t.mount && c.isProcOrSysTree(*t.mount)))
         return refuse(EPERM, "fspick of a protected superblock");
       return act(Action::kFspick, "fspick of the container's own superblock");
+    }
+
+    case Call::kChmod:
+    case Call::kFchmod:
+    case Call::kFchmodat: {
+      const uint64_t mode = d.call == Call::kFchmodat ? d.args[2] : d.args[1];
+      if (!(mode & (S_ISUID | S_ISGID))) {
+        // CONTINUE is race-free: the mode is a register the kernel reads from the same
+        // seccomp_data, and it sets no set-id bit, whatever file a racer swaps in.
+        return cont("chmod without set-id bits");
+      }
+      if (d.call != Call::kFchmod && !d.target) return refuse(EFAULT, "chmod without a path");
+      PathInfo t = env.resolve(Environment::Which::kTarget);
+      if (auto e = needPath(t, "target")) return *e;
+      if (!t.mount) return refuse(EPERM, "the mount of the file is unknown");
+      if (c.isHostPath(*t.mount))
+        return refuse(EPERM, "set-id bits on a host path (" + t.mount->mountPoint + ")");
+      // Acted on the pinned file, not CONTINUEd: the path (racy memory) or the caller's fd table
+      // (another thread can dup2 over the fd) could lead the kernel to a host file after this
+      // check.
+      return act(Action::kChmod, "set-id bits in the container's own files");
     }
 
     case Call::kFsconfig:

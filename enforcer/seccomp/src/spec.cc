@@ -1,6 +1,9 @@
 #include "eci/seccomp/spec.h"
 
+#include <seccomp.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 namespace eci::seccomp {
@@ -9,6 +12,11 @@ const std::vector<std::string>& notifySyscalls() {
   static const std::vector<std::string> k = {"mount",         "umount",  "umount2",    "fsopen",
                                              "fsconfig",      "fsmount", "move_mount", "open_tree",
                                              "mount_setattr", "fspick"};
+  return k;
+}
+
+const std::vector<SetIdCall>& setIdCalls() {
+  static const std::vector<SetIdCall> k = {{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}};
   return k;
 }
 
@@ -48,6 +56,20 @@ const std::vector<std::string>& kernelGlobalSyscalls() {
   return k;
 }
 
+const std::vector<std::string>& knownSyscalls() {
+  static const std::vector<std::string> k = [] {
+    std::set<std::string> names;
+    for (uint32_t arch : {uint32_t{SCMP_ARCH_X86_64}, uint32_t{SCMP_ARCH_X86}})
+      for (int nr = 0; nr < 1024; ++nr)
+        if (char* n = seccomp_syscall_resolve_num_arch(arch, nr)) {
+          names.insert(n);
+          free(n);  // NOLINT(cppcoreguidelines-no-malloc): libseccomp allocates with malloc
+        }
+    return std::vector<std::string>(names.begin(), names.end());
+  }();
+  return k;
+}
+
 namespace {
 
 bool isAllowAction(const nlohmann::json& rule) {
@@ -75,11 +97,20 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     if (!linux.is_object()) return Error(EINVAL, "/linux: not an object");
     nlohmann::json seccomp = linux.contains("seccomp") ? linux["seccomp"] : nlohmann::json();
     if (seccomp.is_null()) {
-      // --privileged (or an engine without a profile): allow everything but eci's rules.
-      seccomp = {{"defaultAction", "SCMP_ACT_ALLOW"},
+      // --privileged (or an engine without a profile): allow every call libseccomp can name but
+      // eci's rules, and ENOSYS for the rest. Not allow-by-default: a call newer than libseccomp
+      // (open_tree_attr, fchmodat2, ...) cannot be named in a rule, so it could be neither trapped
+      // nor refused, and open_tree_attr(OPEN_TREE_CLONE|AT_RECURSIVE, attr_clr=RDONLY) would make
+      // a clone of a read-only volume writable in one untrapped call. runc refuses calls above
+      // the highest named one with ENOSYS as it does for Docker's default profile, and programs
+      // fall back from ENOSYS as they do there. Allowed calls cost nothing more: the kernel
+      // caches argument-free allow decisions per syscall number.
+      seccomp = {{"defaultAction", "SCMP_ACT_ERRNO"},
+                 {"defaultErrnoRet", ENOSYS},
                  {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
-                 {"syscalls", nlohmann::json::array()}};
-      res.notes.push_back("seccomp: no engine profile; created an allow-by-default profile");
+                 {"syscalls", {{{"names", knownSyscalls()}, {"action", "SCMP_ACT_ALLOW"}}}}};
+      res.notes.push_back(
+          "seccomp: no engine profile; created one allowing every call libseccomp knows");
     }
     if (!seccomp.is_object()) return Error(EINVAL, "/linux/seccomp: not an object");
     if (!seccomp.contains("defaultAction") || !seccomp["defaultAction"].is_string())
@@ -123,6 +154,26 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     }
     std::set<std::string> strip(trap.begin(), trap.end());
     strip.insert(global.begin(), global.end());
+    // chmod family: only a mode with S_ISUID or S_ISGID reaches the supervisor (it refuses them
+    // on host paths: nothing set-id planted for the host's users); every other chmod stays a
+    // plain allowed call, decided in the kernel by the argument filter (no round trip). Only
+    // calls the engine allowed unconditionally are split this way.
+    std::vector<nlohmann::json> setIdRules;
+    for (const auto& [name, modeArg] : setIdCalls()) {
+      if (!allowedBefore.count(name) &&
+          (mentioned.count(name) || defaultAction != "SCMP_ACT_ALLOW"))
+        continue;
+      strip.insert(name);
+      auto cond = [&, &modeArg = modeArg](unsigned mask, unsigned value) {
+        return nlohmann::json{
+            {"index", modeArg}, {"value", mask}, {"valueTwo", value}, {"op", "SCMP_CMP_MASKED_EQ"}};
+      };
+      setIdRules.push_back(
+          {{"names", {name}}, {"action", "SCMP_ACT_ALLOW"}, {"args", {cond(06000, 0)}}});
+      for (unsigned bit : {04000U, 02000U})
+        setIdRules.push_back(
+            {{"names", {name}}, {"action", "SCMP_ACT_NOTIFY"}, {"args", {cond(bit, bit)}}});
+    }
     // libseccomp refuses two unconditional rules for one call, and an ALLOW rule would also be a
     // second path around the new ones: take eci's names out of every existing rule.
     nlohmann::json kept = nlohmann::json::array();
@@ -137,8 +188,9 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     // An ERRNO rule for a trapped call would win over NOTIFY (the kernel picks the most
     // restrictive action), so the two lists must not overlap; they are disjoint by construction.
     kept.push_back({{"names", global}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}});
-    if (!trap.empty()) {
-      kept.push_back({{"names", trap}, {"action", "SCMP_ACT_NOTIFY"}});
+    for (auto& r : setIdRules) kept.push_back(std::move(r));
+    if (!trap.empty() || !setIdRules.empty()) {
+      if (!trap.empty()) kept.push_back({{"names", trap}, {"action", "SCMP_ACT_NOTIFY"}});
       seccomp["listenerPath"] = listenerPath;
       if (!metadata.empty()) seccomp["listenerMetadata"] = metadata;
       res.notifyInstalled = true;

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -117,6 +119,8 @@ std::optional<MountEntry> statmountEntry(uint64_t uniqueId) {
   m.mountPoint = std::move(r->mountPoint);
   m.fstype = std::move(r->fstype);
   m.options = (r->attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw";
+  m.sharedGroup = r->peerGroup;
+  m.masterGroup = r->master;
   return m;
 }
 
@@ -169,6 +173,13 @@ class RealEnvironment : public Environment {
         emptyOk = d_.args[2] & AT_EMPTY_PATH;
         follow = !(d_.args[2] & AT_SYMLINK_NOFOLLOW);
         break;
+      case Call::kFchmod:
+        dfd = static_cast<int>(d_.args[0]);
+        emptyOk = true;  // the fd itself
+        break;
+      case Call::kFchmodat:
+        dfd = static_cast<int>(d_.args[0]);
+        break;
       case Call::kFspick:
         dfd = static_cast<int>(d_.args[0]);
         emptyOk = d_.args[2] & FSPICK_EMPTY_PATH;
@@ -200,19 +211,25 @@ class RealEnvironment : public Environment {
     return inRoot_.info;
   }
 
-  const std::vector<MountEntry>& mountTable() override {
+  // nullptr (and every rule that needs the table refuses) when mountinfo cannot be opened, read
+  // in full within kMaxMountInfoBytes, or parsed, or holds more than kMaxMountEntries mounts:
+  // never an empty table, which would read as "no protected mount here".
+  const std::vector<MountEntry>* mountTable() override {
     if (!tableLoaded_) {
       tableLoaded_ = true;
       UniqueFd fd(openat(kProcFd, procPath(pid_, "mountinfo").c_str(), O_RDONLY | O_CLOEXEC));
       if (fd) {
-        auto text = fs::readFd(fd.get(), 4 << 20, "mountinfo");
+        auto text = fs::readFd(fd.get(), kMaxMountInfoBytes, "mountinfo");
         if (text.ok()) {
           auto parsed = parseMountInfo(*text);
           if (parsed.ok()) table_ = std::move(*parsed);
         }
       }
+      if (!table_)
+        LOG_DEBUG("seccomp %s pid %d: mount table unreadable or over %zu mounts: refusing",
+                  c_.id.c_str(), pid_, kMaxMountEntries);
     }
-    return table_;
+    return table_ ? &*table_ : nullptr;
   }
 
   bool callerHasSysAdmin() override {
@@ -299,10 +316,12 @@ class RealEnvironment : public Environment {
     info.blockDevice = S_ISBLK(sx.stx_mode);
     info.mountRoot = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
     // The target of a new mount that is not a mount root cannot cover a protected mount, and
-    // that is all the rules ask of it: skip rendering the mount table on that hot path.
+    // that is all the rules ask of it: skip rendering the mount table on that hot path. Not for
+    // a new proc/sysfs (a masked clone), whose parent mount must not be shared.
     const uint64_t f = d_.args[3];
-    if (d_.call == Call::kMount && !(f & (MS_REMOUNT | MS_BIND | MS_MOVE)) && !info.mountRoot &&
-        &out == &target_.fd)
+    const bool procOrSys = d_.fstype && (*d_.fstype == "proc" || *d_.fstype == "sysfs");
+    if (d_.call == Call::kMount && !(f & (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED)) &&
+        !procOrSys && !info.mountRoot && &out == &target_.fd)
       return info;
     // statmount sees mounts of the worker's current mount namespace: the caller's, unless it
     // made its own (then ENOENT, and the table below is read).
@@ -317,7 +336,12 @@ class RealEnvironment : public Environment {
         return info;
       }
     }
-    for (const auto& m : mountTable())
+    const std::vector<MountEntry>* table = mountTable();
+    if (!table) {
+      info.err = EPERM;  // cannot tell which mount this is: refused (fail closed)
+      return info;
+    }
+    for (const auto& m : *table)
       if (static_cast<uint64_t>(m.id) == sx.stx_mnt_id) info.mount = m;
     info.attached = info.mount.has_value();
     return info;
@@ -328,7 +352,7 @@ class RealEnvironment : public Environment {
   const ContainerView& c_;
   Slot source_, target_, inRoot_;
   bool tableLoaded_ = false;
-  std::vector<MountEntry> table_;
+  std::optional<std::vector<MountEntry>> table_;
   bool mntnsLooked_ = false;
   std::optional<NsId> mntns_;
 };
@@ -411,9 +435,57 @@ int act(Action action, const Decoded& d, uint64_t flags, int target, int source,
       *outFd = fd;
       return 0;
     }
+    case Action::kChmod:
+      // thread-self/fd/<n> (from our cwd, the host /proc) is the pinned file; chmod follows the
+      // magic link to it. The mode was checked against the caller's rights (chmodModeFor).
+      if (chmod(tpath.c_str(), static_cast<mode_t>(flags & 07777)) != 0) return errno;
+      return 0;
     default:
       return EPERM;
   }
+}
+
+// The mode chmod(2) would set for the caller, or an errno: the caller must own the file or hold
+// CAP_FOWNER, and S_ISGID is dropped when it is not in the file's group and lacks CAP_FSETID
+// (what the kernel does; we act with the container root's rights, so we apply the caller's).
+// Ids and capabilities are read as the container's user namespace sees them (ours).
+int chmodModeFor(pid_t pid, int fd, uint64_t mode, uint64_t* out) {
+  UniqueFd st(openat(kProcFd, procPath(pid, "status").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!st) return EPERM;
+  auto text = fs::readFd(st.get(), 64 << 10, "status");
+  if (!text.ok()) return EPERM;
+  auto field = [&](const char* key) -> std::string {
+    const size_t at = text->find(std::string("\n") + key + ":");
+    if (at == std::string::npos) return {};
+    const size_t from = at + std::strlen(key) + 2, end = text->find('\n', from);
+    return text->substr(from, end == std::string::npos ? std::string::npos : end - from);
+  };
+  auto nums = [](const std::string& line) {
+    std::vector<unsigned long long> v;
+    const char* p = line.c_str();
+    char* endp = nullptr;
+    for (;;) {
+      const unsigned long long x = std::strtoull(p, &endp, 10);
+      if (endp == p) break;
+      v.push_back(x);
+      p = endp;
+    }
+    return v;
+  };
+  const auto uids = nums(field("Uid")), gids = nums(field("Gid")), groups = nums(field("Groups"));
+  const std::string capHex = field("CapEff");
+  if (uids.size() != 4 || gids.size() != 4 || capHex.empty()) return EPERM;
+  const unsigned long long cap = std::strtoull(capHex.c_str(), nullptr, 16);
+  struct statx sx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_UID | STATX_GID, &sx) != 0)
+    return errno;
+  const bool fowner = cap & (1ULL << CAP_FOWNER), fsetid = cap & (1ULL << CAP_FSETID);
+  if (uids[3] != sx.stx_uid && !fowner) return EPERM;
+  if ((mode & S_ISGID) && !fsetid && gids[3] != sx.stx_gid &&
+      std::find(groups.begin(), groups.end(), sx.stx_gid) == groups.end())
+    mode &= ~static_cast<uint64_t>(S_ISGID);
+  *out = mode;
+  return 0;
 }
 
 class Worker {
@@ -551,6 +623,7 @@ void Worker::handle(int notifyFd) {
     }
     case Action::kMountSetattr:
     case Action::kFspick:
+    case Action::kChmod:
       target = env.targetFd();
       break;
     default:
@@ -563,8 +636,12 @@ void Worker::handle(int notifyFd) {
   if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
     return refuse(EPERM, "cannot enter the caller's mounts");
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
-  const uint64_t actFlags =
-      (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;
+  uint64_t actFlags = (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;
+  if (dec.action == Action::kChmod) {
+    const uint64_t mode = d.call == Call::kFchmodat ? d.args[2] : d.args[1];
+    if (int e = chmodModeFor(pid, target, mode, &actFlags); e != 0)
+      return refuse(e, "the caller may not change this file's mode");
+  }
 
   // Published before acting: if we die or hang here the supervisor answers this id for us.
   shared_->inFlightId.store(req->id, std::memory_order_relaxed);
@@ -674,13 +751,21 @@ int workerMain(int argc, char** argv) {
   close(worker::kPidnsFd);
   close(worker::kNetnsFd);
   if (!view.userns) return 14;
+  // Not dumpable, before joining: once we are the container root's uid in its user namespace,
+  // ptrace_may_access() would let the container (same uid, CAP_SYS_PTRACE in that namespace
+  // under --privileged) ptrace us, read /proc/<pid>/mem, environ or fd/, process_vm_readv us or
+  // pidfd_getfd our fds (the notify fds, the host /proc). A non-dumpable task needs
+  // CAP_SYS_PTRACE in its mm's user namespace - the host's, where we were exec'ed - which no
+  // container holds. (We are not even visible to it: we never join its pid namespace.) Our own
+  // /proc/thread-self/fd links stay usable: procfs lets a task into its own fd table whatever
+  // its dumpable state. setresuid below would clear the flag anyway; it is never set again.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) return 19;
   // Join the container's user namespace as its root: the kernel then checks every action
   // against the container's capabilities, and new superblocks belong to the container.
   if (setns(worker::kUsernsFd, CLONE_NEWUSER) != 0) return 15;
   if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) return 16;
   setgroups(0, nullptr);  // refused when the container's setgroups is "deny"; harmless then
-  // Changing uid cleared "dumpable", which would make our own /proc/thread-self/fd unreadable.
-  prctl(PR_SET_DUMPABLE, 1);
+  if (prctl(PR_GET_DUMPABLE) != 0) return 19;
   close(worker::kUsernsFd);
   if (setns(worker::kMntnsFd, CLONE_NEWNS) != 0) return 17;
   view.currentMntns = sys::nsIdOfFd(worker::kMntnsFd);

@@ -13,7 +13,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +47,10 @@ static const char* ename(int e) {
       return "ENAMETOOLONG";
     case EXDEV:
       return "EXDEV";
+    case EROFS:
+      return "EROFS";
+    case ESRCH:
+      return "ESRCH";
     default:
       return strerror(e);
   }
@@ -135,6 +143,92 @@ int main(int argc, char** argv) {
     report("mount_setattr_detached_clear_ro", setattr(fd, "", AT_EMPTY_PATH, 0, MOUNT_ATTR_RDONLY));
     report("move_mount_clone",
            syscall(SYS_move_mount, fd, "", AT_FDCWD, argv[3], MOVE_MOUNT_F_EMPTY_PATH));
+    return 0;
+  }
+  if (!strcmp(m, "opentree-rw-rec") && argc == 4) {
+    /* The issue's row: clone DIR recursively (it holds an rbind of a ro volume), clear ro on the
+     * whole detached clone, then create REL (a path inside the clone) through it. */
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, argv[2],
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    report("open_tree_clone_rec", fd);
+    if (fd < 0) return 0;
+    report("mount_setattr_rec_clear_ro",
+           setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY));
+    int f = openat(fd, argv[3], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    report("openat_through_clone", f);
+    if (f >= 0) report("write_through_clone", write(f, "pwned\n", 6));
+    return 0;
+  }
+  if (!strcmp(m, "opentree-attr") && argc == 4) {
+    /* open_tree_attr(2) (Linux 6.15, nr 467): clone and clear ro in one call. */
+    struct mount_attr a;
+    memset(&a, 0, sizeof(a));
+    a.attr_clr = MOUNT_ATTR_RDONLY;
+    int fd = (int)syscall(467, AT_FDCWD, argv[2],
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE, &a, sizeof(a));
+    report("open_tree_attr", fd);
+    if (fd < 0) return 0;
+    int f = openat(fd, argv[3], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    report("openat_through_attr_clone", f);
+    return 0;
+  }
+  if (!strcmp(m, "setattr-shared") && argc == 3) {
+    struct mount_attr a;
+    memset(&a, 0, sizeof(a));
+    a.propagation = MS_SHARED;
+    report("mount_setattr_shared_rec",
+           syscall(SYS_mount_setattr, AT_FDCWD, argv[2], AT_RECURSIVE, &a, sizeof(a)));
+    return 0;
+  }
+  if (!strcmp(m, "set-group") && argc == 4) {
+    report("move_mount_set_group", syscall(SYS_move_mount, AT_FDCWD, argv[2], AT_FDCWD, argv[3],
+                                           0x100 /* MOVE_MOUNT_SET_GROUP */));
+    return 0;
+  }
+  if (!strcmp(m, "clone-attach") && argc == 4) {
+    /* open_tree(SRC, CLONE|AT_RECURSIVE) attached with move_mount at DST. */
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, argv[2],
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    report("open_tree_clone_rec", fd);
+    if (fd < 0) return 0;
+    report("move_mount_clone",
+           syscall(SYS_move_mount, fd, "", AT_FDCWD, argv[3], MOVE_MOUNT_F_EMPTY_PATH));
+    return 0;
+  }
+  if (!strcmp(m, "manymounts") && argc == 4) {
+    /* N tmpfs mounts at DIR/0 .. DIR/N-1. */
+    long n = atol(argv[3]), ok = 0;
+    char p[4096];
+    for (long i = 0; i < n; ++i) {
+      snprintf(p, sizeof(p), "%s/%ld", argv[2], i);
+      mkdir(p, 0755);
+      if (mount("none", p, "tmpfs", 0, "size=4k") == 0) ++ok;
+    }
+    printf("mounted %ld\n", ok);
+    return 0;
+  }
+  if (!strcmp(m, "peek") && argc == 3) {
+    /* Every way to read another process: the worker must refuse them all. */
+    pid_t pid = (pid_t)atol(argv[2]);
+    char p[64], buf[64];
+    snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
+    report("open_mem", open(p, O_RDONLY | O_CLOEXEC));
+    snprintf(p, sizeof(p), "/proc/%d/environ", (int)pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    long n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+    if (fd >= 0 && n == 0) errno = 0;
+    printf("read_environ: %s\n", n > 0 ? "ok" : (n == 0 ? "empty" : ename(errno)));
+    snprintf(p, sizeof(p), "/proc/%d/fd/0", (int)pid);
+    report("open_fd", open(p, O_RDONLY | O_CLOEXEC));
+    char local[8];
+    struct iovec l = {local, sizeof(local)}, r = {(void*)0x400000, sizeof(local)};
+    report("process_vm_readv", process_vm_readv(pid, &l, 1, &r, 1, 0));
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    report("pidfd_open", pfd);
+    if (pfd >= 0) report("pidfd_getfd", syscall(SYS_pidfd_getfd, pfd, 0, 0));
+    long pt = ptrace(PTRACE_ATTACH, pid, NULL, NULL);
+    report("ptrace_attach", pt);
+    if (pt == 0) ptrace(PTRACE_DETACH, pid, NULL, NULL);
     return 0;
   }
   if (!strcmp(m, "fsmount-tmpfs") && argc == 3) {

@@ -78,7 +78,8 @@ class FakeEnv : public Environment {
     return info;
   }
   PathInfo resolve(Which w) override { return lookup(w == Which::kSource ? d->source : d->target); }
-  const std::vector<MountEntry>& mountTable() override { return table; }
+  bool tableReadable = true;
+  const std::vector<MountEntry>* mountTable() override { return tableReadable ? &table : nullptr; }
   bool callerHasSysAdmin() override { return sysAdmin; }
   bool callerInContainerPidNs() override { return pidns; }
   bool callerInContainerNetNs() override { return netns; }
@@ -268,9 +269,183 @@ TEST_F(RulesTest, MasksInsideAProcCloneStayProtected) {
   EXPECT_EQ(mountCall("/proc", "/tmp/q", nullptr, MS_BIND | MS_REC).action, Action::kReplayMount);
 }
 
-TEST_F(RulesTest, PropagationChangesContinue) {
+TEST(MountInfo, PropagationGroupsAndBound) {
+  auto r = parseMountInfo(
+      "36 35 98:0 / /x rw shared:7 master:3 - ext3 /dev/root rw\n"
+      "37 36 98:0 / /y rw - ext3 /dev/root rw\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)[0].sharedGroup, 7u);
+  EXPECT_EQ((*r)[0].masterGroup, 3u);
+  EXPECT_EQ((*r)[1].sharedGroup, 0u);
+  std::string big;
+  for (size_t i = 0; i <= kMaxMountEntries; ++i)
+    big += std::to_string(i + 2) + " 1 0:1 / /m" + std::to_string(i) + " rw - tmpfs t rw\n";
+  auto over = parseMountInfo(big);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code(), E2BIG);
+}
+
+// mount --make-rshared /proc; mount --rbind /proc /mnt/p; umount -l /mnt/p: the unmount of the
+// copy propagates into /proc's masks only if /proc is in a peer group, which is refused.
+TEST_F(RulesTest, ProtectedMountsNeverBecomeShared) {
+  for (const char* p : {"/", "/proc", "/sys", "/proc/sys", "/proc/kcore", "/proc/uptime"}) {
+    EXPECT_EQ(mountCall(nullptr, p, nullptr, MS_SHARED).err, EPERM) << p;
+    EXPECT_EQ(mountCall(nullptr, p, nullptr, MS_SHARED | MS_REC).err, EPERM) << p;
+  }
+  // A copy of /proc elsewhere is a proc tree: its masks are protected, so it stays private too.
+  env.table.push_back(parse("700 500 0:60 / /mnt/p rw - proc proc rw\n")[0]);
+  env.table.push_back(parse("701 700 0:70 / /mnt/p/uptime rw - fuse.eci-procfs eci rw\n")[0]);
+  EXPECT_EQ(mountCall(nullptr, "/mnt/p", nullptr, MS_SHARED).err, EPERM);
+  // The container's own mounts may be shared, but not recursively over a proc copy.
+  env.table.push_back(parse("710 500 0:91 / /t rw - tmpfs t rw\n")[0]);
+  env.table.push_back(parse("711 710 0:60 / /t/p rw - proc proc rw\n")[0]);
+  EXPECT_EQ(mountCall(nullptr, "/t", nullptr, MS_SHARED).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall(nullptr, "/t", nullptr, MS_SHARED | MS_REC).err, EPERM);
+  EXPECT_EQ(mountCall(nullptr, "/t/nomount", nullptr, MS_SHARED).err, EINVAL);
+  // Cutting propagation is always fine (and race-free to CONTINUE).
   EXPECT_EQ(mountCall(nullptr, "/", nullptr, MS_REC | MS_PRIVATE).action, Action::kContinue);
-  EXPECT_EQ(mountCall(nullptr, "/proc", nullptr, MS_SHARED).action, Action::kContinue);
+  EXPECT_EQ(mountCall(nullptr, "/proc", nullptr, MS_REC | MS_SLAVE).action, Action::kContinue);
+  EXPECT_EQ(mountCall(nullptr, "/proc", nullptr, MS_UNBINDABLE).action, Action::kContinue);
+  env.sysAdmin = false;
+  EXPECT_EQ(mountCall(nullptr, "/t", nullptr, MS_SHARED).err, EPERM);
+}
+
+TEST_F(RulesTest, MountSetattrPropagationAndSetGroup) {
+  mount_attr a{};
+  EXPECT_EQ(setattrCall("/proc", 0, 0).action, Action::kMountSetattr);
+  // mount_setattr's propagation field is the same make-shared.
+  FakeMemory mem;
+  a.propagation = MS_SHARED;
+  mem.strings[0x2000] = "/";
+  mem.strings[0x5000] = std::string(reinterpret_cast<char*>(&a), sizeof(a));
+  uint64_t args[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2000, AT_RECURSIVE, 0x5000, sizeof(a), 0};
+  decoded = decode(Call::kMountSetattr, args, mem);
+  env.d = &decoded;
+  EXPECT_EQ(decide(decoded, container, env).err, EPERM);
+  env.table.push_back(parse("710 500 0:91 / /t rw - tmpfs t rw\n")[0]);
+  mem.strings[0x2000] = "/t";
+  decoded = decode(Call::kMountSetattr, args, mem);
+  EXPECT_EQ(decide(decoded, container, env).action, Action::kMountSetattr);
+  // Detached: cannot look inside.
+  PathInfo detached;
+  detached.attached = false;
+  detached.major = 0;
+  detached.minor = 91;
+  env.overrides["/detached"] = detached;
+  mem.strings[0x2000] = "/detached";
+  decoded = decode(Call::kMountSetattr, args, mem);
+  EXPECT_EQ(decide(decoded, container, env).err, EPERM);
+  // move_mount(MOVE_MOUNT_SET_GROUP) puts the target in the source's peer group.
+  mem.strings[0x2100] = "/t";
+  mem.strings[0x2200] = "/proc";
+  uint64_t mv[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2100,
+                    static_cast<uint64_t>(AT_FDCWD), 0x2200,
+                    0x100 /*MOVE_MOUNT_SET_GROUP*/,  0};
+  decoded = decode(Call::kMoveMount, mv, mem);
+  EXPECT_EQ(decide(decoded, container, env).err, EPERM);
+  env.table.push_back(parse("720 500 0:92 / /u rw - tmpfs u rw\n")[0]);
+  mem.strings[0x2200] = "/u";
+  decoded = decode(Call::kMoveMount, mv, mem);
+  EXPECT_EQ(decide(decoded, container, env).action, Action::kMoveMount);
+}
+
+// A copy attached below a shared mount becomes shared with the copies the kernel propagates to
+// the parent's peers: no proc/sysfs tree may be attached there.
+TEST_F(RulesTest, NoProcCopyBelowASharedMount) {
+  env.table.push_back(parse("710 500 0:91 / /t rw shared:9 - tmpfs t rw\n")[0]);
+  EXPECT_EQ(mountCall("/proc", "/t/p", nullptr, MS_BIND | MS_REC).err, EPERM);
+  EXPECT_EQ(mountCall("/", "/t/r", nullptr, MS_BIND | MS_REC).err, EPERM);  // holds /proc
+  EXPECT_EQ(mountCall("proc", "/t/p", "proc", 0).err, EPERM);               // a masked clone
+  // Plain binds of the container's own things and new file systems are fine there.
+  EXPECT_EQ(mountCall("/etc", "/t/e", nullptr, MS_BIND).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall("/mnt", "/t/m", nullptr, MS_BIND | MS_REC).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall("none", "/t/x", "tmpfs", 0).action, Action::kReplayMount);
+  // Moving a proc copy there, or attaching a detached tree with move_mount.
+  env.table.push_back(parse("730 500 0:60 / /q rw - proc proc rw\n")[0]);
+  EXPECT_EQ(mountCall("/q", "/t/q", nullptr, MS_MOVE).err, EPERM);
+  PathInfo detached;
+  detached.attached = false;
+  env.overrides["/detached"] = detached;
+  FakeMemory mem;
+  mem.strings[0x2100] = "/detached";
+  mem.strings[0x2200] = "/t/d";
+  uint64_t mv[6] = {
+      static_cast<uint64_t>(AT_FDCWD), 0x2100, static_cast<uint64_t>(AT_FDCWD), 0x2200, 0, 0};
+  decoded = decode(Call::kMoveMount, mv, mem);
+  env.d = &decoded;
+  EXPECT_EQ(decide(decoded, container, env).err, EPERM);
+  mem.strings[0x2200] = "/tmp/d";  // below a private mount: fine
+  decoded = decode(Call::kMoveMount, mv, mem);
+  EXPECT_EQ(decide(decoded, container, env).action, Action::kMoveMount);
+}
+
+// The row: open_tree(/t, CLONE|AT_RECURSIVE) of a tree holding an rbind of a ro volume,
+// then mount_setattr(fd, "", AT_EMPTY_PATH|AT_RECURSIVE, clear RDONLY).
+TEST_F(RulesTest, RecursiveRwOfADetachedCloneIsRefused) {
+  PathInfo clone;  // the clone's root: the container's own tmpfs, not in any table
+  clone.attached = false;
+  clone.major = 0;
+  clone.minor = 91;
+  env.overrides["/clone"] = clone;
+  EXPECT_EQ(setattrCall("/clone", 0, MOUNT_ATTR_RDONLY, AT_RECURSIVE).err, EPERM);
+  // Non-recursive on the clone's own (free) root stays allowed; on an ro volume's device not.
+  EXPECT_EQ(setattrCall("/clone", 0, MOUNT_ATTR_RDONLY).action, Action::kMountSetattr);
+  // Attached: every submount is checked.
+  env.table.push_back(parse("710 500 0:91 / /t rw - tmpfs t rw\n")[0]);
+  env.table.push_back(parse("711 710 8:1 /home/u /t/d ro - ext4 /dev/sda1 rw\n")[0]);
+  EXPECT_EQ(setattrCall("/t", 0, MOUNT_ATTR_RDONLY, AT_RECURSIVE).err, EPERM);
+  EXPECT_EQ(setattrCall("/t", 0, MOUNT_ATTR_RDONLY).action, Action::kMountSetattr);
+  EXPECT_EQ(mountCall(nullptr, "/t/d", nullptr, MS_REMOUNT | MS_BIND).err, EPERM);
+}
+
+// Nothing set-id planted on a host path: chmod with S_ISUID/S_ISGID (the only chmods trapped).
+TEST_F(RulesTest, SetIdBitsOnlyOffHostPaths) {
+  // The engine's files (their root names the data root) and a named volume beside them.
+  env.table.push_back(
+      parse("520 500 8:1 /var/lib/docker/containers/c1/hosts /etc/hosts rw - ext4 sda rw\n")[0]);
+  env.table.push_back(
+      parse("521 500 8:1 /var/lib/docker/volumes/v/_data /vol rw - ext4 sda rw\n")[0]);
+  container = ContainerMounts(env.table);
+  // Made by the container later: its own tmpfs and overlay, a bind copy of a host bind.
+  env.table.push_back(parse("522 500 0:95 / /own rw - tmpfs t rw\n")[0]);
+  env.table.push_back(parse("523 500 0:96 / /ovl rw - overlay o rw\n")[0]);
+  env.table.push_back(parse("600 500 8:1 /home/u/rw /copy rw - ext4 sda rw\n")[0]);
+  FakeMemory mem;
+  auto chmodCall = [&](const char* path, uint64_t mode) {
+    mem.strings[0x2000] = path;
+    uint64_t args[6] = {0x2000, mode, 0, 0, 0, 0};
+    decoded = decode(Call::kChmod, args, mem);
+    env.d = &decoded;
+    return decide(decoded, container, env);
+  };
+  for (const char* p : {"/data/f", "/mnt/f", "/copy/f"}) {  // host binds and a copy of one
+    EXPECT_EQ(chmodCall(p, 04755).err, EPERM) << p;
+    EXPECT_EQ(chmodCall(p, 02755).err, EPERM) << p;
+    EXPECT_EQ(chmodCall(p, 0755).action, Action::kContinue) << p;
+  }
+  EXPECT_EQ(chmodCall("/ovl/f", 04755).err, EPERM);          // own overlay: upper dir unknown
+  for (const char* p : {"/usr/bin/su", "/own/f", "/vol/f"})  // rootfs, own tmpfs, named volume
+    EXPECT_EQ(chmodCall(p, 04755).action, Action::kChmod) << p;
+  // fchmodat: mode is the third argument; fchmod works on the fd.
+  mem.strings[0x2000] = "/data/f";
+  uint64_t at[6] = {static_cast<uint64_t>(AT_FDCWD), 0x2000, 06755, 0, 0, 0};
+  decoded = decode(Call::kFchmodat, at, mem);
+  EXPECT_EQ(decide(decoded, container, env).err, EPERM);
+  EXPECT_EQ(callFromName("fchmod"), Call::kFchmod);
+}
+
+// A table that cannot be read (or has more than kMaxMountEntries mounts) is never "no mounts".
+TEST_F(RulesTest, UnreadableTableFailsClosed) {
+  env.table.push_back(parse("700 500 0:60 / /mnt/p rw - proc proc rw\n")[0]);
+  env.table.push_back(parse("701 700 0:5 /null /mnt/p/kcore rw - devtmpfs udev rw\n")[0]);
+  env.table.push_back(parse("710 500 0:91 / /t rw shared:9 - tmpfs t rw\n")[0]);
+  env.tableReadable = false;
+  EXPECT_EQ(umountCall("/mnt/p/kcore").err, EPERM);  // needs the parent: unknown = protected
+  EXPECT_EQ(mountCall(nullptr, "/t", nullptr, MS_SHARED | MS_REC).err, EPERM);
+  EXPECT_EQ(mountCall("/mnt", "/t/m", nullptr, MS_BIND | MS_REC).err, EPERM);
+  EXPECT_EQ(setattrCall("/t", 0, MOUNT_ATTR_RDONLY, AT_RECURSIVE).err, EPERM);
+  // Calls that never need the table are unaffected (the hot path).
+  EXPECT_EQ(mountCall("none", "/tmp/x", "tmpfs", 0).action, Action::kReplayMount);
 }
 
 TEST_F(RulesTest, WithoutSysAdminNothingIsEmulated) {

@@ -22,7 +22,17 @@ namespace eci::seccomp {
 
 // The mount table and its parser are core's (eci/mountinfo.h), shared with every other check.
 using eci::MountEntry;
-using eci::parseMountInfo;
+
+// Bounds on a caller's mount table. A container can make as many mounts as the kernel lets it
+// (fs.mount-max, 100000 by default); a table beyond these bounds is not read at all and every call
+// that needs it is refused (fail closed), never decided as if the table were empty.
+inline constexpr size_t kMaxMountEntries = 10000;
+inline constexpr size_t kMaxMountInfoBytes = size_t{8} << 20;
+
+// core's parser with the bound above: more than kMaxMountEntries lines is E2BIG.
+inline Result<std::vector<MountEntry>> parseMountInfo(std::string_view text) {
+  return eci::parseMountInfo(text, kMaxMountEntries);
+}
 
 // The container as registered: its mounts when runc handed over the notify fd (the "initial"
 // mounts; runc has finished its own mounts by then).
@@ -43,11 +53,21 @@ class ContainerMounts {
   // the /proc and /sys emulation) and the same mounts inside clones of /proc or /sys: these
   // cannot be unmounted, moved or overmounted. `table` gives the caller's current mount table;
   // it is called only when `m` shows an initial mount (a mount the container made itself, the
-  // hot path, never needs it).
-  using TableFn = std::function<const std::vector<MountEntry>&()>;
+  // hot path, never needs it). A table that could not be read (nullptr) makes the answer "yes".
+  using TableFn = std::function<const std::vector<MountEntry>*()>;
   bool isProtected(const MountEntry& m, const TableFn& table) const;
   // A procfs/sysfs mount of the container (the tree a new proc/sysfs mount is cloned from).
   bool isProcOrSysTree(const MountEntry& m) const;
+  // A mount that must never be in a peer group with (or a slave of) a mount the container can
+  // unmount: a protected mount, or a proc/sysfs tree (its children are the masks). Unmounts
+  // propagate only through peer groups and masters, so if none of these is ever shared, no
+  // `umount` of a copy can take a mask, the emulation, /proc/sys or the rootfs with it.
+  bool mustStayPrivate(const MountEntry& m, const TableFn& table) const;
+  // Files on `m` are on a host path the host's users can reach: an initial bind of a host
+  // directory (or a copy of one), or an overlay the container made (its upper dir may be on
+  // one). Not: the rootfs, a file system the container made itself (tmpfs, ...), or a named
+  // volume (below the engine's volumes dir, known from the engine's /etc/hosts bind).
+  bool isHostPath(const MountEntry& m) const;
 
  private:
   const MountEntry* initialMatch(const MountEntry& m) const;
@@ -66,6 +86,11 @@ enum class Call {
   kOpenTree,
   kMountSetattr,
   kFspick,
+  // Trapped only with S_ISUID or S_ISGID in the mode (argument filter in the spec): setting them
+  // on a host path would plant a set-id executable for the host's users.
+  kChmod,
+  kFchmod,
+  kFchmodat,
   kUnknown,
 };
 const char* callName(Call c);
@@ -119,8 +144,9 @@ class Environment {
   virtual ~Environment() = default;
   enum class Which { kSource, kTarget };
   virtual PathInfo resolve(Which which) = 0;
-  // The caller's mount table (its mount namespace, seen from its root).
-  virtual const std::vector<MountEntry>& mountTable() = 0;
+  // The caller's mount table (its mount namespace, seen from its root); nullptr if it could not
+  // be read or exceeds kMaxMountEntries / kMaxMountInfoBytes (the rules then refuse).
+  virtual const std::vector<MountEntry>* mountTable() = 0;
   virtual bool callerHasSysAdmin() = 0;
   // The caller's pid / net namespace is the container's (needed to clone its /proc, /sys).
   virtual bool callerInContainerPidNs() = 0;
@@ -144,6 +170,7 @@ enum class Action {
   kMoveMount,     // move_mount(source fd, target fd)
   kFsopen,        // fsopen(our copy of the name, flags) -> fd injected
   kFspick,        // fspick(target fd, flags) -> fd injected
+  kChmod,         // chmod(target fd, mode) with the caller's ownership and CAP_FSETID rules
 };
 const char* actionName(Action a);
 

@@ -25,8 +25,20 @@ namespace eci::seccomp {
 // FSCONFIG_CMD_RECONFIGURE is a superblock remount that would otherwise skip every rule.
 const std::vector<std::string>& notifySyscalls();
 
+// chmod-family calls and the index of their mode argument: trapped only when the mode holds
+// S_ISUID or S_ISGID (SCMP_CMP_MASKED_EQ rules), so a host path never gets a set-id file.
+struct SetIdCall {
+  std::string name;
+  unsigned modeArg;
+};
+const std::vector<SetIdCall>& setIdCalls();
+
 // Calls refused with EPERM for every container; the reason for each is in spec.cc.
 const std::vector<std::string>& kernelGlobalSyscalls();
+
+// Every syscall name libseccomp resolves on x86_64 or i386: the allow list of the profile eci
+// makes when the engine sends none (--privileged). Anything newer gets ENOSYS.
+const std::vector<std::string>& knownSyscalls();
 
 struct MergeResult {
   bool notifyInstalled = false;    // false if the profile refuses all mount calls anyway
