@@ -74,9 +74,9 @@ Result<pugi::xml_document*> loadXml(pugi::xml_document& doc, std::string_view te
   if (text.size() > kMaxScriptBytes) return Error(EFBIG, std::string(what) + ": too large");
   // parse_ws_pcdata_single: a <string> holding only whitespace is that whitespace (as plistlib
   // and CFPropertyList read it), not empty.
-  auto res = doc.load_buffer(text.data(), text.size(),
-                             (pugi::parse_default | pugi::parse_ws_pcdata_single) &
-                                 ~pugi::parse_doctype);
+  auto res =
+      doc.load_buffer(text.data(), text.size(),
+                      (pugi::parse_default | pugi::parse_ws_pcdata_single) & ~pugi::parse_doctype);
   if (!res) {
     return Error(std::string(what) + ": not well-formed XML at byte " + std::to_string(res.offset) +
                  ": " + res.description());
