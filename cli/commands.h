@@ -17,5 +17,6 @@ void registerKeygen(CLI::App& app, int& exitCode);            // cmd_sign.cc
 void registerStatus(CLI::App& app, int& exitCode);  // cmd_status.cc (enforcer + agent state)
 void registerLogin(CLI::App& app, int& exitCode);   // cmd_login.cc: login, logout
 void registerSelftest(CLI::App& app, int& exitCode);  // cmd_selftest.cc (checks via the engine)
+void registerExport(CLI::App& app, int& exitCode);  // cmd_export.cc: MDM artefacts
 
 }  // namespace eci::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   eci::cli::registerStatus(app, exitCode);
   eci::cli::registerLogin(app, exitCode);
   eci::cli::registerSelftest(app, exitCode);
+  eci::cli::registerExport(app, exitCode);
 
   try {
     app.parse(argc, argv);

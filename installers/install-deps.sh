@@ -16,6 +16,8 @@ packages=(
   psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3
   # packaging tests: a Debian 12 root from Debian's registry, booted with systemd-nspawn; lintian
   mmdebstrap systemd-container lintian dpkg-dev
+  # checks of the MDM exports (xmllint: profiles, ADMX/ADML)
+  libxml2-utils
 )
 # Node.js and npm come with the machine (NodeSource's nodejs, which conflicts with Debian's npm);
 # install Debian's only where neither is present.
