@@ -116,6 +116,8 @@ struct VolumeFacts {
 };
 
 Result<ImageFacts> parseImageInspect(std::string_view json);
+// GET /images/json (Id, RepoTags, RepoDigests; no layers).
+Result<std::vector<ImageFacts>> parseImageList(std::string_view json);
 Result<ContainerFacts> parseContainerInspect(std::string_view json);
 Result<VolumeFacts> parseVolumeInspect(std::string_view json);
 
@@ -128,6 +130,9 @@ struct Facts {
   // The registry's current digest for "repo:tag" keys of Need::registryDigests (from the
   // daemon's cache, GET /distribution/{repo:tag}/json); "" = unknown (registry unreachable).
   std::map<std::string, std::string> registryDigests;
+  // GET /images/json, when Need::imageList asked for it (allowDerivedImages: which local images
+  // are allowed parents).
+  std::optional<std::vector<ImageFacts>> localImages;
 };
 
 // ---- Output --------------------------------------------------------------------------------
@@ -137,8 +142,10 @@ struct Need {
   std::vector<std::string> containers;       // GET /containers/{id}/json
   std::vector<std::string> volumes;          // GET /volumes/{name}
   std::vector<std::string> registryDigests;  // "docker.io/library/docker:cli"
+  bool imageList = false;                    // GET /images/json -> Facts::localImages
   bool empty() const {
-    return images.empty() && containers.empty() && volumes.empty() && registryDigests.empty();
+    return images.empty() && containers.empty() && volumes.empty() && registryDigests.empty() &&
+           !imageList;
   }
 };
 
