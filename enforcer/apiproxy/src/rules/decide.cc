@@ -130,7 +130,7 @@ void scanHostPath(const Ctx& c, Scan& s, const std::string& source, MountReq* m,
                             "socket-dir");
     return;
   }
-  if (volumeDevice) {
+  if (volumeDevice && pc->reach == Reach::kNone) {
     if (auto hit = restrictedHit(pc->resolved, c.policy, c.config, c.fs); !hit.empty()) {
       s.refusal =
           makeRefusal(403,
