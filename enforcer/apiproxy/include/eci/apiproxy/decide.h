@@ -191,7 +191,7 @@ struct Decision {
 };
 
 constexpr size_t kMaxInspectedBody = 4u << 20;  // 4 MiB: larger inspected JSON -> 413
-constexpr int kMaxRounds = 6;
+constexpr int kMaxRounds = 8;
 
 // ECI off (policy.enabled == false): always kAllow.
 Decision decide(const Request& req, const Caller& caller, const Policy& policy,
