@@ -830,6 +830,23 @@ TEST_F(ContainerSocket, SiblingMayBindOnlyWhatTheContainerHas) {
   EXPECT_EQ(d.rule, "socket-dir");
 }
 
+TEST_F(ContainerSocket, SiblingVolumesFromIsBoundToTheContainersPaths) {
+  auto p = withCommands(CommandList::Type::kDeny, {});
+  ContainerFacts hostEtc;
+  hostEtc.id = "e";
+  hostEtc.mounts = {{"bind", "/etc", "", ""}};
+  engine.containers["hostetc"] = hostEtc;
+  auto d = run(
+      request("POST", "/containers/create", createBody(R"({"VolumesFrom":["hostetc"]})", "alpine")),
+      p, engine, fs, caller());
+  EXPECT_EQ(d.rule, "container-socket-binds");
+  // The same request on the public socket is the host user's own business.
+  d = run(
+      request("POST", "/containers/create", createBody(R"({"VolumesFrom":["hostetc"]})", "alpine")),
+      p, engine, fs);
+  EXPECT_EQ(d.verdict, Verdict::kAllow);
+}
+
 TEST_F(ContainerSocket, SiblingSocketMountNeedsItsOwnAllowlisting) {
   auto p = withCommands(CommandList::Type::kDeny, {});
   auto d = run(request("POST", "/containers/create",
