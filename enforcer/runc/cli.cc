@@ -294,15 +294,26 @@ Result<FlagSetResult> goFlagParse(const std::vector<FlagSpec>& table,
       }
       out.value = *value;
     }
-    bool clash = false;
-    for (const auto& [c, used] : formsSeen) {
-      if (c == out.name && used != name) clash = true;
-    }
-    if (clash) return Error("cannot use two forms of the same flag: " + out.name + " " + name);
     formsSeen.emplace_back(out.name, name);
     r.flags.push_back(std::move(out));
   }
   r.rest.assign(args.begin() + static_cast<long>(i), args.end());
+  // urfave/cli's normalizeFlags, after parsing: a flag given under two of its names is an error
+  // naming them in declaration order, later one first ("Cannot use two forms ...: b bundle").
+  for (const auto& f : table) {
+    const auto names = namesOf(f);
+    std::string_view first;
+    for (const auto& n : names) {
+      const bool visited = std::any_of(formsSeen.begin(), formsSeen.end(),
+                                       [&](const auto& p) { return p.second == n; });
+      if (!visited) continue;
+      if (!first.empty()) {
+        return Error("Cannot use two forms of the same flag: " + std::string(n) + " " +
+                     std::string(first));
+      }
+      first = n;
+    }
+  }
   return r;
 }
 
@@ -370,10 +381,13 @@ bool verbCreatesContainer(std::string_view verb) {
   return v != nullptr && v->createsContainer;
 }
 
-Result<Invocation> parse(const std::vector<std::string>& argv) {
+Invocation parse(const std::vector<std::string>& argv) {
   Invocation inv;
   auto g = goFlagParse(globalFlags(), argv, /*eci=*/true, &inv.eciFlags);
-  if (!g.ok()) return std::move(g).error();
+  if (!g.ok()) {
+    inv.usageError = g.error().str();
+    return inv;
+  }
   inv.globals = std::move(g->flags);
   inv.globalArgv = std::move(g->consumed);
   for (const auto& f : inv.globals) {
@@ -390,7 +404,11 @@ Result<Invocation> parse(const std::vector<std::string>& argv) {
   table.push_back({"help, h", Kind::Bool});  // urfave/cli adds it to every command
   const auto args = v->skipArgReorder ? inv.verbArgv : reorderArgs(inv.verbArgv);
   auto p = goFlagParse(table, args, /*eci=*/false, nullptr);
-  if (!p.ok()) return std::move(p).error();
+  if (!p.ok()) {
+    inv.usageError = p.error().str();
+    inv.usageErrorInVerb = true;
+    return inv;
+  }
   inv.flags = std::move(p->flags);
   inv.args = std::move(p->rest);
   inv.verbHelp = inv.flagTrue("help");

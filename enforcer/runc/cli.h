@@ -47,6 +47,12 @@ struct Invocation {
   std::vector<std::string> args;      // the verb's positional arguments
   bool verbHelp = false;              // the verb's --help/-h was given (runc prints, runs nothing)
 
+  // runc's (urfave/cli's) usage error, e.g. "flag provided but not defined: -bogus"; empty if
+  // none. In the verb's flags when usageErrorInVerb, else in the global ones. Nothing after the
+  // error is parsed: the caller refuses the invocation (runc does too).
+  std::string usageError;
+  bool usageErrorInVerb = false;
+
   // Last value of a global / verb flag, if given.
   std::optional<std::string> global(std::string_view name) const;
   std::optional<std::string> flag(std::string_view name) const;
@@ -58,11 +64,10 @@ struct Invocation {
 bool isKnownVerb(std::string_view verb);
 bool verbCreatesContainer(std::string_view verb);
 
-// Parses argv (without argv[0]). An Error is runc's own usage error text (e.g. "flag provided
-// but not defined: -bogus"); the verb part of a known verb is parsed too, and its error is
-// returned the same way. Unknown verbs are not an error here (verbKnown = false): the caller
-// refuses them.
-Result<Invocation> parse(const std::vector<std::string>& argv);
+// Parses argv (without argv[0]): the global flags, then the verb part of a known verb. A usage
+// error is reported in Invocation::usageError. Unknown verbs are not an error here
+// (verbKnown = false): the caller refuses them.
+Invocation parse(const std::vector<std::string>& argv);
 
 // Go's strconv.ParseBool.
 std::optional<bool> parseGoBool(std::string_view s);

@@ -153,7 +153,7 @@ int doCreate(const Call& c) {
   const bool isRun = inv.verb == "run";
   if (inv.verbHelp) execRunc(c, c.originalArgv());  // runc prints the verb's help, runs nothing
   if (inv.args.size() != 1) {
-    return fail(c, "runc: \"" + inv.verb + "\" requires exactly 1 argument(s)");
+    return argCountError(c, "runc: \"" + inv.verb + "\" requires exactly 1 argument(s)");
   }
   const std::string id = inv.args[0];
   std::error_code ec;

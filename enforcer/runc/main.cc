@@ -30,15 +30,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto parsed = parseCall(std::vector<std::string>(argv + 1, argv + argc));
-  if (!parsed.ok()) {
-    // runc's (urfave/cli's) answer to a command line it can't parse: usage error, exit 1.
-    (void)fprintf(stderr, "eci-runc: Incorrect Usage. %s\n", parsed.error().str().c_str());
-    return 1;
-  }
+  if (!parsed.ok()) return fail(Call{}, parsed.error().str());
   Call& c = *parsed;
   auto real = resolveRealRunc(c.eci.realRunc);
   if (!real.ok()) return fail(c, "eci: " + real.error().str());
   c.runc = *real;
+  // A command line runc would refuse is refused here, as runc words it (exit 1).
+  if (!c.inv.usageError.empty()) return usageError(c);
 
   const cli::Invocation& inv = c.inv;
   if (inv.helpOrVersion || inv.verb.empty()) execRunc(c, c.originalArgv());
@@ -53,7 +51,7 @@ int main(int argc, char** argv) {
   }
   if (inv.verb == "create" || inv.verb == "run") return doCreate(c);
   // Every other verb that makes a new container (restore) is refused with ECI on.
-  if (verbCreatesContainer(inv.verb)) return doRestore(c);
+  if (cli::verbCreatesContainer(inv.verb)) return doRestore(c);
   if (inv.verb == "delete") return doDelete(c);
   execRunc(c, c.originalArgv());
 }

@@ -112,8 +112,7 @@ Result<Call> parseCall(const std::vector<std::string>& argv) {
   Call c;
   c.eci.enforcerSocket = enforcer::kDefaultControlSocket;
   applyEnvironment(c.eci);
-  ECI_ASSIGN_OR_RETURN(inv, cli::parse(argv));
-  c.inv = std::move(inv);
+  c.inv = cli::parse(argv);
   bool restrictFlagSeen = false;
   for (const auto& f : c.inv.eciFlags) {
     if (f.name == "eci-enforcer-socket") c.eci.enforcerSocket = f.value;
@@ -220,6 +219,33 @@ int runRunc(const Call& c, const std::vector<std::string>& args) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
+}
+
+namespace {
+
+int helpAfter(const Call& c, const std::string& head, bool verbHelp, const std::string& err) {
+  (void)fputs(head.c_str(), stdout);
+  (void)fflush(stdout);
+  if (!c.runc.empty()) {
+    std::vector<std::string> help;
+    if (verbHelp) help.push_back(c.inv.verb);
+    help.emplace_back("--help");
+    (void)runRunc(c, help);
+  }
+  return fail(c, err);
+}
+
+}  // namespace
+
+int usageError(const Call& c) {
+  const cli::Invocation& inv = c.inv;
+  if (inv.usageErrorInVerb)
+    return helpAfter(c, "Incorrect Usage: " + inv.usageError + "\n\n", true, inv.usageError);
+  return helpAfter(c, "Incorrect Usage. " + inv.usageError + "\n\n", false, inv.usageError);
+}
+
+int argCountError(const Call& c, const std::string& msg) {
+  return helpAfter(c, "Incorrect Usage.\n\n", true, msg);
 }
 
 }  // namespace eci::runc

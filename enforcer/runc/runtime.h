@@ -45,7 +45,7 @@ struct Call {
 };
 
 // The environment's ECI_RUNC_* settings, then the --eci-* flags (a flag wins), then runc's command
-// line. Errors are runc-style usage errors. Does not resolve the real runc.
+// line (a usage error is in inv.usageError). Does not resolve the real runc.
 Result<Call> parseCall(const std::vector<std::string>& argv);
 
 // Contract 1: `given` if not empty; else /usr/sbin/runc.distrib if it exists; else
@@ -66,5 +66,11 @@ void debugLog(const Call& c, const std::string& msg);
 // `run` in the foreground behaves as runc's. Returns its exit status as a shell would (128+n for
 // death by signal n).
 int runRunc(const Call& c, const std::vector<std::string>& args);
+
+// runc's answers to a command line it refuses, on stdout as runc prints them ("Incorrect
+// Usage..." and the help of the app or the verb, from the real runc's --help, which runs nothing)
+// plus the error on stderr. Return runc's exit status (1).
+int usageError(const Call& c);
+int argCountError(const Call& c, const std::string& msg);
 
 }  // namespace eci::runc
