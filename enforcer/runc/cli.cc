@@ -24,22 +24,16 @@ struct VerbSpec {
 // runc 1.1.5 main.go (plus urfave/cli's help/version flags, and eci's settings).
 const std::vector<FlagSpec>& globalFlags() {
   static const std::vector<FlagSpec> k = {
-      {"debug", Kind::Bool},
-      {"log", Kind::Value},
-      {"log-format", Kind::Value},
-      {"root", Kind::Value},
-      {"criu", Kind::Value},
-      {"systemd-cgroup", Kind::Bool},
-      {"rootless", Kind::Value},
-      {"help, h", Kind::Bool},
-      {"version, v", Kind::Bool},
+      {"debug", Kind::Bool},     {"log", Kind::Value},    {"log-format", Kind::Value},
+      {"root", Kind::Value},     {"criu", Kind::Value},   {"systemd-cgroup", Kind::Bool},
+      {"rootless", Kind::Value}, {"help, h", Kind::Bool}, {"version, v", Kind::Bool},
   };
   return k;
 }
 
 // eci-runc's own global flags (stripped before runc runs).
 constexpr std::array<std::string_view, 6> kEciFlags = {
-    "eci-enforcer-socket", "eci-runc",       "eci-run-dir",
+    "eci-enforcer-socket", "eci-runc",      "eci-run-dir",
     "eci-restrict",        "eci-debug-log", "eci-guard-socket-dir",
 };
 

@@ -175,7 +175,8 @@ int doCreate(const Call& c) {
   auto original = fs::readFile(configPath, kMaxSpecBytes);
   if (!original.ok()) return fail(c, original.error().str());
   json spec = json::parse(*original, nullptr, /*allow_exceptions=*/false);
-  if (spec.is_discarded()) return fail(c, "error in the container spec: " + configPath + ": not JSON");
+  if (spec.is_discarded())
+    return fail(c, "error in the container spec: " + configPath + ": not JSON");
 
   // --pid/--ipc/--network=container:X: X's namespaces are owned by X's user namespace, so this
   // container runs in it too, with X's range (mappings must match the namespace runc joins), and
@@ -230,7 +231,8 @@ int doCreate(const Call& c) {
 
   auto layout = idmap::Layout::make(c.eci.runDir, id);
   if (!layout.ok()) return fail(c, "eci: " + layout.error().str());
-  if (auto st = fs::makeDirs(c.eci.runDir, 0711); !st.ok()) return fail(c, "eci: " + st.error().str());
+  if (auto st = fs::makeDirs(c.eci.runDir, 0711); !st.ok())
+    return fail(c, "eci: " + st.error().str());
   ::chmod(c.eci.runDir.c_str(), 0711);
 
   // The container's directory is made exclusively (EEXIST: another create of this id holds it):
@@ -290,8 +292,8 @@ int doCreate(const Call& c) {
   // An `rbind` keeps its submounts, each ID-mapped (idmap.h BindOptions::recursive).
   // eci's own state (every container's ID-mapped mounts, /proc emulation) never shows through.
   std::vector<std::string> excluded = {c.eci.runDir};
-  if (auto p = grant->modules.find("procfs");
-      p != grant->modules.end() && p->is_object() && p->contains("base") && (*p)["base"].is_string())
+  if (auto p = grant->modules.find("procfs"); p != grant->modules.end() && p->is_object() &&
+                                              p->contains("base") && (*p)["base"].is_string())
     excluded.push_back((*p)["base"].get<std::string>());
   if (out.contains("mounts") && out["mounts"].is_array()) {
     for (auto& m : out["mounts"]) {

@@ -319,7 +319,8 @@ bool isBindMount(const json& m) {
 bool isRecursiveBind(const json& m) {
   auto o = m.find("options");
   if (o == m.end() || !o->is_array()) return false;
-  return std::any_of(o->begin(), o->end(), [](const json& s) { return s.is_string() && s == "rbind"; });
+  return std::any_of(o->begin(), o->end(),
+                     [](const json& s) { return s.is_string() && s == "rbind"; });
 }
 
 namespace {

@@ -99,7 +99,8 @@ Status RangeAllocator::load() {
       if (e.contains("allocatedAt") && e["allocatedAt"].is_number_integer()) {
         a.allocatedAt = e["allocatedAt"].get<int64_t>();
       }
-      if (e.contains("joined") && e["joined"].is_string()) a.joined = e["joined"].get<std::string>();
+      if (e.contains("joined") && e["joined"].is_string())
+        a.joined = e["joined"].get<std::string>();
       if (byId_.count(a.id)) return Error(ptr + "/id: duplicate container id '" + a.id + "'");
       // Joiners share a range; two containers that each were granted it are a corrupt file.
       if (a.joined.empty()) {

@@ -24,7 +24,7 @@ struct IdRange {
 struct CreateGrant {
   Policy policy;  // the policy in force (verified, or fail-closed defaults)
   bool policyVerified = false;
-  IdRange range;               // allocated exclusively to this container (size 0 if ECI is off)
+  IdRange range;  // allocated exclusively to this container (size 0 if ECI is off)
   // This create made the allocation. False when the id already held one (a live container with
   // that id, or a retry): a failed create must then release nothing, or it would tear down the
   // live container's range and /proc emulation.

@@ -138,9 +138,9 @@ TEST(RuncCli, HelpVersionAndVerbs) {
   EXPECT_FALSE(ok({"-h=false", "state", "x"}).helpOrVersion);
   EXPECT_TRUE(ok({"create", "-h"}).verbHelp);
   EXPECT_FALSE(ok({"bogus", "x"}).verbKnown);
-  for (const char* v : {"checkpoint", "create", "delete", "events", "exec", "kill", "list",
-                        "pause", "ps", "restore", "resume", "run", "spec", "start", "state",
-                        "update", "features", "help", "h"})
+  for (const char* v :
+       {"checkpoint", "create", "delete", "events", "exec", "kill", "list", "pause", "ps",
+        "restore", "resume", "run", "spec", "start", "state", "update", "features", "help", "h"})
     EXPECT_TRUE(isKnownVerb(v)) << v;
   EXPECT_FALSE(isKnownVerb("init"));  // runc's internal re-exec, not a command
   EXPECT_TRUE(verbCreatesContainer("create"));

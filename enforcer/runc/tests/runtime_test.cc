@@ -31,7 +31,8 @@ TEST(RealRunc, DefaultIsTheDivertedRuncElseSbinRunc) {
 TEST(RealRunc, RefusesItself) {
   // The test binary plays eci-runc: a symlink to it (what a PATH entry `runc -> eci-runc` is)
   // and the binary itself are refused.
-  const auto dir = std::filesystem::temp_directory_path() / ("eci-runc-self-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("eci-runc-self-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const auto link = dir / "runc";
   std::filesystem::create_symlink(std::filesystem::read_symlink("/proc/self/exe"), link);
