@@ -217,7 +217,7 @@ struct BindOptions {
   bool recursive = false;
   // Submounts at or below these paths are left out (eci's own per-container state: another
   // container's ID-mapped rootfs, binds and /proc emulation must never show through a bind).
-  std::vector<std::string> excludeUnder;
+  std::vector<std::string> excludeUnder = {};
 };
 
 // Attaches an ID-mapped clone of `source` (a directory, or a file/socket/device node mounted on a
