@@ -30,12 +30,10 @@ std::string errorOf(const json& reply) {
 }  // namespace
 
 Result<CreateGrant> Client::create(const std::string& containerId, const std::string& bundle,
-                                   const std::string& runcRoot) {
-  ECI_ASSIGN_OR_RETURN(
-      reply,
-      request(socket_,
-              {{"op", "create"}, {"id", containerId}, {"bundle", bundle}, {"runcRoot", runcRoot}},
-              "create"));
+                                   const std::string& runcRoot, const std::string& joins) {
+  json req = {{"op", "create"}, {"id", containerId}, {"bundle", bundle}, {"runcRoot", runcRoot}};
+  if (!joins.empty()) req["joins"] = joins;
+  ECI_ASSIGN_OR_RETURN(reply, request(socket_, req, "create"));
   if (!reply["ok"].get<bool>()) {
     return Error("eci-enforcerd refused to create container '" + containerId +
                  "': " + errorOf(reply));
@@ -49,6 +47,8 @@ Result<CreateGrant> Client::create(const std::string& containerId, const std::st
     g.range.start = reply.at("range").at("start").get<uint32_t>();
     g.range.size = reply.at("range").at("size").get<uint32_t>();
     g.engineDataRoot = reply.at("engineDataRoot").get<std::string>();
+    // Missing (an older daemon): not fresh, so a rollback never releases what it did not make.
+    if (auto f = reply.find("fresh"); f != reply.end() && f->is_boolean()) g.fresh = f->get<bool>();
     if (auto m = reply.find("modules"); m != reply.end() && m->is_object()) g.modules = *m;
     if (auto c = reply.find("caller"); c != reply.end() && !c->is_null()) {
       // A caller that cannot be read is an error, not "unknown": unknown would quietly give the

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -312,6 +313,13 @@ bool isBindMount(const json& m) {
                      [](const json& s) { return s.is_string() && (s == "bind" || s == "rbind"); });
 }
 
+bool isRecursiveBind(const json& m) {
+  auto o = m.find("options");
+  if (o == m.end() || !o->is_array()) return false;
+  return std::any_of(o->begin(), o->end(),
+                     [](const json& s) { return s.is_string() && s == "rbind"; });
+}
+
 namespace {
 
 // --- privileged containment ----------------------------------------------------------------
@@ -338,12 +346,42 @@ Status unionPaths(json& lx, const char* key, const std::vector<std::string>& wan
   return {};
 }
 
-Status rewriteDevices(json& lx, std::vector<std::string>& notes) {
+// A `p` entry as runc reads it: an absolute path and optional fileMode/uid/gid. Major/minor are
+// meaningless for a FIFO and ignored.
+Result<std::optional<FifoDevice>> fifoOf(const json& d, const std::string& ptr) {
+  if (!d.is_object() || d.value("type", std::string()) != "p") return std::optional<FifoDevice>();
+  FifoDevice f;
+  auto p = d.find("path");
+  if (p == d.end() || !p->is_string()) return specError(ptr + "/path", "expected string");
+  f.path = p->get<std::string>();
+  if (f.path.empty() || f.path[0] != '/')
+    return specError(ptr + "/path", "expected an absolute path, got '" + f.path + "'");
+  f.path = normalizePath(f.path);
+  if (f.path == "/") return specError(ptr + "/path", "a FIFO cannot be the root");
+  auto num = [&](const char* key, uint32_t& out, uint64_t max) -> Status {
+    auto it = d.find(key);
+    if (it == d.end() || it->is_null()) return {};
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+      return specError(ptr + "/" + key, "expected an unsigned number <= " + std::to_string(max));
+    out = static_cast<uint32_t>(it->get<uint64_t>());
+    return {};
+  };
+  ECI_TRY(num("fileMode", f.mode, 07777));
+  ECI_TRY(num("uid", f.uid, 65535));
+  ECI_TRY(num("gid", f.gid, 65535));
+  return std::optional<FifoDevice>(std::move(f));
+}
+
+Status rewriteDevices(json& lx, std::vector<std::string>& notes, std::vector<FifoDevice>& fifos) {
   ECI_TRY(ensureArray(lx, "devices", "/linux"));
   json kept = json::array();
   std::vector<std::string> dropped;
-  for (const auto& d : lx["devices"]) {
-    if (isStandardDevice(d)) {
+  for (size_t i = 0; i < lx["devices"].size(); ++i) {
+    const json& d = lx["devices"][i];
+    ECI_ASSIGN_OR_RETURN(fifo, fifoOf(d, "/linux/devices/" + std::to_string(i)));
+    if (fifo) {
+      fifos.push_back(std::move(*fifo));
+    } else if (isStandardDevice(d)) {
       kept.push_back(d);
     } else {
       dropped.push_back(d.is_object() ? d.value("path", std::string("?")) : "?");
@@ -539,7 +577,7 @@ Result<RewriteResult> rewriteSpec(const nlohmann::json& in, const SpecContext& c
   ECI_TRY(checkMountSources(spec, ctx));  // mount_sources.h: every mount, by the paths it names
   ECI_TRY(unionPaths(lx, "maskedPaths", maskedPaths(), r.notes));
   ECI_TRY(unionPaths(lx, "readonlyPaths", readonlyPaths(), r.notes));
-  ECI_TRY(rewriteDevices(lx, r.notes));
+  ECI_TRY(rewriteDevices(lx, r.notes, r.fifos));
   ECI_TRY(rewriteCapabilities(spec, ctx, r.notes));
   ECI_TRY(rewriteSysctls(lx, ctx, r.notes));
   ECI_TRY(rewriteProcess(spec, r.notes));

@@ -57,9 +57,21 @@ struct SpecContext {
   std::function<bool(const std::string&)> isSocket;
 };
 
+// A FIFO (`type: p`) of linux.devices. runc mknods it without a user namespace, but in one it
+// bind-mounts the HOST's node at the entry's path instead (any host file, not only a FIFO), so
+// rewriteSpec takes these entries out of linux.devices and eci-runc makes each FIFO itself (in the
+// container's private state dir, owned by the mapped uid/gid) and binds it at `path`.
+struct FifoDevice {
+  std::string path;  // absolute, in the container
+  uint32_t mode = 0666;
+  uint32_t uid = 0;  // container ids
+  uint32_t gid = 0;
+};
+
 struct RewriteResult {
   nlohmann::json spec;
   std::vector<std::string> notes;  // what was changed and why (logged by eci-runc)
+  std::vector<FifoDevice> fifos;   // removed from linux.devices; eci-runc provides them
 };
 
 // ECI on: applies every rule of docs/design/eci-runc.md; ECI off: returns the spec unchanged.
@@ -73,6 +85,8 @@ Result<RewriteResult> rewriteSpec(const nlohmann::json& spec, const SpecContext&
 Status checkBindSource(const std::string& written, const std::string& resolved,
                        const SpecContext& ctx);
 bool isBindMount(const nlohmann::json& mount);
+// A bind with the `rbind` option: its submounts are part of it (Docker's -v uses rbind).
+bool isRecursiveBind(const nlohmann::json& mount);
 
 // The pids of `/proc/<pid>/ns/<type>` paths in linux.namespaces (user namespace entries ignored:
 // eci replaces them), sorted, without duplicates. Malformed entries are skipped (rewriteSpec

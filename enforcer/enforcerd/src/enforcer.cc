@@ -137,6 +137,11 @@ json Enforcer::create(const json& request) {
   if (!bundle.ok()) return errorReply(bundle.error().str());
   auto runcRoot = stringField(request, "runcRoot", false);
   if (!runcRoot.ok()) return errorReply(runcRoot.error().str());
+  // The container joins namespaces of this one (eci-runc found it): it shares its range.
+  auto joins = stringField(request, "joins", false);
+  if (!joins.ok()) return errorReply(joins.error().str());
+  if (!joins->empty() && !validContainerId(*joins))
+    return errorReply("request /joins: invalid container id '" + *joins + "'");
   if (bundle->empty()) return errorReply("request /bundle: must not be empty");
   if (auto st = absoluteOrEmpty(*bundle, "bundle"); !st.ok()) return errorReply(st.error().str());
   if (auto st = absoluteOrEmpty(*runcRoot, "runcRoot"); !st.ok()) {
@@ -147,7 +152,7 @@ json Enforcer::create(const json& request) {
   ContainerCreate c{*id, *bundle, *runcRoot, pol->policy.enabled, {}};
   bool fresh = false;
   if (pol->policy.enabled) {
-    auto alloc = ranges_.allocate(*id, *bundle, *runcRoot, &fresh);
+    auto alloc = ranges_.allocate(*id, *bundle, *runcRoot, &fresh, *joins);
     if (!alloc.ok()) {
       LOG_ERROR("create %s: %s", id->c_str(), alloc.error().str().c_str());
       return errorReply(alloc.error().str());
@@ -158,8 +163,12 @@ json Enforcer::create(const json& request) {
   for (size_t i = 0; i < started_; ++i) {
     json mine = nullptr;
     if (auto st = modules_[i]->onCreate(c, mine); !st.ok()) {
-      for (size_t j = 0; j < i; ++j) modules_[j]->onRelease(*id);
-      if (fresh) (void)ranges_.release(*id);
+      // Undo only what this call made: with an id that was already live, its modules' state
+      // and range belong to that container.
+      if (fresh) {
+        for (size_t j = 0; j < i; ++j) modules_[j]->onRelease(*id);
+        (void)ranges_.release(*id);
+      }
       auto err = std::move(st).error().wrap(std::string("module ") + modules_[i]->name());
       LOG_ERROR("create %s: %s", id->c_str(), err.str().c_str());
       return errorReply(err.str());
@@ -170,6 +179,7 @@ json Enforcer::create(const json& request) {
                 {"policy", pol->policy.toJson()},
                 {"verified", pol->verified},
                 {"serial", pol->serial},
+                {"fresh", fresh},
                 {"range", {{"start", c.range.start}, {"size", c.range.size}}},
                 {"engineDataRoot", config_.engineDataRoot}};
   if (!pol->verified) reply["reason"] = pol->reason;
@@ -232,6 +242,7 @@ json Enforcer::statusJson() {
                       {"bundle", a.bundle},
                       {"runcRoot", a.runcRoot},
                       {"allocatedAt", a.allocatedAt}});
+    if (!a.joined.empty()) allocs.back()["joined"] = a.joined;
   }
   json mods = json::object();
   for (size_t i = 0; i < started_; ++i) {

@@ -43,7 +43,7 @@ RangeAllocator::RangeAllocator(std::filesystem::path stateFile, uint32_t base, u
       count_(count),
       probe_(std::move(probe)),
       reconcileInterval_(reconcileInterval),
-      used_(count, false) {}
+      refs_(count, 0) {}
 
 Status RangeAllocator::validateGeometry(uint32_t base, uint32_t count) {
   if (base == 0) return Error("range base must be > 0 (host uid 0 is never mapped)");
@@ -58,7 +58,8 @@ Status RangeAllocator::validateGeometry(uint32_t base, uint32_t count) {
 Status RangeAllocator::load() {
   std::unique_lock lock(mu_);
   byId_.clear();
-  used_.assign(count_, false);
+  refs_.assign(count_, 0);
+  std::vector<bool> owned(count_, false);  // a non-joiner holds the range
   const std::string where = "allocations file '" + stateFile_.string() + "'";
   if (exists(stateFile_)) {
     auto text = fs::readFile(stateFile_, 64u << 20);
@@ -98,11 +99,17 @@ Status RangeAllocator::load() {
       if (e.contains("allocatedAt") && e["allocatedAt"].is_number_integer()) {
         a.allocatedAt = e["allocatedAt"].get<int64_t>();
       }
+      if (e.contains("joined") && e["joined"].is_string())
+        a.joined = e["joined"].get<std::string>();
       if (byId_.count(a.id)) return Error(ptr + "/id: duplicate container id '" + a.id + "'");
-      if (used_[indexOf(a.start)]) {
-        return Error(ptr + "/start: range " + std::to_string(a.start) + " allocated twice");
+      // Joiners share a range; two containers that each were granted it are a corrupt file.
+      if (a.joined.empty()) {
+        if (owned[indexOf(a.start)]) {
+          return Error(ptr + "/start: range " + std::to_string(a.start) + " allocated twice");
+        }
+        owned[indexOf(a.start)] = true;
       }
-      used_[indexOf(a.start)] = true;
+      ++refs_[indexOf(a.start)];
       byId_.emplace(a.id, std::move(a));
     }
   }
@@ -115,7 +122,8 @@ Status RangeAllocator::load() {
 }
 
 Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::string& bundle,
-                                            const std::string& runcRoot, bool* fresh) {
+                                            const std::string& runcRoot, bool* fresh,
+                                            const std::string& joins) {
   if (fresh != nullptr) *fresh = false;
   if (!validContainerId(id)) return Error("invalid container id '" + id + "'");
   std::unique_lock lock(mu_);
@@ -128,23 +136,47 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
     return a;
   }
 
+  if (!joins.empty()) {
+    // A joiner runs in the user namespace of `joins`: it takes no range of its own but keeps
+    // that one taken until every member of the group is gone.
+    auto owner = byId_.find(joins);
+    if (owner == byId_.end()) {
+      return Error(ENOENT, "allocating a uid/gid range for '" + id + "': container '" + joins +
+                               "', whose namespaces it joins, holds no range");
+    }
+    Allocation a;
+    a.id = id;
+    a.start = owner->second.start;
+    a.bundle = bundle;
+    a.runcRoot = runcRoot;
+    a.allocatedAt = static_cast<int64_t>(::time(nullptr));
+    a.joined = joins;
+    ++refs_[indexOf(a.start)];
+    byId_.emplace(id, a);
+    const uint64_t v = ++version_;
+    lock.unlock();
+    ECI_TRY_CTX(flushTo(v), "persisting the allocation for '" + id + "'");
+    if (fresh != nullptr) *fresh = true;
+    return a;
+  }
+
   const auto now = std::chrono::steady_clock::now();
   bool reconciled = false;
   if (now - lastReconcile_ >= reconcileInterval_) {
     reconciled = reconcileLocked() > 0;
   }
   auto findFree = [&]() -> size_t {
-    for (size_t i = 0; i < used_.size(); ++i) {
-      if (!used_[i]) return i;
+    for (size_t i = 0; i < refs_.size(); ++i) {
+      if (refs_[i] == 0) return i;
     }
-    return used_.size();
+    return refs_.size();
   };
   size_t idx = findFree();
-  if (idx == used_.size()) {
+  if (idx == refs_.size()) {
     reconciled = reconcileLocked() > 0 || reconciled;
     idx = findFree();
   }
-  if (idx == used_.size()) {
+  if (idx == refs_.size()) {
     if (reconciled) {
       const uint64_t v = ++version_;
       lock.unlock();
@@ -159,7 +191,7 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
   a.bundle = bundle;
   a.runcRoot = runcRoot;
   a.allocatedAt = static_cast<int64_t>(::time(nullptr));
-  used_[idx] = true;
+  refs_[idx] = 1;
   byId_.emplace(id, a);
   const uint64_t v = ++version_;
   lock.unlock();
@@ -173,7 +205,7 @@ Result<bool> RangeAllocator::release(const std::string& id) {
   std::unique_lock lock(mu_);
   auto it = byId_.find(id);
   if (it == byId_.end()) return false;
-  used_[indexOf(it->second.start)] = false;
+  --refs_[indexOf(it->second.start)];
   byId_.erase(it);
   const uint64_t v = ++version_;
   lock.unlock();
@@ -199,7 +231,7 @@ size_t RangeAllocator::reconcileLocked() {
       ++it;
       continue;
     }
-    used_[indexOf(it->second.start)] = false;
+    --refs_[indexOf(it->second.start)];
     it = byId_.erase(it);
     ++freed;
   }
@@ -215,6 +247,7 @@ std::string RangeAllocator::serializeLocked() const {
                     {"bundle", a.bundle},
                     {"runcRoot", a.runcRoot},
                     {"allocatedAt", a.allocatedAt}});
+    if (!a.joined.empty()) list.back()["joined"] = a.joined;
   }
   json doc = {{"format", kFormat}, {"allocations", std::move(list)}};
   return doc.dump(1) + "\n";

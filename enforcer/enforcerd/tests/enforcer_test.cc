@@ -321,5 +321,80 @@ TEST_F(EnforcerTest, ModuleCreateFailureFailsCreateAndReleasesRange) {
   EXPECT_THAT(rec.events, ::testing::Contains("release a c1"));
 }
 
+TEST_F(EnforcerTest, SecondCreateOfALiveIdIsNotFreshAndItsFailureReleasesNothing) {
+  // Issue 12 item 1: a second create with a live container's id must not tear down that
+  // container's modules or range when it fails.
+  Recorder rec;
+  Enforcer e(cfg_);
+  auto flaky = std::make_unique<FakeModule>("a", rec);
+  e.addModule(std::move(flaky));
+  ASSERT_TRUE(e.init().ok());
+  ASSERT_TRUE(e.startModules().ok());
+  json first = create(e, "c1");
+  ASSERT_EQ(first["ok"], true);
+  EXPECT_EQ(first["fresh"], true);
+  json second = create(e, "c1");
+  ASSERT_EQ(second["ok"], true);
+  EXPECT_EQ(second["fresh"], false);
+  EXPECT_EQ(second["range"], first["range"]);
+  EXPECT_THAT(rec.events, ::testing::Not(::testing::Contains("release a c1")));
+}
+
+// Fails every onCreate after the first.
+class FailsAfterFirst : public FakeModule {
+ public:
+  using FakeModule::FakeModule;
+  Status onCreate(const ContainerCreate& c, json& extra) override {
+    if (calls_++ > 0) return Error("busy");
+    return FakeModule::onCreate(c, extra);
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+TEST_F(EnforcerTest, FailedCreateOfALiveIdLeavesItsModulesAndRange) {
+  Recorder rec;
+  Enforcer e(cfg_);
+  e.addModule(std::make_unique<FakeModule>("a", rec));
+  e.addModule(std::make_unique<FailsAfterFirst>("b", rec));
+  ASSERT_TRUE(e.init().ok());
+  ASSERT_TRUE(e.startModules().ok());
+  ASSERT_EQ(create(e, "c1")["ok"], true);
+  EXPECT_EQ(create(e, "c1")["ok"], false);  // not fresh: nothing of c1 is undone
+  EXPECT_THAT(rec.events, ::testing::Not(::testing::Contains("release a c1")));
+  EXPECT_EQ(e.ranges().inUse(), 1u);
+}
+
+TEST_F(EnforcerTest, JoinerSharesTheRangeUntilTheLastMemberIsReleased) {
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  json x = create(e, "x");
+  ASSERT_EQ(x["ok"], true);
+  std::filesystem::create_directories(dir_ / "bundles" / "y");
+  json y = e.handleControl({{"op", "create"},
+                            {"id", "y"},
+                            {"bundle", (dir_ / "bundles" / "y").string()},
+                            {"runcRoot", (dir_ / "runc").string()},
+                            {"joins", "x"}});
+  ASSERT_EQ(y["ok"], true) << y.dump();
+  EXPECT_EQ(y["range"], x["range"]);
+  EXPECT_EQ(y["fresh"], true);
+  ASSERT_EQ(e.handleControl({{"op", "release"}, {"id", "x"}})["ok"], true);
+  // x is gone, y still runs in x's user namespace: the range is not handed out again.
+  json z = create(e, "z");
+  EXPECT_NE(z["range"]["start"], x["range"]["start"]);
+  ASSERT_EQ(e.handleControl({{"op", "release"}, {"id", "y"}})["ok"], true);
+  EXPECT_EQ(create(e, "w")["range"]["start"], x["range"]["start"]);
+  // Joining a container that holds no range is refused (never a range picked at random).
+  json bad = e.handleControl({{"op", "create"},
+                              {"id", "v"},
+                              {"bundle", (dir_ / "bundles" / "w").string()},
+                              {"joins", "nosuch"}});
+  EXPECT_EQ(bad["ok"], false);
+  json status = e.handleControl({{"op", "status"}});
+  EXPECT_EQ(status["ranges"]["inUse"], 2);
+}
+
 }  // namespace
 }  // namespace eci::enforcerd

@@ -180,7 +180,7 @@ TEST_F(RangeAllocatorTest, ExhaustedAllocatorReconcilesLazily) {
 }
 
 TEST_F(RangeAllocatorTest, AllocationWithoutRuntimePathsIsKept) {
-  Allocation a{"x", 100000, "", "", 0};
+  Allocation a{"x", 100000, "", "", 0, ""};
   EXPECT_TRUE(runtimeHasContainer(a));
   a.bundle = (dir_ / "nope").string();
   EXPECT_FALSE(runtimeHasContainer(a));
@@ -269,6 +269,42 @@ TEST_F(RangeAllocatorTest, FiftyConcurrentAllocationsAreDistinct) {
   RangeAllocator reloaded(file(), 100000, 4096, alwaysLive);
   ASSERT_TRUE(reloaded.load().ok());
   EXPECT_EQ(reloaded.inUse(), 50u);
+}
+
+TEST_F(RangeAllocatorTest, JoinersKeepTheRangeAcrossRestartsAndReconcile) {
+  {
+    RangeAllocator r(file(), 100000, 4, alwaysLive);
+    ASSERT_TRUE(r.load().ok());
+    ASSERT_TRUE(r.allocate("x", "/b/x", "/run/runc").ok());
+    bool fresh = false;
+    auto y = r.allocate("y", "/b/y", "/run/runc", &fresh, "x");
+    ASSERT_TRUE(y.ok()) << y.error().str();
+    EXPECT_TRUE(fresh);
+    EXPECT_EQ(y->start, 100000u);
+    EXPECT_EQ(y->joined, "x");
+    ASSERT_TRUE(r.release("x").ok());
+  }
+  // Reloaded from disk: y still holds the range (and two joiners of one range load fine).
+  RangeAllocator r(file(), 100000, 4, alwaysLive);
+  ASSERT_TRUE(r.load().ok());
+  ASSERT_TRUE(r.allocate("y2", "/b/y2", "/run/runc", nullptr, "y").ok());
+  RangeAllocator again(file(), 100000, 4, alwaysLive);
+  ASSERT_TRUE(again.load().ok());
+  auto z = again.allocate("z", "/b/z", "/run/runc");
+  ASSERT_TRUE(z.ok());
+  EXPECT_EQ(z->start, 165536u);
+  EXPECT_FALSE(again.allocate("v", "/b/v", "/run/runc", nullptr, "nosuch").ok());
+}
+
+TEST_F(RangeAllocatorTest, TwoOwnersOfOneRangeAreACorruptFile) {
+  writeFile(file(), R"({"format":"eci-allocations/1","allocations":[
+    {"id":"a","start":100000},{"id":"b","start":100000}]})");
+  RangeAllocator r(file(), 100000, 4, alwaysLive);
+  EXPECT_FALSE(r.load().ok());
+  writeFile(file(), R"({"format":"eci-allocations/1","allocations":[
+    {"id":"a","start":100000},{"id":"b","start":100000,"joined":"a"}]})");
+  RangeAllocator r2(file(), 100000, 4, alwaysLive);
+  EXPECT_TRUE(r2.load().ok());
 }
 
 }  // namespace

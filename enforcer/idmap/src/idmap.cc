@@ -816,6 +816,59 @@ Result<MountGuard> mountIdmappedOverlay(const OverlayOptions& opts, const UserNa
 // ---------------------------------------------------------------------------------------------
 // Binds
 
+namespace {
+
+// ID-mapped (or, under allowPlain on EINVAL, plain) clone of one mount opened as `fd`.
+Result<UniqueFd> cloneForBind(int fd, const std::string& what, int usernsFd, bool allowPlain,
+                              bool* idmapped) {
+  auto m = idmappedCloneFd(fd, what, usernsFd);
+  if (m.ok()) return m;
+  if (allowPlain && m.error().code() == EINVAL) {
+    *idmapped = false;
+    return sys::openTree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH);
+  }
+  return std::move(m).error();
+}
+
+// BindOptions::recursive: every mount strictly below `resolved`, attached at the same place below
+// `target` (which already holds the clone of `resolved` itself).
+Status attachSubmounts(const std::string& resolved, const std::string& target,
+                       const UserNamespace& userns, const BindOptions& options) {
+  ECI_ASSIGN_OR_RETURN(entries, readMountInfo());
+  std::vector<std::string> subs;
+  for (const auto& e : entries) {
+    const std::string& mp = e.mountPoint;
+    if (mp == resolved || !isUnder(mp, resolved)) continue;
+    if (std::any_of(options.excludeUnder.begin(), options.excludeUnder.end(),
+                    [&](const std::string& x) { return !x.empty() && isUnder(mp, normalize(x)); }))
+      continue;
+    // Stacked mounts on one point: the path opens the top-most, cloned once.
+    if (std::find(subs.begin(), subs.end(), mp) == subs.end()) subs.push_back(mp);
+  }
+  std::stable_sort(subs.begin(), subs.end(), [](const std::string& a, const std::string& b) {
+    return std::count(a.begin(), a.end(), '/') < std::count(b.begin(), b.end(), '/');
+  });
+  for (const std::string& sub : subs) {
+    const std::string rel = resolved == "/" ? sub : sub.substr(resolved.size());
+    ECI_ASSIGN_OR_RETURN(fd, sys::open(sub, O_PATH));
+    ECI_ASSIGN_OR_RETURN(real, fdPath(fd.get()));
+    if (real != sub) {
+      return Error(EXDEV, "submount " + quote(sub) + " of the bind source opened as " +
+                              quote(real) + " (moved or replaced meanwhile)");
+    }
+    bool idmapped = true;
+    // Submounts of a caller-mapped bind get the caller's mapping too (contract 4).
+    auto clone = cloneForBind(fd.get(), sub, options.usernsFd >= 0 ? options.usernsFd : userns.fd(),
+                              options.allowPlain, &idmapped);
+    if (!clone.ok()) return std::move(clone).error().wrap("submount " + quote(sub));
+    ECI_TRY_CTX(sys::moveMount(clone->get(), "", AT_FDCWD, target + rel, MOVE_MOUNT_F_EMPTY_PATH),
+                "attaching submount " + quote(sub));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& userns,
                                 const std::string& target, BindOptions options) {
   // Opened once; everything after works on this fd, so a path swapped after the open changes
@@ -850,6 +903,8 @@ Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& 
     return std::move(mv).error().wrap("attaching the bind of " + quote(source));
   }
   result.mount = MountGuard(target, created);
+  // On failure result.mount detaches the whole tree again (MNT_DETACH is recursive).
+  if (options.recursive) ECI_TRY(attachSubmounts(resolved, target, userns, options));
   return result;
 }
 
@@ -1032,8 +1087,9 @@ Status cleanup(const Layout& layout) {
 
   // Only the entries this library creates, one level each: no recursive removal, so nothing that
   // is not ours can be deleted even if the layout was tampered with.
-  const std::string binds = layout.bindsDir();
-  if (UniqueFd bd(::open(binds.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)); bd) {
+  auto emptyDir = [&](const std::string& sub) {
+    UniqueFd bd(::open(sub.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!bd) return;
     std::vector<std::string> names;
     if (DIR* d = ::fdopendir(bd.release())) {
       while (dirent* ent = ::readdir(d)) {
@@ -1043,7 +1099,7 @@ Status cleanup(const Layout& layout) {
       ::closedir(d);
     }
     for (const std::string& n : names) {
-      const std::string p = binds + "/" + n;
+      const std::string p = sub + "/" + n;
       if (::rmdir(p.c_str()) != 0) {
         if (errno == ENOTDIR) {
           if (::unlink(p.c_str()) != 0) note(Error::fromErrno("unlink(" + quote(p) + ")"));
@@ -1052,7 +1108,11 @@ Status cleanup(const Layout& layout) {
         }
       }
     }
-  }
+  };
+  const std::string binds = layout.bindsDir();
+  emptyDir(binds);
+  emptyDir(layout.bundleDir());
+  emptyDir(layout.fifosDir());
   auto rm = [&](const std::string& p, bool isDir) {
     const int rc = isDir ? ::rmdir(p.c_str()) : ::unlink(p.c_str());
     if (rc != 0 && errno != ENOENT) {
@@ -1060,6 +1120,8 @@ Status cleanup(const Layout& layout) {
     }
   };
   rm(binds, true);
+  rm(layout.bundleDir(), true);
+  rm(layout.fifosDir(), true);
   rm(layout.rootfsPath(), true);
   rm(layout.usernsPath(), false);
   rm(dir, true);

@@ -288,6 +288,45 @@ TEST_F(IdmapTest, CallerMappedBindActsWithTheCallersRights) {
   EXPECT_FALSE(fsys::exists(rootDir + "/nope"));
 }
 
+TEST_F(IdmapTest, RecursiveBindKeepsSubmountsIdMappedAndLeavesOutExcluded) {
+  // Issue 12 item 5: an rbind source's submounts are part of it.
+  const std::string vol = tmp_.path() + "/rvol";
+  ASSERT_EQ(::mkdir(vol.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((vol + "/sub").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((vol + "/hidden").c_str(), 0755), 0);
+  ASSERT_EQ(::mount("tmpfs", (vol + "/sub").c_str(), "tmpfs", 0, "mode=0755"), 0);
+  ASSERT_EQ(::mount("tmpfs", (vol + "/hidden").c_str(), "tmpfs", 0, "mode=0755"), 0);
+  testing::writeFile(vol + "/sub/by-1234", "u\n", 1234, 1234);
+  testing::writeFile(vol + "/hidden/secret", "s\n");
+  auto layout = Layout::make(runDir(), "crb");
+  ASSERT_TRUE(layout.ok());
+  {
+    auto cfs = ContainerFs::begin(*layout, kRange, kRange);
+    ASSERT_TRUE(cfs.ok()) << cfs.error().str();
+    auto plain = cfs->addBind(vol);
+    ASSERT_TRUE(plain.ok()) << plain.error().str();
+    EXPECT_FALSE(fsys::exists(plain->mount.path() + "/sub/by-1234")) << "bind is not recursive";
+    BindOptions o;
+    o.recursive = true;
+    o.excludeUnder = {vol + "/hidden"};
+    auto b = cfs->addBind(vol, o);
+    ASSERT_TRUE(b.ok()) << b.error().str();
+    const std::string t = b->mount.path();
+    EXPECT_FALSE(fsys::exists(t + "/hidden/secret")) << "an excluded submount showed through";
+    const std::string failures = testing::runAsNamespaceRoot(cfs->userns().fd(), [&]() {
+      std::string out;
+      if (statUid(t + "/sub/by-1234") != "1234") out += "sub uid " + statUid(t + "/sub/by-1234");
+      return out;
+    });
+    EXPECT_EQ(failures, "") << "the submount must be ID-mapped too";
+  }
+  auto left = mountsUnder(layout->containerDir());
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << "rolled back with its submounts";
+  ::umount2((vol + "/sub").c_str(), MNT_DETACH);
+  ::umount2((vol + "/hidden").c_str(), MNT_DETACH);
+}
+
 TEST_F(IdmapTest, BindOfAnOverlayPathSaysWhyAndCanFallBack) {
   EngineLayout e = testing::makeEngineLayout(tmp_.path());
   auto layout = Layout::make(runDir(), "c3");

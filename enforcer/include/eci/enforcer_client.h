@@ -25,7 +25,11 @@ struct IdRange {
 struct CreateGrant {
   Policy policy;  // the policy in force (verified, or fail-closed defaults)
   bool policyVerified = false;
-  IdRange range;               // allocated exclusively to this container (size 0 if ECI is off)
+  IdRange range;  // allocated exclusively to this container (size 0 if ECI is off)
+  // This create made the allocation. False when the id already held one (a live container with
+  // that id, or a retry): a failed create must then release nothing, or it would tear down the
+  // live container's range and /proc emulation.
+  bool fresh = false;
   std::string engineDataRoot;  // e.g. /var/lib/docker; restricted as a whole
   // The reply's "modules": what each enforcer module tells eci-runc, e.g. modules/procfs
   // {"base", "hook"} for the /proc and /sys emulation (eci/procfs/spec.h).
@@ -46,8 +50,10 @@ class Client {
 
   // Allocates (or returns the already allocated) range for `containerId`. `runcRoot` and
   // `bundle` let the enforcer reconcile allocations with the runtime's state after a restart.
+  // `joins`: the ECI container whose namespaces this one joins; it shares (and keeps alive) that
+  // container's range instead of taking a new one.
   Result<CreateGrant> create(const std::string& containerId, const std::string& bundle,
-                             const std::string& runcRoot);
+                             const std::string& runcRoot, const std::string& joins = {});
   // The container is gone (runc delete, or a failed create): release its range. Idempotent.
   Status release(const std::string& containerId);
   // Records who asked the engine for `containerId` (contract 4; eci-apiproxyd calls it after

@@ -10,6 +10,8 @@
 #   eci_up                 start everything; exports DOCKER_HOST and the variables below;
 #                          imports busybox:latest (Debian's busybox-static + /etc/passwd, a file
 #                          /home/u1000/owned owned by 1000:1000). Registers eci_down on EXIT.
+#   eci_enforcer_up        only ECI_T, the variables and a private eci-enforcerd (no engine).
+#   eci_busybox_rootfs [DIR]  a busybox rootfs (default $ECI_T/busybox-root), e.g. for OCI bundles.
 #   eci_down               stop everything, remove every mount and dir it made (idempotent).
 #   eci_push_policy JSON   sign the policy JSON with the test key (eci-admin policy sign) and push
 #                          it (eci-admin policy push); prints the push output, returns its status.
@@ -137,8 +139,9 @@ eci_push_policy() {  # JSON
   "$ECI_ADMIN_BIN" policy push --push-socket "$ECI_PUSH_SOCK" "$ECI_T/policy.bundle"
 }
 
-_eci_make_busybox() {
-  local root="$ECI_T/busybox-root" bb
+# A busybox rootfs (Debian's busybox-static) at DIR (default $ECI_T/busybox-root).
+eci_busybox_rootfs() {
+  local root=${1:-$ECI_T/busybox-root} bb
   bb=$(command -v busybox)
   [[ -n "$bb" ]] && file -L "$bb" 2>/dev/null | grep -q "statically linked" || bb=/bin/busybox
   mkdir -p "$root"/{bin,etc,tmp,root,home/u1000,proc,sys,dev}
@@ -152,11 +155,17 @@ _eci_make_busybox() {
   chmod 1777 "$root/tmp"
   echo owned >"$root/home/u1000/owned"
   chown -R 1000:1000 "$root/home/u1000"
+}
+
+_eci_make_busybox() {
+  local root="$ECI_T/busybox-root"
+  eci_busybox_rootfs "$root"
   tar -C "$root" --numeric-owner -cf "$ECI_T/busybox.tar" .
   docker import "$ECI_T/busybox.tar" busybox:latest >/dev/null
 }
 
-eci_up() {
+# eci_up's first half: ECI_T, the variables and keys, and a private eci-enforcerd (no engine).
+eci_enforcer_up() {
   set +e
   _eci_find_bin ECI_RUNC_BIN eci-runc
   _eci_find_bin ECI_ENFORCERD_BIN eci-enforcerd
@@ -177,6 +186,10 @@ eci_up() {
       cp "$ECI_T/keys/eci-policy.pub" "$ECI_T/trusted-keys/test.pub"
   fi
   eci_enforcer_start || return 1
+}
+
+eci_up() {
+  eci_enforcer_up || return 1
 
   # containerd: private root, state and sockets; only what dockerd needs.
   cat >"$ECI_T/containerd/config.toml" <<EOF

@@ -27,6 +27,10 @@ struct Allocation {
   std::string bundle;       // the OCI bundle dir the runtime created the container from
   std::string runcRoot;     // runc's --root; the container is live while <root>/<id>/state.json is
   int64_t allocatedAt = 0;  // unix seconds
+  // Set when the container joined another's namespaces (--network/--pid/--ipc container:X): the
+  // id whose range it shares. The range then stays taken while any member of the group holds it
+  // (the joiner still runs in X's user namespace after X is deleted).
+  std::string joined;
 };
 
 // Whether the container an allocation was made for still exists in the runtime.
@@ -58,11 +62,15 @@ class RangeAllocator {
   Status load();
 
   // Idempotent per id: a second create for the same id gets the same range. `fresh` (optional)
-  // tells whether this call made the allocation. When persisting fails the error is returned and
+  // tells whether this call made the allocation (a caller rolling back releases only then, never
+  // the range of a live container that already had the id). With `joins` (a container id that
+  // holds a range), the allocation shares that range instead of taking a new one; it is an error
+  // if `joins` holds none. When persisting fails the error is returned and
   // the range stays reserved in memory (never handed to another id): the next successful write
   // carries it, or reconcile frees it once the failed container's bundle is gone.
   Result<Allocation> allocate(const std::string& id, const std::string& bundle,
-                              const std::string& runcRoot, bool* fresh = nullptr);
+                              const std::string& runcRoot, bool* fresh = nullptr,
+                              const std::string& joins = {});
   // Returns whether `id` held a range. The range is free in memory even when persisting fails
   // (the error is returned): the next successful write carries it, and a restart's reconcile
   // frees it anyway once the container is gone.
@@ -90,7 +98,7 @@ class RangeAllocator {
 
   mutable std::mutex mu_;
   std::map<std::string, Allocation> byId_;
-  std::vector<bool> used_;  // by range index
+  std::vector<uint32_t> refs_;  // by range index: allocations holding it (joiners share one)
   std::chrono::steady_clock::time_point lastReconcile_{};
   uint64_t version_ = 0;  // bumped on every change, under mu_
 

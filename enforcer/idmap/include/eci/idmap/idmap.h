@@ -73,6 +73,9 @@ struct IdRange {
 //   <runDir>/<id>/userns         bind mount of the user namespace's nsfs file
 //   <runDir>/<id>/rootfs         0711, mount point of the ID-mapped overlay (root.path)
 //   <runDir>/<id>/binds/<n>      mount points of ID-mapped binds (directory or file)
+//   <runDir>/<id>/bundle/        the private OCI bundle runc gets (config.json, rewritten), so
+//                                the engine's bundle is never changed (eci-runc)
+//   <runDir>/<id>/fifos/<n>      FIFOs eci-runc made for the spec's `p` devices
 // Every ancestor of runDir must be searchable by others (o+x): runc's init walks these paths as
 // root of the container's user namespace. mountRootfs/addBind check this and say which directory
 // is in the way. <id>/ is closed to everyone else: through it the container's rootfs would be
@@ -89,6 +92,8 @@ class Layout {
   std::string usernsPath() const { return containerDir() + "/userns"; }
   std::string rootfsPath() const { return containerDir() + "/rootfs"; }
   std::string bindsDir() const { return containerDir() + "/binds"; }
+  std::string bundleDir() const { return containerDir() + "/bundle"; }
+  std::string fifosDir() const { return containerDir() + "/fifos"; }
 
  private:
   Layout(std::string runDir, std::string id) : runDir_(std::move(runDir)), id_(std::move(id)) {}
@@ -205,6 +210,16 @@ struct BindOptions {
   bool allowPlain = false;
   // ID-map through this user namespace instead of the container's (callerMapping()), or -1.
   int usernsFd = -1;
+  // `rbind`: the source's submounts too (what runc's rbind shows), each cloned on its own and
+  // ID-mapped (or plain, under allowPlain) at the same place below the target, parents first.
+  // Per mount and not one AT_RECURSIVE clone + mount_setattr: that is all-or-nothing (one
+  // submount that can't be ID-mapped, e.g. an overlay, fails the whole bind) and could not leave
+  // out `excludeUnder`. A submount is opened by its path and refused if the path opened is not
+  // that mount point (a directory swapped for a symlink meanwhile).
+  bool recursive = false;
+  // Submounts at or below these paths are left out (eci's own per-container state: another
+  // container's ID-mapped rootfs, binds and /proc emulation must never show through a bind).
+  std::vector<std::string> excludeUnder = {};
 };
 
 // A user namespace (fd) for a host bind that acts with a caller's rights (contract 4): container
@@ -215,7 +230,7 @@ struct BindOptions {
 Result<UniqueFd> callerMapping(IdRange container, uint32_t uid, uint32_t gid);
 
 // Attaches an ID-mapped clone of `source` (a directory, or a file/socket/device node mounted on a
-// file; submounts are not included) at
+// file; submounts only with options.recursive) at
 // `target` (created: a directory 0711 or an empty file 0600, whichever `source` is).
 Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& userns,
                                 const std::string& target, BindOptions options = {});

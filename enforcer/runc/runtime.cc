@@ -1,0 +1,251 @@
+#include "runtime.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "eci/enforcer_client.h"
+
+extern char** environ;
+
+namespace eci::runc {
+namespace {
+
+using nlohmann::json;
+
+std::string nowRfc3339() {
+  char buf[64];
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t{};
+  gmtime_r(&ts.tv_sec, &t);
+  (void)strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  char out[96];
+  (void)snprintf(out, sizeof out, "%s.%09ldZ", buf, ts.tv_nsec);
+  return out;
+}
+
+void appendLine(const std::string& path, const std::string& line) {
+  if (path.empty()) return;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  const std::string l = line + "\n";
+  ssize_t n = ::write(fd, l.data(), l.size());
+  (void)n;
+  ::close(fd);
+}
+
+// eci's settings from the environment, each overridden by its flag. Why a second way in: dockerd
+// runs a runtime that has "runtimeArgs" through a shell script it generates
+// (<data-root>/runtimes/<name>), one more exec on every create, start and delete; containerd's
+// environment reaches eci-runc through the shim without one. ECI_RUNC_RESTRICT is a ':'-separated
+// list, as PATH is.
+void applyEnvironment(Settings& s) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+  };
+  if (const char* v = env("ECI_RUNC_ENFORCER_SOCKET")) s.enforcerSocket = v;
+  if (const char* v = env("ECI_RUNC_REAL_RUNC")) s.realRunc = v;
+  if (const char* v = env("ECI_RUNC_RUN_DIR")) s.runDir = v;
+  if (const char* v = env("ECI_RUNC_DEBUG_LOG")) s.debugLog = v;
+  if (const char* v = env("ECI_RUNC_GUARD_SOCKET_DIR")) s.guardSocketDir = v;
+  if (const char* v = env("ECI_RUNC_RESTRICT")) {
+    std::string_view list(v);
+    while (!list.empty()) {
+      const size_t colon = list.find(':');
+      const std::string_view item = list.substr(0, colon);
+      if (!item.empty()) s.restrict.emplace_back(item);
+      list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
+    }
+  }
+}
+
+std::vector<char*> cArgv(const std::string& prog, const std::vector<std::string>& args) {
+  std::vector<char*> v;
+  v.push_back(const_cast<char*>(prog.c_str()));
+  for (const auto& s : args) v.push_back(const_cast<char*>(s.c_str()));
+  v.push_back(nullptr);
+  return v;
+}
+
+// Marks the real runc's environment (see kLoopGuardEnv) and execs it.
+[[noreturn]] void execvMarked(const std::string& prog, const std::vector<std::string>& args) {
+  (void)::setenv(kLoopGuardEnv, "1", 1);
+  auto v = cArgv(prog, args);
+  ::execv(prog.c_str(), v.data());
+  (void)fprintf(stderr, "eci-runc: exec %s: %s\n", prog.c_str(), std::strerror(errno));
+  _exit(127);
+}
+
+volatile sig_atomic_t g_child = -1;
+void forwardSignal(int sig) {
+  if (g_child > 0) ::kill(g_child, sig);
+}
+
+}  // namespace
+
+std::vector<std::string> Call::argvWith(const std::vector<std::string>& verbArgv) const {
+  std::vector<std::string> out = inv.globalArgv;
+  out.insert(out.end(), verbArgv.begin(), verbArgv.end());
+  return out;
+}
+
+std::vector<std::string> Call::originalArgv() const {
+  std::vector<std::string> v;
+  if (!inv.verb.empty()) v.push_back(inv.verb);
+  v.insert(v.end(), inv.verbArgv.begin(), inv.verbArgv.end());
+  return argvWith(v);
+}
+
+Result<Call> parseCall(const std::vector<std::string>& argv) {
+  Call c;
+  c.eci.enforcerSocket = enforcer::kDefaultControlSocket;
+  applyEnvironment(c.eci);
+  c.inv = cli::parse(argv);
+  bool restrictFlagSeen = false;
+  for (const auto& f : c.inv.eciFlags) {
+    if (f.name == "eci-enforcer-socket") c.eci.enforcerSocket = f.value;
+    if (f.name == "eci-runc") c.eci.realRunc = f.value;
+    if (f.name == "eci-run-dir") c.eci.runDir = f.value;
+    if (f.name == "eci-debug-log") c.eci.debugLog = f.value;
+    if (f.name == "eci-guard-socket-dir") c.eci.guardSocketDir = f.value;
+    if (f.name == "eci-restrict") {
+      if (!restrictFlagSeen) c.eci.restrict.clear();  // the flags replace ECI_RUNC_RESTRICT
+      restrictFlagSeen = true;
+      c.eci.restrict.push_back(f.value);
+    }
+  }
+  if (auto v = c.inv.global("root")) c.root = *v;
+  if (auto v = c.inv.global("log")) c.log = *v;
+  if (auto v = c.inv.global("log-format")) c.jsonLog = *v == "json";
+  return c;
+}
+
+Result<std::string> resolveRealRunc(const std::string& given, const std::string& self) {
+  std::string path = given;
+  struct stat st {};
+  if (path.empty()) path = ::stat(kDivertedRunc, &st) == 0 ? kDivertedRunc : kDefaultRunc;
+  const std::string me = self.empty() ? "/proc/self/exe" : self;
+  struct stat mine {};
+  if (::stat(me.c_str(), &mine) != 0) return Error::fromErrno("stat('" + me + "')");
+  if (::stat(path.c_str(), &st) != 0) {
+    return Error::fromErrno("the real runc '" + path + "'",
+                            "set --eci-runc or ECI_RUNC_REAL_RUNC to Debian's runc");
+  }
+  if (st.st_dev == mine.st_dev && st.st_ino == mine.st_ino) {
+    return Error(ELOOP, "the real runc '" + path + "' is eci-runc itself",
+                 "point --eci-runc or ECI_RUNC_REAL_RUNC at Debian's runc (" +
+                     std::string(kDivertedRunc) + " when installed)");
+  }
+  return path;
+}
+
+void runcLog(const Call& c, const char* level, const std::string& msg) {
+  if (c.log.empty()) return;
+  if (c.jsonLog) {
+    appendLine(c.log, json{{"level", level}, {"msg", msg}, {"time", nowRfc3339()}}.dump());
+  } else {
+    appendLine(c.log, "time=\"" + nowRfc3339() + "\" level=" + level + " msg=" + json(msg).dump());
+  }
+}
+
+void debugLog(const Call& c, const std::string& msg) {
+  appendLine(c.eci.debugLog, nowRfc3339() + " [" + std::to_string(getpid()) + "] " + msg);
+}
+
+int fail(const Call& c, const std::string& msg) {
+  (void)fprintf(stderr, "eci-runc: %s\n", msg.c_str());
+  runcLog(c, "error", msg);
+  debugLog(c, "error: " + msg);
+  return 1;
+}
+
+void execRunc(const Call& c, const std::vector<std::string>& args) {
+  execvMarked(c.runc, args);
+}
+
+int runRunc(const Call& c, const std::vector<std::string>& args) {
+  // Block everything across fork so no signal is lost or kills us before the handlers are in
+  // place; pending ones are forwarded once unblocked.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::sigprocmask(SIG_BLOCK, &all, &old);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return -1;
+  }
+  if (pid == 0) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    execvMarked(c.runc, args);
+  }
+  g_child = pid;
+  // runc (signals.go) catches every signal and forwards all but SIGCHLD (it reaps), SIGWINCH
+  // (it resizes the tty: runc gets it from us and does so) and SIGURG (Go's preemption): pass
+  // every catchable one to runc and let it decide, as if the caller had signalled runc.
+  struct sigaction sa {};
+  sa.sa_handler = forwardSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  struct sigaction saved[NSIG] = {};
+  bool installed[NSIG] = {};
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD) continue;
+    installed[sig] = ::sigaction(sig, &sa, &saved[sig]) == 0;  // glibc-reserved RT ones fail
+  }
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  int status = 0;
+  pid_t r;
+  while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  ::sigprocmask(SIG_BLOCK, &all, nullptr);
+  g_child = -1;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (installed[sig]) ::sigaction(sig, &saved[sig], nullptr);
+  }
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (r < 0) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+namespace {
+
+int helpAfter(const Call& c, const std::string& head, bool verbHelp, const std::string& err) {
+  (void)fputs(head.c_str(), stdout);
+  (void)fflush(stdout);
+  if (!c.runc.empty()) {
+    std::vector<std::string> help;
+    if (verbHelp) help.push_back(c.inv.verb);
+    help.emplace_back("--help");
+    (void)runRunc(c, help);
+  }
+  return fail(c, err);
+}
+
+}  // namespace
+
+int usageError(const Call& c) {
+  const cli::Invocation& inv = c.inv;
+  if (inv.usageErrorInVerb)
+    return helpAfter(c, "Incorrect Usage: " + inv.usageError + "\n\n", true, inv.usageError);
+  return helpAfter(c, "Incorrect Usage. " + inv.usageError + "\n\n", false, inv.usageError);
+}
+
+int argCountError(const Call& c, const std::string& msg) {
+  return helpAfter(c, "Incorrect Usage.\n\n", true, msg);
+}
+
+}  // namespace eci::runc
