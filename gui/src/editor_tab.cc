@@ -1,6 +1,8 @@
 #include "editor_tab.h"
 
+#include <QApplication>
 #include <QDir>
+#include <QTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -43,7 +45,7 @@ eci::Status writeFileAtomically(const QString& path, std::string bytes) {
 }
 
 EditorTab::EditorTab(eci::settings::FileKind kind, QWidget* parent)
-    : QWidget(parent), doc_(new Document(kind, this)) {
+    : QWidget(parent), doc_(new Document(kind)) {
   setObjectName(kind == eci::settings::FileKind::kRegistry ? QStringLiteral("registryTab")
                                                            : QStringLiteral("settingsTab"));
   form_ = new FormView(doc_, this);
@@ -95,11 +97,18 @@ EditorTab::EditorTab(eci::settings::FileKind kind, QWidget* parent)
   connect(json_, &JsonPane::undoRequested, this, [this] { doc_->undoStack()->undo(); });
   connect(json_, &JsonPane::redoRequested, this, [this] { doc_->undoStack()->redo(); });
   // After undo/redo of a form edit, follow the field it was about.
+  // Not while the user works in the form (an open editor must not lose its row), and later, not
+  // from inside the model's own setData().
   connect(doc_, &Document::changed, this, [this](const QString& pointer) {
-    if (!pointer.isEmpty() && !form_->tree()->hasFocus()) form_->selectPointer(pointer);
+    QWidget* f = QApplication::focusWidget();
+    if (pointer.isEmpty() || (f != nullptr && form_->isAncestorOf(f))) return;
+    QTimer::singleShot(0, this, [this, pointer] { form_->selectPointer(pointer); });
   });
   connect(&watcher_, &QFileSystemWatcher::fileChanged, this, &EditorTab::onDiskEvent);
   connect(&watcher_, &QFileSystemWatcher::directoryChanged, this, &EditorTab::onDiskEvent);
+  // Children are deleted in the order they were added: the document goes last, after every view
+  // that refers to it.
+  doc_->setParent(this);
 }
 
 void EditorTab::showFinding(const QString& pointer, eci::settings::Position pos) {

@@ -335,8 +335,11 @@ bool FormModel::setData(const QModelIndex& index, const QVariant& value, int rol
 }
 
 void FormModel::sync() {
-  syncNode(*root_, {});
+  // The indices below refer to the previous report: drop them before rows change (views ask for
+  // data while rows are inserted).
+  findings_.clear();
   byPointer_.clear();
+  syncNode(*root_, {});
   forEachNode(*root_, [this](SchemaNode& n) {
     if (n.kind == Kind::kCategory) return;
     byPointer_[n.pointer] = &n;

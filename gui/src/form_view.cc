@@ -125,6 +125,8 @@ FormView::FormView(Document* doc, QWidget* parent)
   tree_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                          QAbstractItemView::AnyKeyPressed);
   tree_->setAlternatingRowColors(true);
+  // Cells, not rows: Left/Right move between Setting, Value and Locked for keyboard editing.
+  tree_->setSelectionBehavior(QAbstractItemView::SelectItems);
   tree_->setUniformRowHeights(true);
   tree_->header()->setSectionResizeMode(QHeaderView::Interactive);
   tree_->setColumnWidth(FormModel::kSetting, 260);

@@ -90,7 +90,9 @@ JsonPane::JsonPane(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) 
   timer_.setInterval(300);
   connect(&timer_, &QTimer::timeout, this, &JsonPane::flush);
   connect(edit_, &QPlainTextEdit::textChanged, this, [this] {
-    if (!applying_) timer_.start();
+    if (applying_) return;
+    pending_ = true;
+    timer_.start();
   });
   connect(edit_, &JsonEdit::focusLost, this, &JsonPane::flush);
   connect(edit_, &JsonEdit::undoRequested, this, [this] {
@@ -107,7 +109,8 @@ JsonPane::JsonPane(Document* doc, QWidget* parent) : QWidget(parent), doc_(doc) 
 }
 
 void JsonPane::flush() {
-  if (!timer_.isActive()) return;
+  if (!pending_) return;
+  pending_ = false;
   timer_.stop();
   doc_->setTextUndoable(edit_->toPlainText().toStdString(), tr("Edit JSON text"));
 }
@@ -116,7 +119,9 @@ void JsonPane::syncFromDocument() {
   const QString want = doc_->qtext();
   const QString have = edit_->toPlainText();
   if (want != have) {
-    if (timer_.isActive()) timer_.stop();  // the document's text wins (undo, reload, form)
+    // The document's text wins (undo, reload, form).
+    timer_.stop();
+    pending_ = false;
     // Replace only the part that differs, in one edit: the cursor and the scroll position stay
     // where the user was whenever the change is elsewhere.
     int prefix = 0;

@@ -50,7 +50,7 @@ class JsonPane : public QWidget {
   JsonEdit* editor() const { return edit_; }
   // Pushes a pending (not yet debounced) edit to the document now.
   void flush();
-  bool pending() const { return timer_.isActive(); }
+  bool pending() const { return pending_; }
   // Selects the JSON value (or key) that starts at line:column (validator positions: bytes).
   void selectAt(eci::settings::Position pos);
   QString selectedText() const;
@@ -69,6 +69,7 @@ class JsonPane : public QWidget {
   QLabel* cursorLabel_;
   QTimer timer_;
   bool applying_ = false;
+  bool pending_ = false;  // typed text not yet pushed to the document
 };
 
 }  // namespace eci::gui

@@ -93,6 +93,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   resize(1400, 860);
 }
 
+MainWindow::~MainWindow() {
+  // The tab widget reports its pages going away while they are deleted: nothing to update then.
+  // So do the undo stacks (cleanChanged) as the documents are deleted.
+  disconnect(tabs_, nullptr, this, nullptr);
+  for (EditorTab* t : {settings_, registry_}) {
+    disconnect(t->document(), nullptr, this, nullptr);
+    disconnect(t->document()->undoStack(), nullptr, this, nullptr);
+  }
+}
+
 EditorTab* MainWindow::currentTab() const {
   return tabs_->currentWidget() == registry_ ? registry_ : settings_;
 }

@@ -29,6 +29,7 @@ class MainWindow : public QMainWindow {
 
  public:
   explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
 
   EditorTab* settingsTab() const { return settings_; }
   EditorTab* registryTab() const { return registry_; }

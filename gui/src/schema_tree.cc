@@ -105,7 +105,8 @@ std::unique_ptr<SchemaNode> build(const json& root, const std::string& key, cons
   n->description = raw.value("description", s.value("description", std::string()));
 
   if (hasType(s, "array") && !hasType(s, "string")) {
-    const json& items = resolve(root, s.value("items", json::object()));
+    const json itemsRaw = s.value("items", json::object());
+    const json items = resolve(root, itemsRaw);
     n->kind =
         hasType(items, "object") ? SchemaNode::Kind::kObjectList : SchemaNode::Kind::kStringList;
     n->itemSchema = items;
