@@ -2,7 +2,6 @@
 
 #include <QApplication>
 #include <QDir>
-#include <QTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -11,6 +10,7 @@
 #include <QSaveFile>
 #include <QSplitter>
 #include <QTextCursor>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include "findings_view.h"

@@ -7,7 +7,8 @@
 namespace eci::gui {
 namespace {
 
-using nlohmann::json;
+// Ordered: the form lists settings in the order the schema documents them.
+using json = nlohmann::ordered_json;
 
 const json& schemaDoc(eci::settings::FileKind kind) {
   static const json admin = json::parse(eci::settings::adminSettingsSchemaText());

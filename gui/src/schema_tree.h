@@ -1,6 +1,7 @@
 // The form's skeleton, generated from the JSON Schemas the validator itself compiles in
 // (eci::settings::adminSettingsSchemaText / registrySchemaText), so the form cannot drift from
-// what is validated: one node per documented setting, with its description, type, enum, range.
+// what is validated: one node per documented setting, with its description, type, enum, range,
+// in the schema's own order (parsed as ordered JSON).
 //
 // Docker's "locked setting" shape ({"value": ..., "locked": bool}) becomes one row whose value is
 // `<ptr>/value` and whose lock is `<ptr>/locked`; any object with a `locked` member gets the lock
@@ -42,11 +43,11 @@ struct SchemaNode {
   std::string valuePointer;
   Kind valueKind = Kind::kObject;
   std::string lockPointer;  // "<pointer>/locked" when the object has a lock, else ""
-  std::vector<nlohmann::json> enumValues;
+  std::vector<nlohmann::ordered_json> enumValues;
   std::optional<long long> minimum, maximum;
   bool required = false;
   ListRole listRole = ListRole::kNone;
-  nlohmann::json itemSchema;  // for kObjectList: the item's schema (resolved)
+  nlohmann::ordered_json itemSchema;  // for kObjectList: the item's schema (resolved)
   SchemaNode* parent = nullptr;
   std::vector<std::unique_ptr<SchemaNode>> children;
 
