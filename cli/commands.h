@@ -16,5 +16,6 @@ void registerPolicyPush(CLI::App& policy, int& exitCode);     // cmd_push.cc: pu
 void registerKeygen(CLI::App& app, int& exitCode);            // cmd_sign.cc
 void registerStatus(CLI::App& app, int& exitCode);  // cmd_status.cc (enforcer + agent state)
 void registerLogin(CLI::App& app, int& exitCode);   // cmd_login.cc: login, logout
+void registerExport(CLI::App& app, int& exitCode);  // cmd_export.cc: MDM artefacts
 
 }  // namespace eci::cli

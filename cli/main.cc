@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   eci::cli::registerKeygen(app, exitCode);
   eci::cli::registerStatus(app, exitCode);
   eci::cli::registerLogin(app, exitCode);
+  eci::cli::registerExport(app, exitCode);
 
   try {
     app.parse(argc, argv);

@@ -14,6 +14,8 @@ packages=(
   # real components the tests drive
   docker.io containerd runc busybox-static fuse3 uidmap xvfb iproute2 iptables procps
   psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3
+  # checks of the MDM exports (xmllint: profiles, ADMX/ADML)
+  libxml2-utils
 )
 # Node.js and npm come with the machine (NodeSource's nodejs, which conflicts with Debian's npm);
 # install Debian's only where neither is present.

@@ -1,5 +1,6 @@
 #include "eci/settings/json_doc.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -21,7 +22,18 @@ std::string printable(char c) {
 // nesting depth before calling it.
 class JsonParser {
  public:
-  JsonParser(std::string_view s, Document& doc) : s_(s), doc_(doc) {}
+  // record: also note every value's and key's position by JSON Pointer. Building those maps is
+  // most of a large file's parse cost (a pointer string per value), and a valid file never asks
+  // for a position, so parseJson() parses without them and Document::locate() re-parses with
+  // them on the first question.
+  JsonParser(std::string_view s, Document& doc, bool record) : s_(s), doc_(doc), record_(record) {
+    // One position per value: a value follows each ',' (or is the first of its container).
+    if (record_) {
+      doc_.values_.reserve(static_cast<size_t>(std::count(s.begin(), s.end(), ',')) + 64);
+    } else {
+      doc_.bytes_ = std::string(s);
+    }
+  }
 
   // Returns false and sets error_ on the first problem.
   bool run() {
@@ -64,7 +76,7 @@ class JsonParser {
 
   bool parseValue(json& out) {
     if (i_ >= s_.size()) return failEof("a value");
-    doc_.values_.emplace(pointer_, pos());
+    if (record_) doc_.values_.emplace(pointer_, pos());
     switch (s_[i_]) {
       case '{':
         return parseObject(out);
@@ -123,8 +135,10 @@ class JsonParser {
       if (s_[i_] != ':') return fail("expected ':' after the key, got " + printable(s_[i_]));
       ++i_;
       skipWs();
-      appendPointerToken(pointer_, key);
-      doc_.keys_.emplace(pointer_, keyPos);
+      if (record_) {
+        appendPointerToken(pointer_, key);
+        doc_.keys_.emplace(pointer_, keyPos);
+      }
       json& slot = out[key];
       if (!parseValue(slot)) return false;
       pointer_.resize(base);
@@ -153,8 +167,10 @@ class JsonParser {
     const size_t base = pointer_.size();
     for (size_t index = 0;; ++index) {
       skipWs();
-      pointer_ += '/';
-      pointer_ += std::to_string(index);
+      if (record_) {
+        pointer_ += '/';
+        pointer_ += std::to_string(index);
+      }
       out.push_back(nullptr);
       if (!parseValue(out.back())) return false;
       pointer_.resize(base);
@@ -374,6 +390,7 @@ class JsonParser {
   size_t i_ = 0;
   uint32_t line_ = 1;
   size_t lineStart_ = 0;
+  bool record_;
   std::string pointer_;
 };
 
@@ -442,7 +459,7 @@ ParseOutcome parseJson(std::string_view bytes, std::string_view fileLabel,
   if (!depthWithin(bytes, limits.maxDepth, deep)) {
     return refuse(deep, "nesting is deeper than " + std::to_string(limits.maxDepth) + " levels");
   }
-  JsonParser p(bytes, r.document);
+  JsonParser p(bytes, r.document, /*record=*/false);
   if (!p.run()) {
     r.document = Document();
     return refuse(p.errorPos, "invalid JSON: " + p.errorReason);
@@ -451,7 +468,18 @@ ParseOutcome parseJson(std::string_view bytes, std::string_view fileLabel,
   return r;
 }
 
+void Document::locate() const {
+  if (located_) return;
+  located_ = true;
+  Document scratch;
+  JsonParser p(bytes_, scratch, /*record=*/true);
+  (void)p.run();  // the same bytes parsed before: cannot fail
+  values_ = std::move(scratch.values_);
+  keys_ = std::move(scratch.keys_);
+}
+
 Position Document::valuePosition(std::string_view pointer) const {
+  locate();
   std::string p(pointer);
   for (;;) {
     if (auto it = values_.find(p); it != values_.end()) return it->second;
@@ -462,6 +490,7 @@ Position Document::valuePosition(std::string_view pointer) const {
 }
 
 Position Document::keyPosition(std::string_view pointer) const {
+  locate();
   if (auto it = keys_.find(std::string(pointer)); it != keys_.end()) return it->second;
   return valuePosition(pointer);
 }

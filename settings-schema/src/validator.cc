@@ -281,6 +281,7 @@ void Checker::images(const json& list, const std::string& ptr, bool eciOn, const
   std::map<std::string, size_t> seen;
   bool everything = false;
   std::vector<ImagePattern> parsed;
+  parsed.reserve(list.size());
   for (size_t i = 0; i < list.size(); ++i) {
     if (!list[i].is_string()) continue;  // the schema reported it
     const std::string p = ptr + '/' + std::to_string(i);

@@ -1,7 +1,8 @@
 // allowedOrgs from every place an admin can put it, and the documented precedence between them:
 //   Windows policy key > macOS configuration profile (com.docker.config, one ';'-joined string)
 //   > macOS desktop.plist (<array> of <string>) > registry.json ({"allowedOrgs": [...]}).
-// The XML parsers use pugixml; every parser is bounded and returns errors naming the source.
+// The parsers are the settings library's (eci/settings/org_sources.h); this header adds the
+// precedence, which needs the platform.
 #pragma once
 
 #include <optional>
@@ -11,28 +12,17 @@
 
 #include "eci/agent/platform.h"
 #include "eci/error.h"
+#include "eci/settings/org_sources.h"
 
 namespace eci::agent {
 
-constexpr size_t kMaxOrgSourceBytes = 1u << 20;
-
-// nullopt: the source does not set allowedOrgs. Error: the source is malformed (with where).
-// `origin` names the source in messages (a path or the registry key).
-Result<std::optional<std::vector<std::string>>> parseRegistryJson(std::string_view text,
-                                                                  const std::string& origin);
-Result<std::optional<std::vector<std::string>>> parseDesktopPlist(std::string_view text,
-                                                                  const std::string& origin);
-// A .mobileconfig (PayloadContent array holding a com.docker.config payload), the managed-
-// preferences plist macOS writes from it, or the bare <dict> some MDMs take.
-Result<std::optional<std::vector<std::string>>> parseConfigProfile(std::string_view text,
-                                                                   const std::string& origin);
-// REG_MULTI_SZ: one org per line; the older documented form separates them with spaces.
-Result<std::optional<std::vector<std::string>>> parsePolicyKeyValue(std::string_view text,
-                                                                    const std::string& origin);
-
-// Org names are lowercase and case-sensitive (eci-settings.md §2.2); anything else is an error
-// rather than a silent mismatch at sign-in.
-Status checkOrgName(const std::string& org, const std::string& origin);
+// The parsers live in the settings library (shared with eci-admin and the GUI).
+using settings::checkOrgName;
+using settings::kMaxOrgSourceBytes;
+using settings::parseConfigProfile;
+using settings::parseDesktopPlist;
+using settings::parsePolicyKeyValue;
+using settings::parseRegistryJson;
 
 struct AllowedOrgs {
   std::vector<std::string> orgs;      // empty: no source sets it

@@ -27,16 +27,21 @@ class Document {
   const nlohmann::json& root() const { return root_; }
 
   // Where the value at `pointer` starts. Falls back to the closest ancestor that has a position
-  // (e.g. for a member that is missing), and to 1:1 for the root.
+  // (e.g. for a member that is missing), and to 1:1 for the root. The first call builds the
+  // position maps (a second parse of the bytes): a valid file never pays for them. Not
+  // thread-safe (the maps are built lazily).
   Position valuePosition(std::string_view pointer) const;
   // Where the key of the object member at `pointer` starts; the value's position otherwise.
   Position keyPosition(std::string_view pointer) const;
 
  private:
   friend class JsonParser;
+  void locate() const;
   nlohmann::json root_;
-  std::unordered_map<std::string, Position> values_;
-  std::unordered_map<std::string, Position> keys_;
+  std::string bytes_;  // what was parsed, for locate()
+  mutable bool located_ = false;
+  mutable std::unordered_map<std::string, Position> values_;
+  mutable std::unordered_map<std::string, Position> keys_;
 };
 
 struct ParseOutcome {
