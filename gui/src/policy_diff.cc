@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "eci/agent/org_sources.h"
 #include "eci/agent/platform.h"
 #include "eci/settings/build_policy.h"
+#include "eci/settings/org_sources.h"
 
 namespace eci::gui {
 namespace {
@@ -67,9 +67,9 @@ std::filesystem::path deployedPath(eci::settings::FileKind kind) {
 }
 
 eci::Result<std::vector<std::string>> importOrgs(std::string_view text, const std::string& origin) {
-  auto profile = eci::agent::parseConfigProfile(text, origin);
+  auto profile = eci::settings::parseConfigProfile(text, origin);
   if (profile.ok() && profile->has_value()) return **profile;
-  auto plist = eci::agent::parseDesktopPlist(text, origin);
+  auto plist = eci::settings::parseDesktopPlist(text, origin);
   if (plist.ok() && plist->has_value()) return **plist;
   std::string why = origin + " sets no allowedOrgs";
   if (!profile.ok()) why += "; as a configuration profile: " + profile.error().str();

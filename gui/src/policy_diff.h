@@ -2,7 +2,8 @@
 // - the effective policy, built by the same library call `eci-admin policy` makes
 //   (eci::settings::buildPolicy) and rendered line for line as it prints it;
 // - this platform's deployed location of each file (the agent's documented locations);
-// - allowedOrgs imported from a .mobileconfig or desktop.plist with the agent's own parsers.
+// - allowedOrgs imported from a .mobileconfig or desktop.plist with the settings library's readers
+//   (the ones eci-agent uses).
 #pragma once
 
 #include <filesystem>
