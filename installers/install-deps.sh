@@ -10,7 +10,7 @@ packages=(
   # libraries
   nlohmann-json3-dev libvalijson-dev libssl-dev libcurl4-openssl-dev libseccomp-dev libfuse3-dev
   libcli11-dev libcap-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
-  qt6-base-dev libgl-dev
+  qt6-base-dev libgl-dev fonts-dejavu-core xauth
   # real components the tests drive
   docker.io containerd runc busybox-static fuse3 uidmap xvfb iproute2 iptables procps
   psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3

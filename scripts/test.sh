@@ -10,7 +10,7 @@ build=${ECI_BUILD_DIR:-$top/build}
 jobs=${ECI_JOBS:-$(nproc)}
 
 "$top/installers/install-deps.sh"
-cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECI_BUILD_GUI=OFF
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECI_BUILD_GUI=ON
 cmake --build "$build" -j "$jobs"
 # e2e suites each start their own daemons on private paths; run them one at a time (2 cores) with
 # the unit tests in parallel around them.
