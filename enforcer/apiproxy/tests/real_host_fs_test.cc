@@ -56,14 +56,26 @@ TEST_F(RealFs, StatSeesSocketsDirectoriesAndHardLinks) {
   }
 }
 
-TEST(MountInfo, MountPointsAreDecoded) {
-  const auto mps = mountPointsOf(
+TEST(MountInfo, MountsUnderAreDecodedFromCoresParser) {
+  char tmpl[] = "/tmp/eci-mountinfo.XXXXXX";
+  const int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  const std::string table =
+      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
       "22 1 0:21 / /run rw,nosuid - tmpfs tmpfs rw\n"
-      "23 1 0:22 / /srv/with\\040space rw - ext4 /dev/sda rw\n"
-      "bad line\n");
-  ASSERT_EQ(mps.size(), 2u);
-  EXPECT_EQ(mps[0], "/run");
-  EXPECT_EQ(mps[1], "/srv/with space");
+      "23 1 0:22 / /srv/with\\040space rw - ext4 /dev/sda rw\n";
+  ASSERT_EQ(write(fd, table.data(), table.size()), static_cast<ssize_t>(table.size()));
+  close(fd);
+  RealHostFs fs(tmpl);
+  const auto all = fs.mountsUnder("/");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], "/run");
+  EXPECT_EQ(all[1], "/srv/with space");
+  const auto srv = fs.mountsUnder("/srv");
+  ASSERT_EQ(srv.size(), 1u);
+  EXPECT_EQ(srv[0], "/srv/with space");
+  EXPECT_TRUE(fs.mountsUnder("/run").empty());  // strictly below, not the mount itself
+  unlink(tmpl);
 }
 
 }  // namespace

@@ -838,9 +838,10 @@ Status attachSubmounts(const std::string& resolved, const std::string& target,
   std::vector<std::string> subs;
   for (const auto& e : entries) {
     const std::string& mp = e.mountPoint;
-    if (mp == resolved || !isUnder(mp, resolved)) continue;
-    if (std::any_of(options.excludeUnder.begin(), options.excludeUnder.end(),
-                    [&](const std::string& x) { return !x.empty() && isUnder(mp, normalize(x)); }))
+    if (mp == resolved || !paths::isUnder(mp, resolved)) continue;
+    if (std::any_of(
+            options.excludeUnder.begin(), options.excludeUnder.end(),
+            [&](const std::string& x) { return !x.empty() && paths::isUnder(mp, normalize(x)); }))
       continue;
     // Stacked mounts on one point: the path opens the top-most, cloned once.
     if (std::find(subs.begin(), subs.end(), mp) == subs.end()) subs.push_back(mp);

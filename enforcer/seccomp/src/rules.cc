@@ -110,7 +110,7 @@ bool ContainerMounts::isHostPath(const MountEntry& m) const {
   if (hosts && hosts->major == m.major && hosts->minor == m.minor) {
     const size_t at = hosts->root.rfind("/containers/");
     if (at != std::string::npos && at > 0 &&
-        pathUnder(m.root, hosts->root.substr(0, at) + "/volumes") &&
+        paths::isUnder(m.root, hosts->root.substr(0, at) + "/volumes") &&
         m.root.size() > at + std::string_view("/volumes/").size())
       return false;
   }

@@ -19,7 +19,4 @@ class RealHostFs : public HostFs {
   std::string mountinfo_;
 };
 
-// Mount points (field 5, octal escapes decoded) of a mountinfo text.
-std::vector<std::string> mountPointsOf(std::string_view mountinfo);
-
 }  // namespace eci::apiproxy
