@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Issue 14: the Engine API guard (eci-apiproxyd) through the real docker CLI, dockerd and eci-runc.
+# The harness already puts the guard on DOCKER_HOST; dockerd listens only on $ECI_DOCKERD_SOCK.
+#   1. pass-through: run -i/-it, attach, exec -i/-it, logs -f, events, wait, cp both ways,
+#      build, save/load, docker-compose up, keep-alive;
+#   2. framing: smuggling/malformed requests on the raw socket get 4xx and never reach dockerd;
+#   3. decisions: socket-mount image allowlist (by digest/ID, retagging refused), runtime forced,
+#      build networkmode=host refused, caller identity;
+#   4. per-container sockets: command list, siblings isolated, raw curl.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+
+[[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
+eci_up || { echo "FAIL - harness did not start"; exit 1; }
+W="$ECI_T/work"
+mkdir -p "$W"
+
+# raw REQUEST-FILE [SOCKET]: send the bytes of REQUEST-FILE on one connection, print what comes
+# back within 2 s (the guard closes after a refusal).
+raw() {
+  python3 - "$1" "${2:-$ECI_T/docker.sock}" <<'EOF'
+import socket, sys
+data = open(sys.argv[1], 'rb').read()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[2])
+s.settimeout(2)
+s.sendall(data)
+out = b''
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except socket.timeout:
+    pass
+sys.stdout.write(out.decode('latin-1'))
+EOF
+}
+
+# --- 1. pass-through --------------------------------------------------------------------------
+t_contains "guard answers docker version (server API)" "API version" "$(docker version 2>&1)"
+t_eq "dockerd is not on the public socket" "" \
+  "$(grep -c "unix://$ECI_T/docker.sock" /proc/"$ECI_DOCKERD_PID"/cmdline | grep -v '^0$')"
+t_eq "run -i: stdin reaches the container and EOF ends it" "hello-stdin" \
+  "$(echo hello-stdin | docker run -i --rm busybox cat)"
+out=$(script -qec "docker run -it --rm busybox sh -c 'tty; echo tty-ok'" /dev/null </dev/null)
+t_contains "run -it: a tty" "/dev/pts/" "$out"
+t_contains "run -it: output" "tty-ok" "$out"
+docker run --rm busybox sh -c 'exit 3' >/dev/null 2>&1
+t_eq "run: exit code through wait" "3" "$?"
+
+docker run -d --name ticker busybox sh -c 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done' >/dev/null
+sleep 0.5
+out=$(timeout 3 docker logs -f ticker 2>&1)
+t_contains "logs -f streams as lines come" "line20" "$out"
+t_eq "exec" "hello-exec" "$(docker exec ticker echo hello-exec)"
+t_eq "exec -i: stdin and half-close" "abc" "$(echo abc | docker exec -i ticker cat)"
+out=$(script -qec "docker exec -it ticker sh -c 'tty; echo exec-tty-ok'" /dev/null </dev/null)
+t_contains "exec -it: a tty" "/dev/pts/" "$out"
+t_contains "exec -it: output" "exec-tty-ok" "$out"
+# exec whose output outlives its stdin (half-close must not end the stream)
+t_eq "exec -i: output after stdin EOF" "late" \
+  "$(echo x | docker exec -i ticker sh -c 'cat >/dev/null; sleep 1; echo late')"
+
+docker run -d --name att busybox sh -c 'sleep 1; echo attached-out' >/dev/null
+t_eq "attach: output until the container exits" "attached-out" "$(timeout 20 docker attach att)"
+
+timeout 6 docker events --filter type=container --filter event=start >"$W/events" 2>&1 &
+evpid=$!
+sleep 1
+docker run --rm --name evtest busybox true
+sleep 1
+kill "$evpid" 2>/dev/null
+wait "$evpid" 2>/dev/null
+t_contains "events: streamed while open" "evtest" "$(cat "$W/events")"
+
+head -c 8M /dev/urandom >"$W/blob"
+docker cp "$W/blob" ticker:/tmp/blob >/dev/null 2>&1
+docker cp ticker:/tmp/blob "$W/blob.back" >/dev/null 2>&1
+t_ok "cp both ways: 8 MiB round trip is identical" cmp "$W/blob" "$W/blob.back"
+
+mkdir -p "$W/ctx"
+printf 'FROM busybox\nRUN echo built-in-run >/built\nCMD cat /built\n' >"$W/ctx/Dockerfile"
+head -c 2M /dev/urandom >"$W/ctx/payload"
+DOCKER_BUILDKIT=0 docker build -q -t built:1 "$W/ctx" >"$W/build.out" 2>&1
+t_eq "build (classic, context streamed): runs" "built-in-run" "$(docker run --rm built:1 2>&1)"
+
+docker save built:1 -o "$W/built.tar"
+docker rmi built:1 >/dev/null
+t_contains "save/load" "built:1" "$(docker load -i "$W/built.tar" 2>&1)"
+t_eq "loaded image runs" "built-in-run" "$(docker run --rm built:1 2>&1)"
+
+mkdir -p "$W/compose"
+cat >"$W/compose/docker-compose.yml" <<'EOF'
+version: "3"
+services:
+  hello:
+    image: busybox
+    command: sh -c 'echo compose-says-hi'
+    network_mode: none
+EOF
+out=$(cd "$W/compose" && timeout 120 docker-compose -p ecitest up --abort-on-container-exit 2>&1)
+t_contains "docker-compose up through the guard" "compose-says-hi" "$out"
+(cd "$W/compose" && docker-compose -p ecitest down >/dev/null 2>&1)
+
+# keep-alive: several requests on one connection, each answered
+printf 'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /v1.41/version HTTP/1.1\r\nHost: d\r\n\r\nGET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n' >"$W/ka"
+t_eq "keep-alive: three answers on one connection" "3" "$(raw "$W/ka" | grep -c '^HTTP/1.1 200')"
+
+# --- 2. framing: smuggling and malformed requests ---------------------------------------------
+smuggle() {  # NAME WANT-STATUS BYTES (printf format); a create named smug-NAME must never exist
+  local name=$1 want=$2
+  # shellcheck disable=SC2059
+  printf "$3" >"$W/req"
+  local out
+  out=$(raw "$W/req")
+  t_contains "framing: $name -> $want" "HTTP/1.1 $want" "$out"
+  t_eq "framing: $name never reached dockerd" "" \
+    "$(curl -s --unix-socket "$ECI_DOCKERD_SOCK" 'http://d/containers/json?all=1' | grep -o 'smug-[a-z]*' | sort -u | tr '\n' ' ')"
+}
+CREATE='{"Image":"busybox","Cmd":["true"]}'
+smuggle cl-te 400 "POST /v1.41/containers/create?name=smug-clte HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST /v1.41/containers/create?name=smug-inner HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${#CREATE}\r\n\r\n$CREATE"
+smuggle te-cl 400 "POST /v1.41/containers/create?name=smug-tecl HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n"
+smuggle two-cl 400 "POST /v1.41/containers/create?name=smug-twocl HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${#CREATE}\r\nContent-Length: 0\r\n\r\n$CREATE"
+smuggle te-gzip 501 "POST /v1.41/containers/create?name=smug-tegzip HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: gzip\r\n\r\n"
+smuggle te-obsfold 400 "POST /v1.41/containers/create?name=smug-fold HTTP/1.1\r\nHost: d\r\nX-A: b\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+smuggle bare-lf 400 "POST /v1.41/containers/create?name=smug-lf HTTP/1.1\nHost: d\nContent-Length: ${#CREATE}\n\n$CREATE"
+smuggle absolute-form 400 "POST http://d/v1.41/containers/create?name=smug-abs HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${#CREATE}\r\n\r\n$CREATE"
+smuggle bad-chunk 400 "POST /v1.41/containers/create?name=smug-chunk HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n$(printf %x ${#CREATE})\r\n$CREATE\r\nzz\r\n\r\n"
+big=$(head -c 1100000 /dev/zero | tr '\0' a)
+printf 'GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: %s\r\n\r\n' "$big" >"$W/req"
+t_contains "framing: oversized head -> 431" "HTTP/1.1 431" "$(raw "$W/req")"
