@@ -1,0 +1,536 @@
+// decide(): the engine API guard's rules (decide.h, docs/design/apiproxy-rules.md).
+#include "eci/apiproxy/decide.h"
+
+#include <algorithm>
+
+#include "eci/apiproxy/request.h"
+#include "eci/apiproxy/routes.h"
+#include "internal.h"
+
+namespace eci::apiproxy {
+
+std::string commandBlockedMessage(std::string_view requestUri) {
+  return "enhanced container isolation: docker command \"" + std::string(requestUri) +
+         "\" is blocked; if you wish to allow it, configure the docker socket command list in "
+         "the Docker Desktop settings.";
+}
+
+namespace {
+
+using namespace detail;  // NOLINT(google-build-using-namespace): this file is the rules' hub
+using nlohmann::json;
+
+constexpr std::string_view kPrefix = "enhanced container isolation: ";
+
+Decision& refuse(Decision& d, int status, std::string message, std::string rule,
+                 std::string reason = {}) {
+  d.verdict = Verdict::kRefuse;
+  d.status = status;
+  d.message = std::move(message);
+  d.rule = std::move(rule);
+  d.reason = reason.empty() ? d.message : std::move(reason);
+  return d;
+}
+
+Decision& refuseError(Decision& d, const Error& e, std::string rule) {
+  const int status = e.code() >= 400 && e.code() < 600 ? e.code() : 400;
+  return refuse(d, status, std::string(kPrefix) + e.message(), std::move(rule));
+}
+
+Decision& allow(Decision& d) {
+  d.verdict = Verdict::kAllow;
+  return d;
+}
+
+bool needBody(Decision& d, const Request& req) {
+  if (req.body) return false;
+  if (req.contentLength > static_cast<int64_t>(kMaxInspectedBody)) {
+    refuse(d, 413, std::string(kPrefix) + "request body too large to inspect", "body-size");
+    return true;
+  }
+  d.verdict = Verdict::kNeedBody;
+  d.maxBody = kMaxInspectedBody;
+  return true;
+}
+
+void addUnique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+bool validToken(const std::string& t) {
+  return t.size() == 32 && std::all_of(t.begin(), t.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// What the mounts of one request (or one container) reach.
+struct Hit {
+  Reach reach = Reach::kNone;
+  std::string source;         // as given
+  std::string what;           // engine path reached
+  MountReq* mount = nullptr;  // the create body entry (rewritable public-socket binds)
+};
+
+struct Scan {
+  std::vector<Hit> hits;
+  Need need;
+  std::optional<Decision> refusal;  // a hard refusal found on the way
+};
+
+struct Ctx {
+  const Request& req;
+  const Caller& caller;
+  const Policy& policy;
+  const Config& config;
+  const Facts& facts;
+  const HostFs& fs;
+};
+
+// Takes a refusal found while scanning into `d` (keeping d's command/route/image).
+Decision& adopt(Decision& d, const Decision& r) {
+  return refuse(d, r.status, r.message, r.rule, r.reason);
+}
+
+Decision makeRefusal(int status, std::string message, std::string rule) {
+  Decision d;
+  refuse(d, status, std::move(message), std::move(rule));
+  return d;
+}
+
+// Requests on a per-container socket may bind only host paths that container has itself.
+bool withinCallerBinds(const Ctx& c, const std::string& resolved) {
+  for (const auto& s : c.caller.containerBindSources) {
+    auto r = c.fs.resolve(goPathClean(s));
+    if (!r.ok()) continue;
+    // Never through the container's own engine socket or the socket directory.
+    auto pc = checkHostPath(*r, c.config, c.fs);
+    if (!pc.ok() || pc->reach != Reach::kNone) continue;
+    if (pathWithin(resolved, *r)) return true;
+  }
+  return false;
+}
+
+// A host path a mount binds (bind source, or a local volume's device=). `fromRequest`: the
+// caller named it now (per-container-socket rule applies); else it exists already.
+void scanHostPath(const Ctx& c, Scan& s, const std::string& source, MountReq* m, bool fromRequest,
+                  bool volumeDevice, bool startCheck) {
+  if (s.refusal) return;
+  auto pc = checkHostPath(source, c.config, c.fs);
+  if (!pc.ok()) {
+    Decision d;
+    refuseError(d, pc.error(), "bind-source");
+    s.refusal = d;
+    return;
+  }
+  if (pc->reach == Reach::kSocketDir && !startCheck) {
+    // Contract 3: only the guard puts binds there.
+    s.refusal = makeRefusal(403,
+                            std::string(kPrefix) + "bind mounts from \"" + c.config.socketDir +
+                                "\" (the per-container engine sockets) are not allowed",
+                            "socket-dir");
+    return;
+  }
+  if (volumeDevice) {
+    if (auto hit = restrictedHit(pc->resolved, c.policy, c.config, c.fs); !hit.empty()) {
+      s.refusal =
+          makeRefusal(403,
+                      std::string(kPrefix) + "a local volume may not bind-mount \"" + source +
+                          "\": it is or holds a restricted host mount (" + hit + ")",
+                      "volume-options");
+      return;
+    }
+  }
+  if (pc->reach == Reach::kNone) {
+    if (fromRequest && c.caller.perContainerSocket && !withinCallerBinds(c, pc->resolved)) {
+      s.refusal = makeRefusal(403,
+                              std::string(kPrefix) +
+                                  "a container may only bind-mount host paths it has itself; \"" +
+                                  source + "\" is not one of them",
+                              "container-socket-binds");
+    }
+    return;
+  }
+  Hit h;
+  h.reach = pc->reach;
+  h.source = source;
+  h.what = pc->what;
+  // Only a bind of exactly the public socket can become the container's own socket.
+  h.mount = (pc->reach == Reach::kPublicSocket && !volumeDevice) ? m : nullptr;
+  s.hits.push_back(std::move(h));
+}
+
+void scanVolume(const Ctx& c, Scan& s, const std::string& name, const std::string& driver,
+                const std::map<std::string, std::string>& requestOpts, bool fromRequest) {
+  if (s.refusal) return;
+  auto checkOpts = [&](const std::map<std::string, std::string>& opts) {
+    auto lc = checkLocalVolumeOptions(opts);
+    if (lc.refuse) {
+      s.refusal = makeRefusal(403, std::string(kPrefix) + lc.reason, "volume-options");
+      return;
+    }
+    if (!lc.bindDevice.empty()) {
+      scanHostPath(c, s, lc.bindDevice, nullptr, fromRequest, /*volumeDevice=*/true, false);
+    }
+  };
+  // Options in the request are used when dockerd creates the volume (it did not exist).
+  if (isLocalDriver(driver) && !requestOpts.empty()) checkOpts(requestOpts);
+  if (name.empty() || s.refusal) return;  // anonymous: created now, with the request's options
+  auto it = c.facts.volumes.find(name);
+  if (it == c.facts.volumes.end()) {
+    addUnique(s.need.volumes, name);
+    return;
+  }
+  if (it->second && isLocalDriver(it->second->driver)) {
+    checkOpts(it->second->options);
+  }
+}
+
+// A container's existing mounts (volumes-from source, or a start re-check).
+void scanContainer(const Ctx& c, Scan& s, const ContainerFacts& ct, bool startCheck) {
+  for (const auto& m : ct.mounts) {
+    if (s.refusal) return;
+    if (m.type == "bind" && !m.source.empty()) {
+      scanHostPath(c, s, m.source, nullptr, /*fromRequest=*/false, false, startCheck);
+    } else if (m.type == "volume" && !m.name.empty()) {
+      scanVolume(c, s, m.name, m.driver, {}, /*fromRequest=*/false);
+    }
+  }
+}
+
+// The image check shared by create and start. Returns true when `d` is final.
+bool checkImage(const Ctx& c, Decision& d, const ImageFacts& img, const std::string& shownName) {
+  Need need;
+  const AllowEval e = evalImage(img, c.policy, c.facts, need);
+  if (e.state == AllowState::kNeed) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need = std::move(need);
+    return true;
+  }
+  if (e.state == AllowState::kDenied) {
+    refuse(d, 403, socketDeniedMessage(shownName, c.policy.socketMountImages.empty()),
+           "socket-mount",
+           "image " + shownName + " (" + img.id + ") is not in the socket-mount allowlist");
+    return true;
+  }
+  d.reason = "socket mount allowed by " + e.via;
+  return false;
+}
+
+std::string describeReach(const Hit& h) {
+  switch (h.reach) {
+    case Reach::kAncestor:
+      return "\"" + h.source + "\" holds the engine socket " + h.what +
+             "; mount the socket itself, not a directory containing it";
+    case Reach::kEngineInternal:
+      return "\"" + h.source + "\" is an engine-internal socket (" + h.what + ")";
+    case Reach::kSocketDir:
+      return "\"" + h.source + "\" is under the per-container socket directory";
+    default:
+      return "\"" + h.source + "\" reaches the engine socket through a volume or another container";
+  }
+}
+
+Decision& decideCreate(const Ctx& c, Decision& d) {
+  if (needBody(d, c.req)) return d;
+  auto parsed = parseGoJson(*c.req.body);
+  if (!parsed.ok()) return refuseError(d, parsed.error(), "create-body");
+  json body = std::move(*parsed);
+  auto cb = readCreateBody(body);
+  if (!cb.ok()) return refuseError(d, cb.error(), "create-body");
+  CreateBody& create = *cb;
+  d.image = create.image;
+  d.recordsCaller = true;
+
+  Scan s;
+  for (auto& m : create.mounts) {
+    if (m.kind == MountReq::Kind::kBind) {
+      scanHostPath(c, s, m.source, &m, /*fromRequest=*/true, false, false);
+    } else if (m.kind == MountReq::Kind::kVolume) {
+      scanVolume(c, s, m.source, m.driver, m.driverOpts, /*fromRequest=*/true);
+    }
+  }
+  for (const auto& name : create.volumesFrom) {
+    auto it = c.facts.containers.find(name);
+    if (it == c.facts.containers.end()) {
+      addUnique(s.need.containers, name);
+    } else if (it->second) {
+      scanContainer(c, s, *it->second, /*startCheck=*/false);
+    }
+  }
+  if (s.refusal) return adopt(d, *s.refusal);
+  // Ask for the image together with the mounts' facts when a hit is already known.
+  if (!s.hits.empty() && !create.image.empty() &&
+      c.facts.images.find(create.image) == c.facts.images.end()) {
+    addUnique(s.need.images, create.image);
+  }
+  if (!s.need.empty()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need = std::move(s.need);
+    return d;
+  }
+
+  std::optional<SocketGrant> grant;
+  if (!s.hits.empty()) {
+    const std::string shown = create.image.empty() ? "" : messageImageName(create.image);
+    if (create.image.empty()) {
+      return refuse(d, 403, socketDeniedMessage(shown, c.policy.socketMountImages.empty()),
+                    "socket-mount", "socket mount without an image");
+    }
+    const auto& img = c.facts.images.at(create.image);
+    if (!img) {
+      // dockerd would answer this; the CLI pulls on a 404 and creates again (checked again).
+      return refuse(d, 404, "No such image: " + create.image, "image-missing");
+    }
+    if (checkImage(c, d, *img, shown)) return d;
+    for (const auto& h : s.hits) {
+      if (h.mount == nullptr) {
+        return refuse(d, 403,
+                      std::string(kPrefix) +
+                          "docker socket mount denied for container with image "
+                          "\"" +
+                          shown + "\": " + describeReach(h),
+                      "socket-mount-path");
+      }
+    }
+    if (!validToken(c.config.freshToken)) {
+      return refuse(d, 500, std::string(kPrefix) + "internal error (no socket token)",
+                    "fail-closed", "Config::freshToken is not 32 lowercase hex digits");
+    }
+    grant = SocketGrant{c.config.freshToken,
+                        c.config.socketDir + "/" + c.config.freshToken + "/docker.sock", shown};
+    for (const auto& h : s.hits) {
+      MountReq& m = *h.mount;
+      json* arr = goField(*m.owner, m.inBinds ? "Binds" : "Mounts");
+      if (arr == nullptr || !arr->is_array() || m.index >= arr->size()) {
+        return refuse(d, 500, std::string(kPrefix) + "internal error (rewrite)", "fail-closed");
+      }
+      json& e = (*arr)[m.index];
+      if (m.inBinds) {
+        const std::string raw = e.get<std::string>();
+        const auto colon = raw.find(':');
+        e = grant->path + raw.substr(colon);
+      } else {
+        json* src = goField(e, "Source");
+        if (src == nullptr) {
+          return refuse(d, 500, std::string(kPrefix) + "internal error (rewrite)", "fail-closed");
+        }
+        *src = grant->path;
+      }
+    }
+  }
+  if (!grant && !create.runtimeGiven) return allow(d);
+  // Runtime: always the engine's default (runc, which is eci-runc); "--runtime" is ignored as
+  // under Docker's ECI. Both the inner and the top-level forms go.
+  for (json* hc : create.hostConfigs) goEraseField(*hc, "Runtime");
+  d.verdict = Verdict::kRewrite;
+  d.body = body.dump();
+  d.socket = grant;
+  return d;
+}
+
+Decision& decideStart(const Ctx& c, Decision& d, const RouteMatch& m, bool isStart) {
+  // Legacy start bodies (API < 1.24) carry a whole HostConfig (binds, runtime) that dockerd
+  // still applies; >= 1.24 it refuses them. Refuse every one, as dockerd does for new clients.
+  if (isStart && (c.req.contentLength > 7 || c.req.contentLength < 0)) {
+    return refuse(d, 400,
+                  "starting container with non-empty request body was deprecated since API v1.22 "
+                  "and removed in v1.24",
+                  "start-body");
+  }
+  const std::string& name = m.vars.empty() ? std::string() : m.vars[0];
+  auto it = c.facts.containers.find(name);
+  if (it == c.facts.containers.end()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need.containers.push_back(name);
+    return d;
+  }
+  if (!it->second) return allow(d);  // dockerd answers 404
+  const ContainerFacts& ct = *it->second;
+  d.image = ct.imageName;
+  Scan s;
+  scanContainer(c, s, ct, /*startCheck=*/true);
+  if (s.refusal) return adopt(d, *s.refusal);
+  if (!s.hits.empty() && c.facts.images.find(ct.image) == c.facts.images.end()) {
+    addUnique(s.need.images, ct.image);
+  }
+  if (!s.need.empty()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need = std::move(s.need);
+    return d;
+  }
+  if (s.hits.empty()) return allow(d);
+  const std::string shown = messageImageName(ct.imageName.empty() ? ct.image : ct.imageName);
+  const auto& img = c.facts.images.at(ct.image);
+  if (!img) {
+    return refuse(d, 403, socketDeniedMessage(shown, c.policy.socketMountImages.empty()),
+                  "socket-mount", "the container's image " + ct.image + " is gone");
+  }
+  // Re-check by the container's image ID: a tag moved after create does not count.
+  if (checkImage(c, d, *img, shown)) return d;
+  for (const auto& h : s.hits) {
+    if (h.reach != Reach::kSocketDir) {
+      return refuse(d, 403,
+                    std::string(kPrefix) +
+                        "docker socket mount denied for container with image \"" + shown +
+                        "\": " + describeReach(h) + "; re-create the container",
+                    "socket-mount-path");
+    }
+  }
+  return allow(d);
+}
+
+Decision& decideBuild(const Ctx&, Decision& d, const NormalizedRequest& n) {
+  if (n.queryCount("networkmode") > 1) {
+    return refuse(d, 400, std::string(kPrefix) + "repeated networkmode parameter", "build");
+  }
+  std::string nm = n.queryValue("networkmode").value_or("");
+  std::transform(nm.begin(), nm.end(), nm.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (nm == "host" || nm.rfind("container:", 0) == 0) {
+    return refuse(d, 403,
+                  std::string(kPrefix) + "docker build with network mode \"" +
+                      n.queryValue("networkmode").value_or("") +
+                      "\" is not allowed (build steps would share a namespace outside their "
+                      "container)",
+                  "build-network");
+  }
+  return allow(d);
+}
+
+Decision& decideVolumeCreate(const Ctx& c, Decision& d) {
+  if (needBody(d, c.req)) return d;
+  if (c.req.body->empty()) return allow(d);
+  auto parsed = parseGoJson(*c.req.body);
+  if (!parsed.ok()) return refuseError(d, parsed.error(), "volume-body");
+  const json& body = *parsed;
+  if (!body.is_object())
+    return refuse(d, 400, std::string(kPrefix) + "bad volume body", "volume-body");
+  std::string name, driver;
+  std::map<std::string, std::string> opts;
+  for (const char* f : {"Name", "Driver"}) {
+    const json* v = goField(body, f);
+    if (v != nullptr && !v->is_null() && !v->is_string()) {
+      return refuse(d, 400, std::string(kPrefix) + f + " must be a string", "volume-body");
+    }
+    if (v != nullptr && v->is_string()) (std::string_view(f) == "Name" ? name : driver) = *v;
+  }
+  if (const json* o = goField(body, "DriverOpts"); o != nullptr && !o->is_null()) {
+    if (!o->is_object())
+      return refuse(d, 400, std::string(kPrefix) + "bad DriverOpts", "volume-body");
+    for (auto it = o->begin(); it != o->end(); ++it) {
+      if (!it->is_string()) {
+        return refuse(d, 400, std::string(kPrefix) + "DriverOpts values must be strings",
+                      "volume-body");
+      }
+      opts[it.key()] = it->get<std::string>();
+    }
+  }
+  if (!isLocalDriver(driver) || opts.empty()) return allow(d);
+  Scan s;
+  auto lc = checkLocalVolumeOptions(opts);
+  if (lc.refuse) return refuse(d, 403, std::string(kPrefix) + lc.reason, "volume-options");
+  if (!lc.bindDevice.empty()) {
+    scanHostPath(c, s, lc.bindDevice, nullptr, /*fromRequest=*/true, /*volumeDevice=*/true, false);
+  }
+  if (s.refusal) return adopt(d, *s.refusal);
+  if (!s.hits.empty()) {
+    return refuse(d, 403,
+                  std::string(kPrefix) + "volume \"" + name + "\" would bind-mount \"" +
+                      lc.bindDevice + "\", which reaches the engine socket " + s.hits[0].what,
+                  "volume-socket");
+  }
+  return allow(d);
+}
+
+Decision& decideService(const Ctx& c, Decision& d) {
+  if (needBody(d, c.req)) return d;
+  auto parsed = parseGoJson(*c.req.body);
+  if (!parsed.ok()) return refuseError(d, parsed.error(), "service-body");
+  json body = std::move(*parsed);
+  auto mounts = readServiceMounts(body);
+  if (!mounts.ok()) return refuseError(d, mounts.error(), "service-body");
+  Scan s;
+  for (auto& m : *mounts) {
+    if (m.kind == MountReq::Kind::kBind) {
+      scanHostPath(c, s, m.source, nullptr, true, false, false);
+    } else if (m.kind == MountReq::Kind::kVolume && isLocalDriver(m.driver) &&
+               !m.driverOpts.empty()) {
+      auto lc = checkLocalVolumeOptions(m.driverOpts);
+      if (lc.refuse) return refuse(d, 403, std::string(kPrefix) + lc.reason, "volume-options");
+      if (!lc.bindDevice.empty()) scanHostPath(c, s, lc.bindDevice, nullptr, true, true, false);
+    }
+  }
+  if (s.refusal) return adopt(d, *s.refusal);
+  if (!s.hits.empty()) {
+    // dockerd creates service tasks itself, past the guard: no per-container socket possible.
+    return refuse(d, 403,
+                  std::string(kPrefix) + "swarm services cannot mount the docker engine socket (" +
+                      describeReach(s.hits[0]) + ")",
+                  "service-socket");
+  }
+  return allow(d);
+}
+
+}  // namespace
+
+Decision decide(const Request& req, const Caller& caller, const Policy& policy,
+                const Config& config, const Facts& facts, const HostFs& fs, int round) {
+  Decision d;
+  if (!policy.enabled) return allow(d);  // ECI off: pass through
+  if (round > kMaxRounds) {
+    return refuse(d, 500, std::string(kPrefix) + "could not decide on this request", "fail-closed",
+                  "too many fact-gathering rounds");
+  }
+  auto n = normalizeRequest(req);
+  if (!n.ok()) return refuseError(d, n.error(), "request");
+  RouteMatch m = matchRoute(n->method, n->path);
+  // /debug routes are registered without the version prefix only.
+  if (m.spec != nullptr && std::string_view(m.spec->method) == "*" && !n->version.empty()) {
+    m = RouteMatch{};
+  }
+  if (m.spec == nullptr) return refuse(d, 404, "page not found", "route", "no such route");
+  if (m.spec->kind == RouteKind::kImagesCreate && n->queryValue("fromImage").value_or("").empty()) {
+    m.command = "image import";  // dockerd: no fromImage -> import from fromSrc
+  }
+  d.command = m.command;
+  d.route = std::string(m.spec->method) + " " + m.spec->pattern;
+  const RouteKind kind = m.spec->kind;
+
+  if (caller.perContainerSocket) {
+    if (kind == RouteKind::kContainerSocketRefused || kind == RouteKind::kServiceWrite ||
+        kind == RouteKind::kPluginWrite) {
+      return refuse(d, 403, commandBlockedMessage(req.target), "container-socket",
+                    "route " + d.route + " is never available on a per-container socket");
+    }
+    if (!commandAllowed(policy.commandList, m.command)) {
+      return refuse(d, 403, commandBlockedMessage(req.target), "command-list",
+                    "command \"" + m.command + "\" is blocked by the command list");
+    }
+  }
+
+  const Ctx c{req, caller, policy, config, facts, fs};
+  switch (kind) {
+    case RouteKind::kPluginWrite:
+      return refuse(d, 403,
+                    std::string(kPrefix) +
+                        "managed plugins cannot be installed, enabled or reconfigured while "
+                        "enhanced container isolation is on (they run with host privileges)",
+                    "plugin");
+    case RouteKind::kContainerCreate:
+      return decideCreate(c, d);
+    case RouteKind::kContainerStart:
+      return decideStart(c, d, m, /*isStart=*/true);
+    case RouteKind::kContainerRestart:
+      return decideStart(c, d, m, /*isStart=*/false);
+    case RouteKind::kBuild:
+      return decideBuild(c, d, *n);
+    case RouteKind::kVolumeCreate:
+      return decideVolumeCreate(c, d);
+    case RouteKind::kServiceWrite:
+      return decideService(c, d);
+    default:
+      return allow(d);
+  }
+}
+
+}  // namespace eci::apiproxy

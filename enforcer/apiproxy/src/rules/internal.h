@@ -1,0 +1,101 @@
+// Shared pieces of the rule implementation (not part of the library's interface).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "eci/apiproxy/decide.h"
+#include "eci/settings/image_ref.h"
+
+namespace eci::apiproxy::detail {
+
+// ---- host paths (paths.cc) ----
+
+enum class Reach {
+  kNone,
+  kPublicSocket,    // exactly the engine's public socket (directly, symlink or hard link)
+  kEngineInternal,  // dockerd's private socket, containerd's, or another configured one
+  kSocketDir,       // at or under the per-container socket directory
+  kAncestor,        // a directory that contains an engine socket or the socket directory
+};
+
+struct PathCheck {
+  Reach reach = Reach::kNone;
+  std::string resolved;  // symlinks resolved
+  std::string what;      // the engine path reached, for the log
+};
+
+// `source` as the request gave it (dockerd path.Clean()s it first). Error: cannot resolve.
+Result<PathCheck> checkHostPath(const std::string& source, const Config& config, const HostFs& fs);
+
+// a == b or a is below b (both resolved, absolute, clean).
+bool pathWithin(const std::string& a, const std::string& b);
+
+// Host-path restrictions for local volumes' device= (policy.restrictedHostMounts and
+// config.extraRestricted): the path, anything below it, or a directory above it.
+std::string restrictedHit(const std::string& resolved, const Policy& policy, const Config& config,
+                          const HostFs& fs);
+
+// ---- local volume options (paths.cc) ----
+
+struct LocalOptsCheck {
+  bool refuse = false;
+  std::string reason;
+  std::string bindDevice;  // non-empty: o=bind|rbind, this host path is bind-mounted
+};
+LocalOptsCheck checkLocalVolumeOptions(const std::map<std::string, std::string>& opts);
+inline bool isLocalDriver(const std::string& d) {
+  return d.empty() || d == "local";
+}
+
+// ---- images (images.cc) ----
+
+enum class AllowState { kAllowed, kDenied, kNeed };
+struct AllowEval {
+  AllowState state = AllowState::kDenied;
+  std::string via;  // which entry allowed it (log)
+};
+// Is the image `img` (full inspect facts) allowed to mount the socket under `policy`?
+AllowEval evalImage(const ImageFacts& img, const Policy& policy, const Facts& facts, Need& need);
+
+// "docker:cli" -> "docker.io/library/docker" (Docker's message names the repository); an
+// unparsable reference (an image ID, ...) is returned as given.
+std::string messageImageName(const std::string& ref);
+
+std::string socketDeniedMessage(const std::string& image, bool emptyList);
+
+// ---- create bodies (create.cc) ----
+
+struct MountReq {
+  enum class Kind { kBind, kVolume, kTmpfs };
+  Kind kind = Kind::kBind;
+  std::string source;  // bind: host path as given; volume: name ("" anonymous)
+  std::string driver;  // volume driver requested ("" default)
+  std::map<std::string, std::string> driverOpts;  // Mounts[].VolumeOptions.DriverConfig.Options
+  // Where the entry lives, for the rewrite: (hostConfig object, "Binds"|"Mounts", index).
+  nlohmann::json* owner = nullptr;
+  bool inBinds = true;
+  size_t index = 0;
+};
+
+struct CreateBody {
+  std::string image;
+  std::vector<MountReq> mounts;
+  std::vector<std::string> volumesFrom;      // container names
+  std::vector<nlohmann::json*> hostConfigs;  // inner HostConfig and the top level (embedded)
+  bool runtimeGiven = false;
+};
+
+// Reads a create body as dockerd's ContainerConfigWrapper does (both the inner HostConfig and
+// the deprecated top-level one). Error (400): a field of the wrong type, a malformed bind.
+Result<CreateBody> readCreateBody(nlohmann::json& body);
+
+// swarm service specs: TaskTemplate.ContainerSpec.Mounts
+Result<std::vector<MountReq>> readServiceMounts(nlohmann::json& body);
+
+// mount.Mount objects in a JSON array (create's and service's Mounts).
+Status readMountArray(nlohmann::json* arr, std::vector<MountReq>& out);
+
+}  // namespace eci::apiproxy::detail
