@@ -40,8 +40,7 @@ EOF
 
 # --- 1. pass-through --------------------------------------------------------------------------
 t_contains "guard answers docker version (server API)" "API version" "$(docker version 2>&1)"
-t_eq "dockerd is not on the public socket" "" \
-  "$(grep -c "unix://$ECI_T/docker.sock" /proc/"$ECI_DOCKERD_PID"/cmdline | grep -v '^0$')"
+t_ok "dockerd listens only on its private socket" grep -qF "unix://$ECI_DOCKERD_SOCK" /proc/"$ECI_DOCKERD_PID"/cmdline
 t_eq "run -i: stdin reaches the container and EOF ends it" "hello-stdin" \
   "$(echo hello-stdin | docker run -i --rm busybox cat)"
 out=$(script -qec "docker run -it --rm busybox sh -c 'tty; echo tty-ok'" /dev/null </dev/null)
@@ -131,3 +130,91 @@ smuggle bad-chunk 400 "POST /v1.41/containers/create?name=smug-chunk HTTP/1.1\r\
 big=$(head -c 1100000 /dev/zero | tr '\0' a)
 printf 'GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: %s\r\n\r\n' "$big" >"$W/req"
 t_contains "framing: oversized head -> 431" "HTTP/1.1 431" "$(raw "$W/req")"
+
+# --- 3. decisions -------------------------------------------------------------------------------
+# An image holding the machine's own docker CLI (static) + busybox, made locally: no RepoDigests,
+# so the allowlist pins it by image ID (our documented extension).
+DOCKER_CLI=$(command -v docker)
+mkdir -p "$W/cliroot"
+tar -C "$ECI_T/busybox-root" -cf - . | tar -C "$W/cliroot" -xf -
+cp "$DOCKER_CLI" "$W/cliroot/bin/docker"
+tar -C "$W/cliroot" --numeric-owner -cf "$W/cli.tar" .
+docker import "$W/cli.tar" dockercli:1 >/dev/null
+CLI_ID=$(docker image inspect -f '{{.Id}}' dockercli:1)
+t_contains "docker CLI image built" "sha256:" "$CLI_ID"
+docker tag busybox allowedtag:latest
+
+policy() {  # IMAGES-JSON COMMANDLIST-JSON
+  jq -nc --argjson images "$1" --argjson cl "$2" '{"enabled": true, "locked": true,
+    "socketMount": {"images": $images, "allowDerivedImages": false}, "commandList": $cl,
+    "restrictedHostMounts": [], "allowedOrgs": [], "inputsDigest": ""}'
+}
+t_ok "allowlist policy pushed" eci_push_policy "$(policy \
+  "[\"docker.io/library/dockercli@$CLI_ID\", \"docker.io/library/allowedtag:latest\"]" \
+  '{"type": "deny", "commands": ["volume*", "push"]}')"
+SOCK="$ECI_T/docker.sock"
+DENY_TAIL='; image is not in the allowed list; if you wish to allow it, configure the docker socket image list in the Docker Desktop settings.'
+
+rm -f "$W/ran"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" -v "$W:/w" busybox touch /w/ran 2>&1)
+t_contains "socket mount by a non-allowlisted image: Docker's exact message" \
+  "docker: Error response from daemon: enhanced container isolation: docker socket mount denied for container with image \"docker.io/library/busybox\"$DENY_TAIL" "$err"
+t_ok "  ... and the container never ran" test ! -e "$W/ran"
+err=$(docker run --rm -v "$ECI_T:/t" busybox true 2>&1)
+t_contains "a parent directory of the socket is refused too" "enhanced container isolation" "$err"
+ln -sf "$SOCK" "$W/sock-link"
+err=$(docker run --rm -v "$W/sock-link:/var/run/docker.sock" busybox true 2>&1)
+t_contains "a symlink to the socket is refused too" "docker socket mount denied" "$err"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" allowedtag:latest true 2>&1)
+t_contains "retagging (docker tag busybox allowedtag) is refused: no registry digest" \
+  "docker socket mount denied for container with image \"docker.io/library/allowedtag\"" "$err"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" -v "$ECI_GUARD_SOCKET_DIR:/s" dockercli:1 true 2>&1)
+t_contains "binds under the per-container socket dir are refused" "enhanced container isolation" "$err"
+
+# runtime forced to the engine's default
+docker create --name rt --runtime=runc busybox true >/dev/null 2>&1
+t_eq "create --runtime=runc: the engine's default runtime is used" \
+  "$(docker info -f '{{.DefaultRuntime}}')" "$(docker inspect -f '{{.HostConfig.Runtime}}' rt 2>&1)"
+docker rm rt >/dev/null 2>&1
+err=$(DOCKER_BUILDKIT=0 docker build --network=host -t hostnet "$W/ctx" 2>&1)
+t_contains "classic build --network=host is refused" "enhanced container isolation" "$err"
+
+# --- 4. per-container sockets ---------------------------------------------------------------------
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 docker ps --format '{{.Names}}' 2>&1)
+t_contains "allowlisted image talks to the engine through its socket" "ticker" "$out"
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 \
+  docker run --rm busybox cat /proc/self/uid_map 2>&1)
+t_not_contains "a sibling started from inside is isolated (mapped range)" "4294967295" "$out"
+t_contains "  ... and did run" "65536" "$out"
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 \
+  docker run --rm -v /var/run/docker.sock:/var/run/docker.sock busybox true 2>&1)
+t_contains "a sibling gets no socket unless allowed" "enhanced container isolation" "$out"
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 docker volume ls 2>&1)
+t_contains "command list: volume* denied with Docker's message" \
+  'enhanced container isolation: docker command "/v1.41/volumes' "$out"
+t_contains "command list: ... is blocked" \
+  'is blocked; if you wish to allow it, configure the docker socket command list in the Docker Desktop settings.' "$out"
+t_ok "command list applies only to container sockets (host: volume ls works)" docker volume ls
+
+# raw curl against a container's socket (the path the guard bound for it)
+docker run -d --name sockholder -v "$SOCK:/var/run/docker.sock" dockercli:1 sleep 1000 >/dev/null
+csock=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/var/run/docker.sock"}}{{.Source}}{{end}}{{end}}' sockholder)
+t_contains "the container's socket is a per-container one" "$ECI_GUARD_SOCKET_DIR/" "$csock"
+out=$(curl -s -XPOST --unix-socket "$csock" 'http://d/v1.41/images/busybox/push?tag=latest' -w ' %{http_code}')
+t_contains "raw curl push on the container socket: 403" " 403" "$out"
+t_contains "raw curl push: Docker's message quoting the path" \
+  'docker command \"/v1.41/images/busybox/push?tag=latest\" is blocked' "$out"
+out=$(curl -s --unix-socket "$csock" 'http://d/v1.41/containers/json' -w ' %{http_code}')
+t_contains "raw curl ps on the container socket: allowed" " 200" "$out"
+docker rm -f sockholder >/dev/null 2>&1
+sleep 1
+t_ok "the container's socket is removed with it" test ! -e "$csock"
+
+# policy change applies to the next request
+t_ok "allowlist emptied" eci_push_policy "$(policy '[]' '{"type": "deny", "commands": []}')"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 true 2>&1)
+t_contains "next create after the push is refused" "docker socket mount denied" "$err"
+
+t_eq "no sanitizer/crash in the guard log" "" "$(grep -E 'runtime error|AddressSanitizer|terminate' "$ECI_GUARD_LOG")"
+t_ok "guard still running" kill -0 "$ECI_GUARD_PID"
+t_summary

@@ -48,10 +48,10 @@ bool resolveUser(const std::string& s, uid_t& out) {
 
 int main(int argc, char** argv) {
   eci::log::setProgramName("eci-apiproxyd");
-  eci::apiproxy::Config cfg;
+  eci::apiproxy::ProxyConfig cfg;
   CLI::App app{"eci-apiproxyd: the Engine API guard in front of dockerd", "eci-apiproxyd"};
-  std::string listen = cfg.listenSocket, upstream = cfg.upstreamSocket,
-              control = cfg.controlSocket, socketDir = cfg.socketDir;
+  std::string listen = cfg.listenSocket, upstream = cfg.upstreamSocket, control = cfg.controlSocket,
+              socketDir = cfg.socketDir;
   std::string owner = "0", group, mode = "0660";
   int digestRefresh = static_cast<int>(cfg.digestRefresh.count());
   bool debug = false;
@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   app.add_option("--control-socket", control, "eci-enforcerd's control socket (policy)")
       ->capture_default_str();
   app.add_option("--socket-dir", socketDir, "directory of per-container engine sockets")
+      ->capture_default_str();
+  app.add_option("--protect-socket", cfg.protectedSockets,
+                 "another engine socket no container may mount (repeatable)")
       ->capture_default_str();
   app.add_option("--digest-refresh", digestRefresh, "seconds a registry digest stays fresh")
       ->capture_default_str()

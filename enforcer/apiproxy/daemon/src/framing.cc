@@ -136,8 +136,8 @@ std::optional<Refusal> parseAndCheck(std::string_view bytes, size_t* consumed) {
   // The head ends at the first blank line; a bare LF anywhere before it is refused (Go accepts
   // it, Beast does not: the two would disagree on where the head ends).
   const size_t end = bytes.find("\r\n\r\n");
-  const std::string_view headPart = bytes.substr(0, end == std::string_view::npos ? bytes.size()
-                                                                                  : end + 4);
+  const std::string_view headPart =
+      bytes.substr(0, end == std::string_view::npos ? bytes.size() : end + 4);
   for (size_t i = 0; i < headPart.size(); ++i) {
     if (headPart[i] == '\n' && (i == 0 || headPart[i - 1] != '\r')) {
       return bad("bad request: bare LF in the request head");

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "eci/ipc.h"
 #include "eci/log.h"
 #include "gate.h"
 #include "proxy_impl.h"
@@ -64,7 +65,9 @@ std::string_view pathOf(std::string_view target) {
 bool isHijackRoute(const http::request_header<>& h) {
   if (h.method() != http::verb::post) return false;
   const std::string_view p = pathOf(h.target());
-  auto endsWith = [&](std::string_view s) { return p.size() >= s.size() && p.substr(p.size() - s.size()) == s; };
+  auto endsWith = [&](std::string_view s) {
+    return p.size() >= s.size() && p.substr(p.size() - s.size()) == s;
+  };
   const bool attach = endsWith("/attach") && p.find("/containers/") != std::string_view::npos;
   const bool exec = endsWith("/start") && p.find("/exec/") != std::string_view::npos;
   return attach || exec;
@@ -119,9 +122,10 @@ std::string serializeError(unsigned status, const std::string& message, bool kee
 }  // namespace
 
 struct Proxy::Impl {
-  explicit Impl(Config c) : cfg(std::move(c)), pool(static_cast<size_t>(std::max(1, cfg.workerThreads))), gate(cfg) {}
+  explicit Impl(ProxyConfig c)
+      : cfg(std::move(c)), pool(static_cast<size_t>(std::max(1, cfg.workerThreads))), gate(cfg) {}
 
-  Config cfg;
+  ProxyConfig cfg;
   asio::io_context io{1};
   asio::thread_pool pool;
   Gate gate;
@@ -145,10 +149,111 @@ struct Proxy::Impl {
   }
 
   Status listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid, gid_t gid);
+  Result<std::shared_ptr<Listener>> openContainerSocket(const SocketGrant& g);
+  void closeContainerSocket(const std::string& token);
+  void watchEvents();
+  std::thread eventsThread;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> eventsFd{-1};
   awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
   awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
   awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
 };
+
+// A per-container socket (CONTRACTS.md 3): <socketDir>/<token>/docker.sock. The container's root
+// is a mapped uid not known yet at create, so the socket is 0666 in a 0711 directory whose
+// 128-bit random name is not listable: only who was given the path (the bind) can connect.
+Result<std::shared_ptr<Listener>> Proxy::Impl::openContainerSocket(const SocketGrant& g) {
+  const std::filesystem::path want = cfg.socketDir / g.token / "docker.sock";
+  if (g.token.size() != 32 || g.path != want.string()) {
+    return Error("refusing a socket grant outside the socket directory: " + g.path);
+  }
+  std::error_code fec;
+  std::filesystem::create_directories(cfg.socketDir, fec);
+  ::chmod(cfg.socketDir.c_str(), 0711);
+  if (::mkdir((cfg.socketDir / g.token).c_str(), 0711) != 0) {
+    return Error::fromErrno("mkdir('" + (cfg.socketDir / g.token).string() + "')");
+  }
+  auto l = std::make_shared<Listener>(io, want, g.token);
+  if (auto st = listenOn(l, 0666, 0, 0); !st.ok()) {
+    std::filesystem::remove_all(cfg.socketDir / g.token, fec);
+    return std::move(st).error();
+  }
+  {
+    std::lock_guard lk(mu);
+    listeners[g.token] = l;
+  }
+  asio::co_spawn(io, acceptLoop(l), asio::detached);
+  return l;
+}
+
+void Proxy::Impl::closeContainerSocket(const std::string& token) {
+  std::shared_ptr<Listener> l;
+  {
+    std::lock_guard lk(mu);
+    auto it = listeners.find(token);
+    if (it == listeners.end() || token.empty()) return;
+    l = it->second;
+    listeners.erase(it);
+  }
+  l->closed = true;
+  asio::post(io, [l] {
+    error_code ec;
+    l->acceptor.close(ec);
+  });
+  std::error_code fec;
+  std::filesystem::remove_all(cfg.socketDir / token, fec);
+}
+
+// Containers removed without a DELETE through the guard (--rm, engine-side removal): follow the
+// engine's destroy events on the private socket and drop their sockets.
+void Proxy::Impl::watchEvents() {
+  while (!stopping) {
+    auto fd = ipc::connectUnix(cfg.upstreamSocket, std::chrono::seconds(5));
+    if (!fd.ok()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    eventsFd = fd->get();
+    asio::io_context lio{1};
+    Socket s(lio);
+    error_code ec;
+    s.assign(asio::local::stream_protocol(), fd->release(), ec);
+    http::request<http::empty_body> req{http::verb::get,
+                                        "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%"
+                                        "22event%22%3A%5B%22destroy%22%5D%7D",
+                                        11};
+    req.set(http::field::host, "docker");
+    http::write(s, req, ec);
+    beast::flat_buffer buf;
+    http::response_parser<http::buffer_body> p;
+    p.body_limit(kNoBodyLimit);
+    if (!ec) http::read_header(s, buf, p, ec);
+    std::string line;
+    std::vector<char> chunk(16 * 1024);
+    while (!ec && !stopping && !p.is_done()) {
+      p.get().body().data = chunk.data();
+      p.get().body().size = chunk.size();
+      http::read_some(s, buf, p, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) break;
+      line.append(chunk.data(), chunk.size() - p.get().body().size);
+      for (size_t nl; (nl = line.find('\n')) != std::string::npos;) {
+        auto j = nlohmann::json::parse(line.substr(0, nl), nullptr, false);
+        line.erase(0, nl + 1);
+        if (j.is_object() && j.value("Action", "") == "destroy") {
+          std::string id = j.value("id", "");
+          if (id.empty() && j.contains("Actor") && j["Actor"].is_object()) {
+            id = j["Actor"].value("ID", "");
+          }
+          if (!id.empty()) gate.containerGone(id);
+        }
+      }
+    }
+    eventsFd = -1;
+    if (!stopping) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
 
 Status Proxy::Impl::listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid,
                              gid_t gid) {
@@ -215,8 +320,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         co_await writeRefusal(client, *r, false);
         co_return;
       }
-      const size_t n =
-          co_await client.async_read_some(cbuf.prepare(kHeadReadChunk), ecToken(ec));
+      const size_t n = co_await client.async_read_some(cbuf.prepare(kHeadReadChunk), ecToken(ec));
       if (ec) co_return;  // EOF between requests, or the client went away mid-head
       cbuf.commit(n);
     }
@@ -227,7 +331,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
     http::request_parser<http::buffer_body> rp;
     rp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
-    rp.body_limit(boost::none);
+    rp.body_limit(kNoBodyLimit);
     rp.put(asio::buffer(rawHead), ec);
     if (ec || !rp.is_header_done()) {
       co_await writeRefusal(client, refusalForParseError(ec), false);
@@ -248,12 +352,13 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       if (ec) co_return;
     }
 
-    // --- the decision; bodies it needs are read whole (bounded) ---
+    // --- the decision; a body it needs is read whole (bounded) and it decides again ---
     Exchange ex;
     ex.listener = l;
     ex.caller = caller;
     ex.header = &req.base();
-    if (gate.needsBody(ex)) {
+    Outcome v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
+    if (v.needBody) {
       std::string body;
       if (relay.empty()) relay.resize(kRelayBuffer);
       while (!rp.is_done()) {
@@ -268,15 +373,16 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
           co_return;
         }
         body.append(relay.data(), relay.size() - req.body().size);
-        if (body.size() > kInspectBodyLimit) {
+        if (body.size() > v.maxBody) {
           co_await writeRefusal(client, {413, "request body too large for the guard to inspect"},
                                 false);
           co_return;
         }
       }
       ex.body = std::move(body);
+      v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
+      if (v.needBody && !v.refusal) v.refusal = Refusal{500, "eci-apiproxyd: undecidable request"};
     }
-    Verdict v = co_await offload<Verdict>([this, &ex] { return gate.decide(ex); });
     if (v.refusal) {
       // The connection stays usable only if the body was consumed.
       const bool keep = req.keep_alive() && rp.is_done();
@@ -343,7 +449,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     // --- the response ---
     http::response_parser<http::buffer_body> sp;
     sp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
-    sp.body_limit(boost::none);
+    sp.body_limit(kNoBodyLimit);
     if (isHead) sp.skip(true);
     co_await http::async_read_header(*up, ubuf, sp, ecToken(ec));
     if (ec) {
@@ -385,10 +491,9 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       co_await http::async_read(*up, ubuf, sp2, ecToken(ec));
       if (ec) co_return;
       auto res2 = sp2.release();
-      Status st = co_await offload<Status>(
-          [&v, status = res2.result_int(), &body = res2.body()] {
-            return v.afterResponse(status, body);
-          });
+      Status st = co_await offload<Status>([&v, status = res2.result_int(), &body = res2.body()] {
+        return v.afterResponse(status, body);
+      });
       if (!st.ok()) {
         LOG_ERROR("%s", st.error().str().c_str());
         co_await writeRefusal(client, {500, "eci-apiproxyd: " + st.error().str()}, false);
@@ -443,27 +548,35 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
   }
 }
 
-Proxy::Proxy(Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+Proxy::Proxy(ProxyConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
 Proxy::~Proxy() = default;
 
 Status Proxy::start() {
   auto pub = std::make_shared<Listener>(impl_->io, impl_->cfg.listenSocket, "");
-  ECI_TRY(impl_->listenOn(pub, impl_->cfg.listenMode, impl_->cfg.listenUid,
-                          impl_->cfg.listenGid));
+  ECI_TRY(impl_->listenOn(pub, impl_->cfg.listenMode, impl_->cfg.listenUid, impl_->cfg.listenGid));
   {
     std::lock_guard lk(impl_->mu);
     impl_->listeners[""] = pub;
   }
   asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
+  Impl* impl = impl_.get();
+  impl_->gate.setSocketHooks(
+      [impl](const SocketGrant& g) { return impl->openContainerSocket(g); },
+      [impl](const std::string& token) { impl->closeContainerSocket(token); });
+  impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
   return okStatus();
 }
 
 void Proxy::run() {
   impl_->io.run();
   impl_->pool.join();
+  if (impl_->eventsThread.joinable()) impl_->eventsThread.join();
 }
 
 void Proxy::stop() {
+  impl_->stopping = true;
+  // Unblocks the events watcher's read.
+  if (int fd = impl_->eventsFd.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
   asio::post(impl_->io, [this] {
     impl_->gate.shutdown();
     std::lock_guard lk(impl_->mu);
@@ -472,7 +585,12 @@ void Proxy::stop() {
       error_code ec;
       l->acceptor.close(ec);
       std::error_code fec;
-      std::filesystem::remove(l->path, fec);
+      // Per-container sockets go with their directory; the public one is just removed.
+      if (l->isContainerSocket()) {
+        std::filesystem::remove_all(l->path.parent_path(), fec);
+      } else {
+        std::filesystem::remove(l->path, fec);
+      }
     }
     impl_->io.stop();
   });

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,10 @@ namespace http = boost::beast::http;
 using Socket = asio::local::stream_protocol::socket;
 using Acceptor = asio::local::stream_protocol::acceptor;
 
+// "No limit" for Beast parsers. Not boost::none: Beast 1.74 compares `len > body_limit_` on the
+// optional, and an empty optional is less than every length, so none refuses every body.
+inline constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
+
 // One listening socket: the public one, or a per-container one (CONTRACTS.md 3).
 struct Listener {
   Listener(asio::io_context& io, std::filesystem::path p, std::string t)
@@ -37,8 +42,13 @@ struct Listener {
   Acceptor acceptor;
   std::filesystem::path path;
   std::string token;  // empty: the public socket
-  // The container this socket was made for, once its create succeeded (under Impl::mu).
+  // The container this socket was made for, once its create succeeded, its image ID, its own bind
+  // sources and who created it on the public socket (under the registry's mutex).
   std::string containerId;
+  std::string imageId;
+  std::vector<std::string> bindSources;
+  uid_t ownerUid = static_cast<uid_t>(-1);
+  gid_t ownerGid = static_cast<gid_t>(-1);
   std::atomic<bool> closed{false};
   bool isContainerSocket() const { return !token.empty(); }
 };
@@ -50,7 +60,10 @@ struct Peer {
 };
 
 // What the decision bridge returns for one request.
-struct Verdict {
+struct Outcome {
+  // Read the body whole (at most maxBody bytes, else 413) and decide again.
+  bool needBody = false;
+  size_t maxBody = 0;
   std::optional<Refusal> refusal;
   // Hold the (small) response and run afterResponse before the client sees it (create ->
   // setCaller; CONTRACTS.md 4). A failed afterResponse turns the reply into a 500.

@@ -1,8 +1,8 @@
 // Request framing: every ambiguous or malformed request is refused with a 4xx before dockerd
 // could see it; ordinary Docker client requests pass.
-#include <gtest/gtest.h>
-
 #include "eci/apiproxy/framing.h"
+
+#include <gtest/gtest.h>
 
 namespace eci::apiproxy {
 namespace {
@@ -48,8 +48,7 @@ TEST(Framing, SmugglingShapesAreRefused) {
   EXPECT_GE(*statusOf("POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n"),
             400u);
-  EXPECT_GE(*statusOf("POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: xchunked\r\n\r\n"),
-            400u);
+  EXPECT_GE(*statusOf("POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: xchunked\r\n\r\n"), 400u);
   // obs-fold
   EXPECT_EQ(statusOf("POST /x HTTP/1.1\r\nHost: d\r\nX-A: a\r\n Transfer-Encoding: chunked\r\n"
                      "\r\n"),
@@ -59,8 +58,7 @@ TEST(Framing, SmugglingShapesAreRefused) {
   EXPECT_EQ(statusOf("GET /x HTTP/1.1\r\nHost: d\nX: y\r\n\r\n"), 400u);
   // repeated Host, absolute-form, bad target characters
   EXPECT_EQ(statusOf("GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400u);
-  EXPECT_EQ(statusOf("GET http://docker/v1.41/containers/json HTTP/1.1\r\nHost: d\r\n\r\n"),
-            400u);
+  EXPECT_EQ(statusOf("GET http://docker/v1.41/containers/json HTTP/1.1\r\nHost: d\r\n\r\n"), 400u);
   EXPECT_EQ(statusOf("GET * HTTP/1.1\r\nHost: d\r\n\r\n"), 400u);
   // bad chunking
   EXPECT_EQ(statusOf("POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n"

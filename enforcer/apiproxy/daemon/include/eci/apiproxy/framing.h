@@ -29,8 +29,8 @@ struct Refusal {
 
 // Checks a request header Beast parsed. `rawHead` is the header's bytes as received (up to and
 // including the blank line) when the caller has them, for checks the parsed form hides (obs-fold).
-std::optional<Refusal> checkRequestFraming(
-    const boost::beast::http::request_header<>& header, std::string_view rawHead = {});
+std::optional<Refusal> checkRequestFraming(const boost::beast::http::request_header<>& header,
+                                           std::string_view rawHead = {});
 
 // The refusal for a Beast parse error on the request side (bad chunk, header too large, ...).
 Refusal refusalForParseError(const boost::beast::error_code& ec);

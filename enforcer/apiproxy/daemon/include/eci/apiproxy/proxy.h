@@ -11,12 +11,13 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eci/error.h"
 
 namespace eci::apiproxy {
 
-struct Config {
+struct ProxyConfig {
   std::filesystem::path listenSocket = "/run/docker.sock";  // the public engine socket
   mode_t listenMode = 0660;
   uid_t listenUid = 0;
@@ -25,6 +26,8 @@ struct Config {
   std::filesystem::path controlSocket = "/run/eci/enforcer.sock";  // eci-enforcerd (policy)
   // Per-container engine sockets: <socketDir>/<32 hex>/docker.sock (CONTRACTS.md 3).
   std::filesystem::path socketDir = "/run/eci-apiproxy/sockets";
+  // Other engine sockets no container may mount (containerd's, ...).
+  std::vector<std::string> protectedSockets = {"/run/containerd/containerd.sock"};
   // How long a registry digest looked up through the engine stays fresh.
   std::chrono::seconds digestRefresh{120};
   // How long the policy read from eci-enforcerd serves requests that carry no body to inspect;
@@ -36,7 +39,7 @@ struct Config {
 
 class Proxy {
  public:
-  explicit Proxy(Config cfg);
+  explicit Proxy(ProxyConfig cfg);
   ~Proxy();
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
