@@ -83,12 +83,12 @@ mkdir -p "$W/ctx"
 printf 'FROM busybox\nRUN echo built-in-run >/built\nCMD cat /built\n' >"$W/ctx/Dockerfile"
 head -c 2M /dev/urandom >"$W/ctx/payload"
 DOCKER_BUILDKIT=0 docker build -q -t built:1 "$W/ctx" >"$W/build.out" 2>&1
-t_eq "build (classic, context streamed): runs" "built-in-run" "$(docker run --rm built:1 2>&1)"
+t_eq "build (classic, context streamed): runs" "built-in-run" "$(docker run --rm built:1 2>/dev/null)"
 
 docker save built:1 -o "$W/built.tar"
 docker rmi built:1 >/dev/null
 t_contains "save/load" "built:1" "$(docker load -i "$W/built.tar" 2>&1)"
-t_eq "loaded image runs" "built-in-run" "$(docker run --rm built:1 2>&1)"
+t_eq "loaded image runs" "built-in-run" "$(docker run --rm built:1 2>/dev/null)"
 
 mkdir -p "$W/compose"
 cat >"$W/compose/docker-compose.yml" <<'EOF'

@@ -433,7 +433,9 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
             co_return;
           }
           req.body().size = relay.size() - req.body().size;
-          req.body().data = relay.data();
+          // Nothing parsed yet (a chunk header only): no buffer at all. An empty buffer would
+          // be serialized as a zero-size chunk, which is the end of a chunked body.
+          req.body().data = req.body().size > 0 ? relay.data() : nullptr;
           req.body().more = !rp.is_done();
         } else {
           req.body().data = nullptr;
@@ -520,7 +522,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         }
         if (ec) co_return;
         res.body().size = relay.size() - res.body().size;
-        res.body().data = relay.data();
+        res.body().data = res.body().size > 0 ? relay.data() : nullptr;  // see the request side
         res.body().more = !sp.is_done();
       } else {
         res.body().data = nullptr;
