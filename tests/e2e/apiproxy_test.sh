@@ -105,7 +105,7 @@ t_contains "docker-compose up through the guard" "compose-says-hi" "$out"
 
 # keep-alive: several requests on one connection, each answered
 printf 'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /v1.41/version HTTP/1.1\r\nHost: d\r\n\r\nGET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n' >"$W/ka"
-t_eq "keep-alive: three answers on one connection" "3" "$(raw "$W/ka" | grep -c '^HTTP/1.1 200')"
+t_eq "keep-alive: three answers on one connection" "3" "$(raw "$W/ka" | grep -o 'HTTP/1.1 200' | wc -l)"
 
 # --- 2. framing: smuggling and malformed requests ---------------------------------------------
 smuggle() {  # NAME WANT-STATUS BYTES (printf format); a create named smug-NAME must never exist

@@ -295,7 +295,29 @@ awaitable<bool> Proxy::Impl::writeRefusal(Socket& client, const Refusal& r, bool
   const std::string out = serializeError(r.status, r.message, keepAlive);
   error_code ec;
   co_await asio::async_write(client, asio::buffer(out), ecToken(ec));
-  co_return !ec;
+  if (ec) co_return false;
+  if (!keepAlive) {
+    // Lingering close: closing with unread request bytes queued sends a reset, and the client
+    // would lose the refusal. Stop sending, then discard what it still sends (bounded: 1 s,
+    // 8 MiB) before the socket is closed. None of it goes anywhere.
+    client.shutdown(Socket::shutdown_send, ec);
+    asio::steady_timer t(io, std::chrono::seconds(1));
+    t.async_wait([&client](error_code e) {
+      if (!e) {
+        error_code ignored;
+        client.cancel(ignored);
+      }
+    });
+    std::vector<char> sink(16 * 1024);
+    size_t total = 0;
+    while (total < (8u << 20)) {
+      const size_t n = co_await client.async_read_some(asio::buffer(sink), ecToken(ec));
+      if (ec) break;
+      total += n;
+    }
+    t.cancel();
+  }
+  co_return true;
 }
 
 awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
