@@ -130,7 +130,7 @@ void scanHostPath(const Ctx& c, Scan& s, const std::string& source, MountReq* m,
                             "socket-dir");
     return;
   }
-  if (volumeDevice) {
+  if (volumeDevice && pc->reach == Reach::kNone) {
     if (auto hit = restrictedHit(pc->resolved, c.policy, c.config, c.fs); !hit.empty()) {
       s.refusal =
           makeRefusal(403,
@@ -190,9 +190,11 @@ void scanContainer(const Ctx& c, Scan& s, const ContainerFacts& ct, bool startCh
   for (const auto& m : ct.mounts) {
     if (s.refusal) return;
     if (m.type == "bind" && !m.source.empty()) {
-      scanHostPath(c, s, m.source, nullptr, /*fromRequest=*/false, false, startCheck);
+      // VolumesFrom hands those paths to the new container: for a per-container-socket caller
+      // they count as its own request.
+      scanHostPath(c, s, m.source, nullptr, /*fromRequest=*/!startCheck, false, startCheck);
     } else if (m.type == "volume" && !m.name.empty()) {
-      scanVolume(c, s, m.name, m.driver, {}, /*fromRequest=*/false);
+      scanVolume(c, s, m.name, m.driver, {}, /*fromRequest=*/!startCheck);
     }
   }
 }

@@ -78,7 +78,32 @@ Result<PathCheck> checkHostPath(const std::string& source, const Config& config,
     }
     targets.push_back({dir, Reach::kAncestor});
   }
-  // A directory holding any of them: by path, or by (dev, ino) for another mount of it.
+  // A directory holding any of them: by path, or by (dev, ino) for another mount of it, also
+  // for mounts below it (binds are recursive).
+  std::vector<std::optional<HostFs::FileId>> below;
+  if (st && st->isDir) {
+    for (const auto& mp : fs.mountsUnder(pc.resolved)) below.push_back(fs.stat(mp));
+  }
+  for (const auto& t : targets) {
+    const auto tst = fs.stat(t.path);
+    for (const auto& b : below) {
+      if (sameFile(b, tst)) {
+        pc.reach = Reach::kAncestor;
+        pc.what = t.path;
+        return pc;
+      }
+    }
+    for (const auto& a : ancestorsOf(t.path)) {
+      const auto ast = fs.stat(a);
+      for (const auto& b : below) {
+        if (sameFile(b, ast)) {
+          pc.reach = Reach::kAncestor;
+          pc.what = t.path;
+          return pc;
+        }
+      }
+    }
+  }
   for (const auto& t : targets) {
     if (pathWithin(t.path, pc.resolved)) {
       pc.reach = Reach::kAncestor;

@@ -347,10 +347,12 @@ const std::vector<CliCommand>& cliTable() {
       {"secret inspect", {"secret inspect"}, {}},
       {"secret ls", {"secret ls"}, {}},
       {"secret rm", {"secret rm"}, {}},
+      {"secret update", {"secret update"}, {}},  // API only (no CLI command)
       {"config create", {"config create"}, {}},
       {"config inspect", {"config inspect"}, {}},
       {"config ls", {"config ls"}, {}},
       {"config rm", {"config rm"}, {}},
+      {"config update", {"config update"}, {}},  // API only (no CLI command)
       {"swarm init", {"swarm init"}, {}},
       {"swarm join", {"swarm join"}, {}},
       {"swarm join-token", {"swarm join-token"}, {}},

@@ -86,6 +86,13 @@ class HostFs {
   virtual Result<std::string> resolve(const std::string& absPath) const = 0;
   // stat(2) following symlinks; std::nullopt when the path does not exist.
   virtual std::optional<FileId> stat(const std::string& absPath) const = 0;
+  // Mount points strictly below `resolvedDir` (from /proc/self/mountinfo). Binds are recursive
+  // (rbind): a mount of /run (or of the socket) below a bound directory comes along with it.
+  // Default: none (a daemon without mountinfo relies on eci-runc's OCI-level check).
+  virtual std::vector<std::string> mountsUnder(const std::string& resolvedDir) const {
+    (void)resolvedDir;
+    return {};
+  }
 };
 
 // GET /images/{ref}/json, reduced.
@@ -184,7 +191,7 @@ struct Decision {
 };
 
 constexpr size_t kMaxInspectedBody = 4u << 20;  // 4 MiB: larger inspected JSON -> 413
-constexpr int kMaxRounds = 6;
+constexpr int kMaxRounds = 8;
 
 // ECI off (policy.enabled == false): always kAllow.
 Decision decide(const Request& req, const Caller& caller, const Policy& policy,
