@@ -215,6 +215,27 @@ t_ok "allowlist emptied" eci_push_policy "$(policy '[]' '{"type": "deny", "comma
 err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 true 2>&1)
 t_contains "next create after the push is refused" "docker socket mount denied" "$err"
 
+# No TCP without TLS while ECI is on: an "engine" (a stand-in process holding the upstream socket
+# and a plain TCP listener) behind a second guard gets every request refused with 503.
+python3 - "$W/fake-up.sock" <<'PYEOF' &
+import socket, sys, time
+u = socket.socket(socket.AF_UNIX); u.bind(sys.argv[1]); u.listen(8)
+t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen(1)
+time.sleep(60)
+PYEOF
+fakepid=$!
+_eci_wait_for 10 test -S "$W/fake-up.sock"
+"$ECI_APIPROXYD_BIN" --listen "$W/g2.sock" --socket-group 0 --upstream "$W/fake-up.sock" \
+  --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g2-sockets" >"$W/g2.log" 2>&1 &
+g2pid=$!
+_eci_wait_for 10 test -S "$W/g2.sock"
+out=$(curl -s --unix-socket "$W/g2.sock" http://d/v1.41/containers/json -w ' %{http_code}')
+t_contains "engine on TCP without TLS: 503" " 503" "$out"
+t_contains "  ... with the reason" "listens on TCP without TLS" "$out"
+t_contains "  ... reported in the guard log" "listens on TCP without TLS" "$(cat "$W/g2.log")"
+kill "$g2pid" "$fakepid" 2>/dev/null
+wait "$g2pid" "$fakepid" 2>/dev/null
+
 t_eq "no sanitizer/crash in the guard log" "" "$(grep -E 'runtime error|AddressSanitizer|terminate' "$ECI_GUARD_LOG")"
 t_ok "guard still running" kill -0 "$ECI_GUARD_PID"
 t_summary

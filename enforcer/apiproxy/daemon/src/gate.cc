@@ -10,6 +10,7 @@
 #include "eci/apiproxy/routes.h"
 #include "eci/ipc.h"
 #include "eci/log.h"
+#include "engine_tcp.h"
 
 namespace eci::apiproxy {
 
@@ -246,6 +247,29 @@ Outcome Gate::decide(Exchange& ex) {
   // a push applies to the very next request.
   const bool fresh = req.method != "GET" && req.method != "HEAD";
   PolicyState ps = policyFor(fresh);
+  if (ps.policy.enabled) {
+    // No TCP without TLS while ECI is on: such an engine is reachable past the guard, so the
+    // guard refuses everything until it is fixed (checked at most every 10 s).
+    std::optional<std::string> tcp;
+    {
+      std::lock_guard lk(mu_);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - tcpCheckedAt_ > std::chrono::seconds(10)) {
+        tcpProblem_ = engineTcpWithoutTls(cfg_.upstreamSocket);
+        tcpCheckedAt_ = now;
+        if (tcpProblem_)
+          LOG_ERROR("%s: refusing every request while ECI is on", tcpProblem_->c_str());
+      }
+      tcp = tcpProblem_;
+    }
+    if (tcp) {
+      v.refusal = Refusal{503,
+                          "enhanced container isolation: the engine listens on TCP without "
+                          "TLS (" +
+                              *tcp + "); ECI does not allow it"};
+      return v;
+    }
+  }
   Config rc;
   rc.publicSocket = cfg_.listenSocket.string();
   rc.privateSocket = cfg_.upstreamSocket.string();

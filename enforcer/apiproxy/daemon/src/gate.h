@@ -53,6 +53,9 @@ class Gate {
   std::map<std::string, Digest> digests_;
   // container id -> socket token (per-container sockets)
   std::map<std::string, std::string> socketsByContainer_;
+  // Last "engine on TCP without TLS" check (engine_tcp.h).
+  std::chrono::steady_clock::time_point tcpCheckedAt_{};
+  std::optional<std::string> tcpProblem_;
 };
 
 }  // namespace eci::apiproxy
