@@ -9,11 +9,11 @@ packages=(
   build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   # libraries
   nlohmann-json3-dev libvalijson-dev libssl-dev libcurl4-openssl-dev libseccomp-dev libfuse3-dev
-  libcli11-dev libcap-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libcap-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   qt6-base-dev libgl-dev
   # real components the tests drive
   docker.io containerd runc busybox-static fuse3 uidmap xvfb iproute2 iptables procps
-  psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3
+  psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3 docker-compose socat
 )
 # Node.js and npm come with the machine (NodeSource's nodejs, which conflicts with Debian's npm);
 # install Debian's only where neither is present.
