@@ -52,7 +52,8 @@ printf '%-34s %10sms %10sms %11s\n' "docker run --rm true (median)" "$a" "$b" \
   "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3fx", b / a}')"
 
 # Throughput: a container holding SIZE_MB MiB in a file and having written it to its log.
-docker run -d --name big busybox sh -c "head -c $((SIZE_MB))M /dev/zero > /big; head -c $((SIZE_MB))M /dev/zero; sleep 100000" >/dev/null
+# Log lines of printable text: NULs would be JSON-escaped sixfold in the json-file log.
+docker run -d --name big busybox sh -c "head -c $((SIZE_MB))M /dev/zero > /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $((SIZE_MB))M; sleep 100000" >/dev/null
 until docker exec big sh -c "test \$(stat -c %s /big) -eq $((SIZE_MB * 1048576))" 2>/dev/null; do sleep 1; done
 sleep 2
 mbps() {  # SOCK CMD... -> MB/s
