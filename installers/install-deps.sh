@@ -9,11 +9,11 @@ packages=(
   build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   # libraries
   nlohmann-json3-dev libvalijson-dev libssl-dev libcurl4-openssl-dev libseccomp-dev libfuse3-dev
-  libcli11-dev libcap-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libcap-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   qt6-base-dev libgl-dev fonts-dejavu-core xauth
   # real components the tests drive
   docker.io containerd runc busybox-static fuse3 uidmap xvfb iproute2 iptables procps
-  psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3
+  psmisc jq curl openssl ca-certificates systemd libpugixml-dev python3 docker-compose socat
   # packaging tests: a Debian 12 root from Debian's registry, booted with systemd-nspawn; lintian
   mmdebstrap systemd-container lintian dpkg-dev
   # checks of the MDM exports (xmllint: profiles, ADMX/ADML)

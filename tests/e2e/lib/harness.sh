@@ -18,6 +18,10 @@
 #   eci_enforcer_start / eci_enforcer_stop / eci_enforcer_kill9
 #                          (re)start, stop (SIGTERM) or SIGKILL the private eci-enforcerd.
 #   eci_enforcer_status    eci-enforcerd's status JSON (eci-admin status --json, if available).
+#   eci_guard_start / eci_guard_stop
+#                          (re)start or stop the Engine API guard (eci-apiproxyd): it serves
+#                          $ECI_T/docker.sock (DOCKER_HOST) and forwards to dockerd's private
+#                          $ECI_DOCKERD_SOCK; per-container sockets under $ECI_GUARD_SOCKET_DIR.
 #   eci_leftovers          prints mounts and directories eci left under its run dir (empty = clean).
 #   eci_allocation_count   number of uid/gid ranges eci-enforcerd has allocated (from its state).
 # Variables: ECI_T (the tmp dir), ECI_DATA_ROOT (dockerd's data-root), ECI_CONTROL_SOCK,
@@ -28,6 +32,8 @@
 # ECI_HARNESS_PLAIN_RUNC=1 before eci_up (benchmarks, and tests that show what plain runc does):
 #   adds a runtime "plain-runc" whose path is the real runc by ABSOLUTE path, i.e. a way around eci
 #   on that daemon only; exported as ECI_PLAIN_RUNTIME. Never set it where isolation is tested.
+#   ECI_DOCKERD_SOCK (dockerd's private socket), ECI_GUARD_SOCKET_DIR, ECI_GUARD_LOG;
+#   ECI_APIPROXYD_BIN (the guard, found like the other binaries).
 #
 # Assertions (count into `N passed, N failed`; t_summary's exit status fails the script):
 #   t_ok NAME CMD...          CMD succeeds            t_fails NAME CMD...   CMD fails
@@ -122,6 +128,28 @@ eci_enforcer_kill9() {
   fi
 }
 
+eci_guard_start() {
+  [[ -x "${ECI_APIPROXYD_BIN:-}" ]] || { echo "harness: eci-apiproxyd not found" >&2; return 1; }
+  rm -f "$ECI_T/docker.sock"
+  "$ECI_APIPROXYD_BIN" --listen "$ECI_T/docker.sock" --socket-mode 0660 --socket-group 0 \
+    --upstream "$ECI_DOCKERD_SOCK" --control-socket "$ECI_CONTROL_SOCK" \
+    --socket-dir "$ECI_GUARD_SOCKET_DIR" >>"$ECI_GUARD_LOG" 2>&1 &
+  ECI_GUARD_PID=$!
+  _eci_wait_for 20 test -S "$ECI_T/docker.sock" || {
+    echo "harness: eci-apiproxyd did not start:" >&2
+    tail -n 20 "$ECI_GUARD_LOG" >&2
+    return 1
+  }
+}
+
+eci_guard_stop() {
+  if [[ -n "${ECI_GUARD_PID:-}" ]]; then
+    kill "$ECI_GUARD_PID" 2>/dev/null || true
+    wait "$ECI_GUARD_PID" 2>/dev/null || true
+    ECI_GUARD_PID=""
+  fi
+}
+
 eci_enforcer_status() {
   "$ECI_ADMIN_BIN" status --control-socket "$ECI_CONTROL_SOCK" --format json
 }
@@ -170,6 +198,7 @@ eci_enforcer_up() {
   _eci_find_bin ECI_RUNC_BIN eci-runc
   _eci_find_bin ECI_ENFORCERD_BIN eci-enforcerd
   _eci_find_bin ECI_ADMIN_BIN eci-admin
+  _eci_find_bin ECI_APIPROXYD_BIN eci-apiproxyd
   [[ -x "$ECI_RUNC_BIN" ]] || { echo "harness: eci-runc not found (ECI_BUILD_DIR?)" >&2; return 1; }
   ECI_T=$(mktemp -d /tmp/eci-e2e.XXXXXX)
   # runc's init walks ECI_RUN_DIR as root of the container's user namespace: needs o+x.
@@ -178,6 +207,8 @@ eci_enforcer_up() {
   export ECI_DATA_ROOT="$ECI_T/docker" ECI_CONTROL_SOCK="$ECI_T/eci/enforcer.sock"
   export ECI_PUSH_SOCK="$ECI_T/eci/push.sock" ECI_STATE_DIR="$ECI_T/eci-state"
   export ECI_RUN_DIR="$ECI_T/eci-runc" ECI_RUNC_LOG="$ECI_T/eci-runc.log"
+  export ECI_DOCKERD_SOCK="$ECI_T/dockerd.sock" ECI_GUARD_SOCKET_DIR="$ECI_T/apiproxy/sockets"
+  export ECI_GUARD_LOG="$ECI_T/apiproxyd.log"
   mkdir -p "$ECI_T/trusted-keys" "$ECI_T/keys" "$ECI_T/containerd" "$ECI_T/exec"
   trap eci_down EXIT
 
@@ -217,7 +248,8 @@ EOF
   export ECI_REAL_RUNC=${ECI_REAL_RUNC:-/usr/sbin/runc}
   local eci_env=(PATH="$ECI_T/bin:$PATH" ECI_RUNC_REAL_RUNC="$ECI_REAL_RUNC"
     ECI_RUNC_ENFORCER_SOCKET="$ECI_CONTROL_SOCK" ECI_RUNC_RUN_DIR="$ECI_RUN_DIR"
-    ECI_RUNC_RESTRICT="$ECI_T/docker.sock:$ECI_T/eci" ECI_RUNC_DEBUG_LOG="$ECI_RUNC_LOG")
+    ECI_RUNC_RESTRICT="$ECI_T/docker.sock:$ECI_DOCKERD_SOCK:$ECI_T/eci"
+    ECI_RUNC_GUARD_SOCKET_DIR="$ECI_GUARD_SOCKET_DIR" ECI_RUNC_DEBUG_LOG="$ECI_RUNC_LOG")
   env "${eci_env[@]}" \
     containerd --config "$ECI_T/containerd/config.toml" >>"$ECI_T/containerd.log" 2>&1 &
   ECI_CONTAINERD_PID=$!
@@ -241,11 +273,14 @@ EOF
     netargs=(--bridge "$bridge")
   fi
   env "${eci_env[@]}" dockerd --config-file "$ECI_T/daemon.json" --data-root "$ECI_DATA_ROOT" \
-    --exec-root "$ECI_T/exec" --host "unix://$ECI_T/docker.sock" --pidfile "$ECI_T/docker.pid" \
+    --exec-root "$ECI_T/exec" --host "unix://$ECI_DOCKERD_SOCK" --pidfile "$ECI_T/docker.pid" \
     --containerd "$ECI_T/containerd.sock" "${netargs[@]}" --iptables=false --ip-masq=false \
     --ip-forward=false --userland-proxy=false --storage-driver overlay2 \
     >>"$ECI_T/dockerd.log" 2>&1 &
   ECI_DOCKERD_PID=$!
+  # Clients reach dockerd only through the guard (CONTRACTS.md 2).
+  _eci_wait_for 60 test -S "$ECI_DOCKERD_SOCK"
+  eci_guard_start || return 1
   export DOCKER_HOST="unix://$ECI_T/docker.sock"
   _eci_wait_for 60 docker version || {
     echo "harness: dockerd did not start" >&2; tail -n 30 "$ECI_T/dockerd.log" >&2; return 1; }
@@ -289,6 +324,7 @@ eci_down() {
     wait "$ECI_DOCKERD_PID" 2>/dev/null
     ECI_DOCKERD_PID=""
   fi
+  eci_guard_stop
   if [[ -n "${ECI_CONTAINERD_PID:-}" ]]; then
     kill "$ECI_CONTAINERD_PID" 2>/dev/null
     wait "$ECI_CONTAINERD_PID" 2>/dev/null

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# eci-apiproxyd vs dockerd's socket directly, side by side on one private dockerd (the harness),
+# interleaved rounds. Prints one table:
+#   added latency per plain request (/_ping, /version, /containers/json), medians of N curls each;
+#   docker run --rm busybox true, median of R runs each (guard / direct ratio);
+#   docker cp out of a container and docker logs of SIZE_MB MiB, MB/s each;
+#   guard RSS with 100 open attach streams.
+# Usage: ECI_BUILD_DIR=build bash bench/apiproxy.sh [N=300] [R=10] [SIZE_MB=1024]
+set -u
+. "$(dirname "$0")/../tests/e2e/lib/harness.sh"
+N=${1:-300}
+R=${2:-10}
+SIZE_MB=${3:-1024}
+eci_up >/dev/null || { echo "harness did not start"; exit 1; }
+G="$ECI_T/docker.sock"
+D="$ECI_DOCKERD_SOCK"
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print a[int((NR+1)/2)]}'; }
+
+# curl on one fresh connection per request; time_total in seconds -> microseconds
+lat() {  # SOCK PATH
+  curl -s -o /dev/null --unix-socket "$1" -w '%{time_total}\n' "http://d$2" |
+    awk '{printf "%d\n", $1 * 1000000}'
+}
+printf '%-34s %12s %12s %12s\n' "measure" "direct" "guard" "added/ratio"
+for path in /_ping /v1.41/version /v1.41/containers/json; do
+  : >"$ECI_T/a" && : >"$ECI_T/b"
+  for ((i = 0; i < N; i++)); do
+    lat "$D" "$path" >>"$ECI_T/a"
+    lat "$G" "$path" >>"$ECI_T/b"
+  done
+  a=$(median <"$ECI_T/a")
+  b=$(median <"$ECI_T/b")
+  printf '%-34s %10sus %10sus %10sus\n' "GET $path (median)" "$a" "$b" "$((b - a))"
+done
+
+runtime() {  # SOCK -> ms
+  local s e
+  s=$(date +%s%N)
+  DOCKER_HOST="unix://$1" docker run --rm busybox true >/dev/null 2>&1
+  e=$(date +%s%N)
+  echo $(((e - s) / 1000000))
+}
+: >"$ECI_T/a" && : >"$ECI_T/b"
+for ((i = 0; i < R; i++)); do
+  runtime "$D" >>"$ECI_T/a"
+  runtime "$G" >>"$ECI_T/b"
+done
+a=$(median <"$ECI_T/a")
+b=$(median <"$ECI_T/b")
+printf '%-34s %10sms %10sms %11s\n' "docker run --rm true (median)" "$a" "$b" \
+  "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3fx", b / a}')"
+
+# Throughput: a container holding SIZE_MB MiB in a file and having written it to its log.
+# Log lines of printable text: NULs would be JSON-escaped sixfold in the json-file log.
+docker run -d --name big busybox sh -c "head -c $((SIZE_MB))M /dev/zero > /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $((SIZE_MB))M; sleep 100000" >/dev/null
+until docker exec big sh -c "test \$(stat -c %s /big) -eq $((SIZE_MB * 1048576))" 2>/dev/null; do sleep 1; done
+sleep 2
+mbps() {  # SOCK CMD... -> MB/s
+  local sock=$1 s e
+  shift
+  s=$(date +%s%N)
+  DOCKER_HOST="unix://$sock" "$@" >/dev/null 2>&1
+  e=$(date +%s%N)
+  awk -v mb="$SIZE_MB" -v ns=$((e - s)) 'BEGIN {printf "%.0f", mb / (ns / 1e9)}'
+}
+for what in cp logs; do
+  : >"$ECI_T/a" && : >"$ECI_T/b"
+  for ((i = 0; i < 3; i++)); do
+    if [[ $what == cp ]]; then
+      mbps "$D" sh -c 'docker cp big:/big - >/dev/null' >>"$ECI_T/a"; echo >>"$ECI_T/a"
+      mbps "$G" sh -c 'docker cp big:/big - >/dev/null' >>"$ECI_T/b"; echo >>"$ECI_T/b"
+    else
+      mbps "$D" sh -c 'docker logs big >/dev/null' >>"$ECI_T/a"; echo >>"$ECI_T/a"
+      mbps "$G" sh -c 'docker logs big >/dev/null' >>"$ECI_T/b"; echo >>"$ECI_T/b"
+    fi
+  done
+  a=$(median <"$ECI_T/a")
+  b=$(median <"$ECI_T/b")
+  printf '%-34s %8sMB/s %8sMB/s %11s\n' "docker $what ${SIZE_MB} MiB (median of 3)" "$a" "$b" \
+    "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3fx", b / a}')"
+done
+docker rm -f big >/dev/null
+
+# RSS with 100 open attach streams through the guard.
+docker run -d --name att -i busybox sh -c 'while true; do sleep 1; done' >/dev/null
+pids=()
+for ((i = 0; i < 100; i++)); do
+  DOCKER_HOST="unix://$G" docker attach --no-stdin att >/dev/null 2>&1 &
+  pids+=($!)
+done
+sleep 5
+streams=$(ls -l /proc/"$ECI_GUARD_PID"/fd 2>/dev/null | grep -c socket)
+rss=$(awk '/VmRSS/ {print $2}' /proc/"$ECI_GUARD_PID"/status)
+printf '%-34s %12s %10sKiB %11s\n' "guard RSS, 100 attach streams" "-" "$rss" "${streams} sockets"
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+wait 2>/dev/null

@@ -1,0 +1,415 @@
+// The decision bridge (gate.h): facts in, decide() out, effects applied.
+#include "gate.h"
+
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "eci/apiproxy/request.h"
+#include "eci/apiproxy/routes.h"
+#include "eci/ipc.h"
+#include "eci/log.h"
+#include "engine_tcp.h"
+
+namespace eci::apiproxy {
+
+namespace {
+
+using nlohmann::json;
+
+// realpath(3) with a missing tail appended lexically (dockerd creates missing -v sources).
+class RealHostFs : public HostFs {
+ public:
+  Result<std::string> resolve(const std::string& absPath) const override {
+    if (absPath.empty() || absPath[0] != '/') return Error("not an absolute path: " + absPath);
+    std::string head = absPath;
+    std::string tail;
+    for (;;) {
+      char buf[PATH_MAX];
+      if (::realpath(head.c_str(), buf) != nullptr) {
+        std::string r = buf;
+        if (!tail.empty()) r += (r == "/" ? "" : "/") + tail;
+        return r;
+      }
+      if (errno != ENOENT && errno != ENOTDIR) return Error::fromErrno("realpath('" + head + "')");
+      const size_t slash = head.find_last_of('/');
+      if (slash == std::string::npos || head == "/") return Error("cannot resolve " + absPath);
+      const std::string last = head.substr(slash + 1);
+      tail = tail.empty() ? last : last + "/" + tail;
+      head = slash == 0 ? "/" : head.substr(0, slash);
+    }
+  }
+  std::optional<FileId> stat(const std::string& absPath) const override {
+    struct stat st {};
+    if (::stat(absPath.c_str(), &st) != 0) return std::nullopt;
+    return FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                  S_ISDIR(st.st_mode), S_ISSOCK(st.st_mode)};
+  }
+};
+
+std::string freshToken() {
+  unsigned char b[16];
+  size_t got = 0;
+  while (got < sizeof b) {
+    const ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
+// A reference or id as one path segment of an engine URL (mux's {name:.*} takes '/' too).
+std::string escapePath(const std::string& s) {
+  std::string out;
+  static const char* hex = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (isalnum(c) || c == '/' || c == ':' || c == '@' || c == '.' || c == '-' || c == '_') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+Request toRequest(const Exchange& ex) {
+  Request r;
+  const auto& h = *ex.header;
+  r.method = std::string(h.method_string());
+  r.target = std::string(h.target());
+  for (const auto& f : h)
+    r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  if (h.find(http::field::transfer_encoding) != h.end()) {
+    r.contentLength = -1;
+  } else if (auto it = h.find(http::field::content_length); it != h.end()) {
+    r.contentLength = std::strtoll(std::string(it->value()).c_str(), nullptr, 10);
+  }
+  r.body = ex.body;
+  return r;
+}
+
+// The container id (or name) a request names, for routes the bridge itself acts on.
+std::optional<std::string> routeVar(const Request& req, std::string_view method,
+                                    std::string_view pattern) {
+  auto n = normalizeRequest(req);
+  if (!n.ok()) return std::nullopt;
+  RouteMatch m = matchRoute(n->method, n->path);
+  if (!m.spec || m.vars.empty()) return std::nullopt;
+  if (m.spec->method != method || m.spec->pattern != pattern) return std::nullopt;
+  return m.vars[0];
+}
+
+}  // namespace
+
+Gate::PolicyState Gate::policyFor(bool fresh) {
+  {
+    std::lock_guard lk(mu_);
+    if (!fresh && policy_.valid &&
+        std::chrono::steady_clock::now() - policy_.fetched < cfg_.policyRefresh) {
+      return policy_;
+    }
+  }
+  PolicyState st;
+  st.fetched = std::chrono::steady_clock::now();
+  auto reply = ipc::call(cfg_.controlSocket, json{{"op", "status"}}, std::chrono::seconds(5));
+  if (reply.ok() && reply->value("ok", false) && reply->contains("policy")) {
+    auto p = Policy::fromJson((*reply)["policy"]);
+    if (p.ok()) {
+      st.policy = std::move(*p);
+      st.valid = true;
+    }
+    st.engineDataRoot = reply->value("engineDataRoot", "");
+  }
+  if (!st.valid) {
+    // Fail closed: ECI on, nothing allowlisted (what eci-runc applies without a policy too).
+    LOG_WARN(
+        "cannot read the policy from eci-enforcerd at %s (%s): deciding on the fail-closed "
+        "defaults",
+        cfg_.controlSocket.c_str(),
+        reply.ok() ? reply->dump().substr(0, 200).c_str() : reply.error().str().c_str());
+    st.policy = Policy::failClosedDefaults();
+  }
+  std::lock_guard lk(mu_);
+  policy_ = st;
+  return st;
+}
+
+std::string Gate::registryDigest(const std::string& ref) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lk(mu_);
+    auto it = digests_.find(ref);
+    // A failed look-up ("" digest) is retried sooner than a good one goes stale.
+    const auto ttl = (it != digests_.end() && it->second.digest.empty())
+                         ? std::min<std::chrono::steady_clock::duration>(cfg_.digestRefresh,
+                                                                         std::chrono::seconds(30))
+                         : std::chrono::steady_clock::duration(cfg_.digestRefresh);
+    if (it != digests_.end() && now - it->second.at < ttl) return it->second.digest;
+  }
+  std::string digest;
+  // dockerd resolves it with its own registry auth and mirrors (engine-api.md §4).
+  auto r = engineCall(cfg_.upstreamSocket, http::verb::get,
+                      "/distribution/" + escapePath(ref) + "/json", {}, std::chrono::seconds(15));
+  if (r.ok() && r->status == 200) {
+    auto j = json::parse(r->body, nullptr, false);
+    if (j.is_object() && j.contains("Descriptor") && j["Descriptor"].is_object()) {
+      digest = j["Descriptor"].value("digest", "");
+    }
+  }
+  std::lock_guard lk(mu_);
+  digests_[ref] = Digest{digest, now};
+  return digest;
+}
+
+void Gate::fetchFacts(const Need& need, Facts& facts) {
+  // A failed look-up (engine error other than 404) leaves the key unset: decide() fails closed.
+  for (const auto& ref : need.images) {
+    auto r =
+        engineCall(cfg_.upstreamSocket, http::verb::get, "/images/" + escapePath(ref) + "/json");
+    if (!r.ok()) continue;
+    if (r->status == 404) {
+      facts.images[ref] = std::nullopt;
+    } else if (r->status == 200) {
+      if (auto f = parseImageInspect(r->body); f.ok()) facts.images[ref] = std::move(*f);
+    }
+  }
+  for (const auto& id : need.containers) {
+    auto r =
+        engineCall(cfg_.upstreamSocket, http::verb::get, "/containers/" + escapePath(id) + "/json");
+    if (!r.ok()) continue;
+    if (r->status == 404) {
+      facts.containers[id] = std::nullopt;
+    } else if (r->status == 200) {
+      if (auto f = parseContainerInspect(r->body); f.ok()) facts.containers[id] = std::move(*f);
+    }
+  }
+  for (const auto& v : need.volumes) {
+    auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/volumes/" + escapePath(v));
+    if (!r.ok()) continue;
+    if (r->status == 404) {
+      facts.volumes[v] = std::nullopt;
+    } else if (r->status == 200) {
+      if (auto f = parseVolumeInspect(r->body); f.ok()) facts.volumes[v] = std::move(*f);
+    }
+  }
+  for (const auto& ref : need.registryDigests) facts.registryDigests[ref] = registryDigest(ref);
+  if (need.imageList) {
+    auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/images/json");
+    if (r.ok() && r->status == 200) {
+      if (auto l = parseImageList(r->body); l.ok()) facts.localImages = std::move(*l);
+    }
+  }
+}
+
+void Gate::containerGone(const std::string& id) {
+  std::string token;
+  {
+    std::lock_guard lk(mu_);
+    auto it = socketsByContainer_.find(id);
+    if (it == socketsByContainer_.end()) return;
+    token = it->second;
+    socketsByContainer_.erase(it);
+  }
+  if (close_) close_(token);
+  LOG_INFO("container %s removed: its engine socket %s is closed", id.substr(0, 12).c_str(),
+           token.c_str());
+}
+
+Outcome Gate::decide(Exchange& ex) {
+  Outcome v;
+  Request req = toRequest(ex);
+  Caller caller;
+  caller.uid = ex.caller.uid;
+  caller.gid = ex.caller.gid;
+  caller.pid = ex.caller.pid;
+  uid_t recordUid = ex.caller.uid;
+  gid_t recordGid = ex.caller.gid;
+  if (ex.listener->isContainerSocket()) {
+    std::lock_guard lk(mu_);
+    caller.perContainerSocket = true;
+    caller.containerId = ex.listener->containerId;
+    caller.imageId = ex.listener->imageId;
+    caller.containerBindSources = ex.listener->bindSources;
+    // A sibling made through a container's socket acts on host files as the person who created
+    // that container, never as the container's mapped root.
+    recordUid = ex.listener->ownerUid;
+    recordGid = ex.listener->ownerGid;
+  }
+  // Bodies mean a decision that matters (create, start, build, ...): read the policy afresh so
+  // a push applies to the very next request.
+  const bool fresh = req.method != "GET" && req.method != "HEAD";
+  PolicyState ps = policyFor(fresh);
+  if (ps.policy.enabled) {
+    // No TCP without TLS while ECI is on: such an engine is reachable past the guard, so the
+    // guard refuses everything until it is fixed (checked at most every 10 s).
+    std::optional<std::string> tcp;
+    {
+      std::lock_guard lk(mu_);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - tcpCheckedAt_ > std::chrono::seconds(10)) {
+        tcpProblem_ = engineTcpWithoutTls(cfg_.upstreamSocket);
+        tcpCheckedAt_ = now;
+        if (tcpProblem_)
+          LOG_ERROR("%s: refusing every request while ECI is on", tcpProblem_->c_str());
+      }
+      tcp = tcpProblem_;
+    }
+    if (tcp) {
+      v.refusal = Refusal{503,
+                          "enhanced container isolation: the engine listens on TCP without "
+                          "TLS (" +
+                              *tcp + "); ECI does not allow it"};
+      return v;
+    }
+  }
+  Config rc;
+  rc.publicSocket = cfg_.listenSocket.string();
+  rc.privateSocket = cfg_.upstreamSocket.string();
+  rc.otherSockets = cfg_.protectedSockets;
+  rc.socketDir = cfg_.socketDir.string();
+  if (!ps.engineDataRoot.empty()) rc.extraRestricted.push_back(ps.engineDataRoot);
+  rc.freshToken = freshToken();
+  RealHostFs fs;
+  Facts facts;
+  Decision d;
+  for (int round = 0;; ++round) {
+    d = apiproxy::decide(req, caller, ps.policy, rc, facts, fs, round);
+    if (d.verdict != Verdict::kNeedFacts || round >= kMaxRounds) break;
+    fetchFacts(d.need, facts);
+  }
+  const std::string who = ex.listener->isContainerSocket()
+                              ? "container " + caller.containerId.substr(0, 12) + "'s socket"
+                              : "uid " + std::to_string(ex.caller.uid);
+  switch (d.verdict) {
+    case Verdict::kNeedBody:
+      v.needBody = true;
+      v.maxBody = d.maxBody;
+      return v;
+    case Verdict::kNeedFacts:
+    case Verdict::kRefuse: {
+      Refusal r;
+      r.status = d.verdict == Verdict::kRefuse && d.status >= 400 && d.status < 600
+                     ? static_cast<unsigned>(d.status)
+                     : 403;
+      r.message = d.message.empty() ? "enhanced container isolation: request refused" : d.message;
+      // Every refusal once: who, what, image, rule and why.
+      LOG_WARN("refused %s %s from %s: command=%s image=%s rule=%s reason=%s", req.method.c_str(),
+               req.target.c_str(), who.c_str(), d.command.c_str(), d.image.c_str(), d.rule.c_str(),
+               d.reason.c_str());
+      v.refusal = std::move(r);
+      return v;
+    }
+    case Verdict::kRewrite:
+      ex.body = d.body;
+      break;
+    case Verdict::kAllow:
+      break;
+  }
+
+  std::shared_ptr<Listener> granted;
+  if (d.socket) {
+    if (!open_) {
+      v.refusal = Refusal{500, "enhanced container isolation: per-container sockets unavailable"};
+      return v;
+    }
+    auto l = open_(*d.socket);
+    if (!l.ok()) {
+      LOG_ERROR("per-container socket %s: %s", d.socket->path.c_str(), l.error().str().c_str());
+      v.refusal = Refusal{500,
+                          "enhanced container isolation: cannot create the container's "
+                          "engine socket"};
+      return v;
+    }
+    granted = *l;
+    std::lock_guard lk(mu_);
+    granted->ownerUid = recordUid;
+    granted->ownerGid = recordGid;
+  }
+
+  const bool isCreate = d.recordsCaller && req.method == "POST";
+  std::optional<std::string> deleted = routeVar(req, "DELETE", "/containers/{name}");
+  if (deleted) {
+    // The socket table is keyed by full id; the request may name the container otherwise.
+    auto ct = engineCall(cfg_.upstreamSocket, http::verb::get,
+                         "/containers/" + escapePath(*deleted) + "/json");
+    deleted.reset();
+    if (ct.ok() && ct->status == 200) {
+      if (auto f = parseContainerInspect(ct->body); f.ok()) deleted = f->id;
+    }
+  }
+  if (isCreate || granted) {
+    const std::string control = cfg_.controlSocket.string();
+    CloseSocket closeFn = close_;
+    v.afterResponse = [this, granted, isCreate, recordUid, recordGid, control, closeFn,
+                       token = d.socket ? d.socket->token : std::string(),
+                       image = d.image](unsigned status, const std::string& body) -> Status {
+      if (status != 201) {
+        // The create failed: its socket must not outlive it.
+        if (granted && closeFn) closeFn(token);
+        return okStatus();
+      }
+      auto j = json::parse(body, nullptr, false);
+      const std::string id = j.is_object() ? j.value("Id", "") : "";
+      if (id.empty()) {
+        if (granted && closeFn) closeFn(token);
+        return Error("the engine's create reply has no container id");
+      }
+      if (granted) {
+        // The socket now names this container: its requests get the command list, and it may
+        // bind only what this container itself binds.
+        auto ct = engineCall(cfg_.upstreamSocket, http::verb::get, "/containers/" + id + "/json");
+        std::lock_guard lk(mu_);
+        granted->containerId = id;
+        if (ct.ok() && ct->status == 200) {
+          if (auto f = parseContainerInspect(ct->body); f.ok()) {
+            granted->imageId = f->image;
+            for (const auto& m : f->mounts) {
+              if (m.type == "bind" && m.source != granted->path.string()) {
+                granted->bindSources.push_back(m.source);
+              }
+            }
+          }
+        }
+        socketsByContainer_[id] = token;
+        LOG_INFO("container %s (image %s) gets its own engine socket %s", id.substr(0, 12).c_str(),
+                 image.c_str(), granted->path.c_str());
+      }
+      if (isCreate && recordUid != static_cast<uid_t>(-1)) {
+        // Contract 4: eci-enforcerd knows who asked before the client learns the id, so the
+        // container's first start already maps its host binds to this caller.
+        json msg{{"op", "setCaller"}, {"id", id}, {"uid", recordUid}, {"gid", recordGid}};
+        auto r = ipc::call(control, msg, std::chrono::seconds(5));
+        if (!r.ok()) return std::move(r).error().wrap("recording the caller of " + id);
+        if (!r->value("ok", false)) {
+          const std::string err = r->value("error", "");
+          // TEMPORARY (until eci/binds is merged): an enforcer without setCaller answers
+          // "unknown op"; the container then falls back to the default bind rules.
+          if (err.find("unknown op") == std::string::npos &&
+              err.find("unknown") == std::string::npos) {
+            return Error("eci-enforcerd refused setCaller for " + id + ": " + err);
+          }
+          LOG_DEBUG("eci-enforcerd has no setCaller yet: %s", err.c_str());
+        }
+      }
+      return okStatus();
+    };
+  } else if (deleted) {
+    v.afterResponse = [this, id = *deleted](unsigned status, const std::string&) -> Status {
+      if (status == 204 || status == 200) {
+        containerGone(id);
+      }
+      return okStatus();
+    };
+  }
+  return v;
+}
+
+}  // namespace eci::apiproxy

@@ -1,0 +1,61 @@
+// The decision bridge of eci-apiproxyd: gathers what the pure decision function (decide.h) needs —
+// the caller, the policy from eci-enforcerd, image/container/volume facts and registry digests
+// from the engine's private socket — calls it, applies its rewrites, opens per-container sockets,
+// records the caller of every create with eci-enforcerd, and logs every refusal once. Blocking; it
+// runs on the worker pool, never on the I/O thread.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "eci/apiproxy/decide.h"
+#include "proxy_impl.h"
+
+namespace eci::apiproxy {
+
+class Gate {
+ public:
+  // Opens the listener of a per-container socket (contract 3) at grant.path / removes one.
+  using OpenSocket = std::function<Result<std::shared_ptr<Listener>>(const SocketGrant& grant)>;
+  using CloseSocket = std::function<void(const std::string& token)>;
+
+  explicit Gate(const ProxyConfig& cfg) : cfg_(cfg) {}
+  void setSocketHooks(OpenSocket open, CloseSocket close) {
+    open_ = std::move(open);
+    close_ = std::move(close);
+  }
+  // First call with ex.body unset; a needBody verdict asks for the body and a second call.
+  Outcome decide(Exchange& ex);
+  // The engine removed a container: drop its socket, if it had one.
+  void containerGone(const std::string& id);
+  void shutdown() {}
+
+ private:
+  struct PolicyState {
+    Policy policy = Policy::failClosedDefaults();
+    std::string engineDataRoot;
+    std::chrono::steady_clock::time_point fetched{};
+    bool valid = false;
+  };
+  PolicyState policyFor(bool fresh);
+  std::string registryDigest(const std::string& ref);
+  void fetchFacts(const Need& need, Facts& facts);
+
+  const ProxyConfig& cfg_;
+  OpenSocket open_;
+  CloseSocket close_;
+  std::mutex mu_;
+  PolicyState policy_;
+  struct Digest {
+    std::string digest;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Digest> digests_;
+  // container id -> socket token (per-container sockets)
+  std::map<std::string, std::string> socketsByContainer_;
+  // Last "engine on TCP without TLS" check (engine_tcp.h).
+  std::chrono::steady_clock::time_point tcpCheckedAt_{};
+  std::optional<std::string> tcpProblem_;
+};
+
+}  // namespace eci::apiproxy

@@ -1,0 +1,623 @@
+// eci-apiproxyd's HTTP relay: accept on the public (and per-container) sockets, parse each request
+// with Beast, decide it (gate.cc), forward it to dockerd's private socket and relay the response.
+// Bodies and responses are relayed piece by piece as they arrive (never buffered whole, except the
+// bounded bodies a decision needs); 101 upgrades and the raw-200 attach/exec form become a
+// two-way byte tunnel with half-close propagated per direction.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "eci/ipc.h"
+#include "eci/log.h"
+#include "gate.h"
+#include "proxy_impl.h"
+
+namespace eci::apiproxy {
+
+namespace beast = boost::beast;
+using asio::awaitable;
+using asio::use_awaitable;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr size_t kRelayBuffer = 64 * 1024;   // request/response bodies (cp, logs, load)
+constexpr size_t kTunnelBuffer = 16 * 1024;  // each direction of a hijacked stream
+constexpr size_t kHeadReadChunk = 8 * 1024;
+
+auto ecToken(error_code& ec) {
+  return asio::redirect_error(use_awaitable, ec);
+}
+
+Peer peerOf(Socket& s) {
+  struct ucred uc {};
+  socklen_t len = sizeof uc;
+  Peer c;
+  // Fail closed: an unknown peer is nobody (uid -1), never root.
+  c.uid = static_cast<uid_t>(-1);
+  c.gid = static_cast<gid_t>(-1);
+  if (getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
+    c.pid = uc.pid;
+    c.uid = uc.uid;
+    c.gid = uc.gid;
+  }
+  return c;
+}
+
+// The path part of a target with the /v1.xx prefix removed (percent-decoding is the rules
+// library's job; here it only tells hijack routes apart, where a miss is harmless: the relay
+// then streams the close-delimited body one way and closes).
+std::string_view pathOf(std::string_view target) {
+  const size_t q = target.find('?');
+  return target.substr(0, q);
+}
+
+bool isHijackRoute(const http::request_header<>& h) {
+  if (h.method() != http::verb::post) return false;
+  const std::string_view p = pathOf(h.target());
+  auto endsWith = [&](std::string_view s) {
+    return p.size() >= s.size() && p.substr(p.size() - s.size()) == s;
+  };
+  const bool attach = endsWith("/attach") && p.find("/containers/") != std::string_view::npos;
+  const bool exec = endsWith("/start") && p.find("/exec/") != std::string_view::npos;
+  return attach || exec;
+}
+
+// Two sockets joined after an upgrade; closed when both directions are done.
+struct Tunnel {
+  Tunnel(Socket a, Socket b) : client(std::move(a)), upstream(std::move(b)) {}
+  Socket client;
+  Socket upstream;
+  void closeBoth() {
+    error_code ec;
+    client.close(ec);
+    upstream.close(ec);
+  }
+};
+
+awaitable<void> pump(std::shared_ptr<Tunnel> t, bool clientToUpstream) {
+  Socket& from = clientToUpstream ? t->client : t->upstream;
+  Socket& to = clientToUpstream ? t->upstream : t->client;
+  std::vector<char> buf(kTunnelBuffer);
+  error_code ec;
+  for (;;) {
+    const size_t n = co_await from.async_read_some(asio::buffer(buf), ecToken(ec));
+    if (ec) break;
+    co_await asio::async_write(to, asio::buffer(buf.data(), n), ecToken(ec));
+    if (ec) break;
+  }
+  if (ec == asio::error::eof) {
+    // Half-close: the CLI closes its write side at stdin EOF and waits for the output; dockerd
+    // closes after the output. Pass each on as shutdown(SHUT_WR) of the other side.
+    error_code ignored;
+    to.shutdown(Socket::shutdown_send, ignored);
+  } else if (ec != asio::error::operation_aborted) {
+    t->closeBoth();  // a reset or failed write ends the stream both ways
+  }
+}
+
+std::string serializeError(unsigned status, const std::string& message, bool keepAlive) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  // Exactly application/json: Docker's client parses the message only on an exact match.
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::server, "eci-apiproxyd");
+  res.body() = errorBody(message);
+  res.keep_alive(keepAlive);
+  res.prepare_payload();
+  std::ostringstream os;
+  os << res;
+  return os.str();
+}
+
+}  // namespace
+
+struct Proxy::Impl {
+  explicit Impl(ProxyConfig c)
+      : cfg(std::move(c)), pool(static_cast<size_t>(std::max(1, cfg.workerThreads))), gate(cfg) {}
+
+  ProxyConfig cfg;
+  asio::io_context io{1};
+  asio::thread_pool pool;
+  Gate gate;
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<Listener>> listeners;  // by token ("" = public)
+
+  // Runs `f` on the worker pool and resumes the coroutine on the I/O thread with its result.
+  template <typename R, typename F>
+  awaitable<R> offload(F f) {
+    auto ioEx = io.get_executor();
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(R)>(
+        [this, ioEx, f = std::move(f)](auto handler) mutable {
+          auto work = asio::make_work_guard(ioEx);
+          asio::post(pool, [ioEx, f = std::move(f), h = std::move(handler),
+                            w = std::move(work)]() mutable {
+            R r = f();
+            asio::post(ioEx, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
+          });
+        },
+        use_awaitable);
+  }
+
+  Status listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid, gid_t gid);
+  Result<std::shared_ptr<Listener>> openContainerSocket(const SocketGrant& g);
+  void closeContainerSocket(const std::string& token);
+  void watchEvents();
+  std::thread eventsThread;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> eventsFd{-1};
+  awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
+  awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
+  awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
+};
+
+// A per-container socket (CONTRACTS.md 3): <socketDir>/<token>/docker.sock. The container's root
+// is a mapped uid not known yet at create, so the socket is 0666 in a 0711 directory whose
+// 128-bit random name is not listable: only who was given the path (the bind) can connect.
+Result<std::shared_ptr<Listener>> Proxy::Impl::openContainerSocket(const SocketGrant& g) {
+  const std::filesystem::path want = cfg.socketDir / g.token / "docker.sock";
+  if (g.token.size() != 32 || g.path != want.string()) {
+    return Error("refusing a socket grant outside the socket directory: " + g.path);
+  }
+  std::error_code fec;
+  std::filesystem::create_directories(cfg.socketDir, fec);
+  ::chmod(cfg.socketDir.c_str(), 0711);
+  if (::mkdir((cfg.socketDir / g.token).c_str(), 0711) != 0) {
+    return Error::fromErrno("mkdir('" + (cfg.socketDir / g.token).string() + "')");
+  }
+  auto l = std::make_shared<Listener>(io, want, g.token);
+  if (auto st = listenOn(l, 0666, 0, 0); !st.ok()) {
+    std::filesystem::remove_all(cfg.socketDir / g.token, fec);
+    return std::move(st).error();
+  }
+  {
+    std::lock_guard lk(mu);
+    listeners[g.token] = l;
+  }
+  asio::co_spawn(io, acceptLoop(l), asio::detached);
+  return l;
+}
+
+void Proxy::Impl::closeContainerSocket(const std::string& token) {
+  std::shared_ptr<Listener> l;
+  {
+    std::lock_guard lk(mu);
+    auto it = listeners.find(token);
+    if (it == listeners.end() || token.empty()) return;
+    l = it->second;
+    listeners.erase(it);
+  }
+  l->closed = true;
+  asio::post(io, [l] {
+    error_code ec;
+    l->acceptor.close(ec);
+  });
+  std::error_code fec;
+  std::filesystem::remove_all(cfg.socketDir / token, fec);
+}
+
+// Containers removed without a DELETE through the guard (--rm, engine-side removal): follow the
+// engine's destroy events on the private socket and drop their sockets.
+void Proxy::Impl::watchEvents() {
+  while (!stopping) {
+    auto fd = ipc::connectUnix(cfg.upstreamSocket, std::chrono::seconds(5));
+    if (!fd.ok()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    eventsFd = fd->get();
+    asio::io_context lio{1};
+    Socket s(lio);
+    error_code ec;
+    s.assign(asio::local::stream_protocol(), fd->release(), ec);
+    http::request<http::empty_body> req{http::verb::get,
+                                        "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%"
+                                        "22event%22%3A%5B%22destroy%22%5D%7D",
+                                        11};
+    req.set(http::field::host, "docker");
+    http::write(s, req, ec);
+    beast::flat_buffer buf;
+    http::response_parser<http::buffer_body> p;
+    p.body_limit(kNoBodyLimit);
+    if (!ec) http::read_header(s, buf, p, ec);
+    std::string line;
+    std::vector<char> chunk(16 * 1024);
+    while (!ec && !stopping && !p.is_done()) {
+      p.get().body().data = chunk.data();
+      p.get().body().size = chunk.size();
+      http::read_some(s, buf, p, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) break;
+      line.append(chunk.data(), chunk.size() - p.get().body().size);
+      for (size_t nl; (nl = line.find('\n')) != std::string::npos;) {
+        auto j = nlohmann::json::parse(line.substr(0, nl), nullptr, false);
+        line.erase(0, nl + 1);
+        if (j.is_object() && j.value("Action", "") == "destroy") {
+          std::string id = j.value("id", "");
+          if (id.empty() && j.contains("Actor") && j["Actor"].is_object()) {
+            id = j["Actor"].value("ID", "");
+          }
+          if (!id.empty()) gate.containerGone(id);
+        }
+      }
+    }
+    eventsFd = -1;
+    if (!stopping) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+Status Proxy::Impl::listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid,
+                             gid_t gid) {
+  std::error_code fec;
+  std::filesystem::remove(l->path, fec);
+  error_code ec;
+  l->acceptor.open(asio::local::stream_protocol(), ec);
+  if (!ec) l->acceptor.bind(asio::local::stream_protocol::endpoint(l->path.string()), ec);
+  if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error(ec.value(), "listening on " + l->path.string() + ": " + ec.message());
+  // Owner, group and mode of the socket dockerd used to own (CONTRACTS.md 2).
+  if (::chown(l->path.c_str(), uid, gid) != 0) {
+    return Error::fromErrno("chown('" + l->path.string() + "')");
+  }
+  if (::chmod(l->path.c_str(), mode) != 0) {
+    return Error::fromErrno("chmod('" + l->path.string() + "')");
+  }
+  return okStatus();
+}
+
+awaitable<void> Proxy::Impl::acceptLoop(std::shared_ptr<Listener> l) {
+  for (;;) {
+    error_code ec;
+    Socket s = co_await l->acceptor.async_accept(ecToken(ec));
+    if (ec) {
+      if (l->closed || ec == asio::error::operation_aborted) co_return;
+      LOG_WARN("accept on %s: %s", l->path.c_str(), ec.message().c_str());
+      if (ec == asio::error::no_descriptors) {
+        asio::steady_timer t(io, std::chrono::milliseconds(100));
+        co_await t.async_wait(ecToken(ec));
+      }
+      continue;
+    }
+    asio::co_spawn(io, serve(std::move(s), l), asio::detached);
+  }
+}
+
+awaitable<bool> Proxy::Impl::writeRefusal(Socket& client, const Refusal& r, bool keepAlive) {
+  const std::string out = serializeError(r.status, r.message, keepAlive);
+  error_code ec;
+  co_await asio::async_write(client, asio::buffer(out), ecToken(ec));
+  if (ec) co_return false;
+  if (!keepAlive) {
+    // Lingering close: closing with unread request bytes queued sends a reset, and the client
+    // would lose the refusal. Stop sending, then discard what it still sends (bounded: 1 s,
+    // 8 MiB) before the socket is closed. None of it goes anywhere.
+    client.shutdown(Socket::shutdown_send, ec);
+    asio::steady_timer t(io, std::chrono::seconds(1));
+    t.async_wait([&client](error_code e) {
+      if (!e) {
+        error_code ignored;
+        client.cancel(ignored);
+      }
+    });
+    std::vector<char> sink(16 * 1024);
+    size_t total = 0;
+    while (total < (8u << 20)) {
+      const size_t n = co_await client.async_read_some(asio::buffer(sink), ecToken(ec));
+      if (ec) break;
+      total += n;
+    }
+    t.cancel();
+  }
+  co_return true;
+}
+
+awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
+  const Peer caller = peerOf(client);
+  beast::flat_buffer cbuf;
+  beast::flat_buffer ubuf;
+  std::optional<Socket> up;
+  std::vector<char> relay;  // allocated on the first body to relay
+  error_code ec;
+
+  for (;;) {
+    // --- the request head, as raw bytes first (framing checks need them), then Beast ---
+    size_t headLen = 0;
+    for (;;) {
+      const std::string_view have(static_cast<const char*>(cbuf.data().data()), cbuf.size());
+      const size_t end = have.find("\r\n\r\n");
+      if (end != std::string_view::npos) {
+        headLen = end + 4;
+        break;
+      }
+      if (auto r = parseAndCheck(have)) {  // bare LF, oversized head
+        co_await writeRefusal(client, *r, false);
+        co_return;
+      }
+      const size_t n = co_await client.async_read_some(cbuf.prepare(kHeadReadChunk), ecToken(ec));
+      if (ec) co_return;  // EOF between requests, or the client went away mid-head
+      cbuf.commit(n);
+    }
+    const std::string rawHead(static_cast<const char*>(cbuf.data().data()), headLen);
+    if (auto r = parseAndCheck(rawHead)) {
+      co_await writeRefusal(client, *r, false);
+      co_return;
+    }
+    http::request_parser<http::buffer_body> rp;
+    rp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
+    rp.body_limit(kNoBodyLimit);
+    rp.put(asio::buffer(rawHead), ec);
+    if (ec || !rp.is_header_done()) {
+      co_await writeRefusal(client, refusalForParseError(ec), false);
+      co_return;
+    }
+    cbuf.consume(headLen);
+    auto& req = rp.get();
+
+    // Expect: 100-continue is answered here (dockerd never sees it); other expectations fail.
+    if (auto it = req.find(http::field::expect); it != req.end()) {
+      if (!beast::iequals(it->value(), "100-continue")) {
+        co_await writeRefusal(client, {417, "expectation failed"}, false);
+        co_return;
+      }
+      req.erase(http::field::expect);
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(client, asio::buffer(kContinue), ecToken(ec));
+      if (ec) co_return;
+    }
+
+    // --- the decision; a body it needs is read whole (bounded) and it decides again ---
+    Exchange ex;
+    ex.listener = l;
+    ex.caller = caller;
+    ex.header = &req.base();
+    Outcome v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
+    if (v.needBody) {
+      std::string body;
+      if (relay.empty()) relay.resize(kRelayBuffer);
+      while (!rp.is_done()) {
+        req.body().data = relay.data();
+        req.body().size = relay.size();
+        co_await http::async_read_some(client, cbuf, rp, ecToken(ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+          if (ec != asio::error::eof && ec != asio::error::connection_reset) {
+            co_await writeRefusal(client, refusalForParseError(ec), false);
+          }
+          co_return;
+        }
+        body.append(relay.data(), relay.size() - req.body().size);
+        if (body.size() > v.maxBody) {
+          co_await writeRefusal(client, {413, "request body too large for the guard to inspect"},
+                                false);
+          co_return;
+        }
+      }
+      ex.body = std::move(body);
+      v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
+      if (v.needBody && !v.refusal) v.refusal = Refusal{500, "eci-apiproxyd: undecidable request"};
+    }
+    if (v.refusal) {
+      // The connection stays usable only if the body was consumed.
+      const bool keep = req.keep_alive() && rp.is_done();
+      if (!co_await writeRefusal(client, *v.refusal, keep) || !keep) co_return;
+      continue;
+    }
+
+    // --- forward the request ---
+    if (!up) {
+      up.emplace(io);
+      co_await up->async_connect(
+          asio::local::stream_protocol::endpoint(cfg.upstreamSocket.string()), ecToken(ec));
+      if (ec) {
+        LOG_ERROR("cannot reach dockerd at %s: %s", cfg.upstreamSocket.c_str(),
+                  ec.message().c_str());
+        co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
+        co_return;
+      }
+    }
+    const bool hijackRoute = isHijackRoute(req);
+    const bool wantsUpgrade = req.find(http::field::upgrade) != req.end();
+    const bool isHead = req.method() == http::verb::head;
+    const bool reqKeepAlive = req.keep_alive();
+    if (ex.body) {
+      // The inspected body goes on with an exact length (it may have been rewritten).
+      http::request<http::string_body> out{std::move(req.base())};
+      out.erase(http::field::transfer_encoding);
+      out.body() = std::move(*ex.body);
+      out.content_length(out.body().size());
+      co_await http::async_write(*up, out, ecToken(ec));
+      if (ec) co_return;
+    } else {
+      http::request_serializer<http::buffer_body> sr{req};
+      co_await http::async_write_header(*up, sr, ecToken(ec));
+      if (ec) co_return;
+      while (!sr.is_done()) {
+        if (!rp.is_done()) {
+          if (relay.empty()) relay.resize(kRelayBuffer);
+          req.body().data = relay.data();
+          req.body().size = relay.size();
+          co_await http::async_read_some(client, cbuf, rp, ecToken(ec));
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) {
+            // A malformed chunk mid-body: dockerd has a partial request; drop both.
+            if (ec != asio::error::eof) {
+              co_await writeRefusal(client, refusalForParseError(ec), false);
+            }
+            co_return;
+          }
+          req.body().size = relay.size() - req.body().size;
+          // Nothing parsed yet (a chunk header only): no buffer at all. An empty buffer would
+          // be serialized as a zero-size chunk, which is the end of a chunked body.
+          req.body().data = req.body().size > 0 ? relay.data() : nullptr;
+          req.body().more = !rp.is_done();
+        } else {
+          req.body().data = nullptr;
+          req.body().size = 0;
+          req.body().more = false;
+        }
+        co_await http::async_write(*up, sr, ecToken(ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) co_return;
+      }
+    }
+
+    // --- the response ---
+    http::response_parser<http::buffer_body> sp;
+    sp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
+    sp.body_limit(kNoBodyLimit);
+    if (isHead) sp.skip(true);
+    co_await http::async_read_header(*up, ubuf, sp, ecToken(ec));
+    if (ec) {
+      LOG_WARN("dockerd closed the connection before answering %s %s: %s",
+               std::string(ex.header->method_string()).c_str(),
+               std::string(ex.header->target()).c_str(), ec.message().c_str());
+      co_await writeRefusal(client, {502, "eci-apiproxyd: no answer from the engine"}, false);
+      co_return;
+    }
+    auto& res = sp.get();
+    const bool upgraded = res.result() == http::status::switching_protocols && wantsUpgrade;
+    const bool rawStream = hijackRoute && res.result() == http::status::ok && sp.need_eof();
+    if (upgraded || rawStream) {
+      // Hijacked: send the head, then whatever either side already sent past its head, then
+      // splice bytes both ways until both directions are closed.
+      http::response_serializer<http::buffer_body> sr{res};
+      co_await http::async_write_header(client, sr, ecToken(ec));
+      if (ec) co_return;
+      if (ubuf.size() > 0) {
+        co_await asio::async_write(client, ubuf.data(), ecToken(ec));
+        if (ec) co_return;
+        ubuf.consume(ubuf.size());
+      }
+      if (cbuf.size() > 0) {
+        co_await asio::async_write(*up, cbuf.data(), ecToken(ec));
+        if (ec) co_return;
+        cbuf.consume(cbuf.size());
+      }
+      auto t = std::make_shared<Tunnel>(std::move(client), std::move(*up));
+      asio::co_spawn(io, pump(t, true), asio::detached);
+      asio::co_spawn(io, pump(t, false), asio::detached);
+      co_return;
+    }
+
+    if (v.afterResponse) {
+      // A small JSON answer (create): read it whole, run the hook, then reply.
+      http::response_parser<http::string_body> sp2{std::move(sp)};
+      sp2.body_limit(kInspectBodyLimit);
+      co_await http::async_read(*up, ubuf, sp2, ecToken(ec));
+      if (ec) co_return;
+      auto res2 = sp2.release();
+      Status st = co_await offload<Status>([&v, status = res2.result_int(), &body = res2.body()] {
+        return v.afterResponse(status, body);
+      });
+      if (!st.ok()) {
+        LOG_ERROR("%s", st.error().str().c_str());
+        co_await writeRefusal(client, {500, "eci-apiproxyd: " + st.error().str()}, false);
+        co_return;
+      }
+      const bool keep = res2.keep_alive() && reqKeepAlive;
+      co_await http::async_write(client, res2, ecToken(ec));
+      if (ec || !keep) co_return;
+      continue;
+    }
+
+    http::response_serializer<http::buffer_body> sr{res};
+    co_await http::async_write_header(client, sr, ecToken(ec));
+    if (ec) co_return;
+    while (!sr.is_done()) {
+      if (!sp.is_done()) {
+        if (relay.empty()) relay.resize(kRelayBuffer);
+        res.body().data = relay.data();
+        res.body().size = relay.size();
+        co_await http::async_read_some(*up, ubuf, sp, ecToken(ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec == http::error::partial_message || (ec == asio::error::eof && sp.need_eof())) {
+          ec = {};
+        }
+        if (ec) co_return;
+        res.body().size = relay.size() - res.body().size;
+        res.body().data = res.body().size > 0 ? relay.data() : nullptr;  // see the request side
+        res.body().more = !sp.is_done();
+      } else {
+        res.body().data = nullptr;
+        res.body().size = 0;
+        res.body().more = false;
+      }
+      co_await http::async_write(client, sr, ecToken(ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return;
+    }
+    if (!res.keep_alive() || sp.need_eof()) {
+      error_code ignored;
+      up->close(ignored);
+      up.reset();
+      ubuf.consume(ubuf.size());
+      // The client was told (or will infer from EOF) that this connection ends here.
+      client.shutdown(Socket::shutdown_send, ignored);
+      co_return;
+    }
+    if (!reqKeepAlive) {
+      error_code ignored;
+      client.shutdown(Socket::shutdown_send, ignored);
+      co_return;
+    }
+  }
+}
+
+Proxy::Proxy(ProxyConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+Proxy::~Proxy() = default;
+
+Status Proxy::start() {
+  auto pub = std::make_shared<Listener>(impl_->io, impl_->cfg.listenSocket, "");
+  ECI_TRY(impl_->listenOn(pub, impl_->cfg.listenMode, impl_->cfg.listenUid, impl_->cfg.listenGid));
+  {
+    std::lock_guard lk(impl_->mu);
+    impl_->listeners[""] = pub;
+  }
+  asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
+  Impl* impl = impl_.get();
+  impl_->gate.setSocketHooks(
+      [impl](const SocketGrant& g) { return impl->openContainerSocket(g); },
+      [impl](const std::string& token) { impl->closeContainerSocket(token); });
+  impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
+  return okStatus();
+}
+
+void Proxy::run() {
+  impl_->io.run();
+  impl_->pool.join();
+  if (impl_->eventsThread.joinable()) impl_->eventsThread.join();
+}
+
+void Proxy::stop() {
+  impl_->stopping = true;
+  // Unblocks the events watcher's read.
+  if (int fd = impl_->eventsFd.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  asio::post(impl_->io, [this] {
+    impl_->gate.shutdown();
+    std::lock_guard lk(impl_->mu);
+    for (auto& [token, l] : impl_->listeners) {
+      l->closed = true;
+      error_code ec;
+      l->acceptor.close(ec);
+      std::error_code fec;
+      // Per-container sockets go with their directory; the public one is just removed.
+      if (l->isContainerSocket()) {
+        std::filesystem::remove_all(l->path.parent_path(), fec);
+      } else {
+        std::filesystem::remove(l->path, fec);
+      }
+    }
+    impl_->io.stop();
+  });
+}
+
+}  // namespace eci::apiproxy

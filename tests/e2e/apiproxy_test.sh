@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Issue 14: the Engine API guard (eci-apiproxyd) through the real docker CLI, dockerd and eci-runc.
+# The harness already puts the guard on DOCKER_HOST; dockerd listens only on $ECI_DOCKERD_SOCK.
+#   1. pass-through: run -i/-it, attach, exec -i/-it, logs -f, events, wait, cp both ways,
+#      build, save/load, docker-compose up, keep-alive;
+#   2. framing: smuggling/malformed requests on the raw socket get 4xx and never reach dockerd;
+#   3. decisions: socket-mount image allowlist (by digest/ID, retagging refused), runtime forced,
+#      build networkmode=host refused, caller identity;
+#   4. per-container sockets: command list, siblings isolated, raw curl.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+
+[[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
+eci_up || { echo "FAIL - harness did not start"; exit 1; }
+W="$ECI_T/work"
+mkdir -p "$W"
+
+# raw REQUEST-FILE [SOCKET]: send the bytes of REQUEST-FILE on one connection, print what comes
+# back within 2 s (the guard closes after a refusal).
+raw() {
+  python3 - "$1" "${2:-$ECI_T/docker.sock}" <<'EOF'
+import socket, sys
+data = open(sys.argv[1], 'rb').read()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[2])
+s.settimeout(2)
+s.sendall(data)
+out = b''
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except socket.timeout:
+    pass
+sys.stdout.write(out.decode('latin-1'))
+EOF
+}
+
+# --- 1. pass-through --------------------------------------------------------------------------
+t_contains "guard answers docker version (server API)" "API version" "$(docker version 2>&1)"
+t_ok "dockerd listens only on its private socket" grep -qF "unix://$ECI_DOCKERD_SOCK" /proc/"$ECI_DOCKERD_PID"/cmdline
+t_eq "run -i: stdin reaches the container and EOF ends it" "hello-stdin" \
+  "$(echo hello-stdin | docker run -i --rm busybox cat)"
+out=$(script -qec "docker run -it --rm busybox sh -c 'tty; echo tty-ok'" /dev/null </dev/null)
+t_contains "run -it: a tty" "/dev/pts/" "$out"
+t_contains "run -it: output" "tty-ok" "$out"
+docker run --rm busybox sh -c 'exit 3' >/dev/null 2>&1
+t_eq "run: exit code through wait" "3" "$?"
+
+docker run -d --name ticker busybox sh -c 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done' >/dev/null
+sleep 0.5
+out=$(timeout 3 docker logs -f ticker 2>&1)
+t_contains "logs -f streams as lines come" "line20" "$out"
+t_eq "exec" "hello-exec" "$(docker exec ticker echo hello-exec)"
+t_eq "exec -i: stdin and half-close" "abc" "$(echo abc | docker exec -i ticker cat)"
+out=$(script -qec "docker exec -it ticker sh -c 'tty; echo exec-tty-ok'" /dev/null </dev/null)
+t_contains "exec -it: a tty" "/dev/pts/" "$out"
+t_contains "exec -it: output" "exec-tty-ok" "$out"
+# exec whose output outlives its stdin (half-close must not end the stream)
+t_eq "exec -i: output after stdin EOF" "late" \
+  "$(echo x | docker exec -i ticker sh -c 'cat >/dev/null; sleep 1; echo late')"
+
+docker run -d --name att busybox sh -c 'sleep 1; echo attached-out' >/dev/null
+t_eq "attach: output until the container exits" "attached-out" "$(timeout 20 docker attach att)"
+
+timeout 6 docker events --filter type=container --filter event=start >"$W/events" 2>&1 &
+evpid=$!
+sleep 1
+docker run --rm --name evtest busybox true
+sleep 1
+kill "$evpid" 2>/dev/null
+wait "$evpid" 2>/dev/null
+t_contains "events: streamed while open" "evtest" "$(cat "$W/events")"
+
+head -c 8M /dev/urandom >"$W/blob"
+docker cp "$W/blob" ticker:/tmp/blob >/dev/null 2>&1
+docker cp ticker:/tmp/blob "$W/blob.back" >/dev/null 2>&1
+t_ok "cp both ways: 8 MiB round trip is identical" cmp "$W/blob" "$W/blob.back"
+
+mkdir -p "$W/ctx"
+printf 'FROM busybox\nRUN echo built-in-run >/built\nCMD cat /built\n' >"$W/ctx/Dockerfile"
+head -c 2M /dev/urandom >"$W/ctx/payload"
+DOCKER_BUILDKIT=0 docker build -q -t built:1 "$W/ctx" >"$W/build.out" 2>&1
+t_eq "build (classic, context streamed): runs" "built-in-run" "$(docker run --rm built:1 2>/dev/null)"
+
+docker save built:1 -o "$W/built.tar"
+docker rmi built:1 >/dev/null
+t_contains "save/load" "built:1" "$(docker load -i "$W/built.tar" 2>&1)"
+t_eq "loaded image runs" "built-in-run" "$(docker run --rm built:1 2>/dev/null)"
+
+mkdir -p "$W/compose"
+cat >"$W/compose/docker-compose.yml" <<'EOF'
+version: "3"
+services:
+  hello:
+    image: busybox
+    command: sh -c 'echo compose-says-hi'
+    network_mode: none
+EOF
+out=$(cd "$W/compose" && timeout 120 docker-compose -p ecitest up --abort-on-container-exit 2>&1)
+t_contains "docker-compose up through the guard" "compose-says-hi" "$out"
+(cd "$W/compose" && docker-compose -p ecitest down >/dev/null 2>&1)
+
+# keep-alive: several requests on one connection, each answered
+printf 'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /v1.41/version HTTP/1.1\r\nHost: d\r\n\r\nGET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n' >"$W/ka"
+t_eq "keep-alive: three answers on one connection" "3" "$(raw "$W/ka" | grep -o 'HTTP/1.1 200' | wc -l)"
+
+# --- 2. framing: smuggling and malformed requests ---------------------------------------------
+smuggle() {  # NAME WANT-STATUS BYTES (printf format); a create named smug-NAME must never exist
+  local name=$1 want=$2
+  # shellcheck disable=SC2059
+  printf "$3" >"$W/req"
+  local out
+  out=$(raw "$W/req")
+  t_contains "framing: $name -> $want" "HTTP/1.1 $want" "$out"
+  t_eq "framing: $name never reached dockerd" "" \
+    "$(curl -s --unix-socket "$ECI_DOCKERD_SOCK" 'http://d/containers/json?all=1' | grep -o 'smug-[a-z]*' | sort -u | tr '\n' ' ')"
+}
+CREATE='{"Image":"busybox","Cmd":["true"]}'
+smuggle cl-te 400 "POST /v1.41/containers/create?name=smug-clte HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST /v1.41/containers/create?name=smug-inner HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${#CREATE}\r\n\r\n$CREATE"
+smuggle te-cl 400 "POST /v1.41/containers/create?name=smug-tecl HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n"
+smuggle two-cl 400 "POST /v1.41/containers/create?name=smug-twocl HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${#CREATE}\r\nContent-Length: 0\r\n\r\n$CREATE"
+smuggle te-gzip 501 "POST /v1.41/containers/create?name=smug-tegzip HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: gzip\r\n\r\n"
+smuggle te-obsfold 400 "POST /v1.41/containers/create?name=smug-fold HTTP/1.1\r\nHost: d\r\nX-A: b\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+smuggle bare-lf 400 "POST /v1.41/containers/create?name=smug-lf HTTP/1.1\nHost: d\nContent-Length: ${#CREATE}\n\n$CREATE"
+smuggle absolute-form 400 "POST http://d/v1.41/containers/create?name=smug-abs HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${#CREATE}\r\n\r\n$CREATE"
+smuggle bad-chunk 400 "POST /v1.41/containers/create?name=smug-chunk HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n$(printf %x ${#CREATE})\r\n$CREATE\r\nzz\r\n\r\n"
+big=$(head -c 1100000 /dev/zero | tr '\0' a)
+printf 'GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: %s\r\n\r\n' "$big" >"$W/req"
+t_contains "framing: oversized head -> 431" "HTTP/1.1 431" "$(raw "$W/req")"
+
+# --- 3. decisions -------------------------------------------------------------------------------
+# An image holding the machine's own docker CLI (static) + busybox, made locally: no RepoDigests,
+# so the allowlist pins it by image ID (our documented extension).
+DOCKER_CLI=$(command -v docker)
+mkdir -p "$W/cliroot"
+tar -C "$ECI_T/busybox-root" -cf - . | tar -C "$W/cliroot" -xf -
+cp "$DOCKER_CLI" "$W/cliroot/bin/docker"
+tar -C "$W/cliroot" --numeric-owner -cf "$W/cli.tar" .
+docker import "$W/cli.tar" dockercli:1 >/dev/null
+CLI_ID=$(docker image inspect -f '{{.Id}}' dockercli:1)
+t_contains "docker CLI image built" "sha256:" "$CLI_ID"
+docker tag busybox allowedtag:latest
+
+policy() {  # IMAGES-JSON COMMANDLIST-JSON
+  jq -nc --argjson images "$1" --argjson cl "$2" '{"enabled": true, "locked": true,
+    "socketMount": {"images": $images, "allowDerivedImages": false}, "commandList": $cl,
+    "restrictedHostMounts": [], "allowedOrgs": [], "inputsDigest": ""}'
+}
+t_ok "allowlist policy pushed" eci_push_policy "$(policy \
+  "[\"docker.io/library/dockercli@$CLI_ID\", \"docker.io/library/allowedtag:latest\"]" \
+  '{"type": "deny", "commands": ["volume*", "push"]}')"
+SOCK="$ECI_T/docker.sock"
+DENY_TAIL='; image is not in the allowed list; if you wish to allow it, configure the docker socket image list in the Docker Desktop settings.'
+
+rm -f "$W/ran"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" -v "$W:/w" busybox touch /w/ran 2>&1)
+t_contains "socket mount by a non-allowlisted image: Docker's exact message" \
+  "docker: Error response from daemon: enhanced container isolation: docker socket mount denied for container with image \"docker.io/library/busybox\"$DENY_TAIL" "$err"
+t_ok "  ... and the container never ran" test ! -e "$W/ran"
+err=$(docker run --rm -v "$ECI_T:/t" busybox true 2>&1)
+t_contains "a parent directory of the socket is refused too" "enhanced container isolation" "$err"
+ln -sf "$SOCK" "$W/sock-link"
+err=$(docker run --rm -v "$W/sock-link:/var/run/docker.sock" busybox true 2>&1)
+t_contains "a symlink to the socket is refused too" "docker socket mount denied" "$err"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" allowedtag:latest true 2>&1)
+t_contains "retagging (docker tag busybox allowedtag) is refused: no registry digest" \
+  "docker socket mount denied for container with image \"docker.io/library/allowedtag\"" "$err"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" -v "$ECI_GUARD_SOCKET_DIR:/s" dockercli:1 true 2>&1)
+t_contains "binds under the per-container socket dir are refused" "enhanced container isolation" "$err"
+
+# runtime forced to the engine's default
+docker create --name rt --runtime=runc busybox true >/dev/null 2>&1
+t_eq "create --runtime=runc: the engine's default runtime is used" \
+  "$(docker info -f '{{.DefaultRuntime}}')" "$(docker inspect -f '{{.HostConfig.Runtime}}' rt 2>&1)"
+docker rm rt >/dev/null 2>&1
+err=$(DOCKER_BUILDKIT=0 docker build --network=host -t hostnet "$W/ctx" 2>&1)
+t_contains "classic build --network=host is refused" "enhanced container isolation" "$err"
+
+# --- 4. per-container sockets ---------------------------------------------------------------------
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 docker ps --format '{{.Names}}' 2>&1)
+t_contains "allowlisted image talks to the engine through its socket" "ticker" "$out"
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 \
+  docker run --rm busybox cat /proc/self/uid_map 2>&1)
+t_not_contains "a sibling started from inside is isolated (mapped range)" "4294967295" "$out"
+t_contains "  ... and did run" "65536" "$out"
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 \
+  docker run --rm -v /var/run/docker.sock:/var/run/docker.sock busybox true 2>&1)
+t_contains "a sibling gets no socket unless allowed" "enhanced container isolation" "$out"
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 docker volume ls 2>&1)
+t_contains "command list: volume* denied with Docker's message" \
+  'enhanced container isolation: docker command "/v1.41/volumes' "$out"
+t_contains "command list: ... is blocked" \
+  'is blocked; if you wish to allow it, configure the docker socket command list in the Docker Desktop settings.' "$out"
+t_ok "command list applies only to container sockets (host: volume ls works)" docker volume ls
+
+# raw curl against a container's socket (the path the guard bound for it)
+docker run -d --name sockholder -v "$SOCK:/var/run/docker.sock" dockercli:1 sleep 1000 >/dev/null
+csock=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/var/run/docker.sock"}}{{.Source}}{{end}}{{end}}' sockholder)
+t_contains "the container's socket is a per-container one" "$ECI_GUARD_SOCKET_DIR/" "$csock"
+out=$(curl -s -XPOST --unix-socket "$csock" 'http://d/v1.41/images/busybox/push?tag=latest' -w ' %{http_code}')
+t_contains "raw curl push on the container socket: 403" " 403" "$out"
+t_contains "raw curl push: Docker's message quoting the path" \
+  'docker command \"/v1.41/images/busybox/push?tag=latest\" is blocked' "$out"
+out=$(curl -s --unix-socket "$csock" 'http://d/v1.41/containers/json' -w ' %{http_code}')
+t_contains "raw curl ps on the container socket: allowed" " 200" "$out"
+docker rm -f sockholder >/dev/null 2>&1
+sleep 1
+t_ok "the container's socket is removed with it" test ! -e "$csock"
+
+# policy change applies to the next request
+t_ok "allowlist emptied" eci_push_policy "$(policy '[]' '{"type": "deny", "commands": []}')"
+err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 true 2>&1)
+t_contains "next create after the push is refused" "docker socket mount denied" "$err"
+
+# No TCP without TLS while ECI is on: an "engine" (a stand-in process holding the upstream socket
+# and a plain TCP listener) behind a second guard gets every request refused with 503.
+python3 - "$W/fake-up.sock" <<'PYEOF' &
+import socket, sys, time
+u = socket.socket(socket.AF_UNIX); u.bind(sys.argv[1]); u.listen(8)
+t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen(1)
+time.sleep(60)
+PYEOF
+fakepid=$!
+_eci_wait_for 10 test -S "$W/fake-up.sock"
+"$ECI_APIPROXYD_BIN" --listen "$W/g2.sock" --socket-group 0 --upstream "$W/fake-up.sock" \
+  --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g2-sockets" >"$W/g2.log" 2>&1 &
+g2pid=$!
+_eci_wait_for 10 test -S "$W/g2.sock"
+out=$(curl -s --unix-socket "$W/g2.sock" http://d/v1.41/containers/json -w ' %{http_code}')
+t_contains "engine on TCP without TLS: 503" " 503" "$out"
+t_contains "  ... with the reason" "listens on TCP without TLS" "$out"
+t_contains "  ... reported in the guard log" "listens on TCP without TLS" "$(cat "$W/g2.log")"
+kill "$g2pid" "$fakepid" 2>/dev/null
+wait "$g2pid" "$fakepid" 2>/dev/null
+
+t_eq "no sanitizer/crash in the guard log" "" "$(grep -E 'runtime error|AddressSanitizer|terminate' "$ECI_GUARD_LOG")"
+t_ok "guard still running" kill -0 "$ECI_GUARD_PID"
+t_summary
