@@ -15,14 +15,17 @@ PREFIX="docker: Error response from daemon: failed to create shim task: OCI runt
 
 # docker run that must be refused: exit != 0, the message, and the container never ran (it would
 # have created $MARK/<name>).
-refused() {  # NAME WANT_MESSAGE docker-run-args...
+refused() {  # NAME WANT_MESSAGE docker-run-args...   (WANT may list alternatives: "a || b")
   local name=$1 want=$2
   shift 2
   rm -f "$MARK/$name"
-  local err rc
+  local err rc alt matched=0
   err=$(docker run --rm -v "$MARK:/mark" "$@" busybox touch "/mark/$name" 2>&1 >/dev/null)
   rc=$?
-  if [[ $rc -ne 0 && "$err" == *"$want"* && ! -e "$MARK/$name" ]]; then
+  while IFS= read -r alt; do
+    [[ -n "$alt" && "$err" == *"$alt"* ]] && matched=1
+  done <<<"${want// || /$'\n'}"
+  if [[ $rc -ne 0 && $matched -eq 1 && ! -e "$MARK/$name" ]]; then
     t_pass "$name refused"
   else
     t_fail "$name refused" "rc=$rc ran=$([[ -e $MARK/$name ]] && echo yes || echo no) err=${err:0:500}"
@@ -74,7 +77,11 @@ etc_before=$(ls -la /etc/docker; md5sum /etc/docker/daemon.json)
 refused daemon-json "$PREFIX can't mount /etc/docker/daemon.json because it's configured as a restricted host mount: unknown" \
   -v /etc/docker/daemon.json:/mnt/daemon.json
 refused etc-parent "can't mount /etc because it's configured as a restricted host mount" -v /etc:/mnt
-refused root-parent "can't mount / because it's configured as a restricted host mount" -v /:/host
+# A source that reaches the engine socket is refused by the guard first (socket-mount rule); eci-runc
+# behind it is checked too, through dockerd's private socket.
+refused root-parent "docker socket mount denied" -v /:/host
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" refused root-parent-runtime \
+  "can't mount / because it's configured as a restricted host mount" -v /:/host
 ln -sfn /etc/docker "$ECI_T/innocent"
 refused symlink "can't mount $ECI_T/innocent because it's configured as a restricted host mount" \
   -v "$ECI_T/innocent:/mnt"
@@ -86,8 +93,13 @@ mkdir -p "$ECI_T/sub"
 ln -sfn .. "$ECI_T/sub/up"
 refused symlink-dotdot "can't mount $ECI_T/sub/up/innocent because" \
   -v "$ECI_T/sub/up/innocent/../innocent:/mnt"
-refused engine-socket "can't mount $ECI_T/docker.sock because it's configured as a restricted host mount" \
+refused engine-socket "docker socket mount denied" -v "$ECI_T/docker.sock:/var/run/docker.sock"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" refused engine-socket-runtime \
+  "can't mount $ECI_T/docker.sock because it's configured as a restricted host mount" \
   -v "$ECI_T/docker.sock:/var/run/docker.sock"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" refused private-engine-socket-runtime \
+  "can't mount $ECI_DOCKERD_SOCK because it's configured as a restricted host mount" \
+  -v "$ECI_DOCKERD_SOCK:/var/run/docker.sock"
 refused data-root "can't mount $ECI_DATA_ROOT because it's configured as a restricted host mount" \
   -v "$ECI_DATA_ROOT:/mnt"
 refused other-containers-files "because it's configured as a restricted host mount" \

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "eci/apiproxy/real_host_fs.h"
 #include "eci/apiproxy/request.h"
 #include "eci/apiproxy/routes.h"
 #include "eci/ipc.h"
@@ -17,36 +18,6 @@ namespace eci::apiproxy {
 namespace {
 
 using nlohmann::json;
-
-// realpath(3) with a missing tail appended lexically (dockerd creates missing -v sources).
-class RealHostFs : public HostFs {
- public:
-  Result<std::string> resolve(const std::string& absPath) const override {
-    if (absPath.empty() || absPath[0] != '/') return Error("not an absolute path: " + absPath);
-    std::string head = absPath;
-    std::string tail;
-    for (;;) {
-      char buf[PATH_MAX];
-      if (::realpath(head.c_str(), buf) != nullptr) {
-        std::string r = buf;
-        if (!tail.empty()) r += (r == "/" ? "" : "/") + tail;
-        return r;
-      }
-      if (errno != ENOENT && errno != ENOTDIR) return Error::fromErrno("realpath('" + head + "')");
-      const size_t slash = head.find_last_of('/');
-      if (slash == std::string::npos || head == "/") return Error("cannot resolve " + absPath);
-      const std::string last = head.substr(slash + 1);
-      tail = tail.empty() ? last : last + "/" + tail;
-      head = slash == 0 ? "/" : head.substr(0, slash);
-    }
-  }
-  std::optional<FileId> stat(const std::string& absPath) const override {
-    struct stat st {};
-    if (::stat(absPath.c_str(), &st) != 0) return std::nullopt;
-    return FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-                  S_ISDIR(st.st_mode), S_ISSOCK(st.st_mode)};
-  }
-};
 
 std::string freshToken() {
   unsigned char b[16];
@@ -389,14 +360,8 @@ Outcome Gate::decide(Exchange& ex) {
         auto r = ipc::call(control, msg, std::chrono::seconds(5));
         if (!r.ok()) return std::move(r).error().wrap("recording the caller of " + id);
         if (!r->value("ok", false)) {
-          const std::string err = r->value("error", "");
-          // TEMPORARY (until eci/binds is merged): an enforcer without setCaller answers
-          // "unknown op"; the container then falls back to the default bind rules.
-          if (err.find("unknown op") == std::string::npos &&
-              err.find("unknown") == std::string::npos) {
-            return Error("eci-enforcerd refused setCaller for " + id + ": " + err);
-          }
-          LOG_DEBUG("eci-enforcerd has no setCaller yet: %s", err.c_str());
+          return Error("eci-enforcerd refused setCaller for " + id + ": " +
+                       r->value("error", std::string("no reason given")));
         }
       }
       return okStatus();
