@@ -55,6 +55,9 @@ trap 'exit 143' TERM
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 eci_up >/dev/null || { echo "compare.sh: engine did not start" >&2; exit 1; }
+# eci-runc against plain runc on the same dockerd, both through dockerd's private socket: the
+# guard in front of the public one forces the default runtime (bench_apiproxy measures the guard).
+export DOCKER_HOST="unix://$ECI_DOCKERD_SOCK"
 # eci_up turns errexit off and installs its own EXIT trap; take both back.
 set -e
 trap cleanup EXIT

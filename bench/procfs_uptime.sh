@@ -12,6 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Plain runc is reachable only by absolute path now (`runc` IS eci-runc on this daemon).
 export ECI_HARNESS_PLAIN_RUNC=1
 eci_up >/dev/null || { echo "procfs_uptime.sh: engine did not start" >&2; exit 1; }
+# eci-runc against plain runc on the same dockerd, both through dockerd's private socket: the
+# guard in front of the public one forces the default runtime (bench_apiproxy measures the guard).
+export DOCKER_HOST="unix://$ECI_DOCKERD_SOCK"
 mkdir -p "$ECI_T/probe" && cp "$probe" "$ECI_T/probe/probe" && chmod 0755 "$ECI_T/probe" "$ECI_T/probe/probe"
 
 once() {  # runtime-args...

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job: builds eci, starts eci-enforcerd + containerd + Debian's dockerd wired as
 # installed -- the daemons find eci-runc as `runc` (a directory holding runc -> eci-runc first in
-# their PATH; private paths, via tests/e2e/lib/harness.sh) --, imports a busybox image
+# their PATH), dockerd listens on a private socket and eci-apiproxyd (the Engine API guard) owns
+# the public one (private paths, via tests/e2e/lib/harness.sh) --, imports a busybox image
 # made from Debian's busybox-static, shows what ECI does to every container, and stops everything
 # it started. Needs root (it runs a container engine).
 #
@@ -16,16 +17,17 @@ echo "== installing dependencies (Debian packages)"
 "$repo/installers/install-deps.sh" || exit 1
 echo "== building eci in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DECI_BUILD_GUI=OFF >/dev/null || exit 1
-cmake --build "$build" -j2 --target eci-runc eci-enforcerd eci-procfs-hook eci-admin || exit 1
+cmake --build "$build" -j2 --target eci-runc eci-enforcerd eci-procfs-hook eci-admin eci-apiproxyd || exit 1
 
 build=$(realpath -m "$build")
 export ECI_BUILD_DIR=$build
 # shellcheck source=../tests/e2e/lib/harness.sh
 . "$repo/tests/e2e/lib/harness.sh"
-echo "== starting eci-enforcerd, containerd and dockerd (\`runc\` in their PATH is eci-runc)"
+echo "== starting eci-enforcerd, containerd, dockerd (\`runc\` in their PATH is eci-runc) and eci-apiproxyd"
 eci_up || { echo "demo.sh: could not start the engine" >&2; exit 1; }
 docker info --format '   runtimes: {{range $k, $v := .Runtimes}}{{$k}} {{end}}; default: {{.DefaultRuntime}}' 2>/dev/null
 echo "   $ECI_T/bin/runc -> $(readlink "$ECI_T/bin/runc") (first in PATH of containerd and dockerd)"
+echo "   DOCKER_HOST=$DOCKER_HOST is eci-apiproxyd; dockerd listens on $ECI_DOCKERD_SOCK (root only)"
 
 show() {
   echo
@@ -48,6 +50,9 @@ show docker run --rm -v /etc/docker/daemon.json:/mnt/daemon.json busybox cat /mn
 docker run --rm -v /etc/docker/daemon.json:/mnt/daemon.json busybox true >/dev/null 2>&1 &&
   { echo "demo.sh: the restricted mount was not refused" >&2; status=1; }
 [[ -n "$created" ]] && rm -f /etc/docker/daemon.json
+show docker run --rm -v "$ECI_T/docker.sock:/var/run/docker.sock" busybox true
+docker run --rm -v "$ECI_T/docker.sock:/var/run/docker.sock" busybox true >/dev/null 2>&1 &&
+  { echo "demo.sh: the engine socket mount was not refused" >&2; status=1; }
 
 echo
 echo "== stopping everything"

@@ -14,7 +14,8 @@ eci_up || { echo "FAIL - harness did not start"; exit 1; }
 trim() { tr -s ' ' | sed 's/^ //'; }
 
 t_fails "plain runc cannot start --privileged here (the VM lacks CAP_SYS_RESOURCE)" \
-  docker run --rm --runtime "$ECI_PLAIN_RUNTIME" --privileged busybox true
+  env DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker run --rm --runtime "$ECI_PLAIN_RUNTIME" \
+    --privileged busybox true
 
 docker run -d --privileged --name priv busybox sleep 1000 >/dev/null
 t_eq "--privileged container runs" "true" "$(docker inspect -f '{{.State.Running}}' priv)"

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -120,6 +121,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   LOG_INFO("serving %s -> %s", cfg.listenSocket.c_str(), cfg.upstreamSocket.c_str());
+  // Type=notify: systemd starts dockerd (ordered After= the guard) only once the public socket is
+  // ours, so no client ever reaches an engine without the guard in front of it.
+  sd_notifyf(0, "READY=1\nSTATUS=serving %s", cfg.listenSocket.c_str());
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -129,5 +133,6 @@ int main(int argc, char** argv) {
   proxy.run();
   // run() returned on its own only if stop() was called; the waiter has finished then.
   waiter.join();
+  sd_notify(0, "STOPPING=1");
   return 0;
 }
