@@ -11,6 +11,10 @@ set -u
 
 [[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
 eci_up || { echo "FAIL - harness did not start"; exit 1; }
+# This suite proves the runtime layer (eci-runc) on its own, so it talks to dockerd's private
+# socket: through the public one the guard refuses most of these first, with its own messages
+# (tests/e2e/apiproxy_test.sh). The caller-mapping checks set the caller themselves.
+export DOCKER_HOST="unix://$ECI_DOCKERD_SOCK"
 
 MSG="because it's configured as a restricted host mount"
 W=$(mktemp -d /tmp/eci-binds.XXXXXX)            # a shared scratch dir (under /tmp)

@@ -137,12 +137,21 @@ t_contains "next container reads the volume" "from-first" "$out"
 t_eq "next container writes the volume" "$(printf 'from-first\nagain')" "$(cat "$vol_path/f")"
 t_contains "volume owners preserved across ranges" "$(printf '0\n1000')" "$out"
 
-# host bind mounts show host owners; what the container writes there lands as 0 on disk
+# host bind mounts of a container without a known caller (made on dockerd's private socket, not
+# through the guard) show host owners; what the container writes there lands as 0 on disk
 hostdir="$ECI_T/hostdir"
 mkdir -p "$hostdir" && echo hi >"$hostdir/userfile" && chown 1234:4321 "$hostdir/userfile"
+out=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker run --rm -v "$hostdir:/h" busybox \
+  sh -c 'stat -c %u:%g /h/userfile; echo w > /h/new' 2>/dev/null)
+t_eq "host bind mount shows host owner (unknown caller)" "1234:4321" "$out"
+t_eq "file written into a bind mount is 0 on the host (unknown caller)" "0:0" \
+  "$(stat -c %u:%g "$hostdir/new")"
+# through the guard the caller (root here) is known: container root acts as that caller only, so a
+# third user's file is "other" (nobody) inside, and what it writes is the caller's
+rm -f "$hostdir/new"
 out=$(docker run --rm -v "$hostdir:/h" busybox sh -c 'stat -c %u:%g /h/userfile; echo w > /h/new' 2>/dev/null)
-t_eq "host bind mount shows host owner" "1234:4321" "$out"
-t_eq "file written into a bind mount is 0 on the host" "0:0" "$(stat -c %u:%g "$hostdir/new")"
+t_eq "through the guard: a third user's file shows as nobody" "65534:65534" "$out"
+t_eq "through the guard: the written file is the caller's" "0:0" "$(stat -c %u:%g "$hostdir/new")"
 
 # --- ID-mapped rootfs ----------------------------------------------------------------------
 out=$(docker run --rm busybox sh -c 'stat -c %u:%g /bin/busybox /etc/passwd /home/u1000/owned' 2>/dev/null)

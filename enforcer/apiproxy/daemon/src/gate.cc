@@ -357,11 +357,16 @@ Outcome Gate::decide(Exchange& ex) {
         // Contract 4: eci-enforcerd knows who asked before the client learns the id, so the
         // container's first start already maps its host binds to this caller.
         json msg{{"op", "setCaller"}, {"id", id}, {"uid", recordUid}, {"gid", recordGid}};
+        // Not fatal: the container exists in dockerd already, and without a caller record it
+        // gets the default rules (bind allowlist, container mapping) at start -- never more. An
+        // unreachable eci-enforcerd then refuses the start itself, with eci-runc's message.
         auto r = ipc::call(control, msg, std::chrono::seconds(5));
-        if (!r.ok()) return std::move(r).error().wrap("recording the caller of " + id);
-        if (!r->value("ok", false)) {
-          return Error("eci-enforcerd refused setCaller for " + id + ": " +
-                       r->value("error", std::string("no reason given")));
+        if (!r.ok()) {
+          LOG_WARN("recording the caller of %s: %s (the container gets the default bind rules)",
+                   id.c_str(), r.error().str().c_str());
+        } else if (!r->value("ok", false)) {
+          LOG_WARN("eci-enforcerd refused setCaller for %s: %s", id.c_str(),
+                   r->value("error", std::string("no reason given")).c_str());
         }
       }
       return okStatus();
