@@ -52,9 +52,15 @@ grep 'Started eci-enforcerd.service\|Starting containerd.service\|Starting docke
 import_busybox || no "busybox imported" "docker import failed"
 remapped "docker run --rm busybox: remapped" "$(uidmap)"
 remapped "docker run --rm --runtime=runc busybox: remapped" "$(uidmap --runtime=runc)"
+# The guard owns the public socket (contract 2): it refuses an engine-socket mount with Docker's
+# message, which dockerd itself never says.
+if out=$(docker run --rm -v /var/run/docker.sock:/var/run/docker.sock busybox true 2>&1); then
+  no "guard refuses a socket mount" "the container ran"
+elif grep -qF "docker socket mount denied" <<<"$out"; then ok "guard refuses a socket mount"
+else no "guard refuses a socket mount" "$out"; fi
 st=$(eci-admin status 2>&1)
 for w in "ok       runc diversion" "ok       /usr/sbin/runc is eci-runc" "ok       engine uses eci: dockerd" \
-  "ok       engine uses eci: containerd"; do
+  "ok       engine uses eci: containerd" "ok       engine API guard"; do
   if grep -qF "$w" <<<"$st"; then ok "status: ${w#ok       }"; else no "status: ${w#ok       }" "$(grep -A20 '^Wiring' <<<"$st")"; fi
 done
 
