@@ -253,11 +253,14 @@ if [ -n "$wpid" ]; then
   done
   t_not_contains "D: environ unreadable" "read_environ: ok" "$out"
   # The same probe against a dumpable process of that uid succeeds (the refusal is the worker's).
-  setpriv --reuid "$wuid" --regid "$wuid" --clear-groups sleep 30 &
+  # Its output goes nowhere (an orphan holding the test's stdout would keep ctest waiting) and it
+  # is SIGKILLed: the probe's ptrace attach can leave it stopped, where SIGTERM stays pending.
+  setpriv --reuid "$wuid" --regid "$wuid" --clear-groups sleep 30 >/dev/null 2>&1 </dev/null &
   spid=$!
   sleep 0.2
   ctl=$(setpriv --reuid "$wuid" --regid "$wuid" --clear-groups "$ECI_T/bin/probe" peek "$spid" 2>&1)
-  kill "$spid" 2>/dev/null
+  kill -9 "$spid" 2>/dev/null
+  wait "$spid" 2>/dev/null
   t_contains "D: control: the same uid can read a dumpable process" "open_mem: ok" "$ctl"
 fi
 docker rm -f "$cid" >/dev/null 2>&1
