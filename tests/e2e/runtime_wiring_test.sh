@@ -42,51 +42,61 @@ for d in "$ECI_CONTAINERD_PID" "$ECI_DOCKERD_PID"; do
 done
 
 # --- every runtime name a developer can pick --------------------------------------------------
-t_remapped "default runtime: remapped" "$(docker run --rm busybox cat /proc/self/uid_map | trim)"
-id=$(docker run -d --runtime=runc busybox sleep 60)
-t_remapped "--runtime=runc: remapped" "$(docker exec "$id" cat /proc/self/uid_map | trim)"
-t_through_eci "--runtime=runc: container created by eci-runc" "$id"
-pid=$(docker inspect -f '{{.State.Pid}}' "$id")
-t_eq "--runtime=runc: its init is not host root" "1" "$(( $(stat -c %u "/proc/$pid") >= 100000 ))"
-docker rm -f "$id" >/dev/null
+# Two layers stop a runtime escape: the guard on the public socket rewrites any runtime to the
+# default, and below it the engine finds eci-runc as `runc` whatever name is chosen. Each check
+# runs on both sockets, so the runtime layer is proven on its own (dockerd's private socket,
+# which no developer can reach) and behind the guard.
+runtime_checks() {  # LABEL (DOCKER_HOST is set by the caller)
+  local L=$1 id pid out cid rt
+  t_remapped "$L default runtime: remapped" "$(docker run --rm busybox cat /proc/self/uid_map | trim)"
+  id=$(docker run -d --runtime=runc busybox sleep 60)
+  t_remapped "$L --runtime=runc: remapped" "$(docker exec "$id" cat /proc/self/uid_map | trim)"
+  t_through_eci "$L --runtime=runc: container created by eci-runc" "$id"
+  pid=$(docker inspect -f '{{.State.Pid}}' "$id")
+  t_eq "$L --runtime=runc: its init is not host root" "1" "$(( $(stat -c %u "/proc/$pid") >= 100000 ))"
+  docker rm -f "$id" >/dev/null
+  # Another spelling (separate argument) and --privileged, which must not buy a way around eci.
+  t_remapped "$L --runtime runc --privileged: remapped" \
+    "$(docker run --rm --runtime runc --privileged busybox cat /proc/self/uid_map | trim)"
 
-# Every runtime name dockerd lists (20.10 adds the containerd shim names io.containerd.runc.v2 and
-# io.containerd.runtime.v1.linux to `runc`), plus the shim names it may not know: each one either
-# runs the container remapped or is refused. None runs it with the host's identity map.
-refused='nknown runtime specified|nknown or invalid runtime name'
-for rt in $(printf '%s\n' $runtimes io.containerd.runc.v1 io.containerd.runc.v2 \
-  io.containerd.runtime.v1.linux | sort -u); do
-  if out=$(docker run --rm --runtime="$rt" busybox cat /proc/self/uid_map 2>"$ECI_T/err"); then
-    t_remapped "--runtime=$rt accepted: remapped" "$(trim <<<"$out")"
-  else
-    out=$(cat "$ECI_T/err")
-    if [[ $out =~ $refused ]]; then t_pass "--runtime=$rt refused by dockerd"; else
-      t_fail "--runtime=$rt: neither remapped nor refused as unknown" "$out"; fi
-  fi
-  # The same name straight through the Engine API (HostConfig.Runtime), as a client library would.
-  out=$(api POST /containers/create \
-    "{\"Image\":\"busybox\",\"Cmd\":[\"cat\",\"/proc/self/uid_map\"],\"HostConfig\":{\"Runtime\":\"$rt\"}}")
-  cid=$(jq -r '.Id // empty' <<<"$out" 2>/dev/null)
-  if [[ -n "$cid" ]]; then
-    api POST "/containers/$cid/start" >/dev/null
-    api POST "/containers/$cid/wait" >/dev/null
-    t_remapped "API HostConfig.Runtime=$rt accepted: remapped" "$(docker logs "$cid" 2>/dev/null | trim)"
-    t_through_eci "API HostConfig.Runtime=$rt: created by eci-runc" "$cid"
-    docker rm -f "$cid" >/dev/null
-  elif [[ $out =~ $refused ]]; then
-    t_pass "API HostConfig.Runtime=$rt refused"
-  else
-    t_fail "API HostConfig.Runtime=$rt: neither created nor refused as unknown" "$out"
-  fi
-done
-out=$(api POST /containers/create \
-  '{"Image":"busybox","Cmd":["cat","/proc/self/uid_map"],"HostConfig":{"Runtime":"runc"}}')
-cid=$(jq -r '.Id // empty' <<<"$out")
-api POST "/containers/$cid/start" >/dev/null
-api POST "/containers/$cid/wait" >/dev/null
-t_remapped "API HostConfig.Runtime=runc: remapped" "$(docker logs "$cid" 2>&1 | trim)"
-t_through_eci "API HostConfig.Runtime=runc: created by eci-runc" "$cid"
-docker rm -f "$cid" >/dev/null
+  # Every runtime name dockerd lists (20.10 adds the containerd shim names io.containerd.runc.v2
+  # and io.containerd.runtime.v1.linux to `runc`), plus shim names it may not know: each one
+  # either runs the container remapped or is refused. None runs it with the host's identity map.
+  local refused='nknown runtime specified|nknown or invalid runtime name'
+  for rt in $(printf '%s\n' $runtimes io.containerd.runc.v1 io.containerd.runc.v2 \
+    io.containerd.runtime.v1.linux | sort -u); do
+    if out=$(docker run --rm --privileged --runtime="$rt" busybox cat /proc/self/uid_map 2>"$ECI_T/err"); then
+      t_remapped "$L --privileged --runtime=$rt accepted: remapped" "$(trim <<<"$out")"
+    else
+      out=$(cat "$ECI_T/err")
+      if [[ $out =~ $refused ]]; then t_pass "$L --runtime=$rt refused by dockerd"; else
+        t_fail "$L --runtime=$rt: neither remapped nor refused as unknown" "$out"; fi
+    fi
+    # The same name straight through the Engine API, as a client library would send it: in
+    # HostConfig, in the legacy top-level form, and with a lower-case key (Go matches JSON keys
+    # case-insensitively, so dockerd reads all three).
+    local body
+    for body in "{\"HostConfig\":{\"Runtime\":\"$rt\"}}" "{\"Runtime\":\"$rt\"}" \
+      "{\"hostconfig\":{\"runtime\":\"$rt\"}}"; do
+      out=$(api POST /containers/create \
+        "$(jq -c '. + {"Image":"busybox","Cmd":["cat","/proc/self/uid_map"]}' <<<"$body")")
+      cid=$(jq -r '.Id // empty' <<<"$out" 2>/dev/null)
+      if [[ -n "$cid" ]]; then
+        api POST "/containers/$cid/start" >/dev/null
+        api POST "/containers/$cid/wait" >/dev/null
+        t_remapped "$L API $body: remapped" "$(docker logs "$cid" 2>/dev/null | trim)"
+        t_through_eci "$L API $body: created by eci-runc" "$cid"
+        docker rm -f "$cid" >/dev/null
+      elif [[ $out =~ $refused ]]; then
+        t_pass "$L API $body refused"
+      else
+        t_fail "$L API $body: neither created nor refused as unknown" "$out"
+      fi
+    done
+  done
+}
+runtime_checks "[guard]"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" runtime_checks "[dockerd direct]"
 
 # --- builds: RUN steps are containers too ------------------------------------------------------
 ctx=$ECI_T/build-ctx
