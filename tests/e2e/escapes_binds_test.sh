@@ -11,9 +11,12 @@ set -u
 
 [[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
 eci_up || { echo "FAIL - harness did not start"; exit 1; }
-# This suite proves the runtime layer (eci-runc) on its own, so it talks to dockerd's private
-# socket: through the public one the guard refuses most of these first, with its own messages
-# (tests/e2e/apiproxy_test.sh). The caller-mapping checks set the caller themselves.
+# Every attack runs twice: on dockerd's private socket, which proves the runtime layer (eci-runc)
+# on its own and must give eci-runc's message, and on the public socket behind the guard, which
+# may refuse first with its own "enhanced container isolation: ..." message. The rest of the
+# suite (volumes made for the attacks, allowed binds, caller mapping) uses the private socket;
+# the caller-mapping checks set the caller themselves.
+GUARD_HOST=$DOCKER_HOST
 export DOCKER_HOST="unix://$ECI_DOCKERD_SOCK"
 
 MSG="because it's configured as a restricted host mount"
@@ -49,20 +52,26 @@ planted() {
 refused() {
   local name=$1 src=$2
   shift 2
-  for priv in "" "--privileged"; do
-    local tag="$name${priv:+ (privileged)}"
-    rm -f "$MARK/$name"
-    local err rc
-    # shellcheck disable=SC2086
-    err=$(docker run --rm $priv -v "$MARK:/mark" "$@" busybox sh -c \
-      "touch /mark/$name; for d in /x /hp /v /host; do echo pwn > \$d/eci-pwn-$name 2>/dev/null; done; true" \
-      2>&1 >/dev/null)
-    rc=$?
-    if [[ $rc -ne 0 && "$err" == *"can't mount $src $MSG"* && ! -e "$MARK/$name" ]]; then
-      t_pass "$tag refused"
-    else
-      t_fail "$tag refused" "rc=$rc ran=$([[ -e $MARK/$name ]] && echo yes || echo no) err=${err:0:400}"
-    fi
+  local priv host
+  for host in "$DOCKER_HOST" "$GUARD_HOST"; do
+    for priv in "" "--privileged"; do
+      local tag="$name${priv:+ (privileged)}"
+      local why="can't mount $src $MSG"
+      if [[ $host == "$GUARD_HOST" ]]; then tag+=" [guard]"; fi
+      rm -f "$MARK/$name"
+      local err rc
+      # shellcheck disable=SC2086
+      err=$(DOCKER_HOST=$host docker run --rm $priv -v "$MARK:/mark" "$@" busybox sh -c \
+        "touch /mark/$name; for d in /x /hp /v /host; do echo pwn > \$d/eci-pwn-$name 2>/dev/null; done; true" \
+        2>&1 >/dev/null)
+      rc=$?
+      if [[ $rc -ne 0 && ! -e "$MARK/$name" ]] &&
+        [[ "$err" == *"$why"* || ($host == "$GUARD_HOST" && "$err" == *"enhanced container isolation: "*) ]]; then
+        t_pass "$tag refused"
+      else
+        t_fail "$tag refused" "rc=$rc ran=$([[ -e $MARK/$name ]] && echo yes || echo no) err=${err:0:400}"
+      fi
+    done
   done
 }
 
