@@ -14,9 +14,9 @@ void registerPolicy(CLI::App& app, int& exitCode);            // cmd_policy.cc
 void registerPolicySigning(CLI::App& policy, int& exitCode);  // cmd_sign.cc: sign, verify
 void registerPolicyPush(CLI::App& policy, int& exitCode);     // cmd_push.cc: push
 void registerKeygen(CLI::App& app, int& exitCode);            // cmd_sign.cc
-void registerStatus(CLI::App& app, int& exitCode);  // cmd_status.cc (enforcer + agent state)
-void registerLogin(CLI::App& app, int& exitCode);   // cmd_login.cc: login, logout
+void registerStatus(CLI::App& app, int& exitCode);    // cmd_status.cc (enforcer + agent state)
+void registerLogin(CLI::App& app, int& exitCode);     // cmd_login.cc: login, logout
 void registerSelftest(CLI::App& app, int& exitCode);  // cmd_selftest.cc (checks via the engine)
-void registerExport(CLI::App& app, int& exitCode);  // cmd_export.cc: MDM artefacts
+void registerExport(CLI::App& app, int& exitCode);    // cmd_export.cc: MDM artefacts
 
 }  // namespace eci::cli

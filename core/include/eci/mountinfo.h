@@ -31,8 +31,7 @@ struct MountEntry {
 // Parses mountinfo text; octal escapes (\040) in root, mount point, type and source are decoded.
 // A malformed line is an error naming its line number (never a partial table); more than
 // `maxEntries` mounts is E2BIG (the seccomp worker bounds what a container can make it read).
-Result<std::vector<MountEntry>> parseMountInfo(std::string_view text,
-                                               size_t maxEntries = SIZE_MAX);
+Result<std::vector<MountEntry>> parseMountInfo(std::string_view text, size_t maxEntries = SIZE_MAX);
 
 // Reads and parses /proc/<pid>/mountinfo ("self" by default).
 Result<std::vector<MountEntry>> readMountInfo(const std::string& pid = "self");
