@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace eci::apiproxy {
 
@@ -22,7 +23,12 @@ inline constexpr size_t kHeaderLimit = 1u << 20;
 inline constexpr size_t kInspectBodyLimit = 4u << 20;
 
 // A refusal the proxy answers itself: HTTP status and the sentence for {"message": ...}.
+// Deliberately not an aggregate: GCC 12 destroys an aggregate temporary in a co_await expression
+// twice (`co_await writeRefusal(client, {417, "..."}, ...)` was a double free, SIGABRT, on every
+// refusal the relay answers itself); a constructor call is a plain temporary and is destroyed once.
 struct Refusal {
+  Refusal() = default;
+  Refusal(unsigned s, std::string m) : status(s), message(std::move(m)) {}
   unsigned status = 400;
   std::string message;
 };
