@@ -377,7 +377,6 @@ Result<MountRecord> statMount(uint64_t uniqueId) {
   m.major = h.sbDevMajor;
   m.minor = h.sbDevMinor;
   m.attr = h.mntAttr;
-  m.propagation = h.mntPropagation;
   m.peerGroup = (h.mntPropagation & MS_SHARED) ? h.mntPeerGroup : 0;
   m.master = (h.mntPropagation & MS_SLAVE) ? h.mntMaster : 0;
   return m;

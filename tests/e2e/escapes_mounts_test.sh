@@ -14,7 +14,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/harness.sh
 . "$HERE/lib/harness.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL - needs root"; exit 1; }
-PROBE=${ECI_PROBE:-$(find "${ECI_BUILD_DIR:-/nonexistent}" -type f -name eci-seccomp-probe 2>/dev/null | head -n1)}
+_eci_find_bin ECI_PROBE eci-seccomp-probe
+PROBE=$ECI_PROBE
 [ -x "$PROBE" ] || { echo "FAIL - eci-seccomp-probe not found (ECI_BUILD_DIR?)"; exit 1; }
 eci_up || { echo "FAIL - harness did not come up"; exit 1; }
 

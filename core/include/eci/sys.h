@@ -54,9 +54,9 @@ struct MountRecord {
   std::string mountPoint;         // seen from the caller's root
   std::string fstype;
   uint64_t attr = 0;  // MOUNT_ATTR_* (MOUNT_ATTR_RDONLY: a read-only mount)
-  // Propagation: MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE bits, the peer group (mountinfo's
-  // shared:N, 0 if not shared) and the master's group (master:N, 0 if not a slave).
-  uint64_t propagation = 0, peerGroup = 0, master = 0;
+  // Propagation: the peer group (mountinfo's shared:N, 0 if not shared) and the master's group
+  // (master:N, 0 if not a slave).
+  uint64_t peerGroup = 0, master = 0;
 };
 Result<MountRecord> statMount(uint64_t uniqueId);
 // statx's STATX_MNT_ID_UNIQUE (Linux 6.8; glibc 2.36 lacks the name).

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include "eci/paths.h"
 #include "eci/procfs/spec.h"
@@ -94,19 +95,18 @@ bool ContainerMounts::isProtected(const MountEntry& m, const TableFn& table) con
 }
 
 bool ContainerMounts::isHostPath(const MountEntry& m) const {
+  // The engine's data root comes from its /etc/hosts bind (<root>/containers/<id>/hosts): a named
+  // volume is <root>/volumes/<name>/_data on the same file system.
   const MountEntry* hosts = nullptr;
   bool initialDevice = false;
   for (const auto& i : initial_) {
+    if (i.mountPoint == "/etc/hosts") hosts = &i;
     if (i.major != m.major || i.minor != m.minor) continue;
     if (i.mountPoint == "/") return false;  // the rootfs superblock
     initialDevice = true;
   }
   if (m.fstype == "overlay") return true;  // the container's own overlay: upper dir unknown
   if (!initialDevice) return false;        // a file system the container made (tmpfs, ...)
-  // The engine's data root, from its /etc/hosts bind (<root>/containers/<id>/hosts): a named
-  // volume is <root>/volumes/<name>/_data on the same file system.
-  for (const auto& i : initial_)
-    if (i.mountPoint == "/etc/hosts") hosts = &i;
   if (hosts && hosts->major == m.major && hosts->minor == m.minor) {
     const size_t at = hosts->root.rfind("/containers/");
     if (at != std::string::npos && at > 0 &&
@@ -279,13 +279,20 @@ ContainerMounts::TableFn tableOf(Environment& env) {
   return [&env]() -> const std::vector<MountEntry>* { return env.mountTable(); };
 }
 
-// `root` and every mount below it in `table` (by parent id), root first.
+// `root` and every mount below it in `table` (by parent id), root first. The children are
+// indexed in one pass: a table may hold kMaxMountEntries mounts, and a scan of it per mount of
+// the subtree would be quadratic.
 std::vector<const MountEntry*> subtree(const std::vector<MountEntry>& table, int rootId) {
   std::vector<const MountEntry*> out;
-  if (const MountEntry* r = findById(table, rootId)) out.push_back(r);
+  const MountEntry* root = findById(table, rootId);
+  if (!root) return out;
+  std::unordered_map<int, std::vector<const MountEntry*>> children;
+  for (const auto& m : table)
+    if (m.parent != m.id) children[m.parent].push_back(&m);
+  out.push_back(root);
   for (size_t i = 0; i < out.size(); ++i)
-    for (const auto& m : table)
-      if (m.parent == out[i]->id && m.id != out[i]->id) out.push_back(&m);
+    if (auto it = children.find(out[i]->id); it != children.end())
+      out.insert(out.end(), it->second.begin(), it->second.end());
   return out;
 }
 
@@ -321,17 +328,22 @@ std::optional<Decision> checkStaysPrivate(const MountEntry& m, bool recursive,
   return std::nullopt;
 }
 
-// Attaching the tree at `src` (recursive: with its submounts) under the mount `t` is on. Below a
+// The mount a resolved path is on, or null.
+const MountEntry* mountOfPath(const PathInfo& p) {
+  return p.mount ? &*p.mount : nullptr;
+}
+
+// Attaching the tree at `src` (recursive: with its submounts) below the mount `parent`. Below a
 // shared mount the kernel makes every attached mount shared (with copies in the parent's peers).
 // Those are copies (bind, rbind) or the container's own mounts (move): a copy of a mask or of
 // the rootfs is not protected where it lands, but a copy of a proc/sysfs tree is (its children
 // are masks of the copy), so none may be in the attached tree. A detached tree (open_tree clone,
 // fsmount) cannot be looked into: refused below a shared mount.
-std::optional<Decision> checkAttach(const PathInfo& t, const PathInfo& src, bool recursive,
+std::optional<Decision> checkAttach(const MountEntry* parent, const PathInfo& src, bool recursive,
                                     const ContainerMounts& c, Environment& env) {
-  if (!t.mount || t.mount->sharedGroup == 0) return std::nullopt;  // parent not shared
+  if (!parent || parent->sharedGroup == 0) return std::nullopt;  // parent not shared
   if (!src.attached || !src.mount)
-    return refuse(EPERM, "attaching a detached tree below shared mount " + t.mount->mountPoint);
+    return refuse(EPERM, "attaching a detached tree below shared mount " + parent->mountPoint);
   std::vector<const MountEntry*> set{&*src.mount};
   if (recursive) {
     const std::vector<MountEntry>* table = env.mountTable();
@@ -342,7 +354,7 @@ std::optional<Decision> checkAttach(const PathInfo& t, const PathInfo& src, bool
   for (const MountEntry* x : set)
     if (c.isProcOrSysTree(*x))
       return refuse(EPERM, "a copy of proc/sysfs tree " + x->mountPoint +
-                               " would be shared below " + t.mount->mountPoint);
+                               " would be shared below " + parent->mountPoint);
   return std::nullopt;
 }
 
@@ -403,7 +415,7 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     // A non-recursive bind of /proc or /sys copies the filesystem without its masks.
     if (s.mount && c.isProcOrSysTree(*s.mount) && !(flags & MS_REC))
       return refuse(EPERM, "non-recursive bind of a masked proc/sysfs tree");
-    if (auto e = checkAttach(t, s, flags & MS_REC, c, env)) return *e;
+    if (auto e = checkAttach(mountOfPath(t), s, flags & MS_REC, c, env)) return *e;
     // The bind copy keeps the source's read-only flag (the kernel copies mount flags), and a
     // later remount is checked against the source's initial mount.
     return act(Action::kReplayMount, "bind mount");
@@ -419,7 +431,7 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     PathInfo t = env.resolve(Environment::Which::kTarget);
     if (auto e = needPath(t, "target")) return *e;
     if (auto e = checkOvermount(t, c, env)) return *e;
-    if (auto e = checkAttach(t, s, true, c, env)) return *e;
+    if (auto e = checkAttach(mountOfPath(t), s, true, c, env)) return *e;
     return act(Action::kMoveMount, "move of the container's own mount");
   }
 
@@ -572,19 +584,16 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
         return act(Action::kMoveMount, "peer group of the container's own mounts");
       }
       if (auto e = checkOvermount(t, c, env)) return *e;
-      if ((d.args[4] & kMoveMountBeneath) && t.mount && c.isProtected(*t.mount, tableOf(env)))
-        return refuse(EPERM, "mounting beneath a protected mount");
+      const MountEntry* parent = mountOfPath(t);
       if (d.args[4] & kMoveMountBeneath) {
+        if (t.mount && c.isProtected(*t.mount, tableOf(env)))
+          return refuse(EPERM, "mounting beneath a protected mount");
         // Beneath: the new mount's parent is the target's parent.
         const std::vector<MountEntry>* table = env.mountTable();
         if (!table || !t.mount) return refuse(EPERM, "the caller's mount table could not be read");
-        const MountEntry* parent = findById(*table, t.mount->parent);
-        PathInfo p = t;
-        p.mount = parent ? std::optional<MountEntry>(*parent) : std::nullopt;
-        if (auto e = checkAttach(p, s, true, c, env)) return *e;
-      } else if (auto e = checkAttach(t, s, true, c, env)) {
-        return *e;
+        parent = findById(*table, t.mount->parent);
       }
+      if (auto e = checkAttach(parent, s, true, c, env)) return *e;
       return act(Action::kMoveMount, "move_mount of the container's own mount");
     }
 
@@ -612,7 +621,7 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
     case Call::kChmod:
     case Call::kFchmod:
     case Call::kFchmodat: {
-      const uint64_t mode = d.call == Call::kFchmodat ? d.args[2] : d.args[1];
+      const uint64_t mode = chmodMode(d);
       if (!(mode & (S_ISUID | S_ISGID))) {
         // CONTINUE is race-free: the mode is a register the kernel reads from the same
         // seccomp_data, and it sets no set-id bit, whatever file a racer swaps in.

@@ -638,8 +638,7 @@ void Worker::handle(int notifyFd) {
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
   uint64_t actFlags = (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;
   if (dec.action == Action::kChmod) {
-    const uint64_t mode = d.call == Call::kFchmodat ? d.args[2] : d.args[1];
-    if (int e = chmodModeFor(pid, target, mode, &actFlags); e != 0)
+    if (int e = chmodModeFor(pid, target, chmodMode(d), &actFlags); e != 0)
       return refuse(e, "the caller may not change this file's mode");
   }
 

@@ -125,6 +125,11 @@ struct Decoded {
 // Decodes; never fails (what cannot be read is marked, and decide() refuses it).
 Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem);
 
+// The mode argument of chmod, fchmod or fchmodat (the one spec.cc's setIdCalls() filters on).
+inline uint64_t chmodMode(const Decoded& d) {
+  return d.call == Call::kFchmodat ? d.args[2] : d.args[1];
+}
+
 // ---- deciding ----------------------------------------------------------------------------------
 
 // Where a path argument led, resolved by the supervisor in the caller's root, cwd and mount
