@@ -171,6 +171,52 @@ t_contains "retagging (docker tag busybox allowedtag) is refused: no registry di
 err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" -v "$ECI_GUARD_SOCKET_DIR:/s" dockercli:1 true 2>&1)
 t_contains "binds under the per-container socket dir are refused" "enhanced container isolation" "$err"
 
+# More ways to reach the socket, each with and without --privileged; the container must never
+# run (it would touch $W/ran-NAME), and the socket must be the guard's afterwards.
+sock_refused() {  # NAME docker-run-args...
+  local name=$1 priv err
+  shift
+  for priv in "" "--privileged"; do
+    rm -f "$W/ran-$name"
+    # shellcheck disable=SC2086
+    err=$(docker run --rm $priv "$@" -v "$W:/w" busybox touch "/w/ran-$name" 2>&1)
+    if [[ $? -ne 0 && ! -e "$W/ran-$name" && "$err" == *"enhanced container isolation"* ]]; then
+      t_pass "socket reach refused: $name${priv:+ (privileged)}"
+    else
+      t_fail "socket reach refused: $name${priv:+ (privileged)}" "ran=$([[ -e $W/ran-$name ]] && echo yes || echo no) ${err:0:300}"
+    fi
+  done
+}
+sock_refused mount-type-bind --mount "type=bind,src=$SOCK,dst=/var/run/docker.sock"
+sock_refused proc-self-root -v "/proc/self/root$SOCK:/var/run/docker.sock"
+sock_refused dotdot -v "$ECI_T/eci/../docker.sock:/var/run/docker.sock"
+sock_refused private-socket -v "$ECI_DOCKERD_SOCK:/var/run/docker.sock"
+sock_refused containerd-socket -v "$ECI_T/containerd.sock:/c.sock"
+if ln "$SOCK" "$W/sock-hardlink" 2>/dev/null; then
+  sock_refused hard-link -v "$W/sock-hardlink:/var/run/docker.sock"
+  rm -f "$W/sock-hardlink"
+fi
+# A local volume whose device= is the socket's directory: the guard refuses to create it, and one
+# that exists anyway (made on dockerd's private socket) is refused at create.
+out=$(docker volume create -o type=none -o o=bind -o device="$ECI_T" v-sockdir 2>&1)
+t_contains "volume create with device= the socket's directory: refused" "enhanced container isolation" "$out"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker volume create -o type=none -o o=bind \
+  -o device="$ECI_T" v-sockdir >/dev/null
+sock_refused volume-device-sockdir -v v-sockdir:/v
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker volume rm -f v-sockdir >/dev/null 2>&1
+# The same bind over the raw API with Go's case-insensitive keys and the legacy top-level form.
+for body in "{\"Image\":\"busybox\",\"hostconfig\":{\"binds\":[\"$SOCK:/s\"]}}" \
+  "{\"Image\":\"busybox\",\"Binds\":[\"$SOCK:/s\"]}" \
+  "{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"$SOCK\",\"Target\":\"/s\"}]}}"; do
+  out=$(curl -sS --unix-socket "$SOCK" -H 'Content-Type: application/json' -d "$body" \
+    "http://localhost/v1.41/containers/create")
+  t_contains "raw API create refused: $body" "enhanced container isolation" "$out"
+done
+t_eq "no container was created by the refused attempts" "" \
+  "$(docker ps -aq --filter ancestor=busybox --filter status=created)"
+t_eq "the public socket is still the guard's" "eci-apiproxyd" \
+  "$(ss -xlpn 2>/dev/null | grep -F " $SOCK " | grep -o 'eci-apiproxyd' | head -n1)"
+
 # runtime forced to the engine's default
 docker create --name rt --runtime=runc busybox true >/dev/null 2>&1
 t_eq "create --runtime=runc: the engine's default runtime is used" \

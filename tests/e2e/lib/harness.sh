@@ -133,7 +133,8 @@ eci_guard_start() {
   rm -f "$ECI_T/docker.sock"
   "$ECI_APIPROXYD_BIN" --listen "$ECI_T/docker.sock" --socket-mode 0660 --socket-group 0 \
     --upstream "$ECI_DOCKERD_SOCK" --control-socket "$ECI_CONTROL_SOCK" \
-    --socket-dir "$ECI_GUARD_SOCKET_DIR" >>"$ECI_GUARD_LOG" 2>&1 &
+    --socket-dir "$ECI_GUARD_SOCKET_DIR" --protect-socket "$ECI_T/containerd.sock" \
+    --protect-socket "$ECI_T/containerd.sock.ttrpc" >>"$ECI_GUARD_LOG" 2>&1 &
   ECI_GUARD_PID=$!
   _eci_wait_for 20 test -S "$ECI_T/docker.sock" || {
     echo "harness: eci-apiproxyd did not start:" >&2
@@ -248,7 +249,9 @@ EOF
   export ECI_REAL_RUNC=${ECI_REAL_RUNC:-/usr/sbin/runc}
   local eci_env=(PATH="$ECI_T/bin:$PATH" ECI_RUNC_REAL_RUNC="$ECI_REAL_RUNC"
     ECI_RUNC_ENFORCER_SOCKET="$ECI_CONTROL_SOCK" ECI_RUNC_RUN_DIR="$ECI_RUN_DIR"
-    ECI_RUNC_RESTRICT="$ECI_T/docker.sock:$ECI_DOCKERD_SOCK:$ECI_T/eci"
+    # Every engine socket and state dir of this private engine: they live under /tmp, a shared
+    # directory, where the built-in list (/run/containerd, /var/lib/containerd...) does not reach.
+    ECI_RUNC_RESTRICT="$ECI_T/docker.sock:$ECI_DOCKERD_SOCK:$ECI_T/eci:$ECI_T/containerd.sock:$ECI_T/containerd.sock.ttrpc:$ECI_T/containerd-debug.sock:$ECI_T/containerd:$ECI_T/exec"
     ECI_RUNC_GUARD_SOCKET_DIR="$ECI_GUARD_SOCKET_DIR" ECI_RUNC_DEBUG_LOG="$ECI_RUNC_LOG")
   env "${eci_env[@]}" \
     containerd --config "$ECI_T/containerd/config.toml" >>"$ECI_T/containerd.log" 2>&1 &
