@@ -62,18 +62,17 @@ mbps() {  # SOCK CMD... -> MB/s
   s=$(date +%s%N)
   DOCKER_HOST="unix://$sock" "$@" >/dev/null 2>&1
   e=$(date +%s%N)
-  awk -v mb="$SIZE_MB" -v ns=$((e - s)) 'BEGIN {printf "%.0f", mb / (ns / 1e9)}'
+  awk -v mb="$SIZE_MB" -v ns=$((e - s)) 'BEGIN {printf "%.0f\n", mb / (ns / 1e9)}'
 }
 for what in cp logs; do
+  case $what in
+    cp) cmd=(docker cp big:/big -) ;;
+    logs) cmd=(docker logs big) ;;
+  esac
   : >"$ECI_T/a" && : >"$ECI_T/b"
   for ((i = 0; i < 3; i++)); do
-    if [[ $what == cp ]]; then
-      mbps "$D" sh -c 'docker cp big:/big - >/dev/null' >>"$ECI_T/a"; echo >>"$ECI_T/a"
-      mbps "$G" sh -c 'docker cp big:/big - >/dev/null' >>"$ECI_T/b"; echo >>"$ECI_T/b"
-    else
-      mbps "$D" sh -c 'docker logs big >/dev/null' >>"$ECI_T/a"; echo >>"$ECI_T/a"
-      mbps "$G" sh -c 'docker logs big >/dev/null' >>"$ECI_T/b"; echo >>"$ECI_T/b"
-    fi
+    mbps "$D" "${cmd[@]}" >>"$ECI_T/a"
+    mbps "$G" "${cmd[@]}" >>"$ECI_T/b"
   done
   a=$(median <"$ECI_T/a")
   b=$(median <"$ECI_T/b")

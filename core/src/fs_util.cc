@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
 #include <random>
 
 #include "eci/unique_fd.h"
@@ -75,6 +78,27 @@ Status makeDirs(const std::filesystem::path& path, mode_t mode) {
     }
   }
   return {};
+}
+
+Result<std::string> realpathWithMissingTail(const std::string& path, bool skipUnresolvable) {
+  std::string prefix = path;
+  std::string tail;
+  for (int depth = 0; depth < 4096; ++depth) {
+    std::unique_ptr<char, decltype(&free)> r(::realpath(prefix.c_str(), nullptr), &free);
+    if (r) {
+      std::string out = r.get();
+      if (!tail.empty()) out = out == "/" ? tail : out + tail;
+      return out;
+    }
+    if (errno != ENOENT && !skipUnresolvable) return Error::fromErrno("realpath('" + prefix + "')");
+    const auto slash = prefix.rfind('/');
+    if (slash == std::string::npos || prefix == "/") {
+      return Error(ENOENT, "realpath('" + path + "')");
+    }
+    tail = prefix.substr(slash) + tail;
+    prefix = slash == 0 ? "/" : prefix.substr(0, slash);
+  }
+  return Error(ELOOP, "resolve('" + path + "')");
 }
 
 }  // namespace eci::fs

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -99,6 +100,31 @@ TEST_F(FsUtilTest, MakeDirsThroughAFileFails) {
   auto s = fs::makeDirs(dir_ / "file" / "sub");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code(), ENOTDIR);
+}
+
+TEST_F(FsUtilTest, RealpathWithMissingTailFollowsSymlinksAndKeepsTheTail) {
+  std::filesystem::create_directories(dir_ / "secret" / "sub");
+  std::filesystem::create_symlink(dir_ / "secret", dir_ / "link");
+  const std::string d = dir_.string();
+  EXPECT_EQ(*fs::realpathWithMissingTail(d + "/link/sub"), d + "/secret/sub");
+  EXPECT_EQ(*fs::realpathWithMissingTail(d + "/link/sub/missing/x"), d + "/secret/sub/missing/x");
+  // `..` after a symlink is the kernel's (the symlink's target's parent).
+  EXPECT_EQ(*fs::realpathWithMissingTail(d + "/link/../secret"), d + "/secret");
+  EXPECT_EQ(*fs::realpathWithMissingTail("/"), "/");
+}
+
+TEST_F(FsUtilTest, RealpathWithMissingTailErrorsBeyondEnoentUnlessSkipped) {
+  std::ofstream(dir_ / "file") << "x";
+  std::filesystem::create_symlink(dir_ / "link", dir_ / "link");  // a loop: ELOOP
+  const std::string d = dir_.string();
+  auto notDir = fs::realpathWithMissingTail(d + "/file/x");
+  ASSERT_FALSE(notDir.ok());
+  EXPECT_EQ(notDir.error().code(), ENOTDIR);
+  EXPECT_EQ(*fs::realpathWithMissingTail(d + "/file/x", /*skipUnresolvable=*/true), d + "/file/x");
+  auto loop = fs::realpathWithMissingTail(d + "/link/y");
+  ASSERT_FALSE(loop.ok());
+  EXPECT_EQ(loop.error().code(), ELOOP);
+  EXPECT_EQ(*fs::realpathWithMissingTail(d + "/link/y", /*skipUnresolvable=*/true), d + "/link/y");
 }
 
 }  // namespace

@@ -43,11 +43,6 @@ std::optional<NsId> nsIdOf(const std::string& path) {
   return sys::nsIdAt(AT_FDCWD, path);
 }
 
-bool containerStateExists(const Call& c, const std::string& id) {
-  struct stat st {};
-  return ::lstat((c.root + "/" + id).c_str(), &st) == 0;
-}
-
 // The init process of container `id` as runc's state (<root>/<id>/state.json) names it.
 std::optional<int> initPidOf(const Call& c, const std::string& id) {
   auto text = fs::readFile(c.root + "/" + id + "/state.json", kMaxSpecBytes);
@@ -307,9 +302,11 @@ int doCreate(const Call& c) {
       idmap::BindOptions bo;
       bo.allowPlain = true;
       // Host binds of a container whose caller is known act with the caller's rights
-      // (contract 4); named volumes and the engine's files keep the container's mapping.
-      const auto kind = classifyBindSource(resolveHostPath(src), ctx);
-      if (grant->caller && kind == SourceKind::kHost) {
+      // (contract 4); named volumes and the engine's files keep the container's mapping. Without
+      // a caller every bind has the container's mapping: nothing to classify.
+      std::optional<SourceKind> kind;
+      if (grant->caller) kind = classifyBindSource(resolveHostPath(src), ctx);
+      if (kind == SourceKind::kHost) {
         if (!callerNs) {
           auto ns = idmap::callerMapping({ctx.rangeStart, ctx.rangeSize}, grant->caller->uid,
                                          grant->caller->gid);
@@ -327,7 +324,7 @@ int doCreate(const Call& c) {
       if (!again.ok()) return fail(c, kSpecErrorPrefix + again.error().str());
       // The path really opened must be the same kind as the one classified (a swap between the
       // two would give a volume the caller's mapping or a host path the container's).
-      if (grant->caller && classifyBindSource(b->resolvedSource, ctx) != kind)
+      if (kind && classifyBindSource(b->resolvedSource, ctx) != *kind)
         return fail(c, kSpecErrorPrefix + restrictedMountMessage(written));
       m["source"] = b->mount.path();
       b->mount.commit();

@@ -1,6 +1,4 @@
 // delete and restore.
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <string>
 
@@ -10,11 +8,6 @@
 
 namespace eci::runc {
 namespace {
-
-bool containerStateExists(const Call& c, const std::string& id) {
-  struct stat st {};
-  return ::lstat((c.root + "/" + id).c_str(), &st) == 0;
-}
 
 // Tears down eci's part of a container that runc no longer knows: mounts, dirs (the private
 // bundle included), range.

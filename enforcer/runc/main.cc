@@ -2,9 +2,11 @@
 // `runc`; contract 1 in docs/design/eci-runc.md).
 //
 //   eci-runc [--eci-enforcer-socket PATH] [--eci-runc PATH] [--eci-run-dir DIR]
-//            [--eci-restrict PATH]... [--eci-debug-log FILE] <runc global flags> <verb> <args>
+//            [--eci-restrict PATH]... [--eci-debug-log FILE] [--eci-guard-socket-dir DIR]
+//            <runc global flags> <verb> <args>
 //   (or ECI_RUNC_ENFORCER_SOCKET, ECI_RUNC_REAL_RUNC, ECI_RUNC_RUN_DIR, ECI_RUNC_RESTRICT,
-//    ECI_RUNC_DEBUG_LOG in the environment; a flag wins)
+//    ECI_RUNC_DEBUG_LOG, ECI_RUNC_GUARD_SOCKET_DIR in the environment; a flag wins; runtime.cc's
+//    kSettings pairs them)
 //
 // The command line is read exactly as runc reads it (cli.h). create/run get eci's rewrite
 // (create.cc), delete removes eci's state after runc's (delete.cc), restore is refused with ECI

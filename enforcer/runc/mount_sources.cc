@@ -415,8 +415,9 @@ Status checkMountSources(const json& spec, const SpecContext& ctx) {
       if (s == m.end() || !s->is_string()) return Error(ptr + "/source: expected string");
       std::string abs = source;
       if (abs.empty() || abs[0] != '/') abs = ctx.bundle + "/" + abs;
-      if (isEngineInit(m, resolveWith(ctx, abs))) continue;
-      ECI_TRY(checkBindSource(source, resolveWith(ctx, abs), ctx));
+      const std::string resolved = resolveWith(ctx, abs);
+      if (isEngineInit(m, resolved)) continue;
+      ECI_TRY(checkBindSource(source, resolved, ctx));
       ECI_TRY(checkPathList(*opts, ctx));
       continue;
     }

@@ -49,18 +49,31 @@ void appendLine(const std::string& path, const std::string& line) {
 // runs a runtime that has "runtimeArgs" through a shell script it generates
 // (<data-root>/runtimes/<name>), one more exec on every create, start and delete; containerd's
 // environment reaches eci-runc through the shim without one. ECI_RUNC_RESTRICT is a ':'-separated
-// list, as PATH is.
+// list, as PATH is; its flag, --eci-restrict, is repeated.
+struct SettingSource {
+  const char* flag;
+  const char* env;
+  std::string Settings::*field;
+};
+constexpr SettingSource kSettings[] = {
+    {"eci-enforcer-socket", "ECI_RUNC_ENFORCER_SOCKET", &Settings::enforcerSocket},
+    {"eci-runc", "ECI_RUNC_REAL_RUNC", &Settings::realRunc},
+    {"eci-run-dir", "ECI_RUNC_RUN_DIR", &Settings::runDir},
+    {"eci-debug-log", "ECI_RUNC_DEBUG_LOG", &Settings::debugLog},
+    {"eci-guard-socket-dir", "ECI_RUNC_GUARD_SOCKET_DIR", &Settings::guardSocketDir},
+};
+constexpr const char* kRestrictFlag = "eci-restrict";
+constexpr const char* kRestrictEnv = "ECI_RUNC_RESTRICT";
+
 void applyEnvironment(Settings& s) {
   auto env = [](const char* name) -> const char* {
     const char* v = std::getenv(name);
     return v && *v ? v : nullptr;
   };
-  if (const char* v = env("ECI_RUNC_ENFORCER_SOCKET")) s.enforcerSocket = v;
-  if (const char* v = env("ECI_RUNC_REAL_RUNC")) s.realRunc = v;
-  if (const char* v = env("ECI_RUNC_RUN_DIR")) s.runDir = v;
-  if (const char* v = env("ECI_RUNC_DEBUG_LOG")) s.debugLog = v;
-  if (const char* v = env("ECI_RUNC_GUARD_SOCKET_DIR")) s.guardSocketDir = v;
-  if (const char* v = env("ECI_RUNC_RESTRICT")) {
+  for (const auto& k : kSettings) {
+    if (const char* v = env(k.env)) s.*k.field = v;
+  }
+  if (const char* v = env(kRestrictEnv)) {
     std::string_view list(v);
     while (!list.empty()) {
       const size_t colon = list.find(':');
@@ -115,12 +128,10 @@ Result<Call> parseCall(const std::vector<std::string>& argv) {
   c.inv = cli::parse(argv);
   bool restrictFlagSeen = false;
   for (const auto& f : c.inv.eciFlags) {
-    if (f.name == "eci-enforcer-socket") c.eci.enforcerSocket = f.value;
-    if (f.name == "eci-runc") c.eci.realRunc = f.value;
-    if (f.name == "eci-run-dir") c.eci.runDir = f.value;
-    if (f.name == "eci-debug-log") c.eci.debugLog = f.value;
-    if (f.name == "eci-guard-socket-dir") c.eci.guardSocketDir = f.value;
-    if (f.name == "eci-restrict") {
+    for (const auto& k : kSettings) {
+      if (f.name == k.flag) c.eci.*k.field = f.value;
+    }
+    if (f.name == kRestrictFlag) {
       if (!restrictFlagSeen) c.eci.restrict.clear();  // the flags replace ECI_RUNC_RESTRICT
       restrictFlagSeen = true;
       c.eci.restrict.push_back(f.value);
@@ -130,6 +141,11 @@ Result<Call> parseCall(const std::vector<std::string>& argv) {
   if (auto v = c.inv.global("log")) c.log = *v;
   if (auto v = c.inv.global("log-format")) c.jsonLog = *v == "json";
   return c;
+}
+
+bool containerStateExists(const Call& c, const std::string& id) {
+  struct stat st {};
+  return ::lstat((c.root + "/" + id).c_str(), &st) == 0;
 }
 
 Result<std::string> resolveRealRunc(const std::string& given, const std::string& self) {

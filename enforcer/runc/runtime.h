@@ -44,6 +44,9 @@ struct Call {
   std::vector<std::string> originalArgv() const;  // verb part unchanged
 };
 
+// runc has a container `id` (its state directory <root>/<id> exists).
+bool containerStateExists(const Call& c, const std::string& id);
+
 // The environment's ECI_RUNC_* settings, then the --eci-* flags (a flag wins), then runc's command
 // line (a usage error is in inv.usageError). Does not resolve the real runc.
 Result<Call> parseCall(const std::vector<std::string>& argv);

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -12,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "eci/fs_util.h"
 #include "eci/paths.h"
 #include "mount_sources.h"
 
@@ -496,22 +496,11 @@ std::string normalizePath(const std::string& path) {
 
 std::string resolveHostPath(const std::string& path) {
   const std::string norm = path.empty() || path[0] != '/' ? "/" + path : path;
-  // realpath() on the longest prefix that exists; a missing tail (runc/dockerd would create it)
-  // is appended lexically. Symlinks inside the existing part are followed, so `..` after a
-  // symlink is resolved the way the kernel would.
-  std::string prefix = norm;
-  std::string tail;
-  for (int guard = 0; guard < 4096; ++guard) {
-    char buf[PATH_MAX];
-    if (::realpath(prefix.c_str(), buf) != nullptr) {
-      return normalizePath(std::string(buf) + tail);
-    }
-    const auto slash = prefix.find_last_of('/');
-    if (slash == std::string::npos || prefix == "/") break;
-    tail = prefix.substr(slash) + tail;
-    prefix = slash == 0 ? "/" : prefix.substr(0, slash);
-  }
-  return normalizePath(norm);
+  // Not cleaned first: symlinks inside the existing part are followed, so `..` after a symlink is
+  // resolved the way the kernel would. A prefix realpath can't resolve counts as missing; nothing
+  // resolved: the path itself, normalised.
+  auto resolved = fs::realpathWithMissingTail(norm, /*skipUnresolvable=*/true);
+  return normalizePath(resolved.ok() ? *resolved : norm);
 }
 
 bool isHostNamespacePath(const std::string& type, const std::string& path) {

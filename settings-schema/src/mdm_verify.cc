@@ -11,6 +11,7 @@
 #include "eci/settings/org_sources.h"
 #include "eci/settings/reg_file.h"
 #include "mdm_internal.h"
+#include "plist_node.h"
 
 namespace eci::settings::mdm {
 namespace {
@@ -52,19 +53,8 @@ bool isUuid(std::string_view u) {
   return true;
 }
 
-pugi::xml_node plistValue(pugi::xml_node dict, std::string_view name) {
-  for (auto k = dict.child("key"); k; k = k.next_sibling("key")) {
-    if (std::string_view(k.child_value()) == name) {
-      auto v = k.next_sibling();
-      while (v && v.type() != pugi::node_element) v = v.next_sibling();
-      return v;
-    }
-  }
-  return {};
-}
-
 std::string plistString(pugi::xml_node dict, std::string_view name) {
-  auto v = plistValue(dict, name);
+  auto v = plist::dictValue(dict, name);
   if (!v || std::string_view(v.name()) != "string") return {};
   return v.child_value();
 }
@@ -256,7 +246,7 @@ Result<ProfileInfo> readProfile(std::string_view text) {
   info.outerUuid = plistString(top, "PayloadUUID");
   info.scope = plistString(top, "PayloadScope");
   info.outerOrganization = plistString(top, "PayloadOrganization");
-  auto content = plistValue(top, "PayloadContent");
+  auto content = plist::dictValue(top, "PayloadContent");
   if (!content || std::string_view(content.name()) != "array") {
     return Error("profile: no PayloadContent array");
   }

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
+#include "plist_node.h"
+
 namespace eci::settings {
 namespace {
 
@@ -65,18 +67,6 @@ pugi::xml_node topDict(const pugi::xml_document& doc) {
   auto plist = doc.child("plist");
   if (plist) return plist.child("dict");
   return doc.child("dict");
-}
-
-// The value element following <key>name</key> in a plist <dict>.
-pugi::xml_node dictValue(pugi::xml_node dict, std::string_view name) {
-  for (auto k = dict.child("key"); k; k = k.next_sibling("key")) {
-    if (std::string_view(k.child_value()) == name) {
-      auto v = k.next_sibling();
-      while (v && v.type() != pugi::node_element) v = v.next_sibling();
-      return v;
-    }
-  }
-  return {};
 }
 
 Result<Orgs> orgsFromSeparatedString(pugi::xml_node v, const std::string& origin,
@@ -147,7 +137,7 @@ Result<Orgs> parseDesktopPlist(std::string_view text, const std::string& origin)
   ECI_TRY(loadXml(doc, text, origin));
   auto dict = topDict(doc);
   if (!dict) return Error(origin + ": not a property list (no top-level <dict>)");
-  auto v = dictValue(dict, "allowedOrgs");
+  auto v = plist::dictValue(dict, "allowedOrgs");
   if (!v) return Orgs();
   if (std::string_view(v.name()) != "array") {
     return Error(origin + ": allowedOrgs must be an <array> of <string>, found <" + v.name() + ">");
@@ -170,16 +160,16 @@ Result<Orgs> parseConfigProfile(std::string_view text, const std::string& origin
   ECI_TRY(loadXml(doc, text, origin));
   auto dict = topDict(doc);
   if (!dict) return Error(origin + ": not a property list (no top-level <dict>)");
-  auto content = dictValue(dict, "PayloadContent");
+  auto content = plist::dictValue(dict, "PayloadContent");
   if (content) {
     if (std::string_view(content.name()) != "array") {
       return Error(origin + ": PayloadContent must be an <array> of payload <dict>s");
     }
     int index = 0;
     for (auto p = content.child("dict"); p; p = p.next_sibling("dict"), ++index) {
-      auto type = dictValue(p, "PayloadType");
+      auto type = plist::dictValue(p, "PayloadType");
       if (!type || std::string_view(type.child_value()) != "com.docker.config") continue;
-      auto v = dictValue(p, "allowedOrgs");
+      auto v = plist::dictValue(p, "allowedOrgs");
       if (!v) return Orgs();
       return orgsFromSeparatedString(
           v, origin, "PayloadContent[" + std::to_string(index) + "] (com.docker.config): ");
@@ -187,9 +177,9 @@ Result<Orgs> parseConfigProfile(std::string_view text, const std::string& origin
     return Orgs();
   }
   // Managed-preferences plist or a bare payload <dict>: the keys sit at the top level.
-  auto type = dictValue(dict, "PayloadType");
+  auto type = plist::dictValue(dict, "PayloadType");
   if (type && std::string_view(type.child_value()) != "com.docker.config") return Orgs();
-  auto v = dictValue(dict, "allowedOrgs");
+  auto v = plist::dictValue(dict, "allowedOrgs");
   if (!v) return Orgs();
   return orgsFromSeparatedString(v, origin, "");
 }

@@ -23,4 +23,12 @@ Status writeFileAtomic(const std::filesystem::path& path, const std::string& con
 // mkdir -p with a mode for created directories.
 Status makeDirs(const std::filesystem::path& path, mode_t mode = 0755);
 
+// realpath(3) of the longest existing prefix of the absolute `path`, the missing rest appended as
+// written (a -v source runc/dockerd would create; a path that does not exist has no symlink to
+// follow). The tail is not normalised: a caller that wants `..` resolved as the kernel would does
+// not clean `path` first, and normalises the result. A realpath failure other than ENOENT is an
+// error, unless `skipUnresolvable`: that prefix (ENOTDIR, EACCES, ELOOP) then counts as missing
+// too. Error when no prefix resolves.
+Result<std::string> realpathWithMissingTail(const std::string& path, bool skipUnresolvable = false);
+
 }  // namespace eci::fs

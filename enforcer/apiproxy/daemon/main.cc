@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "eci/apiproxy/proxy.h"
@@ -14,35 +15,35 @@
 
 namespace {
 
-// A group given by name or number ("docker" or "998").
-bool resolveGroup(const std::string& s, gid_t& out) {
+// A user or group given by name or number ("docker" or "998"); `byName` looks a name up.
+template <typename Id, typename ByName>
+bool resolveId(const std::string& s, Id& out, ByName byName) {
   if (s.empty()) return true;
   char* end = nullptr;
   const unsigned long n = std::strtoul(s.c_str(), &end, 10);
   if (end && *end == '\0') {
-    out = static_cast<gid_t>(n);
+    out = static_cast<Id>(n);
     return true;
   }
-  if (const group* g = getgrnam(s.c_str())) {
-    out = g->gr_gid;
+  if (const std::optional<Id> id = byName(s.c_str())) {
+    out = *id;
     return true;
   }
   return false;
 }
 
 bool resolveUser(const std::string& s, uid_t& out) {
-  if (s.empty()) return true;
-  char* end = nullptr;
-  const unsigned long n = std::strtoul(s.c_str(), &end, 10);
-  if (end && *end == '\0') {
-    out = static_cast<uid_t>(n);
-    return true;
-  }
-  if (const passwd* p = getpwnam(s.c_str())) {
-    out = p->pw_uid;
-    return true;
-  }
-  return false;
+  return resolveId(s, out, [](const char* name) -> std::optional<uid_t> {
+    const passwd* p = getpwnam(name);
+    return p ? std::optional(p->pw_uid) : std::nullopt;
+  });
+}
+
+bool resolveGroup(const std::string& s, gid_t& out) {
+  return resolveId(s, out, [](const char* name) -> std::optional<gid_t> {
+    const group* g = getgrnam(name);
+    return g ? std::optional(g->gr_gid) : std::nullopt;
+  });
 }
 
 }  // namespace

@@ -136,6 +136,26 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
     return a;
   }
 
+  // Records the allocation of `start` to `id` (a joiner's: the range of `joined`, one more
+  // holder). The grant must be on disk before it leaves the daemon, or a crash could hand it out
+  // twice.
+  auto grant = [&](uint32_t start, const std::string& joined) -> Result<Allocation> {
+    Allocation a;
+    a.id = id;
+    a.start = start;
+    a.bundle = bundle;
+    a.runcRoot = runcRoot;
+    a.allocatedAt = static_cast<int64_t>(::time(nullptr));
+    a.joined = joined;
+    ++refs_[indexOf(a.start)];
+    byId_.emplace(id, a);
+    const uint64_t v = ++version_;
+    lock.unlock();
+    ECI_TRY_CTX(flushTo(v), "persisting the allocation for '" + id + "'");
+    if (fresh != nullptr) *fresh = true;
+    return a;
+  };
+
   if (!joins.empty()) {
     // A joiner runs in the user namespace of `joins`: it takes no range of its own but keeps
     // that one taken until every member of the group is gone.
@@ -144,20 +164,7 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
       return Error(ENOENT, "allocating a uid/gid range for '" + id + "': container '" + joins +
                                "', whose namespaces it joins, holds no range");
     }
-    Allocation a;
-    a.id = id;
-    a.start = owner->second.start;
-    a.bundle = bundle;
-    a.runcRoot = runcRoot;
-    a.allocatedAt = static_cast<int64_t>(::time(nullptr));
-    a.joined = joins;
-    ++refs_[indexOf(a.start)];
-    byId_.emplace(id, a);
-    const uint64_t v = ++version_;
-    lock.unlock();
-    ECI_TRY_CTX(flushTo(v), "persisting the allocation for '" + id + "'");
-    if (fresh != nullptr) *fresh = true;
-    return a;
+    return grant(owner->second.start, joins);
   }
 
   const auto now = std::chrono::steady_clock::now();
@@ -185,20 +192,7 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
     return Error(EAGAIN, "allocating a uid/gid range for '" + id + "': all " +
                              std::to_string(count_) + " ranges are in use by live containers");
   }
-  Allocation a;
-  a.id = id;
-  a.start = base_ + static_cast<uint32_t>(idx) * kRangeSize;
-  a.bundle = bundle;
-  a.runcRoot = runcRoot;
-  a.allocatedAt = static_cast<int64_t>(::time(nullptr));
-  refs_[idx] = 1;
-  byId_.emplace(id, a);
-  const uint64_t v = ++version_;
-  lock.unlock();
-  // The grant must be on disk before it leaves the daemon, or a crash could hand it out twice.
-  ECI_TRY_CTX(flushTo(v), "persisting the allocation for '" + id + "'");
-  if (fresh != nullptr) *fresh = true;
-  return a;
+  return grant(base_ + static_cast<uint32_t>(idx) * kRangeSize, "");
 }
 
 Result<bool> RangeAllocator::release(const std::string& id) {

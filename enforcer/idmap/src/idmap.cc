@@ -818,12 +818,13 @@ Result<MountGuard> mountIdmappedOverlay(const OverlayOptions& opts, const UserNa
 
 namespace {
 
-// ID-mapped (or, under allowPlain on EINVAL, plain) clone of one mount opened as `fd`.
-Result<UniqueFd> cloneForBind(int fd, const std::string& what, int usernsFd, bool allowPlain,
-                              bool* idmapped) {
-  auto m = idmappedCloneFd(fd, what, usernsFd);
+// ID-mapped (through options.usernsFd if set, else the container's namespace; or, under
+// allowPlain on EINVAL, plain) clone of one mount opened as `fd`.
+Result<UniqueFd> cloneForBind(int fd, const std::string& what, const UserNamespace& userns,
+                              const BindOptions& options, bool* idmapped) {
+  auto m = idmappedCloneFd(fd, what, options.usernsFd >= 0 ? options.usernsFd : userns.fd());
   if (m.ok()) return m;
-  if (allowPlain && m.error().code() == EINVAL) {
+  if (options.allowPlain && m.error().code() == EINVAL) {
     *idmapped = false;
     return sys::openTree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH);
   }
@@ -859,8 +860,7 @@ Status attachSubmounts(const std::string& resolved, const std::string& target,
     }
     bool idmapped = true;
     // Submounts of a caller-mapped bind get the caller's mapping too (contract 4).
-    auto clone = cloneForBind(fd.get(), sub, options.usernsFd >= 0 ? options.usernsFd : userns.fd(),
-                              options.allowPlain, &idmapped);
+    auto clone = cloneForBind(fd.get(), sub, userns, options, &idmapped);
     if (!clone.ok()) return std::move(clone).error().wrap("submount " + quote(sub));
     ECI_TRY_CTX(sys::moveMount(clone->get(), "", AT_FDCWD, target + rel, MOVE_MOUNT_F_EMPTY_PATH),
                 "attaching submount " + quote(sub));
@@ -883,18 +883,9 @@ Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& 
 
   BindResult result;
   result.resolvedSource = resolved;
-  UniqueFd clone;
-  auto m =
-      idmappedCloneFd(src.get(), resolved, options.usernsFd >= 0 ? options.usernsFd : userns.fd());
-  if (m.ok()) {
-    clone = std::move(m).value();
-  } else if (options.allowPlain && m.error().code() == EINVAL) {
-    ECI_ASSIGN_OR_RETURN(plain, sys::openTree(src.get(), "", OPEN_TREE_CLONE | AT_EMPTY_PATH));
-    clone = std::move(plain);
-    result.idmapped = false;
-  } else {
-    return std::move(m).error().wrap("ID-mapped bind of " + quote(source));
-  }
+  auto m = cloneForBind(src.get(), resolved, userns, options, &result.idmapped);
+  if (!m.ok()) return std::move(m).error().wrap("ID-mapped bind of " + quote(source));
+  UniqueFd clone = std::move(m).value();
 
   bool created = false;
   ECI_TRY(makeMountPoint(target, isDir, created));

@@ -98,58 +98,51 @@ _eci_wait_for() {  # SECONDS CMD...
   done
 }
 
-eci_enforcer_start() {
-  [[ -x "$ECI_ENFORCERD_BIN" ]] || { echo "harness: eci-enforcerd not found" >&2; return 1; }
-  rm -f "$ECI_CONTROL_SOCK" "$ECI_PUSH_SOCK"
-  "$ECI_ENFORCERD_BIN" --control-socket "$ECI_CONTROL_SOCK" --push-socket "$ECI_PUSH_SOCK" \
-    --state-dir "$ECI_STATE_DIR" --trusted-keys "$ECI_T/trusted-keys" \
-    --engine-data-root "$ECI_DATA_ROOT" >>"$ECI_T/enforcerd.log" 2>&1 &
-  ECI_ENFORCERD_PID=$!
-  _eci_wait_for 20 test -S "$ECI_CONTROL_SOCK" || {
-    echo "harness: eci-enforcerd did not start:" >&2
-    tail -n 20 "$ECI_T/enforcerd.log" >&2
+# Starts CMD... in the background (its pid into the variable PIDVAR), waits until SOCKET is
+# there, and shows the end of LOG if it does not come.
+_eci_daemon_start() {  # NAME PIDVAR SOCKET LOG CMD...
+  local name=$1 pidvar=$2 sock=$3 log=$4
+  shift 4
+  [[ -x "$1" ]] || { echo "harness: $name not found" >&2; return 1; }
+  rm -f "$sock"
+  "$@" >>"$log" 2>&1 &
+  printf -v "$pidvar" '%s' "$!"
+  _eci_wait_for 20 test -S "$sock" || {
+    echo "harness: $name did not start:" >&2
+    tail -n 20 "$log" >&2
     return 1
   }
 }
 
-eci_enforcer_stop() {
-  if [[ -n "${ECI_ENFORCERD_PID:-}" ]]; then
-    kill "$ECI_ENFORCERD_PID" 2>/dev/null || true
-    wait "$ECI_ENFORCERD_PID" 2>/dev/null || true
-    ECI_ENFORCERD_PID=""
+_eci_daemon_stop() {  # PIDVAR [SIGNAL]
+  local pidvar=$1 sig=${2:-TERM}
+  if [[ -n "${!pidvar:-}" ]]; then
+    kill -"$sig" "${!pidvar}" 2>/dev/null || true
+    wait "${!pidvar}" 2>/dev/null || true
+    printf -v "$pidvar" '%s' ""
   fi
 }
 
-eci_enforcer_kill9() {
-  if [[ -n "${ECI_ENFORCERD_PID:-}" ]]; then
-    kill -9 "$ECI_ENFORCERD_PID" 2>/dev/null || true
-    wait "$ECI_ENFORCERD_PID" 2>/dev/null || true
-    ECI_ENFORCERD_PID=""
-  fi
+eci_enforcer_start() {
+  rm -f "$ECI_PUSH_SOCK"
+  _eci_daemon_start eci-enforcerd ECI_ENFORCERD_PID "$ECI_CONTROL_SOCK" "$ECI_T/enforcerd.log" \
+    "${ECI_ENFORCERD_BIN:-}" --control-socket "$ECI_CONTROL_SOCK" --push-socket "$ECI_PUSH_SOCK" \
+    --state-dir "$ECI_STATE_DIR" --trusted-keys "$ECI_T/trusted-keys" \
+    --engine-data-root "$ECI_DATA_ROOT"
 }
+
+eci_enforcer_stop() { _eci_daemon_stop ECI_ENFORCERD_PID; }
+eci_enforcer_kill9() { _eci_daemon_stop ECI_ENFORCERD_PID KILL; }
 
 eci_guard_start() {
-  [[ -x "${ECI_APIPROXYD_BIN:-}" ]] || { echo "harness: eci-apiproxyd not found" >&2; return 1; }
-  rm -f "$ECI_T/docker.sock"
-  "$ECI_APIPROXYD_BIN" --listen "$ECI_T/docker.sock" --socket-mode 0660 --socket-group 0 \
+  _eci_daemon_start eci-apiproxyd ECI_GUARD_PID "$ECI_T/docker.sock" "$ECI_GUARD_LOG" \
+    "${ECI_APIPROXYD_BIN:-}" --listen "$ECI_T/docker.sock" --socket-mode 0660 --socket-group 0 \
     --upstream "$ECI_DOCKERD_SOCK" --control-socket "$ECI_CONTROL_SOCK" \
     --socket-dir "$ECI_GUARD_SOCKET_DIR" --protect-socket "$ECI_T/containerd.sock" \
-    --protect-socket "$ECI_T/containerd.sock.ttrpc" >>"$ECI_GUARD_LOG" 2>&1 &
-  ECI_GUARD_PID=$!
-  _eci_wait_for 20 test -S "$ECI_T/docker.sock" || {
-    echo "harness: eci-apiproxyd did not start:" >&2
-    tail -n 20 "$ECI_GUARD_LOG" >&2
-    return 1
-  }
+    --protect-socket "$ECI_T/containerd.sock.ttrpc"
 }
 
-eci_guard_stop() {
-  if [[ -n "${ECI_GUARD_PID:-}" ]]; then
-    kill "$ECI_GUARD_PID" 2>/dev/null || true
-    wait "$ECI_GUARD_PID" 2>/dev/null || true
-    ECI_GUARD_PID=""
-  fi
-}
+eci_guard_stop() { _eci_daemon_stop ECI_GUARD_PID; }
 
 eci_enforcer_status() {
   "$ECI_ADMIN_BIN" status --control-socket "$ECI_CONTROL_SOCK" --format json

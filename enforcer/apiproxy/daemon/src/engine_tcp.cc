@@ -5,16 +5,14 @@
 // listeners too, so the fd check covers them without parsing the file.
 #include "engine_tcp.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cstring>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <vector>
+
+#include "eci/ipc.h"
 
 namespace eci::apiproxy {
 
@@ -39,18 +37,12 @@ std::set<std::string> listeningTcpInodes() {
 }  // namespace
 
 std::optional<std::string> engineTcpWithoutTls(const std::filesystem::path& upstream) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, upstream.c_str(), sizeof sa.sun_path - 1);
-  ucred uc{};
-  socklen_t len = sizeof uc;
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
-                  ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 && uc.pid > 0;
-  ::close(fd);
-  if (!ok) return std::nullopt;
-  const std::string proc = "/proc/" + std::to_string(uc.pid);
+  auto fd = ipc::connectUnix(upstream, std::chrono::seconds(5));
+  if (!fd.ok()) return std::nullopt;
+  auto peer = ipc::peerCred(fd->get());
+  if (!peer.ok() || peer->pid <= 0) return std::nullopt;
+  const pid_t pid = peer->pid;
+  const std::string proc = "/proc/" + std::to_string(pid);
   std::ifstream cf(proc + "/cmdline");
   std::string cmd((std::istreambuf_iterator<char>(cf)), std::istreambuf_iterator<char>());
   std::vector<std::string> args;
@@ -74,7 +66,7 @@ std::optional<std::string> engineTcpWithoutTls(const std::filesystem::path& upst
     if (v.rfind("tcp://", 0) == 0) tcpHost = v;
   }
   if (!tcpHost.empty() && !tls)
-    return "dockerd (pid " + std::to_string(uc.pid) + ") is started with -H " + tcpHost +
+    return "dockerd (pid " + std::to_string(pid) + ") is started with -H " + tcpHost +
            " without TLS";
   if (tls) return std::nullopt;
   const auto inodes = listeningTcpInodes();
@@ -83,7 +75,7 @@ std::optional<std::string> engineTcpWithoutTls(const std::filesystem::path& upst
     std::error_code rec;
     const std::string t = std::filesystem::read_symlink(e.path(), rec).string();
     if (t.rfind("socket:[", 0) == 0 && inodes.count(t.substr(8, t.size() - 9))) {
-      return "dockerd (pid " + std::to_string(uc.pid) + ") listens on TCP without TLS";
+      return "dockerd (pid " + std::to_string(pid) + ") listens on TCP without TLS";
     }
   }
   return std::nullopt;

@@ -2,7 +2,6 @@
 #include "gate.h"
 
 #include <sys/random.h>
-#include <sys/stat.h>
 
 #include <cstdlib>
 
@@ -247,7 +246,9 @@ Outcome Gate::decide(Exchange& ex) {
   rc.otherSockets = cfg_.protectedSockets;
   rc.socketDir = cfg_.socketDir.string();
   if (!ps.engineDataRoot.empty()) rc.extraRestricted.push_back(ps.engineDataRoot);
-  rc.freshToken = freshToken();
+  // Only a create with its body read can be given a socket (decideCreate asks for the body
+  // first): no getrandom for every other request.
+  if (req.body) rc.freshToken = freshToken();
   RealHostFs fs;
   Facts facts;
   Decision d;
@@ -306,7 +307,9 @@ Outcome Gate::decide(Exchange& ex) {
   }
 
   const bool isCreate = d.recordsCaller && req.method == "POST";
-  std::optional<std::string> deleted = routeVar(req, "DELETE", "/containers/{name}");
+  // Only a DELETE can name a container to forget: no second parse of every other request.
+  std::optional<std::string> deleted;
+  if (req.method == "DELETE") deleted = routeVar(req, "DELETE", "/containers/{name}");
   if (deleted) {
     // The socket table is keyed by full id; the request may name the container otherwise.
     auto ct = engineCall(cfg_.upstreamSocket, http::verb::get,

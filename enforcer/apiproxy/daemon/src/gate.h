@@ -28,7 +28,6 @@ class Gate {
   Outcome decide(Exchange& ex);
   // The engine removed a container: drop its socket, if it had one.
   void containerGone(const std::string& id);
-  void shutdown() {}
 
  private:
   struct PolicyState {

@@ -40,23 +40,21 @@ auto ecToken(error_code& ec) {
 }
 
 Peer peerOf(Socket& s) {
-  struct ucred uc {};
-  socklen_t len = sizeof uc;
   Peer c;
   // Fail closed: an unknown peer is nobody (uid -1), never root.
   c.uid = static_cast<uid_t>(-1);
   c.gid = static_cast<gid_t>(-1);
-  if (getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
-    c.pid = uc.pid;
-    c.uid = uc.uid;
-    c.gid = uc.gid;
+  if (auto cred = ipc::peerCred(s.native_handle()); cred.ok()) {
+    c.pid = cred->pid;
+    c.uid = cred->uid;
+    c.gid = cred->gid;
   }
   return c;
 }
 
-// The path part of a target with the /v1.xx prefix removed (percent-decoding is the rules
-// library's job; here it only tells hijack routes apart, where a miss is harmless: the relay
-// then streams the close-delimited body one way and closes).
+// The path part of a target, query dropped (normalising is the rules library's job; here it only
+// tells hijack routes apart, where a miss is harmless: the relay then streams the close-delimited
+// body one way and closes).
 std::string_view pathOf(std::string_view target) {
   const size_t q = target.find('?');
   return target.substr(0, q);
@@ -602,7 +600,6 @@ void Proxy::stop() {
   // Unblocks the events watcher's read.
   if (int fd = impl_->eventsFd.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
   asio::post(impl_->io, [this] {
-    impl_->gate.shutdown();
     std::lock_guard lk(impl_->mu);
     for (auto& [token, l] : impl_->listeners) {
       l->closed = true;

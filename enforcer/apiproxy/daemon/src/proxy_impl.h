@@ -22,7 +22,6 @@
 #include "eci/apiproxy/framing.h"
 #include "eci/apiproxy/proxy.h"
 #include "eci/error.h"
-#include "eci/policy.h"
 
 namespace eci::apiproxy {
 

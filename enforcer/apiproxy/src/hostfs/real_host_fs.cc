@@ -4,9 +4,6 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <climits>
-#include <cstdlib>
-#include <memory>
 
 #include "eci/apiproxy/request.h"
 #include "eci/fs_util.h"
@@ -20,25 +17,9 @@ Result<std::string> RealHostFs::resolve(const std::string& absPath) const {
     return Error(EINVAL, "resolve('" + absPath + "')", "not an absolute path");
   }
   // Clean first: with no "." or ".." left, a missing tail can be appended lexically (a path
-  // that does not exist has no symlinks to follow; dockerd creates it as directories).
-  std::string prefix = goPathClean(absPath);
-  std::string tail;
-  for (int depth = 0; depth < 4096; ++depth) {
-    std::unique_ptr<char, decltype(&free)> r(realpath(prefix.c_str(), nullptr), &free);
-    if (r) {
-      std::string out = r.get();
-      if (!tail.empty()) out = out == "/" ? tail : out + tail;
-      return out;
-    }
-    if (errno != ENOENT) return Error::fromErrno("realpath('" + prefix + "')");
-    const auto slash = prefix.rfind('/');
-    if (slash == std::string::npos || prefix == "/") {
-      return Error(ENOENT, "realpath('" + absPath + "')");
-    }
-    tail = prefix.substr(slash) + tail;
-    prefix = slash == 0 ? "/" : prefix.substr(0, slash);
-  }
-  return Error(ELOOP, "resolve('" + absPath + "')");
+  // that does not exist has no symlinks to follow; dockerd creates it as directories). Any
+  // realpath failure but ENOENT is an error: the guard refuses what it cannot resolve.
+  return fs::realpathWithMissingTail(goPathClean(absPath));
 }
 
 std::optional<HostFs::FileId> RealHostFs::stat(const std::string& absPath) const {

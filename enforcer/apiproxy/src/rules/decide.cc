@@ -5,6 +5,7 @@
 
 #include "eci/apiproxy/request.h"
 #include "eci/apiproxy/routes.h"
+#include "eci/paths.h"
 #include "internal.h"
 
 namespace eci::apiproxy {
@@ -105,7 +106,7 @@ bool withinCallerBinds(const Ctx& c, const std::string& resolved) {
     // Never through the container's own engine socket or the socket directory.
     auto pc = checkHostPath(*r, c.config, c.fs);
     if (!pc.ok() || pc->reach != Reach::kNone) continue;
-    if (pathWithin(resolved, *r)) return true;
+    if (paths::isUnder(resolved, *r)) return true;
   }
   return false;
 }

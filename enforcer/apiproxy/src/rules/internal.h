@@ -30,9 +30,6 @@ struct PathCheck {
 // `source` as the request gave it (dockerd path.Clean()s it first). Error: cannot resolve.
 Result<PathCheck> checkHostPath(const std::string& source, const Config& config, const HostFs& fs);
 
-// a == b or a is below b (both resolved, absolute, clean).
-bool pathWithin(const std::string& a, const std::string& b);
-
 // Host-path restrictions for local volumes' device= (policy.restrictedHostMounts and
 // config.extraRestricted): the path, anything below it, or a directory above it.
 std::string restrictedHit(const std::string& resolved, const Policy& policy, const Config& config,

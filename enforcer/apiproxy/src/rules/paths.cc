@@ -1,4 +1,6 @@
 // Which engine socket a host path reaches, and local volume options (internal.h).
+#include "eci/paths.h"
+
 #include <algorithm>
 #include <sstream>
 
@@ -30,11 +32,6 @@ std::vector<std::string> ancestorsOf(const std::string& p) {
 }
 
 }  // namespace
-
-bool pathWithin(const std::string& a, const std::string& b) {
-  if (b == "/") return !a.empty() && a.front() == '/';
-  return a == b || (a.size() > b.size() && a.compare(0, b.size(), b) == 0 && a[b.size()] == '/');
-}
 
 Result<PathCheck> checkHostPath(const std::string& source, const Config& config, const HostFs& fs) {
   PathCheck pc;
@@ -71,7 +68,7 @@ Result<PathCheck> checkHostPath(const std::string& source, const Config& config,
   }
   if (!config.socketDir.empty()) {
     const std::string dir = resolveOrClean(config.socketDir, fs);
-    if (pathWithin(pc.resolved, dir)) {
+    if (paths::isUnder(pc.resolved, dir)) {
       pc.reach = Reach::kSocketDir;
       pc.what = dir;
       return pc;
@@ -105,7 +102,7 @@ Result<PathCheck> checkHostPath(const std::string& source, const Config& config,
     }
   }
   for (const auto& t : targets) {
-    if (pathWithin(t.path, pc.resolved)) {
+    if (paths::isUnder(t.path, pc.resolved)) {
       pc.reach = Reach::kAncestor;
       pc.what = t.path;
       return pc;
@@ -127,7 +124,7 @@ std::string restrictedHit(const std::string& resolved, const Policy& policy, con
                           const HostFs& fs) {
   auto check = [&](const std::string& r) -> std::string {
     const std::string rr = resolveOrClean(r, fs);
-    if (pathWithin(resolved, rr) || pathWithin(rr, resolved)) return r;
+    if (paths::isUnder(resolved, rr) || paths::isUnder(rr, resolved)) return r;
     return {};
   };
   for (const auto& r : policy.restrictedHostMounts) {
