@@ -282,6 +282,21 @@ t_contains "  ... reported in the guard log" "listens on TCP without TLS" "$(cat
 kill "$g2pid" "$fakepid" 2>/dev/null
 wait "$g2pid" "$fakepid" 2>/dev/null
 
+# Fail closed when the caller cannot be recorded: without a caller record eci-runc would map host
+# binds as the container's root, so a create whose setCaller fails (eci-enforcerd down) is refused
+# and leaves no container behind, even if eci-enforcerd is back before anyone starts it.
+mkdir -p "$W/nocaller"
+before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq --no-trunc | sort)
+eci_enforcer_stop
+out=$(docker create -v "$W/nocaller:/d" busybox sh -c 'echo x > /d/f' 2>&1)
+t_contains "eci-enforcerd down: the create is refused" "could not record who created container" "$out"
+t_contains "  ... and the container it made removed" "the container was removed" "$out"
+t_eq "  ... no container left behind" "$before" \
+  "$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq --no-trunc | sort)"
+t_ok "eci-enforcerd started again" eci_enforcer_start
+out=$(docker run --rm -v "$W/nocaller:/d" busybox sh -c 'echo back > /d/f && cat /d/f' 2>&1)
+t_contains "with eci-enforcerd back, the same bind runs" "back" "$out"
+
 t_eq "no sanitizer/crash in the guard log" "" "$(grep -E 'runtime error|AddressSanitizer|terminate' "$ECI_GUARD_LOG")"
 t_ok "guard still running" kill -0 "$ECI_GUARD_PID"
 t_summary

@@ -356,20 +356,36 @@ Outcome Gate::decide(Exchange& ex) {
         LOG_INFO("container %s (image %s) gets its own engine socket %s", id.substr(0, 12).c_str(),
                  image.c_str(), granted->path.c_str());
       }
-      if (isCreate && recordUid != static_cast<uid_t>(-1)) {
+      if (isCreate) {
         // Contract 4: eci-enforcerd knows who asked before the client learns the id, so the
         // container's first start already maps its host binds to this caller.
         json msg{{"op", "setCaller"}, {"id", id}, {"uid", recordUid}, {"gid", recordGid}};
-        // Not fatal: the container exists in dockerd already, and without a caller record it
-        // gets the default rules (bind allowlist, container mapping) at start -- never more. An
-        // unreachable eci-enforcerd then refuses the start itself, with eci-runc's message.
-        auto r = ipc::call(control, msg, std::chrono::seconds(5));
+        Result<json> r = Error("the caller's identity is unknown (no peer credentials)");
+        if (recordUid != static_cast<uid_t>(-1))
+          r = ipc::call(control, msg, std::chrono::seconds(5));
+        std::string why;
         if (!r.ok()) {
-          LOG_WARN("recording the caller of %s: %s (the container gets the default bind rules)",
-                   id.c_str(), r.error().str().c_str());
+          why = r.error().str();
         } else if (!r->value("ok", false)) {
-          LOG_WARN("eci-enforcerd refused setCaller for %s: %s", id.c_str(),
-                   r->value("error", std::string("no reason given")).c_str());
+          why = "eci-enforcerd refused it: " + r->value("error", std::string("no reason given"));
+        }
+        if (!why.empty()) {
+          // Fail closed. Without a caller record eci-runc maps host binds as the container's
+          // root (0 on disk), which is more than this caller may have; and eci-enforcerd may be
+          // back by the time the container starts. So the container must not outlive this
+          // answer: remove it (it never ran) and refuse, and its socket, if any, goes with it.
+          auto rm = engineCall(cfg_.upstreamSocket, http::verb::delete_,
+                               "/containers/" + escapePath(id) + "?force=1&v=1");
+          const bool removed = rm.ok() && (rm->status == 204 || rm->status == 404);
+          if (granted && closeFn) closeFn(token);
+          {
+            std::lock_guard lk(mu_);
+            socketsByContainer_.erase(id);
+          }
+          return Error("enhanced container isolation could not record who created container " +
+                       id.substr(0, 12) + " (" + why + "); " +
+                       (removed ? "the container was removed, try again"
+                                : "removing it failed too: remove it with docker rm"));
         }
       }
       return okStatus();
