@@ -201,6 +201,29 @@ Status checkVolume(const std::string& written, const std::string& volDir, const 
   return {};
 }
 
+// A local volume whose _data shows host files: a bind (o=bind, device=<dir>), overlay layers, or
+// a filesystem mounted from a host path. What the container writes there lands in those host
+// directories, so for contract 4 it is a host bind and gets the caller's mapping: with the
+// container's mapping, container root would write as host root into e.g. another user's home.
+// Same two views as checkVolume (the kernel's mount at _data, then opts.json); anything that
+// cannot be read counts as host, the stricter mapping.
+bool volumeShowsHostFiles(const std::string& volDir, const SpecContext& ctx) {
+  auto table = hostMountsOf(ctx);
+  if (!table.ok()) return true;
+  if (const MountEntry* m = topMountAt(*table, volDir + "/_data")) {
+    if (m->fstype == "overlay" || !hostPathsOfMount(*table, *m).empty()) return true;
+    if (!isVirtualFs(m->fstype) && !m->source.empty() && m->source[0] == '/') return true;
+  }
+  const std::string optsPath = volDir + "/opts.json";
+  if (!fileExists(ctx, optsPath)) return false;
+  auto text = readSmall(ctx, optsPath);
+  if (!text.ok()) return true;
+  auto opts = parseVolumeOpts(*text);
+  if (!opts.ok()) return true;
+  auto list = volumeOptsPaths(*opts);
+  return !list.ok() || !list->empty();
+}
+
 // `docker run --init`: dockerd binds its tini (found in its PATH, e.g. /usr/bin/docker-init)
 // read-only at /sbin/docker-init. Only that shape: a file named docker-init under /usr, read-only,
 // at that destination. It shows a public program and nothing else.
@@ -356,7 +379,9 @@ std::vector<std::string> hostPathsOfMount(const std::vector<MountEntry>& table,
 SourceKind classifyBindSource(const std::string& src, const SpecContext& ctx) {
   const std::string dataRoot = resolvedDataRoot(ctx);
   if (isEngineFile(src, ctx, dataRoot)) return SourceKind::kEngineFile;
-  if (!volumeDirOf(src, dataRoot).empty()) return SourceKind::kNamedVolume;
+  if (const std::string vol = volumeDirOf(src, dataRoot); !vol.empty()) {
+    return volumeShowsHostFiles(vol, ctx) ? SourceKind::kHost : SourceKind::kNamedVolume;
+  }
   if (!ctx.guardSocketDir.empty() && isUnder(src, resolveWith(ctx, ctx.guardSocketDir))) {
     return SourceKind::kGuardSocket;
   }

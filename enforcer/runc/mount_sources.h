@@ -39,7 +39,8 @@ Status checkOpenedBind(const nlohmann::json& mount, const std::string& written,
                        const std::string& opened, const SpecContext& ctx);
 
 // What a bind source is, for eci-runc's ID-mapping choice (contract 4: only host binds act with
-// the caller's rights; named volumes and the engine's files keep the container's mapping).
+// the caller's rights; named volumes and the engine's files keep the container's mapping). A local
+// volume that shows host files (o=bind device=<dir>, overlay layers, a host block device) is kHost.
 enum class SourceKind { kHost, kEngineFile, kNamedVolume, kGuardSocket };
 // `resolved` as checkBindSource saw it (absolute, resolved).
 SourceKind classifyBindSource(const std::string& resolved, const SpecContext& ctx);

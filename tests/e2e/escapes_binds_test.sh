@@ -247,6 +247,43 @@ t_eq "named volume with a caller: container mapping (0 on disk)" "0:0" \
   "$(stat -c %u:%g "$ECI_DATA_ROOT/volumes/callervol/_data/f" 2>/dev/null)"
 docker rm -f "$id" >/dev/null
 
+# A local volume that binds a host directory is a host bind too: the caller's mapping, never the
+# container's (with it, container root would write as host root into the directory: another
+# user's home, or a setuid-root file in /tmp). Created with `docker volume create` and inline with
+# --mount volume-opt=..., with and without --privileged.
+vdir="$HOMEDIR/caller-vol"
+mkdir -p "$vdir" && chown 0:0 "$vdir" && chmod 0755 "$vdir"   # root's, 0755
+docker volume create -o type=none -o o=bind -o device="$vdir" callerbindvol >/dev/null
+inline="type=volume,src=callerinlinevol,dst=/v,volume-driver=local,volume-opt=type=none"
+inline+=",volume-opt=o=bind,volume-opt=device=$vdir"
+attack='echo started; echo x > /v/f 2>/dev/null && echo WROTE; cp /bin/busybox /tmp/s
+  chmod 4755 /tmp/s; cp -p /tmp/s /v/s 2>/dev/null && echo PLANTED; true'
+for how in named inline; do
+  for priv in "" "--privileged"; do
+    tag="bind-backed volume ($how${priv:+, privileged})"
+    if [[ $how == named ]]; then vol=(-v callerbindvol:/v); else vol=(--mount "$inline"); fi
+    # shellcheck disable=SC2086
+    id=$(docker create $priv "${vol[@]}" busybox sh -c "$attack")
+    set_caller "$id" "$CU" "$CG" >/dev/null
+    out=$(docker start -a "$id" 2>&1)
+    t_contains "$tag: the container ran" "started" "$out"
+    t_not_contains "$tag: root's 0755 directory stays unwritable for the caller" "WROTE" "$out"
+    t_not_contains "$tag: no setuid copy planted" "PLANTED" "$out"
+    t_eq "$tag: the host directory is unchanged" "" "$(ls -A "$vdir")"
+    docker rm -f "$id" >/dev/null
+  done
+done
+chown "$CU:$CG" "$vdir"   # now the caller's: what container root writes lands as the caller
+id=$(docker create -v callerbindvol:/v busybox sh -c "$attack")
+set_caller "$id" "$CU" "$CG" >/dev/null
+out=$(docker start -a "$id" 2>&1)
+t_contains "bind-backed volume, the caller's directory: written" "WROTE" "$out"
+t_eq "  ... as the caller" "$CU:$CG" "$(stat -c %u:%g "$vdir/f" 2>/dev/null)"
+t_eq "  ... and nothing there is host root's" "" "$(find "$vdir" -mindepth 1 \( -uid 0 -o -gid 0 \) -print)"
+docker rm -f "$id" >/dev/null
+docker volume rm -f callerbindvol callerinlinevol >/dev/null 2>&1
+rm -rf "$vdir"
+
 docker ps -aq | xargs -r docker rm -f >/dev/null
 t_eq "nothing left under eci-runc's run dir" "" "$(eci_leftovers)"
 t_summary

@@ -207,6 +207,37 @@ TEST(MountSources, LocalVolumeBindingAHostPathGetsTheSameRuleFromTheKernelsTable
   EXPECT_THAT(check(bindOf("/var/lib/docker/volumes/v/_data"), ctxFor(o)), HasSubstr(kRefused));
 }
 
+TEST(MountSources, AVolumeShowingHostFilesIsClassifiedAsAHostBind) {
+  const std::string data = "/var/lib/docker/volumes/v/_data";
+  Host plain;  // a plain named volume: a directory under the data root, nothing mounted there
+  EXPECT_EQ(classifyBindSource(data, ctxFor(plain)), SourceKind::kNamedVolume);
+  Host tmpfs;  // type=tmpfs: no host files
+  tmpfs.table += "40 20 0:77 / " + data + " rw - tmpfs tmpfs rw,size=1m\n";
+  EXPECT_EQ(classifyBindSource(data, ctxFor(tmpfs)), SourceKind::kNamedVolume);
+  // o=bind device=/home/alice (8:2 mounted at /home): container root must act as the caller there.
+  Host bound;
+  bound.table += "40 20 8:2 /alice " + data + " rw - ext4 /dev/sda2 rw\n";
+  EXPECT_EQ(classifyBindSource(data, ctxFor(bound)), SourceKind::kHost);
+  EXPECT_EQ(classifyBindSource(data + "/sub", ctxFor(bound)), SourceKind::kHost);
+  Host overlay;
+  overlay.table += "40 20 0:78 / " + data +
+                   " rw - overlay overlay rw,lowerdir=/home/a,upperdir=/home/u,workdir=/home/w\n";
+  EXPECT_EQ(classifyBindSource(data, ctxFor(overlay)), SourceKind::kHost);
+  Host device;  // a host block device mounted only there
+  device.table += "40 20 8:3 / " + data + " rw - ext4 /dev/sdb1 rw\n";
+  EXPECT_EQ(classifyBindSource(data, ctxFor(device)), SourceKind::kHost);
+  // Not mounted (yet): opts.json decides; unreadable or unparsable counts as host.
+  Host opts;
+  opts.files["/var/lib/docker/volumes/v/opts.json"] =
+      R"({"MountType":"none","MountOpts":"bind","MountDevice":"/home/alice"})";
+  EXPECT_EQ(classifyBindSource(data, ctxFor(opts)), SourceKind::kHost);
+  opts.files["/var/lib/docker/volumes/v/opts.json"] = "not json";
+  EXPECT_EQ(classifyBindSource(data, ctxFor(opts)), SourceKind::kHost);
+  opts.files["/var/lib/docker/volumes/v/opts.json"] =
+      R"({"MountType":"tmpfs","MountOpts":"size=1m","MountDevice":"tmpfs"})";
+  EXPECT_EQ(classifyBindSource(data, ctxFor(opts)), SourceKind::kNamedVolume);
+}
+
 TEST(MountSources, LocalVolumeOptsJsonIsASecondOpinion) {
   Host h;
   h.files["/var/lib/docker/volumes/v/opts.json"] =
