@@ -247,6 +247,39 @@ t_eq "named volume with a caller: container mapping (0 on disk)" "0:0" \
   "$(stat -c %u:%g "$ECI_DATA_ROOT/volumes/callervol/_data/f" 2>/dev/null)"
 docker rm -f "$id" >/dev/null
 
+# docker cp goes through dockerd, which copies into and out of the container's mounts as host root:
+# through a host bind that would be root's access to the directory, around the caller's mapping.
+# A developer (uid $CU, in the socket's group) on the guard: refused for a container with a host
+# bind, in both directions; still fine for a container without one; root keeps it.
+as_dev() {  # docker as uid $CU (group 0 opens the harness's guard socket)
+  setpriv --reuid "$CU" --regid "$CG" --groups 0 env HOME="$W/dev-home" DOCKER_HOST="$GUARD_HOST" "$@"
+}
+mkdir -p "$W/dev-home" && chown "$CU:$CG" "$W/dev-home"
+echo pwn >"$W/dev-home/pwn" && chown "$CU:$CG" "$W/dev-home/pwn"
+id=$(docker create -v "$share:/c" busybox sleep 300)
+set_caller "$id" "$CU" "$CG" >/dev/null
+docker start "$id" >/dev/null
+t_eq "docker cp, host bind: the container runs" "true" "$(docker inspect -f '{{.State.Running}}' "$id")"
+out=$(as_dev docker cp "$id:/c/root-secret" - 2>&1)
+t_contains "docker cp out through a host bind, as a developer: refused" "docker cp is not available" "$out"
+t_not_contains "  ... root's 0600 file not read" "secret" "$out"
+out=$(as_dev docker cp "$W/dev-home/pwn" "$id:/c/rootdir/" 2>&1)
+t_contains "docker cp into a host bind, as a developer: refused" "docker cp is not available" "$out"
+t_ok "  ... nothing written into root's directory" test ! -e "$share/rootdir/pwn"
+# The same request through a symlink in the container's rootfs (dockerd follows it in scope).
+docker exec "$id" ln -s /c /link
+out=$(as_dev docker cp "$W/dev-home/pwn" "$id:/link/rootdir/" 2>&1)
+t_contains "docker cp through a symlink to the bind: refused" "docker cp is not available" "$out"
+t_ok "  ... nothing written" test ! -e "$share/rootdir/pwn"
+out=$(DOCKER_HOST="$GUARD_HOST" docker cp "$id:/c/root-secret" - 2>/dev/null | tar -xO 2>/dev/null)
+t_eq "docker cp through a host bind as root (the guard's caller is root): works" "secret" "$out"
+docker rm -f "$id" >/dev/null
+id=$(docker run -d -v callervol:/v busybox sleep 300)
+t_ok "docker cp into the rootfs, as a developer: works" as_dev docker cp "$W/dev-home/pwn" "$id:/tmp/"
+t_ok "docker cp into a named volume, as a developer: works" as_dev docker cp "$W/dev-home/pwn" "$id:/v/"
+t_eq "  ... and back out" "pwn" "$(as_dev docker cp "$id:/v/pwn" - 2>/dev/null | tar -xO 2>/dev/null)"
+docker rm -f "$id" >/dev/null
+
 # A local volume that binds a host directory is a host bind too: the caller's mapping, never the
 # container's (with it, container root would write as host root into the directory: another
 # user's home, or a setuid-root file in /tmp). Created with `docker volume create` and inline with

@@ -382,6 +382,61 @@ Decision& decideStart(const Ctx& c, Decision& d, const RouteMatch& m, bool isSta
   return allow(d);
 }
 
+// docker cp (HEAD/GET/PUT /containers/{name}/archive). dockerd copies into and out of the
+// container's mounts itself, as host root: through a host bind that is root's access to the host
+// directory, around contract 4 (a bind acts with the caller's rights; root's 0600 files stay
+// unreadable, a root-owned file or a setuid-root copy cannot be planted). The path inside the
+// container cannot be judged here: the container's own symlinks decide where dockerd lands, and
+// can change between this check and dockerd's walk. So a container with any host bind (or a
+// local volume binding a host path) gets docker cp only from root; the rootfs and plain named
+// volumes of every other container keep it.
+Decision& decideArchive(const Ctx& c, Decision& d, const RouteMatch& m) {
+  if (c.caller.uid == 0 && !c.caller.perContainerSocket) return allow(d);
+  const std::string& name = m.vars.empty() ? std::string() : m.vars[0];
+  auto it = c.facts.containers.find(name);
+  if (it == c.facts.containers.end()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need.containers.push_back(name);
+    return d;
+  }
+  if (!it->second) return allow(d);  // dockerd answers 404
+  Need need;
+  std::string through;  // the first mount that shows host files
+  for (const auto& mt : it->second->mounts) {
+    if (mt.type == "bind") {
+      // The guard's own per-container socket holds nothing but that socket.
+      if (!c.config.socketDir.empty() && paths::isUnder(mt.source, c.config.socketDir)) continue;
+      through = mt.source;
+    } else if (mt.type == "volume" && !mt.name.empty()) {
+      if (!isLocalDriver(mt.driver)) {
+        through = "volume " + mt.name;  // a plugin's volume: what it shows is unknown
+      } else if (auto v = c.facts.volumes.find(mt.name); v == c.facts.volumes.end()) {
+        addUnique(need.volumes, mt.name);
+      } else if (v->second) {
+        const auto lc = checkLocalVolumeOptions(v->second->options);
+        const auto dev = v->second->options.find("device");
+        if (lc.refuse || !lc.bindDevice.empty() ||
+            (dev != v->second->options.end() && !dev->second.empty() && dev->second[0] == '/')) {
+          through = "volume " + mt.name;
+        }
+      }
+    }
+    if (!through.empty()) break;
+  }
+  if (through.empty() && !need.empty()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need = std::move(need);
+    return d;
+  }
+  if (through.empty()) return allow(d);
+  return refuse(d, 403,
+                std::string(kPrefix) + "docker cp is not available for container \"" + name +
+                    "\": it mounts host files (" + through +
+                    ") and the engine would copy them as root, not as you; copy through the "
+                    "host directory instead",
+                "archive-host-bind");
+}
+
 Decision& decideBuild(const Ctx&, Decision& d, const NormalizedRequest& n) {
   if (n.queryCount("networkmode") > 1) {
     return refuse(d, 400, std::string(kPrefix) + "repeated networkmode parameter", "build");
@@ -525,6 +580,8 @@ Decision decide(const Request& req, const Caller& caller, const Policy& policy,
       return decideStart(c, d, m, /*isStart=*/true);
     case RouteKind::kContainerRestart:
       return decideStart(c, d, m, /*isStart=*/false);
+    case RouteKind::kContainerArchive:
+      return decideArchive(c, d, m);
     case RouteKind::kBuild:
       return decideBuild(c, d, *n);
     case RouteKind::kVolumeCreate:

@@ -18,7 +18,7 @@ const std::vector<RouteSpec> kRoutes = {
     {"POST", "/containers/{name:.*}/checkpoints", "checkpoint create", K::kPlain},
     {"DELETE", "/containers/{name}/checkpoints/{checkpoint}", "checkpoint rm", K::kPlain},
     // container
-    {"HEAD", "/containers/{name:.*}/archive", "container cp", K::kPlain},
+    {"HEAD", "/containers/{name:.*}/archive", "container cp", K::kContainerArchive},
     {"GET", "/containers/json", "container ls", K::kPlain},
     {"GET", "/containers/{name:.*}/export", "container export", K::kPlain},
     {"GET", "/containers/{name:.*}/changes", "container diff", K::kPlain},
@@ -28,7 +28,7 @@ const std::vector<RouteSpec> kRoutes = {
     {"GET", "/containers/{name:.*}/stats", "container stats", K::kPlain},
     {"GET", "/containers/{name:.*}/attach/ws", "container attach", K::kPlain},
     {"GET", "/exec/{id:.*}/json", "container exec", K::kPlain},
-    {"GET", "/containers/{name:.*}/archive", "container cp", K::kPlain},
+    {"GET", "/containers/{name:.*}/archive", "container cp", K::kContainerArchive},
     {"POST", "/containers/create", "container create", K::kContainerCreate},
     {"POST", "/containers/{name:.*}/kill", "container kill", K::kPlain},
     {"POST", "/containers/{name:.*}/pause", "container pause", K::kPlain},
@@ -47,7 +47,7 @@ const std::vector<RouteSpec> kRoutes = {
     {"POST", "/containers/{name:.*}/update", "container update", K::kPlain},
     {"POST", "/containers/prune", "container prune", K::kPlain},
     {"POST", "/commit", "container commit", K::kPlain},
-    {"PUT", "/containers/{name:.*}/archive", "container cp", K::kPlain},
+    {"PUT", "/containers/{name:.*}/archive", "container cp", K::kContainerArchive},
     {"DELETE", "/containers/{name:.*}", "container rm", K::kPlain},
     // image
     {"GET", "/images/json", "image ls", K::kPlain},

@@ -19,6 +19,7 @@ enum class RouteKind {
   kContainerCreate,         // body: binds/mounts/runtime
   kContainerStart,          // legacy body refused; socket re-check
   kContainerRestart,        // socket re-check
+  kContainerArchive,        // docker cp: refused through host binds unless the caller is root
   kImagesCreate,            // pull (fromImage) or import
   kBuild,                   // classic builder networkmode
   kVolumeCreate,            // local driver options
