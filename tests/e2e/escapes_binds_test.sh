@@ -263,12 +263,12 @@ t_eq "docker cp, host bind: the container runs" "true" "$(docker inspect -f '{{.
 out=$(as_dev docker cp "$id:/c/root-secret" - 2>&1)
 t_contains "docker cp out through a host bind, as a developer: refused" "docker cp is not available" "$out"
 t_not_contains "  ... root's 0600 file not read" "secret" "$out"
-out=$(as_dev docker cp "$W/dev-home/pwn" "$id:/c/rootdir/" 2>&1)
+out=$(as_dev docker cp "$W/dev-home/pwn" "$id:/c/rootdir/pwn" 2>&1)
 t_contains "docker cp into a host bind, as a developer: refused" "docker cp is not available" "$out"
 t_ok "  ... nothing written into root's directory" test ! -e "$share/rootdir/pwn"
 # The same request through a symlink in the container's rootfs (dockerd follows it in scope).
 docker exec "$id" ln -s /c /link
-out=$(as_dev docker cp "$W/dev-home/pwn" "$id:/link/rootdir/" 2>&1)
+out=$(as_dev docker cp "$W/dev-home/pwn" "$id:/link/rootdir/pwn" 2>&1)
 t_contains "docker cp through a symlink to the bind: refused" "docker cp is not available" "$out"
 t_ok "  ... nothing written" test ! -e "$share/rootdir/pwn"
 out=$(DOCKER_HOST="$GUARD_HOST" docker cp "$id:/c/root-secret" - 2>/dev/null | tar -xO 2>/dev/null)
@@ -279,6 +279,41 @@ t_ok "docker cp into the rootfs, as a developer: works" as_dev docker cp "$W/dev
 t_ok "docker cp into a named volume, as a developer: works" as_dev docker cp "$W/dev-home/pwn" "$id:/v/"
 t_eq "  ... and back out" "pwn" "$(as_dev docker cp "$id:/v/pwn" - 2>/dev/null | tar -xO 2>/dev/null)"
 docker rm -f "$id" >/dev/null
+
+# dockerd copies the image's files at a volume's mount point into the volume when it is empty, as
+# host root with owners and modes kept: into a volume that binds a host directory that planted a
+# setuid-root copy on the host. Through the guard such mounts get nocopy (as a bind never copies):
+# docker volume create, inline --mount volume-opt=..., and --volumes-from, with and without
+# --privileged.
+printf 'FROM busybox\nRUN mkdir -p /opt && cp /bin/busybox /opt/suid && chmod 4755 /opt/suid\n' \
+  >"$W/Dockerfile.suid"
+DOCKER_BUILDKIT=0 docker build -q -t eci-suid -f "$W/Dockerfile.suid" "$W" >/dev/null 2>&1
+t_contains "a setuid-root file in the image" "-rwsr-xr-x" \
+  "$(docker run --rm eci-suid ls -l /opt/suid 2>&1)"
+for priv in "" "--privileged"; do
+  cu="$W/copyup$priv"
+  mkdir -p "$cu" && chmod 0777 "$cu"
+  DOCKER_HOST="$GUARD_HOST" docker volume create -o type=none -o o=bind -o device="$cu" \
+    "cuvol$priv" >/dev/null
+  inline="type=volume,src=cuinline$priv,dst=/opt,volume-driver=local,volume-opt=type=none"
+  inline+=",volume-opt=o=bind,volume-opt=device=$cu"
+  # shellcheck disable=SC2086
+  for how in "-v cuvol$priv:/opt" "--mount $inline"; do
+    out=$(DOCKER_HOST="$GUARD_HOST" docker run --rm $priv $how eci-suid sh -c 'echo started' 2>&1)
+    t_contains "copy-up into a bind-backed volume ($how${priv:+, privileged}): the container ran" \
+      "started" "$out"
+    t_eq "  ... no file copied into the host directory" "" "$(ls -A "$cu")"
+  done
+  # shellcheck disable=SC2086
+  holder=$(DOCKER_HOST="$GUARD_HOST" docker create $priv -v "cuvol$priv:/opt" busybox true)
+  # shellcheck disable=SC2086
+  out=$(DOCKER_HOST="$GUARD_HOST" docker run --rm $priv --volumes-from "$holder" eci-suid \
+    sh -c 'echo started' 2>&1)
+  t_contains "copy-up through --volumes-from${priv:+ (privileged)}: the container ran" "started" "$out"
+  t_eq "  ... no file copied into the host directory" "" "$(ls -A "$cu")"
+  t_eq "  ... no set-id file there at all" "" "$(find "$cu" -perm /6000 -print)"
+  docker rm -f "$holder" >/dev/null
+done
 
 # A local volume that binds a host directory is a host bind too: the caller's mapping, never the
 # container's (with it, container root would write as host root into the directory: another

@@ -233,6 +233,58 @@ std::string describeReach(const Hit& h) {
   }
 }
 
+// A volume mount of a create whose volume shows host files: the request's own options (used
+// when dockerd creates the volume now) or the existing volume's. Facts for every named volume are
+// there by now (scanVolume asked for them).
+bool mountShowsHostFiles(const Ctx& c, const MountReq& m) {
+  if (isLocalDriver(m.driver) && optionsShowHostFiles(m.driverOpts)) return true;
+  if (m.source.empty()) return false;  // anonymous: created with the request's options only
+  auto it = c.facts.volumes.find(m.source);
+  if (it == c.facts.volumes.end() || !it->second) return false;  // created now, as above
+  if (!isLocalDriver(it->second->driver)) return true;  // a plugin's volume: unknown contents
+  return optionsShowHostFiles(it->second->options);
+}
+
+// Adds nocopy to one volume entry of a create body. dockerd copies the image's files at the
+// mount point into an empty volume when the container starts, as host root with their owners and
+// modes: into a volume that binds a host directory, that plants root-owned and setuid-root files
+// on the host. A bind never copies, so nocopy only makes the volume behave like the bind it is.
+// False: the entry is not where readCreateBody found it (fail closed).
+bool addNoCopy(MountReq& m) {
+  json* arr = goField(*m.owner, m.inBinds ? "Binds" : "Mounts");
+  if (arr == nullptr || !arr->is_array() || m.index >= arr->size()) return false;
+  json& e = (*arr)[m.index];
+  if (m.inBinds) {
+    if (!e.is_string()) return false;
+    std::string raw = e.get<std::string>();
+    const auto first = raw.find(':');
+    const auto second = first == std::string::npos ? first : raw.find(':', first + 1);
+    if (first == std::string::npos) return false;  // "/dst" alone is anonymous: no options
+    if (second == std::string::npos) {
+      raw += ":nocopy";
+    } else if (raw.find("nocopy", second) == std::string::npos) {
+      raw += raw.size() == second + 1 ? "nocopy" : ",nocopy";
+    }
+    e = raw;
+    return true;
+  }
+  if (!e.is_object()) return false;
+  json* vo = goField(e, "VolumeOptions");
+  if (vo == nullptr) {
+    e["VolumeOptions"] = json::object();
+    vo = &e["VolumeOptions"];
+  } else if (vo->is_null()) {
+    *vo = json::object();
+  }
+  if (!vo->is_object()) return false;
+  if (json* nc = goField(*vo, "NoCopy")) {
+    *nc = true;
+  } else {
+    (*vo)["NoCopy"] = true;
+  }
+  return true;
+}
+
 Decision& decideCreate(const Ctx& c, Decision& d) {
   if (needBody(d, c.req)) return d;
   auto parsed = parseGoJson(*c.req.body);
@@ -321,7 +373,15 @@ Decision& decideCreate(const Ctx& c, Decision& d) {
       }
     }
   }
-  if (!grant && !create.runtimeGiven) return allow(d);
+  bool noCopyAdded = false;
+  for (auto& m : create.mounts) {
+    if (m.kind != MountReq::Kind::kVolume || !mountShowsHostFiles(c, m)) continue;
+    if (!addNoCopy(m)) {
+      return refuse(d, 500, std::string(kPrefix) + "internal error (rewrite)", "fail-closed");
+    }
+    noCopyAdded = true;
+  }
+  if (!grant && !create.runtimeGiven && !noCopyAdded) return allow(d);
   // Runtime: always the engine's default (runc, which is eci-runc); "--runtime" is ignored as
   // under Docker's ECI. Both the inner and the top-level forms go.
   for (json* hc : create.hostConfigs) goEraseField(*hc, "Runtime");
@@ -412,13 +472,8 @@ Decision& decideArchive(const Ctx& c, Decision& d, const RouteMatch& m) {
         through = "volume " + mt.name;  // a plugin's volume: what it shows is unknown
       } else if (auto v = c.facts.volumes.find(mt.name); v == c.facts.volumes.end()) {
         addUnique(need.volumes, mt.name);
-      } else if (v->second) {
-        const auto lc = checkLocalVolumeOptions(v->second->options);
-        const auto dev = v->second->options.find("device");
-        if (lc.refuse || !lc.bindDevice.empty() ||
-            (dev != v->second->options.end() && !dev->second.empty() && dev->second[0] == '/')) {
-          through = "volume " + mt.name;
-        }
+      } else if (v->second && optionsShowHostFiles(v->second->options)) {
+        through = "volume " + mt.name;
       }
     }
     if (!through.empty()) break;

@@ -43,6 +43,10 @@ struct LocalOptsCheck {
   std::string bindDevice;  // non-empty: o=bind|rbind, this host path is bind-mounted
 };
 LocalOptsCheck checkLocalVolumeOptions(const std::map<std::string, std::string>& opts);
+// Local volume options whose volume shows host files: a bind of a host path (o=bind device=),
+// options refused anyway, or a filesystem from a host device (device=/dev/...). dockerd acts on
+// such a volume as host root (docker cp, copying the image's files into it when it is empty).
+bool optionsShowHostFiles(const std::map<std::string, std::string>& opts);
 inline bool isLocalDriver(const std::string& d) {
   return d.empty() || d == "local";
 }

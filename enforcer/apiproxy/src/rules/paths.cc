@@ -136,6 +136,13 @@ std::string restrictedHit(const std::string& resolved, const Policy& policy, con
   return {};
 }
 
+bool optionsShowHostFiles(const std::map<std::string, std::string>& opts) {
+  const auto lc = checkLocalVolumeOptions(opts);
+  const auto dev = opts.find("device");
+  return lc.refuse || !lc.bindDevice.empty() ||
+         (dev != opts.end() && !dev->second.empty() && dev->second.front() == '/');
+}
+
 LocalOptsCheck checkLocalVolumeOptions(const std::map<std::string, std::string>& opts) {
   LocalOptsCheck c;
   auto get = [&](const char* k) -> std::string {
