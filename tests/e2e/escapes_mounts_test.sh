@@ -235,6 +235,34 @@ for mode in privileged sysadmin plain; do
   rm -f "$HOSTRW"/*
 done
 
+# ---- G. no set-id file created on a host path in one call (cp -p, tar -xp, raw open/creat/mknod/
+# O_TMPFILE with a set-id mode); the rootfs and named volumes keep them (apk, tar -xp of su) -------
+for mode in privileged sysadmin plain; do
+  case $mode in privileged) F=(--privileged) ;; sysadmin) F=(--cap-add SYS_ADMIN) ;; *) F=() ;; esac
+  out=$(docker run --rm "${F[@]}" "${P[@]}" -v "$HOSTRW:/data" -v "ecivolg$mode:/vol" busybox sh -c '
+    cp /bin/busybox /tmp/su && chmod 4755 /tmp/su; echo prep=$?
+    cp -p /tmp/su /data/cpp; echo cpp=$?
+    tar -C /tmp -cf /tmp/su.tar su && tar -C /data -xpf /tmp/su.tar; echo tar=$?
+    /eci/probe setid-create /data
+    mkdir /tmp/own && /eci/probe setid-create /tmp/own | sed "s/^/own-/"
+    cp -p /tmp/su /vol/su && ls -l /vol/su; tar -C /tmp/own -xpf /tmp/su.tar && ls -l /tmp/own/su
+    ' 2>&1)
+  t_contains "$mode G: container ran, a setuid file in its rootfs" "prep=0" "$out"
+  for k in openat_creat open_creat creat mknod_reg mknodat_reg tmpfile; do
+    t_contains "$mode G: set-id $k on a host bind refused" "$k: EPERM" "$out"
+  done
+  t_contains "$mode G: a plain create on the host bind works" "openat_plain: ok" "$out"
+  for k in openat_creat creat mknodat_reg; do
+    t_contains "$mode G: set-id $k in the container's own files works" "own-$k: ok" "$out"
+  done
+  t_contains "$mode G: cp -p of a setuid file into a named volume keeps it" "-rwsr-xr-x" \
+    "$(grep /vol/su <<<"$out")"
+  t_contains "$mode G: tar -xp of a setuid file in the rootfs keeps it" "-rwsr-xr-x" \
+    "$(grep /tmp/own/su <<<"$out")"
+  t_eq "$mode G: no set-id file on the host path" "" "$(find "$HOSTRW" -perm /6000 -print)"
+  rm -rf "${HOSTRW:?}"/*
+done
+
 # ---- D. the worker cannot be read or ptraced by its container -------------------------------------
 cid=$(docker run -d --privileged "${P[@]}" busybox sleep 300)
 docker exec "$cid" sh -c 'mkdir -p /w && mount -t tmpfs w /w' # starts the container's worker

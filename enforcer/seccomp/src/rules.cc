@@ -149,6 +149,16 @@ const char* callName(Call c) {
       return "fchmod";
     case Call::kFchmodat:
       return "fchmodat";
+    case Call::kOpen:
+      return "open";
+    case Call::kOpenat:
+      return "openat";
+    case Call::kCreat:
+      return "creat";
+    case Call::kMknod:
+      return "mknod";
+    case Call::kMknodat:
+      return "mknodat";
     case Call::kUnknown:
       return "unknown";
   }
@@ -168,6 +178,11 @@ Call callFromName(std::string_view n) {
   if (n == "chmod") return Call::kChmod;
   if (n == "fchmod") return Call::kFchmod;
   if (n == "fchmodat") return Call::kFchmodat;
+  if (n == "open") return Call::kOpen;
+  if (n == "openat") return Call::kOpenat;
+  if (n == "creat") return Call::kCreat;
+  if (n == "mknod") return Call::kMknod;
+  if (n == "mknodat") return Call::kMknodat;
   return Call::kUnknown;
 }
 
@@ -223,9 +238,14 @@ Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem) {
       str(args[3], kMaxPath, d.target);
       break;
     case Call::kChmod:
+    case Call::kOpen:
+    case Call::kCreat:
+    case Call::kMknod:
       str(args[0], kMaxPath, d.target);
       break;
     case Call::kFchmodat:
+    case Call::kOpenat:
+    case Call::kMknodat:
       str(args[1], kMaxPath, d.target);
       break;
     case Call::kFchmod:
@@ -637,6 +657,33 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
       // (another thread can dup2 over the fd) could lead the kernel to a host file after this
       // check.
       return act(Action::kChmod, "set-id bits in the container's own files");
+    }
+
+    case Call::kOpen:
+    case Call::kOpenat:
+    case Call::kCreat:
+    case Call::kMknod:
+    case Call::kMknodat: {
+      if (!(createMode(d) & (S_ISUID | S_ISGID))) {
+        // CONTINUE is race-free: the mode is a register the kernel reads from the same
+        // seccomp_data, and it holds no set-id bit, whatever path a racer swaps in.
+        return cont("create without set-id bits");
+      }
+      if (!d.target) return refuse(EFAULT, "create without a path");
+      PathInfo t = env.resolveCreated();
+      if (t.err != 0) return refuse(EPERM, "where the set-id file would be made is unknown");
+      if (!t.mount) return refuse(EPERM, "the mount of the new file is unknown");
+      if (c.isHostPath(*t.mount))
+        return refuse(EPERM, "a set-id file created on a host path (" + t.mount->mountPoint + ")");
+      // NOT race-free, unlike chmod (acted on a pinned file): the kernel walks the path again,
+      // and another thread can rewrite it (or a rename can move a directory) after this check,
+      // so a racer can still create a set-id file on a host bind. Emulating the create (open in
+      // the worker with the caller's ids and umask, then SECCOMP_IOCTL_NOTIF_ADDFD) would close
+      // it. What a racer wins is bounded by the mapping: on a host bind container root is the
+      // caller the guard recorded, so the file is the caller's own; only a root caller (or a
+      // container made on dockerd's root-only private socket) maps it to host root. What this
+      // stops is every plain create: cp -p, tar -xp, install -m, apk, mknod S_IFREG.
+      return cont("set-id file in the container's own files");
     }
 
     case Call::kFsconfig:

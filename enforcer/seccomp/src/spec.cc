@@ -1,5 +1,6 @@
 #include "eci/seccomp/spec.h"
 
+#include <fcntl.h>
 #include <seccomp.h>
 
 #include <algorithm>
@@ -15,8 +16,15 @@ const std::vector<std::string>& notifySyscalls() {
   return k;
 }
 
+// __O_TMPFILE (the bit O_TMPFILE adds to O_DIRECTORY), as on x86, arm64 and every generic-ABI
+// architecture; O_CREAT from <fcntl.h>. A file made with either can carry a set-id mode.
+constexpr unsigned kOTmpfileBit = 020000000;
+constexpr unsigned kCreatingOpenFlags = O_CREAT | kOTmpfileBit;
+
 const std::vector<SetIdCall>& setIdCalls() {
-  static const std::vector<SetIdCall> k = {{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}};
+  static const std::vector<SetIdCall> k = {{"chmod", 1},   {"fchmod", 1},    {"fchmodat", 2},
+                                           {"open", 2, 1}, {"openat", 3, 2}, {"creat", 1},
+                                           {"mknod", 1},   {"mknodat", 2}};
   return k;
 }
 
@@ -159,20 +167,35 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     // plain allowed call, decided in the kernel by the argument filter (no round trip). Only
     // calls the engine allowed unconditionally are split this way.
     std::vector<nlohmann::json> setIdRules;
-    for (const auto& [name, modeArg] : setIdCalls()) {
+    for (const auto& call : setIdCalls()) {
+      const std::string& name = call.name;
       if (!allowedBefore.count(name) &&
           (mentioned.count(name) || defaultAction != "SCMP_ACT_ALLOW"))
         continue;
       strip.insert(name);
-      auto cond = [&, &modeArg = modeArg](unsigned mask, unsigned value) {
+      auto cond = [](unsigned index, unsigned mask, unsigned value) {
         return nlohmann::json{
-            {"index", modeArg}, {"value", mask}, {"valueTwo", value}, {"op", "SCMP_CMP_MASKED_EQ"}};
+            {"index", index}, {"value", mask}, {"valueTwo", value}, {"op", "SCMP_CMP_MASKED_EQ"}};
       };
-      setIdRules.push_back(
-          {{"names", {name}}, {"action", "SCMP_ACT_ALLOW"}, {"args", {cond(06000, 0)}}});
-      for (unsigned bit : {04000U, 02000U})
-        setIdRules.push_back(
-            {{"names", {name}}, {"action", "SCMP_ACT_NOTIFY"}, {"args", {cond(bit, bit)}}});
+      auto rule = [&](const char* action, nlohmann::json args) {
+        setIdRules.push_back({{"names", {name}}, {"action", action}, {"args", std::move(args)}});
+      };
+      // The ALLOW and NOTIFY rules of one call are disjoint (a set-id bit is clear or set; the
+      // creating flags are clear or set): libseccomp then needs no order between them.
+      rule("SCMP_ACT_ALLOW", {cond(call.modeArg, 06000, 0)});
+      if (call.flagsArg < 0) {
+        for (unsigned bit : {04000U, 02000U})
+          rule("SCMP_ACT_NOTIFY", {cond(call.modeArg, bit, bit)});
+        continue;
+      }
+      // open/openat read the mode only when they create; their other calls (the data path) stay
+      // a plain allow decided in the kernel.
+      const auto flagsArg = static_cast<unsigned>(call.flagsArg);
+      rule("SCMP_ACT_ALLOW", {cond(flagsArg, kCreatingOpenFlags, 0)});
+      for (unsigned creating : {static_cast<unsigned>(O_CREAT), kOTmpfileBit})
+        for (unsigned bit : {04000U, 02000U})
+          rule("SCMP_ACT_NOTIFY",
+               {cond(flagsArg, creating, creating), cond(call.modeArg, bit, bit)});
     }
     // libseccomp refuses two unconditional rules for one call, and an ALLOW rule would also be a
     // second path around the new ones: take eci's names out of every existing rule.

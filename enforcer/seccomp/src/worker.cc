@@ -203,6 +203,40 @@ class RealEnvironment : public Environment {
     return slot.info;
   }
 
+  PathInfo resolveCreated() override {
+    if (created_.done) return created_.info;
+    created_.done = true;
+    const bool at = d_.call == Call::kOpenat || d_.call == Call::kMknodat;
+    const int dfd = at ? static_cast<int>(d_.args[0]) : AT_FDCWD;
+    const uint64_t flags = d_.call == Call::kOpen ? d_.args[1] : at ? d_.args[2] : 0;
+    const std::string path = d_.target.value_or("");
+    const bool isOpen = d_.call == Call::kOpen || d_.call == Call::kOpenat;
+    // O_TMPFILE names the directory the file is made in.
+    if (isOpen && (flags & O_TMPFILE) == O_TMPFILE) {
+      created_.info = resolvePath(dfd, path, false, true, created_.fd);
+      return created_.info;
+    }
+    // An existing file: O_CREAT without O_EXCL opens it, following a final symlink unless
+    // O_NOFOLLOW (mknod never follows one; it fails with EEXIST).
+    const bool follow = isOpen && !(flags & (O_NOFOLLOW | O_EXCL));
+    created_.info = resolvePath(dfd, path, false, follow, created_.fd);
+    if (created_.info.err != ENOENT) return created_.info;
+    // Nothing there under the followed name: a dangling final symlink would make the kernel
+    // create its target, wherever that is (refused as unknown); else the parent directory.
+    UniqueFd link;
+    if (follow && resolvePath(dfd, path, false, false, link).err == 0) {
+      created_.info = PathInfo{};
+      created_.info.err = ELOOP;
+      return created_.info;
+    }
+    std::string parent = path;
+    while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+    const size_t slash = parent.rfind('/');
+    parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
+    created_.info = resolvePath(dfd, parent, false, true, created_.fd);
+    return created_.info;
+  }
+
   PathInfo resolveInRoot(const std::string& absPath) override {
     if (!inRoot_.done) {
       inRoot_.done = true;
@@ -350,7 +384,7 @@ class RealEnvironment : public Environment {
   pid_t pid_;
   const Decoded& d_;
   const ContainerView& c_;
-  Slot source_, target_, inRoot_;
+  Slot source_, target_, inRoot_, created_;
   bool tableLoaded_ = false;
   std::optional<std::vector<MountEntry>> table_;
   bool mntnsLooked_ = false;

@@ -321,6 +321,43 @@ int main(int argc, char** argv) {
     printf("garbage calls: %lu\n", calls);
     return 0;
   }
+  if (!strcmp(m, "setid-create") && argc == 3) {
+    /* setid-create DIR: every way to make a file with a set-id mode in one call, raw syscalls
+     * (libc may map one onto another); then a plain create, which must work. */
+    char p[4096];
+    long fd;
+#define AT(name) (snprintf(p, sizeof p, "%s/%s", argv[2], name), p)
+    fd = syscall(SYS_openat, AT_FDCWD, AT("openat"), O_CREAT | O_WRONLY, 04755);
+    report("openat_creat", fd);
+    if (fd >= 0) close((int)fd);
+#ifdef SYS_open
+    fd = syscall(SYS_open, AT("open"), O_CREAT | O_WRONLY | O_EXCL, 02755);
+    report("open_creat", fd);
+    if (fd >= 0) close((int)fd);
+#endif
+#ifdef SYS_creat
+    fd = syscall(SYS_creat, AT("creat"), 06755);
+    report("creat", fd);
+    if (fd >= 0) close((int)fd);
+#endif
+#ifdef SYS_mknod
+    report("mknod_reg", syscall(SYS_mknod, AT("mknod"), S_IFREG | 04755, 0));
+#endif
+    report("mknodat_reg", syscall(SYS_mknodat, AT_FDCWD, AT("mknodat"), S_IFREG | 04755, 0));
+    fd = syscall(SYS_openat, AT_FDCWD, argv[2], O_TMPFILE | O_WRONLY, 04755);
+    report("tmpfile", fd);
+    if (fd >= 0) {
+      char self[64];
+      snprintf(self, sizeof self, "/proc/self/fd/%ld", fd);
+      report("tmpfile_link", linkat(AT_FDCWD, self, AT_FDCWD, AT("tmpfile"), AT_SYMLINK_FOLLOW));
+      close((int)fd);
+    }
+    fd = syscall(SYS_openat, AT_FDCWD, AT("plain"), O_CREAT | O_WRONLY, 0755);
+    report("openat_plain", fd);
+    if (fd >= 0) close((int)fd);
+#undef AT
+    return 0;
+  }
   if (!strcmp(m, "race") && argc == 5) {
     /* race ALLOWED LOCKED N: remount,bind,rw on a buffer flipping between the two paths. */
     raceA = argv[2];

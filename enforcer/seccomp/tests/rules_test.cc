@@ -84,6 +84,7 @@ class FakeEnv : public Environment {
   bool callerInContainerPidNs() override { return pidns; }
   bool callerInContainerNetNs() override { return netns; }
   PathInfo resolveInRoot(const std::string& p) override { return lookup(p); }
+  PathInfo resolveCreated() override { return lookup(d->target); }
 };
 
 class RulesTest : public ::testing::Test {
@@ -432,6 +433,59 @@ TEST_F(RulesTest, SetIdBitsOnlyOffHostPaths) {
   decoded = decode(Call::kFchmodat, at, mem);
   EXPECT_EQ(decide(decoded, container, env).err, EPERM);
   EXPECT_EQ(callFromName("fchmod"), Call::kFchmod);
+}
+
+// The same plant in one call: a file created with a set-id mode (open/openat/creat with O_CREAT
+// or O_TMPFILE, mknod of a regular file). Refused where the file would land on a host path.
+TEST_F(RulesTest, SetIdCreateOnlyOffHostPaths) {
+  env.table.push_back(
+      parse("520 500 8:1 /var/lib/docker/containers/c1/hosts /etc/hosts rw - ext4 sda rw\n")[0]);
+  env.table.push_back(
+      parse("521 500 8:1 /var/lib/docker/volumes/v/_data /vol rw - ext4 sda rw\n")[0]);
+  container = ContainerMounts(env.table);
+  FakeMemory mem;
+  mem.strings[0x2000] = "";
+  auto call = [&](Call c, const char* path, uint64_t flags, uint64_t mode) {
+    mem.strings[0x2000] = path;
+    uint64_t args[6] = {};
+    const uint64_t dirfd = static_cast<uint64_t>(AT_FDCWD);
+    switch (c) {
+      case Call::kOpen:
+        args[0] = 0x2000, args[1] = flags, args[2] = mode;
+        break;
+      case Call::kOpenat:
+        args[0] = dirfd, args[1] = 0x2000, args[2] = flags, args[3] = mode;
+        break;
+      case Call::kMknodat:
+        args[0] = dirfd, args[1] = 0x2000, args[2] = mode;
+        break;
+      default:
+        args[0] = 0x2000, args[1] = mode;
+        break;  // creat, mknod
+    }
+    decoded = decode(c, args, mem);
+    env.d = &decoded;
+    return decide(decoded, container, env);
+  };
+  const uint64_t creat = O_WRONLY | O_CREAT | O_TRUNC;
+  for (const char* p : {"/data/sh", "/mnt/sh"}) {  // host binds
+    EXPECT_EQ(call(Call::kOpenat, p, creat, 04755).err, EPERM) << p;
+    EXPECT_EQ(call(Call::kOpen, p, creat, 02755).err, EPERM) << p;
+    EXPECT_EQ(call(Call::kCreat, p, 0, 06755).err, EPERM) << p;
+    EXPECT_EQ(call(Call::kMknod, p, 0, S_IFREG | 04755).err, EPERM) << p;
+    EXPECT_EQ(call(Call::kMknodat, p, 0, S_IFREG | 02755).err, EPERM) << p;
+    EXPECT_EQ(call(Call::kOpenat, "/data", O_TMPFILE | O_WRONLY, 04755).err, EPERM);
+    EXPECT_EQ(call(Call::kOpenat, p, creat, 0755).action, Action::kContinue) << p;
+  }
+  for (const char* p : {"/usr/bin/su", "/vol/su"}) {  // rootfs, named volume: apk, tar -xp work
+    EXPECT_EQ(call(Call::kOpenat, p, creat, 04755).action, Action::kContinue) << p;
+    EXPECT_EQ(call(Call::kMknod, p, 0, S_IFREG | 04755).action, Action::kContinue) << p;
+  }
+  // Where it would land cannot be told (a dangling symlink, `..` out of a dirfd): refused.
+  env.overrides["/tmp/dangling"].err = ELOOP;
+  EXPECT_EQ(call(Call::kOpenat, "/tmp/dangling", creat, 04755).err, EPERM);
+  for (const char* n : {"open", "openat", "creat", "mknod", "mknodat"})
+    EXPECT_NE(callFromName(n), Call::kUnknown) << n;
 }
 
 // A table that cannot be read (or has more than kMaxMountEntries mounts) is never "no mounts".

@@ -332,6 +332,8 @@ eci_down() {
     kill -9 "$p" 2>/dev/null
   done
   eci_enforcer_stop
+  # Any eci-enforcerd of this run the pid variable lost (one started in a subshell).
+  pkill -f -- "--control-socket $ECI_CONTROL_SOCK" 2>/dev/null
   [[ -n "${ECI_BRIDGE:-}" ]] && ip link del "$ECI_BRIDGE" 2>/dev/null
   _eci_umount_under "$ECI_T"
   rm -rf "$ECI_T" 2>/dev/null || { sleep 1; _eci_umount_under "$ECI_T"; rm -rf "$ECI_T"; }

@@ -91,6 +91,13 @@ enum class Call {
   kChmod,
   kFchmod,
   kFchmodat,
+  // Trapped only when they create a file (O_CREAT / O_TMPFILE; mknod always) with S_ISUID or
+  // S_ISGID in the mode: the same plant in one call (cp -p, tar -xp, apk), no chmod needed.
+  kOpen,
+  kOpenat,
+  kCreat,
+  kMknod,
+  kMknodat,
   kUnknown,
 };
 const char* callName(Call c);
@@ -129,6 +136,19 @@ Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem);
 inline uint64_t chmodMode(const Decoded& d) {
   return d.call == Call::kFchmodat ? d.args[2] : d.args[1];
 }
+// The mode argument of a creating call (open, openat, creat, mknod, mknodat), as setIdCalls().
+inline uint64_t createMode(const Decoded& d) {
+  switch (d.call) {
+    case Call::kOpen:
+      return d.args[2];
+    case Call::kOpenat:
+      return d.args[3];
+    case Call::kMknodat:
+      return d.args[2];
+    default:
+      return d.args[1];  // creat, mknod
+  }
+}
 
 // ---- deciding ----------------------------------------------------------------------------------
 
@@ -157,6 +177,11 @@ class Environment {
   virtual bool callerInContainerPidNs() = 0;
   virtual bool callerInContainerNetNs() = 0;
   virtual PathInfo resolveInRoot(const std::string& absPath) = 0;  // e.g. "/proc"
+  // Where a creating call's target lands: the existing file (symlinks followed as the call would),
+  // else the directory the new file would be made in (O_TMPFILE: the path itself). err set when
+  // neither resolves, or the last component is a dangling symlink (the kernel would create its
+  // target, wherever that is).
+  virtual PathInfo resolveCreated() = 0;
 };
 
 // The privileged actions eci can take, a closed set. Each one runs in the per-container

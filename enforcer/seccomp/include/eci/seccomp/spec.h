@@ -27,9 +27,12 @@ const std::vector<std::string>& notifySyscalls();
 
 // chmod-family calls and the index of their mode argument: trapped only when the mode holds
 // S_ISUID or S_ISGID (SCMP_CMP_MASKED_EQ rules), so a host path never gets a set-id file.
+// Creating calls too: open/openat only when their flags hold O_CREAT or O_TMPFILE (flagsArg),
+// creat and mknod always.
 struct SetIdCall {
   std::string name;
   unsigned modeArg;
+  int flagsArg = -1;  // open/openat: the flags argument; -1: the call always creates (or chmods)
 };
 const std::vector<SetIdCall>& setIdCalls();
 
