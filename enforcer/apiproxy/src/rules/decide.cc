@@ -391,6 +391,20 @@ Decision& decideCreate(const Ctx& c, Decision& d) {
   return d;
 }
 
+// The container a /containers/{name}/... route names. nullopt: its facts are not there yet
+// (`d` now asks for them); nullptr: dockerd answers 404 for it.
+std::optional<const ContainerFacts*> routeContainer(const Ctx& c, Decision& d,
+                                                    const RouteMatch& m) {
+  const std::string& name = m.vars.empty() ? std::string() : m.vars[0];
+  auto it = c.facts.containers.find(name);
+  if (it == c.facts.containers.end()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need.containers.push_back(name);
+    return std::nullopt;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
 Decision& decideStart(const Ctx& c, Decision& d, const RouteMatch& m, bool isStart) {
   // Legacy start bodies (API < 1.24) carry a whole HostConfig (binds, runtime) that dockerd
   // still applies; >= 1.24 it refuses them. Refuse every one, as dockerd does for new clients.
@@ -400,15 +414,10 @@ Decision& decideStart(const Ctx& c, Decision& d, const RouteMatch& m, bool isSta
                   "and removed in v1.24",
                   "start-body");
   }
-  const std::string& name = m.vars.empty() ? std::string() : m.vars[0];
-  auto it = c.facts.containers.find(name);
-  if (it == c.facts.containers.end()) {
-    d.verdict = Verdict::kNeedFacts;
-    d.need.containers.push_back(name);
-    return d;
-  }
-  if (!it->second) return allow(d);  // dockerd answers 404
-  const ContainerFacts& ct = *it->second;
+  const auto found = routeContainer(c, d, m);
+  if (!found) return d;          // its facts are asked for
+  if (!*found) return allow(d);  // dockerd answers 404
+  const ContainerFacts& ct = **found;
   d.image = ct.imageName;
   Scan s;
   scanContainer(c, s, ct, /*startCheck=*/true);
@@ -452,17 +461,13 @@ Decision& decideStart(const Ctx& c, Decision& d, const RouteMatch& m, bool isSta
 // volumes of every other container keep it.
 Decision& decideArchive(const Ctx& c, Decision& d, const RouteMatch& m) {
   if (c.caller.uid == 0 && !c.caller.perContainerSocket) return allow(d);
+  const auto found = routeContainer(c, d, m);
+  if (!found) return d;          // its facts are asked for
+  if (!*found) return allow(d);  // dockerd answers 404
   const std::string& name = m.vars.empty() ? std::string() : m.vars[0];
-  auto it = c.facts.containers.find(name);
-  if (it == c.facts.containers.end()) {
-    d.verdict = Verdict::kNeedFacts;
-    d.need.containers.push_back(name);
-    return d;
-  }
-  if (!it->second) return allow(d);  // dockerd answers 404
   Need need;
   std::string through;  // the first mount that shows host files
-  for (const auto& mt : it->second->mounts) {
+  for (const auto& mt : (*found)->mounts) {
     if (mt.type == "bind") {
       // The guard's own per-container socket holds nothing but that socket.
       if (!c.config.socketDir.empty() && paths::isUnder(mt.source, c.config.socketDir)) continue;
