@@ -15,9 +15,20 @@ mkdir -p "$MARK"
 
 # --- eci-enforcerd not running ----------------------------------------------------------------
 eci_enforcer_stop
+# Behind the guard: it cannot record the caller, so it removes the container it made and refuses.
+before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq | sort)
 err=$(docker run --rm -v "$MARK:/mark" busybox touch /mark/unprotected 2>&1 >/dev/null)
 rc=$?
 t_ok "create fails while eci-enforcerd is down" test "$rc" -ne 0
+t_contains "the guard says it could not record the caller" \
+  "enhanced container isolation could not record who created container" "$err"
+t_eq "  ... and no container is left" "$before" \
+  "$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq | sort)"
+# The runtime layer on its own (dockerd's private socket): eci-runc refuses to create.
+err=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker run --rm -v "$MARK:/mark" busybox \
+  touch /mark/unprotected 2>&1 >/dev/null)
+rc=$?
+t_ok "create on the private socket fails while eci-enforcerd is down" test "$rc" -ne 0
 t_contains "the message says eci-enforcerd is unreachable" \
   "OCI runtime create failed: eci-enforcerd is not reachable" "$err"
 t_contains "the message says no unprotected container" \
