@@ -60,6 +60,7 @@ class TableEnv : public Environment {
   bool callerInContainerPidNs() override { return true; }
   bool callerInContainerNetNs() override { return true; }
   PathInfo resolveInRoot(const std::string& p) override { return lookup(p); }
+  PathInfo resolveCreated() override { return lookup(d_.target); }
 
  private:
   std::vector<MountEntry> table_;
