@@ -208,9 +208,10 @@ class RealEnvironment : public Environment {
     created_.done = true;
     const bool at = d_.call == Call::kOpenat || d_.call == Call::kMknodat;
     const int dfd = at ? static_cast<int>(d_.args[0]) : AT_FDCWD;
-    const uint64_t flags = d_.call == Call::kOpen ? d_.args[1] : at ? d_.args[2] : 0;
-    const std::string path = d_.target.value_or("");
     const bool isOpen = d_.call == Call::kOpen || d_.call == Call::kOpenat;
+    // Only open/openat have flags (mknodat's third argument is its mode).
+    const uint64_t flags = d_.call == Call::kOpen ? d_.args[1] : isOpen ? d_.args[2] : 0;
+    const std::string path = d_.target.value_or("");
     // O_TMPFILE names the directory the file is made in.
     if (isOpen && (flags & O_TMPFILE) == O_TMPFILE) {
       created_.info = resolvePath(dfd, path, false, true, created_.fd);

@@ -241,8 +241,7 @@ bool mountShowsHostFiles(const Ctx& c, const MountReq& m) {
   if (m.source.empty()) return false;  // anonymous: created with the request's options only
   auto it = c.facts.volumes.find(m.source);
   if (it == c.facts.volumes.end() || !it->second) return false;  // created now, as above
-  if (!isLocalDriver(it->second->driver)) return true;  // a plugin's volume: unknown contents
-  return optionsShowHostFiles(it->second->options);
+  return volumeShowsHostFiles(*it->second);
 }
 
 // Adds nocopy to one volume entry of a create body. dockerd copies the image's files at the
@@ -477,7 +476,7 @@ Decision& decideArchive(const Ctx& c, Decision& d, const RouteMatch& m) {
         through = "volume " + mt.name;  // a plugin's volume: what it shows is unknown
       } else if (auto v = c.facts.volumes.find(mt.name); v == c.facts.volumes.end()) {
         addUnique(need.volumes, mt.name);
-      } else if (v->second && optionsShowHostFiles(v->second->options)) {
+      } else if (v->second && volumeShowsHostFiles(*v->second)) {
         through = "volume " + mt.name;
       }
     }

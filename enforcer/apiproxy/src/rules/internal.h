@@ -47,6 +47,9 @@ LocalOptsCheck checkLocalVolumeOptions(const std::map<std::string, std::string>&
 // options refused anyway, or a filesystem from a host device (device=/dev/...). dockerd acts on
 // such a volume as host root (docker cp, copying the image's files into it when it is empty).
 bool optionsShowHostFiles(const std::map<std::string, std::string>& opts);
+// An existing volume that shows host files: its local options do, or it is a plugin's (whose
+// contents are unknown).
+bool volumeShowsHostFiles(const VolumeFacts& v);
 inline bool isLocalDriver(const std::string& d) {
   return d.empty() || d == "local";
 }

@@ -143,6 +143,10 @@ bool optionsShowHostFiles(const std::map<std::string, std::string>& opts) {
          (dev != opts.end() && !dev->second.empty() && dev->second.front() == '/');
 }
 
+bool volumeShowsHostFiles(const VolumeFacts& v) {
+  return !isLocalDriver(v.driver) || optionsShowHostFiles(v.options);
+}
+
 LocalOptsCheck checkLocalVolumeOptions(const std::map<std::string, std::string>& opts) {
   LocalOptsCheck c;
   auto get = [&](const char* k) -> std::string {
