@@ -217,6 +217,46 @@ t_eq "no container was created by the refused attempts" "" \
 t_eq "the public socket is still the guard's" "eci-apiproxyd" \
   "$(ss -xlpn 2>/dev/null | grep -F " $SOCK " | grep -o 'eci-apiproxyd' | head -n1)"
 
+# Logging drivers that dockerd connects, as root, to a host unix socket of the caller's choosing
+# (syslog-address=unix://…, fluentd-address=unix://…): the guard refuses every spelling. The
+# control on dockerd's private socket shows the attack is real: the container's output lands in
+# a host socket's listener.
+socat -u "UNIX-LISTEN:$W/log.sock,fork" "OPEN:$W/log.got,creat,append" &
+socatpid=$!
+_eci_wait_for 10 test -S "$W/log.sock"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker run --rm --log-driver syslog \
+  --log-opt "syslog-address=unix://$W/log.sock" busybox echo marker-direct >/dev/null 2>&1
+_eci_wait_for 10 grep -q marker-direct "$W/log.got"
+t_contains "control: without the guard, dockerd writes a container's output into a host socket" \
+  "marker-direct" "$(cat "$W/log.got" 2>/dev/null)"
+before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq --no-trunc | sort)
+for opt in "--log-driver syslog --log-opt syslog-address=unix://$W/log.sock" \
+  "--log-driver syslog --log-opt syslog-address=UNIX://$W/log.sock" \
+  "--log-driver syslog --log-opt syslog-address=unixgram://$W/log.sock" \
+  "--log-driver syslog --log-opt syslog-address=unix:$W/log.sock" \
+  "--log-driver fluentd --log-opt fluentd-address=unix://$W/log.sock --log-opt fluentd-async=true" \
+  "--log-driver syslog --log-opt syslog-address=unix://$ECI_CONTROL_SOCK"; do
+  for priv in "" "--privileged"; do
+    # shellcheck disable=SC2086
+    err=$(docker run --rm $priv $opt busybox echo marker-guard 2>&1)
+    t_contains "log driver to a host socket refused: ${opt#--log-driver } ${priv}" \
+      "names a host unix socket" "$err"
+  done
+done
+out=$(curl -sS --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+  -d "{\"Image\":\"busybox\",\"logconfig\":{\"type\":\"syslog\",\"config\":{\"syslog-address\":\"unix://$W/log.sock\"}}}" \
+  "http://localhost/v1.41/containers/create")
+t_contains "raw API, legacy top-level lowercase logconfig: refused" "names a host unix socket" "$out"
+t_eq "  ... no container was created by the refused attempts" "$before" \
+  "$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq --no-trunc | sort)"
+sleep 1
+t_eq "  ... and nothing reached the host socket through the guard" "" \
+  "$(grep marker-guard "$W/log.got")"
+out=$(docker run --rm --log-driver json-file --log-opt max-size=1m busybox echo plain-log 2>&1)
+t_eq "ordinary log options keep working" "plain-log" "$out"
+kill "$socatpid" 2>/dev/null
+wait "$socatpid" 2>/dev/null
+
 # runtime forced to the engine's default
 docker create --name rt --runtime=runc busybox true >/dev/null 2>&1
 t_eq "create --runtime=runc: the engine's default runtime is used" \

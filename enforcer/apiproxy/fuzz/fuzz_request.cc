@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)copy.dump();
       }
       nlohmann::json svc = *j;
-      (void)detail::readServiceMounts(svc);
+      (void)detail::readServiceBody(svc);
     }
     (void)parseImageInspect(body);
     (void)parseImageList(body);

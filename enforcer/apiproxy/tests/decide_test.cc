@@ -699,6 +699,64 @@ TEST_F(Guard, OrdinaryBuildsPass) {
   }
 }
 
+// ---- logging drivers ----
+
+TEST_F(Guard, LogAddressesNamingHostUnixSocketsAreRefused) {
+  // dockerd connects to these as root: every spelling of a unix scheme, in both HostConfigs.
+  for (const char* opt : {R"("syslog-address":"unix:///run/eci/control.sock")",
+                          R"("syslog-address":"unixgram:///dev/log")",
+                          R"("syslog-address":"UNIX:///run/containerd/containerd.sock")",
+                          R"("syslog-address":"unix:/run/docker.sock")",
+                          R"("fluentd-address":"unix:///var/run/docker.sock")",
+                          R"("any-future-address":"Unixpacket:///x")"}) {
+    for (const std::string& body :
+         {std::string(
+              R"({"Image":"alpine","HostConfig":{"LogConfig":{"Type":"syslog","Config":{)") +
+              opt + "}}}}",
+          std::string(R"({"Image":"alpine","LogConfig":{"Type":"fluentd","Config":{)") + opt +
+              "}}}"}) {
+      auto d = create(body, policy());
+      EXPECT_EQ(d.verdict, Verdict::kRefuse) << body;
+      EXPECT_EQ(d.status, 403) << body;
+      EXPECT_EQ(d.rule, "log-socket") << body;
+      EXPECT_NE(d.message.find("host unix socket"), std::string::npos) << d.message;
+    }
+  }
+}
+
+TEST_F(Guard, NetworkLogAddressesAndPlainLogOptionsPass) {
+  for (const char* opt :
+       {R"("syslog-address":"udp://10.0.0.1:514")", R"("fluentd-address":"localhost:24224")",
+        R"("gelf-address":"tcp://graylog:12201")", R"("splunk-url":"https://splunk:8088")",
+        R"("tag":"{{.Name}}:unix://x")", R"("max-size":"10m")", R"("labels":"unix")"}) {
+    const std::string body =
+        std::string(R"({"Image":"alpine","HostConfig":{"LogConfig":{"Type":"x","Config":{)") + opt +
+        "}}}}";
+    EXPECT_EQ(create(body, policy()).verdict, Verdict::kAllow) << body;
+  }
+}
+
+TEST_F(Guard, MalformedLogConfigIs400) {
+  for (const char* b : {R"({"Image":"a","HostConfig":{"LogConfig":"syslog"}})",
+                        R"({"Image":"a","HostConfig":{"LogConfig":{"Config":[]}}})",
+                        R"({"Image":"a","HostConfig":{"LogConfig":{"Config":{"k":1}}}})"}) {
+    auto d = create(b, policy());
+    EXPECT_EQ(d.status, 400) << b;
+  }
+}
+
+TEST_F(Guard, ServiceLogDriverSocketAddressesAreRefused) {
+  for (const char* t : {"/v1.41/services/create", "/v1.41/services/abc/update?version=3"}) {
+    auto d = run(
+        request(
+            "POST", t,
+            R"({"TaskTemplate":{"LogDriver":{"Name":"syslog","Options":{"syslog-address":"unix:///run/eci/x.sock"}},"ContainerSpec":{"Image":"alpine"}}})"),
+        policy(), engine, fs);
+    EXPECT_EQ(d.rule, "log-socket") << t;
+    EXPECT_EQ(d.status, 403) << t;
+  }
+}
+
 // ---- plugins, services ----
 
 TEST_F(Guard, PluginInstallIsRefusedWhileEciIsOn) {

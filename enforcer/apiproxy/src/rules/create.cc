@@ -89,6 +89,25 @@ Result<MountReq> parseBind(const std::string& raw, const std::string& volumeDriv
   return m;
 }
 
+// A logging driver's options: {"<where>": {"<optsField>": {"key": "value", ...}}}, a Go
+// map[string]string (non-strings are a 400 as in dockerd).
+Status readLogOptions(const json& obj, const std::string& where, std::string_view field,
+                      std::string_view optsField,
+                      std::vector<std::pair<std::string, std::string>>& out) {
+  const json* lc = goField(obj, field);
+  if (lc == nullptr || lc->is_null()) return {};
+  if (!lc->is_object()) return typeError(where + std::string(field), "an object");
+  const json* opts = goField(*lc, optsField);
+  if (opts == nullptr || opts->is_null()) return {};
+  const std::string name = where + std::string(field) + "." + std::string(optsField);
+  if (!opts->is_object()) return typeError(name, "an object of strings");
+  for (auto it = opts->begin(); it != opts->end(); ++it) {
+    if (!it->is_string()) return typeError(name, "an object of strings");
+    out.emplace_back(it.key(), it->get<std::string>());
+  }
+  return {};
+}
+
 Status readHostConfig(json& hc, const std::string& where, CreateBody& out) {
   if (!hc.is_object()) return typeError(where, "an object");
   ECI_ASSIGN_OR_RETURN(volumeDriver, goString(hc, "VolumeDriver"));
@@ -120,6 +139,7 @@ Status readHostConfig(json& hc, const std::string& where, CreateBody& out) {
       out.volumesFrom.push_back(s.substr(0, s.find(':')));
     }
   }
+  ECI_TRY(readLogOptions(hc, where, "LogConfig", "Config", out.logOptions));
   out.hostConfigs.push_back(&hc);
   return {};
 }
@@ -188,18 +208,19 @@ Result<CreateBody> readCreateBody(json& body) {
   return out;
 }
 
-Result<std::vector<MountReq>> readServiceMounts(json& body) {
-  std::vector<MountReq> out;
+Result<ServiceBody> readServiceBody(json& body) {
+  ServiceBody out;
   if (!body.is_object()) return Error(400, "the service spec must be a JSON object");
   json* tt = goField(body, "TaskTemplate");
   if (tt == nullptr || tt->is_null()) return out;
   if (!tt->is_object()) return typeError("TaskTemplate", "an object");
+  ECI_TRY(readLogOptions(*tt, "TaskTemplate.", "LogDriver", "Options", out.logOptions));
   json* cs = goField(*tt, "ContainerSpec");
   if (cs == nullptr || cs->is_null()) return out;
   if (!cs->is_object()) return typeError("TaskTemplate.ContainerSpec", "an object");
   json* mounts = goField(*cs, "Mounts");
   if (mounts == nullptr || mounts->is_null()) return out;
-  ECI_TRY(readMountArray(mounts, out));
+  ECI_TRY(readMountArray(mounts, out.mounts));
   return out;
 }
 

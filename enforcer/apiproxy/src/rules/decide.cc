@@ -284,6 +284,20 @@ bool addNoCopy(MountReq& m) {
   return true;
 }
 
+// Logging-driver options naming a host unix socket (syslog-address=unix://..., fluentd-address
+// =unix://...): dockerd would connect to it as root and write the container's output into it.
+// Empty: none.
+std::string logSocketRefusal(const std::vector<std::pair<std::string, std::string>>& opts) {
+  for (const auto& [key, value] : opts) {
+    if (logOptionNamesUnixSocket(value)) {
+      return std::string(kPrefix) + "log option \"" + key + "=" + value +
+             "\" names a host unix socket; logging drivers may not connect to host sockets "
+             "while enhanced container isolation is on";
+    }
+  }
+  return {};
+}
+
 Decision& decideCreate(const Ctx& c, Decision& d) {
   if (needBody(d, c.req)) return d;
   auto parsed = parseGoJson(*c.req.body);
@@ -294,6 +308,9 @@ Decision& decideCreate(const Ctx& c, Decision& d) {
   CreateBody& create = *cb;
   d.image = create.image;
   d.recordsCaller = true;
+  if (auto why = logSocketRefusal(create.logOptions); !why.empty()) {
+    return refuse(d, 403, why, "log-socket");
+  }
 
   Scan s;
   for (auto& m : create.mounts) {
@@ -564,10 +581,13 @@ Decision& decideService(const Ctx& c, Decision& d) {
   auto parsed = parseGoJson(*c.req.body);
   if (!parsed.ok()) return refuseError(d, parsed.error(), "service-body");
   json body = std::move(*parsed);
-  auto mounts = readServiceMounts(body);
-  if (!mounts.ok()) return refuseError(d, mounts.error(), "service-body");
+  auto svc = readServiceBody(body);
+  if (!svc.ok()) return refuseError(d, svc.error(), "service-body");
+  if (auto why = logSocketRefusal(svc->logOptions); !why.empty()) {
+    return refuse(d, 403, why, "log-socket");
+  }
   Scan s;
-  for (auto& m : *mounts) {
+  for (auto& m : svc->mounts) {
     if (m.kind == MountReq::Kind::kBind) {
       scanHostPath(c, s, m.source, nullptr, true, false, false);
     } else if (m.kind == MountReq::Kind::kVolume && isLocalDriver(m.driver) &&

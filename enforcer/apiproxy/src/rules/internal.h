@@ -50,6 +50,10 @@ bool optionsShowHostFiles(const std::map<std::string, std::string>& opts);
 // An existing volume that shows host files: its local options do, or it is a plugin's (whose
 // contents are unknown).
 bool volumeShowsHostFiles(const VolumeFacts& v);
+
+// A logging-driver option value that makes dockerd connect to a host unix socket: a URL whose
+// scheme (as Go's url.Parse reads it, case-insensitively) is unix, unixgram or unixpacket.
+bool logOptionNamesUnixSocket(std::string_view value);
 inline bool isLocalDriver(const std::string& d) {
   return d.empty() || d == "local";
 }
@@ -90,14 +94,21 @@ struct CreateBody {
   std::vector<std::string> volumesFrom;      // container names
   std::vector<nlohmann::json*> hostConfigs;  // inner HostConfig and the top level (embedded)
   bool runtimeGiven = false;
+  // LogConfig.Config of both HostConfigs: (option, value).
+  std::vector<std::pair<std::string, std::string>> logOptions;
 };
 
 // Reads a create body as dockerd's ContainerConfigWrapper does (both the inner HostConfig and
 // the deprecated top-level one). Error (400): a field of the wrong type, a malformed bind.
 Result<CreateBody> readCreateBody(nlohmann::json& body);
 
-// swarm service specs: TaskTemplate.ContainerSpec.Mounts
-Result<std::vector<MountReq>> readServiceMounts(nlohmann::json& body);
+struct ServiceBody {
+  std::vector<MountReq> mounts;  // TaskTemplate.ContainerSpec.Mounts
+  // TaskTemplate.LogDriver.Options: (option, value).
+  std::vector<std::pair<std::string, std::string>> logOptions;
+};
+// swarm service specs (create and update).
+Result<ServiceBody> readServiceBody(nlohmann::json& body);
 
 // mount.Mount objects in a JSON array (create's and service's Mounts).
 Status readMountArray(nlohmann::json* arr, std::vector<MountReq>& out);

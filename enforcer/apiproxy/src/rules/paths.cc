@@ -2,6 +2,7 @@
 #include "eci/paths.h"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "eci/apiproxy/request.h"
@@ -198,6 +199,24 @@ LocalOptsCheck checkLocalVolumeOptions(const std::map<std::string, std::string>&
     c.reason = "local volumes may not mount host devices or paths (device=" + device + ")";
   }
   return c;
+}
+
+bool logOptionNamesUnixSocket(std::string_view value) {
+  // Go's url.Parse: a scheme is a letter then letters, digits, '+', '-' or '.', up to the first
+  // ':'; it is compared lowercased. syslog takes unix:// and unixgram://, fluentd unix://; any
+  // unix* scheme is refused so a driver added later cannot reach a host socket either. dockerd
+  // connects as host root, so such an address would let the caller talk to any host socket
+  // (eci-enforcerd's, containerd's, dockerd's private one) past every check of the guard.
+  const size_t colon = value.find(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  if (!std::isalpha(static_cast<unsigned char>(value[0]))) return false;
+  std::string scheme;
+  for (size_t i = 0; i < colon; ++i) {
+    const auto ch = static_cast<unsigned char>(value[i]);
+    if (!std::isalnum(ch) && ch != '+' && ch != '-' && ch != '.') return false;
+    scheme += static_cast<char>(std::tolower(ch));
+  }
+  return scheme.rfind("unix", 0) == 0;
 }
 
 }  // namespace eci::apiproxy::detail
