@@ -476,4 +476,55 @@ ssize_t recvWithFds(int sock, void* buf, size_t len, int* fds, size_t maxFds, si
   return n;
 }
 
+Status mkdirAllAs(const std::string& absPath, uid_t uid, gid_t gid,
+                  const std::vector<gid_t>& groups, mode_t mode) {
+  if (absPath.empty() || absPath[0] != '/') {
+    return Error(EINVAL, "mkdirAllAs: not an absolute path: " + quote(absPath));
+  }
+  // Every prefix is built before fork(): the child of a multi-threaded process may only make
+  // async-signal-safe calls (no allocation), and a raw syscall per step is all it does.
+  std::vector<std::string> prefixes;
+  for (size_t i = 1; i <= absPath.size(); ++i) {
+    if (i == absPath.size() || absPath[i] == '/') {
+      if (absPath[i - 1] != '/') prefixes.push_back(absPath.substr(0, i));
+    }
+  }
+  std::vector<const char*> steps;
+  steps.reserve(prefixes.size());
+  for (const auto& p : prefixes) steps.push_back(p.c_str());
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error::fromErrno("fork() for mkdir as uid " + std::to_string(uid));
+  if (pid == 0) {
+    // Groups first (needs CAP_SETGID), then gids, then uids last (it drops the capabilities).
+    // Raw setgroups: glibc's wrapper would signal threads this child does not have.
+    if (::syscall(SYS_setgroups, groups.size(), groups.data()) != 0) ::_exit(EPERM);
+    if (::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(EPERM);
+    ::umask(022);
+    for (const char* step : steps) {
+      if (::mkdir(step, mode) == 0) continue;
+      const int err = errno;
+      struct stat st {};
+      // An existing directory (or a symlink to one, which the user may follow) is a step done.
+      if (err == EEXIST && ::stat(step, &st) == 0 && S_ISDIR(st.st_mode)) continue;
+      ::_exit(err == 0 || err > 255 ? EIO : err);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      return Error::fromErrno("waitpid() for mkdir as uid " + std::to_string(uid));
+  }
+  if (!WIFEXITED(status)) {
+    return Error(EIO,
+                 "mkdir " + quote(absPath) + " as uid " + std::to_string(uid) + ": the child died");
+  }
+  const int err = WEXITSTATUS(status);
+  if (err != 0) {
+    return Error(err, "mkdir " + quote(absPath) + " as uid " + std::to_string(uid) + ":" +
+                          std::to_string(gid) + ": " + std::strerror(err));
+  }
+  return okStatus();
+}
+
 }  // namespace eci::sys

@@ -225,5 +225,51 @@ TEST(SysTest, StatMountNamesTheFuseSubtypeAsMountinfoDoes) {
   EXPECT_EQ(rec->mountPoint, dir);
 }
 
+// mkdirAllAs: what `mkdir -p` run by that user does, ownership and permission checks included.
+TEST(SysTest, MkdirAllAsMakesTheUsersDirectoriesOnly) {
+  char tmpl[] = "/tmp/eci-mkdiras-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string base = tmpl;
+  ASSERT_EQ(::chmod(base.c_str(), 0755), 0);  // root's, 0755: nobody else may create in it
+  const std::string open = base + "/open";
+  ASSERT_EQ(::mkdir(open.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(open.c_str(), 0777), 0);
+
+  // Made as 4242:4343 (umask 022), every new level theirs.
+  ASSERT_TRUE(mkdirAllAs(open + "/a//b/c", 4242, 4343, {}).ok());
+  for (const char* p : {"/a", "/a/b", "/a/b/c"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((open + p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, 4242u) << p;
+    EXPECT_EQ(st.st_gid, 4343u) << p;
+    EXPECT_EQ(st.st_mode & 07777, 0755u) << p;
+  }
+  // Existing levels are fine (also a symlink to a directory, as mkdir -p follows it).
+  ASSERT_EQ(::symlink((open + "/a").c_str(), (open + "/link").c_str()), 0);
+  EXPECT_TRUE(mkdirAllAs(open + "/link/b/d", 4242, 4343, {}).ok());
+  EXPECT_TRUE(std::filesystem::is_directory(open + "/a/b/d"));
+
+  // Where that user may not write: EACCES and nothing made (root could have).
+  auto denied = mkdirAllAs(base + "/x/y", 4242, 4343, {});
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.error().code(), EACCES);
+  EXPECT_FALSE(std::filesystem::exists(base + "/x"));
+  // Supplementary groups count: a group-writable directory of group 4444.
+  const std::string grp = base + "/grp";
+  ASSERT_EQ(::mkdir(grp.c_str(), 0775), 0);
+  ASSERT_EQ(::chown(grp.c_str(), 0, 4444), 0);
+  ASSERT_EQ(::chmod(grp.c_str(), 0775), 0);
+  EXPECT_FALSE(mkdirAllAs(grp + "/n", 4242, 4343, {}).ok());
+  EXPECT_TRUE(mkdirAllAs(grp + "/n", 4242, 4343, {4444}).ok());
+
+  // A component that is a file; a relative path.
+  std::ofstream(open + "/file") << "x";
+  EXPECT_FALSE(mkdirAllAs(open + "/file/sub", 4242, 4343, {}).ok());
+  auto rel = mkdirAllAs("relative/path", 4242, 4343, {});
+  ASSERT_FALSE(rel.ok());
+  EXPECT_EQ(rel.error().code(), EINVAL);
+  std::filesystem::remove_all(base);
+}
+
 }  // namespace
 }  // namespace eci::sys

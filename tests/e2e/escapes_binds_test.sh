@@ -280,6 +280,45 @@ t_ok "docker cp into a named volume, as a developer: works" as_dev docker cp "$W
 t_eq "  ... and back out" "pwn" "$(as_dev docker cp "$id:/v/pwn" - 2>/dev/null | tar -xO 2>/dev/null)"
 docker rm -f "$id" >/dev/null
 
+# A missing -v source: dockerd would create it at start as host root (a developer could make
+# root-owned directories where they may not write, which their container root then cannot use).
+# Through the guard it is made as the developer, or refused where they could not make it; root's
+# requests stay dockerd's. With and without --privileged, at create and again at start.
+for priv in "" "--privileged"; do
+  tag="missing -v source, as a developer${priv:+ (privileged)}"
+  rm -rf "$share/newdir$priv" "$share/rootdir/new$priv"
+  # shellcheck disable=SC2086
+  out=$(as_dev docker run --rm $priv -v "$share/newdir$priv/sub:/d" busybox sh -c \
+    'echo made > /d/f && echo RAN' 2>&1)
+  t_contains "$tag: the container ran" "RAN" "$out"
+  t_eq "$tag: the new directories are the developer's" "$CU:$CG $CU:$CG" \
+    "$(stat -c %u:%g "$share/newdir$priv" "$share/newdir$priv/sub" 2>&1 | xargs)"
+  t_eq "$tag: and so is the file the container wrote" "$CU:$CG" \
+    "$(stat -c %u:%g "$share/newdir$priv/sub/f" 2>&1)"
+  # shellcheck disable=SC2086
+  out=$(as_dev docker run --rm $priv -v "$share/rootdir/new$priv/x:/d" busybox echo RAN 2>&1)
+  t_contains "$tag, in root's 0755 directory: refused" "cannot be created as uid $CU" "$out"
+  t_not_contains "  ... the container never ran" "RAN" "$out"
+  t_ok "  ... and nothing was made there" test ! -e "$share/rootdir/new$priv"
+done
+# Made again at start if it went away after create, still as the developer.
+id=$(as_dev docker create -v "$share/again/d:/d" busybox sh -c 'echo RAN')
+rm -rf "$share/again"
+t_contains "a bind source removed after create: the start runs" "RAN" \
+  "$(as_dev docker start -a "$id" 2>&1)"
+t_eq "  ... and the directory it needed is the developer's" "$CU:$CG" \
+  "$(stat -c %u:%g "$share/again/d" 2>&1)"
+docker rm -f "$id" >/dev/null
+rm -rf "$share/again"
+# --mount without CreateMountpoint keeps dockerd's answer; root keeps dockerd's behaviour.
+out=$(as_dev docker run --rm --mount "type=bind,src=$share/nomount,dst=/d" busybox true 2>&1)
+t_contains "--mount of a missing source: dockerd's own error" "does not exist" "$out"
+t_ok "  ... nothing made" test ! -e "$share/nomount"
+rm -rf "$share/rootmade"
+DOCKER_HOST="$GUARD_HOST" docker run --rm -v "$share/rootmade:/d" busybox true >/dev/null 2>&1
+t_eq "control: a missing -v source of root's request is made by dockerd, as root" "0:0" \
+  "$(stat -c %u:%g "$share/rootmade" 2>&1)"
+
 # dockerd copies the image's files at a volume's mount point into the volume when it is empty, as
 # host root with owners and modes kept: into a volume that binds a host directory that planted a
 # setuid-root copy on the host. Through the guard such mounts get nocopy (as a bind never copies):

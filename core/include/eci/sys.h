@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "eci/error.h"
 #include "eci/unique_fd.h"
@@ -77,6 +78,14 @@ struct NsId {
 std::optional<NsId> nsIdOfFd(int fd);
 // `path` relative to `dirfd` (AT_FDCWD for absolute paths), following links as stat() does.
 std::optional<NsId> nsIdAt(int dirfd, const std::string& path);
+
+// `mkdir -p path` exactly as the user uid:gid with supplementary `groups` would run it: a forked
+// child drops every id to theirs (setgroups, setresgid, setresuid) before the first mkdir, so
+// each permission check, symlink followed and owner of what is made is that user's. New
+// directories get `mode` (umask 022). The caller must be root (CAP_SETUID/CAP_SETGID). Fails
+// with the first mkdir's errno (EEXIST only when a component exists and is not a directory).
+Status mkdirAllAs(const std::string& absPath, uid_t uid, gid_t gid,
+                  const std::vector<gid_t>& groups, mode_t mode = 0755);
 
 // Feature probes (cached after the first call).
 bool probeIdmappedMounts();  // open_tree + mount_setattr(MOUNT_ATTR_IDMAP) on a tmpfs

@@ -699,6 +699,39 @@ TEST_F(Guard, OrdinaryBuildsPass) {
   }
 }
 
+// ---- bind sources dockerd would create as root ----
+
+TEST_F(Guard, MissingBindSourcesAreListedForTheCallerToCreate) {
+  // -v binds and --mount with CreateMountpoint: dockerd creates a missing source at start.
+  auto d = create(
+      R"({"Image":"alpine","HostConfig":{"Binds":["/home/dev/new/dir/:/a","/home/dev/src:/b","/tmp/../tmp/x:/c:ro"],
+          "Mounts":[{"Type":"bind","Source":"/home/dev/made","Target":"/d","BindOptions":{"CreateMountpoint":true}},
+                    {"Type":"bind","Source":"/home/dev/absent","Target":"/e"}]}})",
+      policy());
+  EXPECT_EQ(d.verdict, Verdict::kAllow);
+  EXPECT_EQ(d.missingBindSources,
+            (std::vector<std::string>{"/home/dev/new/dir", "/tmp/x", "/home/dev/made"}));
+  // Existing sources, volumes and tmpfs ask for nothing.
+  d = create(createBody(R"({"Binds":["/home/dev/src:/b","vol:/v"]})", "alpine"), policy());
+  EXPECT_TRUE(d.missingBindSources.empty());
+  // A malformed BindOptions is dockerd's 400.
+  d = create(
+      R"({"Image":"a","HostConfig":{"Mounts":[{"Type":"bind","Source":"/x","Target":"/x","BindOptions":{"CreateMountpoint":"yes"}}]}})",
+      policy());
+  EXPECT_EQ(d.status, 400);
+}
+
+TEST_F(Guard, StartListsABindSourceThatWentAway) {
+  ContainerFacts ct;
+  ct.id = "c1";
+  ct.image = kId2;
+  ct.mounts = {{"bind", "/home/dev/gone", "", ""}, {"bind", "/home/dev/src", "", ""}};
+  engine.containers["c1"] = ct;
+  auto d = run(request("POST", "/v1.41/containers/c1/start"), policy(), engine, fs);
+  EXPECT_EQ(d.verdict, Verdict::kAllow);
+  EXPECT_EQ(d.missingBindSources, (std::vector<std::string>{"/home/dev/gone"}));
+}
+
 // ---- logging drivers ----
 
 TEST_F(Guard, LogAddressesNamingHostUnixSocketsAreRefused) {

@@ -1,15 +1,19 @@
 // The decision bridge (gate.h): facts in, decide() out, effects applied.
 #include "gate.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/random.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "eci/apiproxy/real_host_fs.h"
 #include "eci/apiproxy/request.h"
 #include "eci/apiproxy/routes.h"
 #include "eci/ipc.h"
 #include "eci/log.h"
+#include "eci/sys.h"
 #include "engine_tcp.h"
 
 namespace eci::apiproxy {
@@ -75,6 +79,51 @@ std::optional<std::string> routeVar(const Request& req, std::string_view method,
   if (!m.spec || m.vars.empty()) return std::nullopt;
   if (m.spec->method != method || m.spec->pattern != pattern) return std::nullopt;
   return m.vars[0];
+}
+
+// The supplementary groups of `uid` from the user database (none for a uid without an entry):
+// never more than a client of that uid can hold, possibly fewer (fail closed).
+std::vector<gid_t> groupsOf(uid_t uid, gid_t gid) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return {};
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  if (::getgrouplist(pw.pw_name, gid, groups.data(), &n) < 0) {
+    groups.resize(static_cast<size_t>(n));
+    if (::getgrouplist(pw.pw_name, gid, groups.data(), &n) < 0) return {};
+  }
+  groups.resize(static_cast<size_t>(n));
+  return groups;
+}
+
+// dockerd creates a missing bind source at start, as host root: a developer could make
+// root-owned directories wherever the allowlist lets them bind, also where they may not write
+// (another user's home, a root-owned share), and their container root could then not write into
+// it. The guard makes each one first as the person it acts for, as `mkdir -p` run by them would;
+// what they could not make themselves is refused. Root's requests are left to dockerd (the same
+// result). A symlink swapped into the path later gains nothing: eci-runc checks the source again.
+std::optional<Refusal> createBindSourcesAs(const std::vector<std::string>& paths, uid_t uid,
+                                           gid_t gid) {
+  if (paths.empty() || uid == 0) return std::nullopt;
+  if (uid == static_cast<uid_t>(-1)) {
+    return Refusal{403,
+                   "enhanced container isolation: bind source \"" + paths[0] +
+                       "\" does not exist and the guard cannot tell who is asking to create it"};
+  }
+  const std::vector<gid_t> groups = groupsOf(uid, gid);
+  for (const auto& p : paths) {
+    if (auto st = sys::mkdirAllAs(p, uid, gid, groups); !st.ok()) {
+      LOG_WARN("bind source %s not created as uid %u: %s", p.c_str(), uid,
+               st.error().str().c_str());
+      return Refusal{403, "enhanced container isolation: bind source \"" + p +
+                              "\" does not exist and cannot be created as uid " +
+                              std::to_string(uid) + " (" + std::strerror(st.error().code()) +
+                              "); the engine would create it as root. Create it yourself first"};
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -284,6 +333,13 @@ Outcome Gate::decide(Exchange& ex) {
       break;
     case Verdict::kAllow:
       break;
+  }
+
+  if (auto r = createBindSourcesAs(d.missingBindSources, recordUid, recordGid)) {
+    LOG_WARN("refused %s %s from %s: rule=bind-source-create reason=%s", req.method.c_str(),
+             req.target.c_str(), who.c_str(), r->message.c_str());
+    v.refusal = std::move(*r);
+    return v;
   }
 
   std::shared_ptr<Listener> granted;

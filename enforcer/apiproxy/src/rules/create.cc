@@ -159,6 +159,13 @@ Status readMountArray(json* arr, std::vector<MountReq>& out) {
     r.source = source;
     if (type == "bind") {
       r.kind = MountReq::Kind::kBind;
+      if (const json* bo = goField(m, "BindOptions"); bo != nullptr && !bo->is_null()) {
+        if (!bo->is_object()) return typeError("Mounts[].BindOptions", "an object");
+        if (const json* cm = goField(*bo, "CreateMountpoint"); cm != nullptr && !cm->is_null()) {
+          if (!cm->is_boolean()) return typeError("BindOptions.CreateMountpoint", "a boolean");
+          r.createMountpoint = cm->get<bool>();
+        }
+      }
     } else if (type == "volume") {
       r.kind = MountReq::Kind::kVolume;
       if (const json* vo = goField(m, "VolumeOptions"); vo != nullptr && !vo->is_null()) {

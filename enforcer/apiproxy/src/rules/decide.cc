@@ -284,6 +284,13 @@ bool addNoCopy(MountReq& m) {
   return true;
 }
 
+// A bind source dockerd would create as host root (see Decision::missingBindSources).
+void noteMissingBindSource(const Ctx& c, Decision& d, const std::string& source) {
+  if (source.empty() || source.front() != '/') return;
+  const std::string clean = goPathClean(source);
+  if (!c.fs.stat(clean)) addUnique(d.missingBindSources, clean);
+}
+
 // Logging-driver options naming a host unix socket (syslog-address=unix://..., fluentd-address
 // =unix://...): dockerd would connect to it as root and write the container's output into it.
 // Empty: none.
@@ -389,6 +396,11 @@ Decision& decideCreate(const Ctx& c, Decision& d) {
       }
     }
   }
+  for (const auto& m : create.mounts) {
+    if (m.kind == MountReq::Kind::kBind && (m.inBinds || m.createMountpoint)) {
+      noteMissingBindSource(c, d, m.source);
+    }
+  }
   bool noCopyAdded = false;
   for (auto& m : create.mounts) {
     if (m.kind != MountReq::Kind::kVolume || !mountShowsHostFiles(c, m)) continue;
@@ -445,6 +457,10 @@ Decision& decideStart(const Ctx& c, Decision& d, const RouteMatch& m, bool isSta
     d.verdict = Verdict::kNeedFacts;
     d.need = std::move(s.need);
     return d;
+  }
+  // A bind whose source went away since create: dockerd would make it again at start, as root.
+  for (const auto& mnt : ct.mounts) {
+    if (mnt.type == "bind") noteMissingBindSource(c, d, mnt.source);
   }
   if (s.hits.empty()) return allow(d);
   const std::string shown = messageImageName(ct.imageName.empty() ? ct.image : ct.imageName);

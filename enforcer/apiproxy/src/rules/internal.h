@@ -85,6 +85,7 @@ struct MountReq {
   // Where the entry lives, for the rewrite: (hostConfig object, "Binds"|"Mounts", index).
   nlohmann::json* owner = nullptr;
   bool inBinds = true;
+  bool createMountpoint = false;  // Mounts[].BindOptions.CreateMountpoint (Binds always create)
   size_t index = 0;
 };
 

@@ -188,6 +188,11 @@ struct Decision {
   std::string image;
   // Set for a create/start that passed: the caller identity the daemon records (contract 4).
   bool recordsCaller = false;
+  // kAllow/kRewrite of a create or start: bind sources (path-cleaned) that do not exist and that
+  // dockerd would create at start, as host root (`-v` binds, `--mount` with CreateMountpoint).
+  // The daemon creates them first as the person it acts for (mkdir -p with their ids) so they
+  // are that person's, and refuses if that person could not create them.
+  std::vector<std::string> missingBindSources;
 };
 
 constexpr size_t kMaxInspectedBody = 4u << 20;  // 4 MiB: larger inspected JSON -> 413
