@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <unordered_set>
+#include <vector>
 
 namespace eci::settings {
 namespace {
@@ -22,17 +24,14 @@ std::string printable(char c) {
 // nesting depth before calling it.
 class JsonParser {
  public:
-  // record: also note every value's and key's position by JSON Pointer. Building those maps is
-  // most of a large file's parse cost (a pointer string per value), and a valid file never asks
-  // for a position, so parseJson() parses without them and Document::locate() re-parses with
-  // them on the first question.
-  JsonParser(std::string_view s, Document& doc, bool record) : s_(s), doc_(doc), record_(record) {
-    // One position per value: a value follows each ',' (or is the first of its container).
-    if (record_) {
-      doc_.values_.reserve(static_cast<size_t>(std::count(s.begin(), s.end(), ',')) + 64);
-    } else {
-      doc_.bytes_ = std::string(s);
-    }
+  // Without `wanted` the parser builds the value tree and keeps a copy of the bytes (parseJson).
+  // With it, it builds nothing and only notes where the values and keys at the wanted JSON
+  // Pointers are (Document::positionsFor, on bytes already parsed, so valid): a file with
+  // findings pays one scan that allocates little, instead of a second full parse that kept a
+  // pointer string for every value.
+  JsonParser(std::string_view s, Document& doc, const std::unordered_set<std::string>* wanted)
+      : s_(s), doc_(doc), wanted_(wanted) {
+    if (wanted_ == nullptr) doc_.bytes_ = std::string(s);
   }
 
   // Returns false and sets error_ on the first problem.
@@ -76,7 +75,7 @@ class JsonParser {
 
   bool parseValue(json& out) {
     if (i_ >= s_.size()) return failEof("a value");
-    if (record_) doc_.values_.emplace(pointer_, pos());
+    if (wanted_ != nullptr && wanted_->count(pointer_) != 0) doc_.values_.emplace(pointer_, pos());
     switch (s_[i_]) {
       case '{':
         return parseObject(out);
@@ -125,7 +124,7 @@ class JsonParser {
       const Position keyPos = pos();
       std::string key;
       if (!parseString(key)) return false;
-      if (out.contains(key)) {
+      if (wanted_ == nullptr && out.contains(key)) {
         errorPos = keyPos;
         errorReason = "duplicate key \"" + key + "\" (readers disagree on which one wins)";
         return false;
@@ -135,11 +134,12 @@ class JsonParser {
       if (s_[i_] != ':') return fail("expected ':' after the key, got " + printable(s_[i_]));
       ++i_;
       skipWs();
-      if (record_) {
+      json scratch;
+      if (wanted_ != nullptr) {
         appendPointerToken(pointer_, key);
-        doc_.keys_.emplace(pointer_, keyPos);
+        if (wanted_->count(pointer_) != 0) doc_.keys_.emplace(pointer_, keyPos);
       }
-      json& slot = out[key];
+      json& slot = wanted_ != nullptr ? scratch : out[key];
       if (!parseValue(slot)) return false;
       pointer_.resize(base);
       skipWs();
@@ -167,12 +167,14 @@ class JsonParser {
     const size_t base = pointer_.size();
     for (size_t index = 0;; ++index) {
       skipWs();
-      if (record_) {
+      json scratch;
+      if (wanted_ != nullptr) {
         pointer_ += '/';
         pointer_ += std::to_string(index);
+      } else {
+        out.push_back(nullptr);
       }
-      out.push_back(nullptr);
-      if (!parseValue(out.back())) return false;
+      if (!parseValue(wanted_ != nullptr ? scratch : out.back())) return false;
       pointer_.resize(base);
       skipWs();
       if (i_ >= s_.size()) return failEof("',' or ']'");
@@ -390,7 +392,7 @@ class JsonParser {
   size_t i_ = 0;
   uint32_t line_ = 1;
   size_t lineStart_ = 0;
-  bool record_;
+  const std::unordered_set<std::string>* wanted_;
   std::string pointer_;
 };
 
@@ -459,7 +461,7 @@ ParseOutcome parseJson(std::string_view bytes, std::string_view fileLabel,
   if (!depthWithin(bytes, limits.maxDepth, deep)) {
     return refuse(deep, "nesting is deeper than " + std::to_string(limits.maxDepth) + " levels");
   }
-  JsonParser p(bytes, r.document, /*record=*/false);
+  JsonParser p(bytes, r.document, /*wanted=*/nullptr);
   if (!p.run()) {
     r.document = Document();
     return refuse(p.errorPos, "invalid JSON: " + p.errorReason);
@@ -468,31 +470,53 @@ ParseOutcome parseJson(std::string_view bytes, std::string_view fileLabel,
   return r;
 }
 
-void Document::locate() const {
-  if (located_) return;
-  located_ = true;
+std::vector<Position> Document::positionsFor(const std::vector<PositionQuery>& queries) const {
+  // Every query's pointer and its ancestors (the fallback for a member that is missing).
+  std::unordered_set<std::string> wanted;
+  for (const auto& q : queries) {
+    std::string p = q.pointer;
+    for (;;) {
+      if (!wanted.insert(p).second) break;  // its ancestors are in already
+      const auto slash = p.rfind('/');
+      if (slash == std::string::npos) break;
+      p.resize(slash);
+    }
+  }
   Document scratch;
-  JsonParser p(bytes_, scratch, /*record=*/true);
-  (void)p.run();  // the same bytes parsed before: cannot fail
-  values_ = std::move(scratch.values_);
-  keys_ = std::move(scratch.keys_);
+  JsonParser parser(bytes_, scratch, &wanted);
+  (void)parser.run();  // the same bytes parsed before: cannot fail
+  std::vector<Position> out;
+  out.reserve(queries.size());
+  for (const auto& q : queries) {
+    if (q.atKey) {
+      if (auto it = scratch.keys_.find(q.pointer); it != scratch.keys_.end()) {
+        out.push_back(it->second);
+        continue;
+      }
+    }
+    std::string p = q.pointer;
+    for (;;) {
+      if (auto it = scratch.values_.find(p); it != scratch.values_.end()) {
+        out.push_back(it->second);
+        break;
+      }
+      const auto slash = p.rfind('/');
+      if (slash == std::string::npos) {
+        out.push_back({1, 1});
+        break;
+      }
+      p.resize(slash);
+    }
+  }
+  return out;
 }
 
 Position Document::valuePosition(std::string_view pointer) const {
-  locate();
-  std::string p(pointer);
-  for (;;) {
-    if (auto it = values_.find(p); it != values_.end()) return it->second;
-    const auto slash = p.rfind('/');
-    if (slash == std::string::npos) return {1, 1};
-    p.resize(slash);
-  }
+  return positionsFor({{std::string(pointer), false}})[0];
 }
 
 Position Document::keyPosition(std::string_view pointer) const {
-  locate();
-  if (auto it = keys_.find(std::string(pointer)); it != keys_.end()) return it->second;
-  return valuePosition(pointer);
+  return positionsFor({{std::string(pointer), true}})[0];
 }
 
 std::string describeValue(const nlohmann::json& v) {

@@ -103,14 +103,27 @@ class Checker {
  public:
   Checker(Report& report, const Document& doc) : r_(report), doc_(doc) {}
 
+  // Positions are looked up for all findings at once, in resolvePositions(): one scan of the
+  // file, not one per finding.
   void add(Severity sev, const std::string& pointer, std::string reason, bool atKey = false) {
     Finding f;
     f.severity = sev;
     f.file = r_.file;
     f.pointer = pointer;
-    f.position = atKey ? doc_.keyPosition(pointer) : doc_.valuePosition(pointer);
     f.reason = std::move(reason);
+    pending_.push_back({r_.findings.size(), {pointer, atKey}});
     r_.findings.push_back(std::move(f));
+  }
+  void resolvePositions() {
+    if (pending_.empty()) return;
+    std::vector<Document::PositionQuery> queries;
+    queries.reserve(pending_.size());
+    for (const auto& p : pending_) queries.push_back(p.second);
+    const auto positions = doc_.positionsFor(queries);
+    for (size_t k = 0; k < pending_.size(); ++k) {
+      r_.findings[pending_[k].first].position = positions[k];
+    }
+    pending_.clear();
   }
   void error(const std::string& p, std::string why, bool atKey = false) {
     add(Severity::kError, p, std::move(why), atKey);
@@ -275,6 +288,7 @@ class Checker {
 
   Report& r_;
   const Document& doc_;
+  std::vector<std::pair<size_t, Document::PositionQuery>> pending_;  // (finding, where)
 };
 
 void Checker::images(const json& list, const std::string& ptr, bool eciOn, const json& root) {
@@ -300,7 +314,7 @@ void Checker::images(const json& list, const std::string& ptr, bool eciOn, const
            "\"*\" lets every image mount the Docker socket, which removes the protection the "
            "image list gives (Docker Desktop 4.36 or later)");
     }
-    parsed.push_back(*pat);
+    parsed.push_back(std::move(*pat));
   }
   if (everything && list.size() > 1) {
     warn(ptr, "the other entries are redundant next to \"*\"");
@@ -604,6 +618,7 @@ Report validateBytes(std::string bytes, std::string_view fileLabel, FileKind kin
   Checker c(r, doc);
   if (!doc.root().is_object()) {
     c.error("", "expected a JSON object at the top level, got " + describeValue(doc.root()));
+    c.resolvePositions();
     return r;
   }
   if (r.kind == FileKind::kUnknown) r.kind = detectKind(doc.root(), fileLabel);
@@ -611,6 +626,7 @@ Report validateBytes(std::string bytes, std::string_view fileLabel, FileKind kin
     c.error("",
             "cannot tell whether this is admin-settings.json or registry.json (it has neither "
             "\"configurationFileVersion\" nor \"allowedOrgs\"); name the kind explicitly");
+    c.resolvePositions();
     return r;
   }
   const CompiledSchema& cs = compiled(r.kind);
@@ -622,12 +638,13 @@ Report validateBytes(std::string bytes, std::string_view fileLabel, FileKind kin
   } else {
     c.registrySemantics();
   }
+  c.resolvePositions();
   std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
     if (a.position.line != b.position.line) return a.position.line < b.position.line;
     return a.position.column < b.position.column;
   });
   r.parsed = true;
-  r.root = doc.root();
+  r.root = parsed.document.takeRoot();  // the checks are done with it: no copy of the tree
   return r;
 }
 

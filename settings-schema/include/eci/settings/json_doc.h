@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "eci/settings/finding.h"
 
@@ -27,21 +28,27 @@ class Document {
   const nlohmann::json& root() const { return root_; }
 
   // Where the value at `pointer` starts. Falls back to the closest ancestor that has a position
-  // (e.g. for a member that is missing), and to 1:1 for the root. The first call builds the
-  // position maps (a second parse of the bytes): a valid file never pays for them. Not
-  // thread-safe (the maps are built lazily).
+  // (e.g. for a member that is missing), and to 1:1 for the root. Each call scans the bytes
+  // once: a valid file never pays for positions; a report asks for all of its at once below.
   Position valuePosition(std::string_view pointer) const;
   // Where the key of the object member at `pointer` starts; the value's position otherwise.
   Position keyPosition(std::string_view pointer) const;
+  struct PositionQuery {
+    std::string pointer;
+    bool atKey = false;
+  };
+  // The positions of many pointers (as above, in order) from one scan of the bytes.
+  std::vector<Position> positionsFor(const std::vector<PositionQuery>& queries) const;
+  // The parsed tree, moved out (the document keeps its bytes for positions).
+  nlohmann::json takeRoot() { return std::move(root_); }
 
  private:
   friend class JsonParser;
-  void locate() const;
   nlohmann::json root_;
-  std::string bytes_;  // what was parsed, for locate()
-  mutable bool located_ = false;
-  mutable std::unordered_map<std::string, Position> values_;
-  mutable std::unordered_map<std::string, Position> keys_;
+  std::string bytes_;  // what was parsed, for positionsFor()
+  // Filled only in positionsFor()'s scratch document.
+  std::unordered_map<std::string, Position> values_;
+  std::unordered_map<std::string, Position> keys_;
 };
 
 struct ParseOutcome {
