@@ -302,25 +302,51 @@ err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 true 2>&1)
 t_contains "next create after the push is refused" "docker socket mount denied" "$err"
 
 # No TCP without TLS while ECI is on: an "engine" (a stand-in process holding the upstream socket
-# and a plain TCP listener) behind a second guard gets every request refused with 503.
-python3 - "$W/fake-up.sock" <<'PYEOF' &
-import socket, sys, time
+# and TCP listeners) behind a second guard. A listener that answers the Engine API in plain HTTP
+# gets every request refused with 503; one that speaks something else (swarm mode's mutual-TLS
+# cluster port, its gossip port) does not: counting those made `docker swarm init` brick the
+# guard.
+fake_engine() {  # UPSTREAM-SOCKET HTTP(1|0)
+  python3 - "$1" "$2" <<'PYEOF' &
+import socket, sys, threading, time
 u = socket.socket(socket.AF_UNIX); u.bind(sys.argv[1]); u.listen(8)
-t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen(1)
+def serve(t, http):
+    while True:
+        c, _ = t.accept()
+        if http:
+            c.recv(4096)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+        c.close()
+other = socket.socket(); other.bind(("127.0.0.1", 0)); other.listen(4)
+threading.Thread(target=serve, args=(other, False), daemon=True).start()
+if sys.argv[2] == "1":
+    api = socket.socket(); api.bind(("127.0.0.1", 0)); api.listen(4)
+    threading.Thread(target=serve, args=(api, True), daemon=True).start()
 time.sleep(60)
 PYEOF
-fakepid=$!
-_eci_wait_for 10 test -S "$W/fake-up.sock"
-"$ECI_APIPROXYD_BIN" --listen "$W/g2.sock" --socket-group 0 --upstream "$W/fake-up.sock" \
-  --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g2-sockets" >"$W/g2.log" 2>&1 &
-g2pid=$!
-_eci_wait_for 10 test -S "$W/g2.sock"
-out=$(curl -s --unix-socket "$W/g2.sock" http://d/v1.41/containers/json -w ' %{http_code}')
-t_contains "engine on TCP without TLS: 503" " 503" "$out"
-t_contains "  ... with the reason" "listens on TCP without TLS" "$out"
-t_contains "  ... reported in the guard log" "listens on TCP without TLS" "$(cat "$W/g2.log")"
-kill "$g2pid" "$fakepid" 2>/dev/null
-wait "$g2pid" "$fakepid" 2>/dev/null
+}
+for http in 1 0; do
+  rm -rf "$W/fake-up.sock" "$W/g2.sock" "$W/g2-sockets"
+  fake_engine "$W/fake-up.sock" "$http"
+  fakepid=$!
+  _eci_wait_for 10 test -S "$W/fake-up.sock"
+  "$ECI_APIPROXYD_BIN" --listen "$W/g2.sock" --socket-group 0 --upstream "$W/fake-up.sock" \
+    --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g2-sockets" >"$W/g2.log" 2>&1 &
+  g2pid=$!
+  _eci_wait_for 10 test -S "$W/g2.sock"
+  out=$(curl -s -m 5 --unix-socket "$W/g2.sock" http://d/v1.41/containers/json -w ' %{http_code}')
+  if [[ $http == 1 ]]; then
+    t_contains "engine on TCP without TLS: 503" " 503" "$out"
+    t_contains "  ... with the reason" "listens on TCP port" "$out"
+    t_contains "  ... reported in the guard log" "without TLS" "$(cat "$W/g2.log")"
+  else
+    t_not_contains "a TCP listener that is not the Engine API (swarm-like): not refused" \
+      "without TLS" "$out"
+    t_not_contains "  ... nothing about it in the guard log" "without TLS" "$(cat "$W/g2.log")"
+  fi
+  kill "$g2pid" "$fakepid" 2>/dev/null
+  wait "$g2pid" "$fakepid" 2>/dev/null
+done
 
 # Fail closed when the caller cannot be recorded: without a caller record eci-runc would map host
 # binds as the container's root, so a create whose setCaller fails (eci-enforcerd down) is refused

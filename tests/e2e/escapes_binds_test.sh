@@ -319,6 +319,43 @@ DOCKER_HOST="$GUARD_HOST" docker run --rm -v "$share/rootmade:/d" busybox true >
 t_eq "control: a missing -v source of root's request is made by dockerd, as root" "0:0" \
   "$(stat -c %u:%g "$share/rootmade" 2>&1)"
 
+# Swarm services: dockerd makes their task containers itself, past the guard, so none has a caller
+# record and eci-runc maps its host files as the container's root (0 on disk). The control (root's
+# service) shows what a developer would get; a developer's service with host files is refused.
+DOCKER_HOST="$GUARD_HOST" timeout 60 docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1
+t_eq "swarm initialised (through the guard, as root)" "active" \
+  "$(DOCKER_HOST="$GUARD_HOST" docker info -f '{{.Swarm.LocalNodeState}}' 2>&1)"
+mkdir -p "$share/svc" && chmod 0777 "$share/svc"
+DOCKER_HOST="$GUARD_HOST" timeout 60 docker service create --detach --name eci-svc-root \
+  --restart-condition none --mount "type=bind,src=$share/svc,dst=/c" busybox \
+  sh -c 'echo x > /c/root-task; sleep 2' >/dev/null 2>&1
+_eci_wait_for 60 test -e "$share/svc/root-task"
+t_eq "control: root's service task writes host files as root (no caller record)" "0:0" \
+  "$(stat -c %u:%g "$share/svc/root-task" 2>&1)"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker volume create -o type=none -o o=bind \
+  -o device="$share/svc" svc-hostvol >/dev/null
+for mnt in "type=bind,src=$share/svc,dst=/c" "type=bind,src=$share/svc,dst=/c,readonly" \
+  "type=volume,src=svc-hostvol,dst=/c" \
+  "type=volume,src=svc-new,dst=/c,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=$share/svc"; do
+  out=$(as_dev timeout 60 docker service create --detach --name eci-svc-dev \
+    --restart-condition none --mount "$mnt" busybox sh -c 'echo x > /c/dev-task' 2>&1)
+  t_contains "a developer's service with host files is refused: ${mnt%%,dst=*}" \
+    "swarm services cannot mount host files" "$out"
+done
+sleep 2
+t_eq "  ... no such service exists" "" \
+  "$(DOCKER_HOST="$GUARD_HOST" docker service ls -q --filter name=eci-svc-dev 2>&1)"
+t_ok "  ... and no task wrote into the host directory" test ! -e "$share/svc/dev-task"
+out=$(as_dev timeout 60 docker service create --detach --name eci-svc-plain \
+  --restart-condition none --mount type=volume,src=svc-plain,dst=/v busybox true 2>&1)
+t_not_contains "a developer's service with a plain named volume is allowed" "isolation" "$out"
+for svc in eci-svc-root eci-svc-plain; do
+  DOCKER_HOST="$GUARD_HOST" docker service rm "$svc" >/dev/null 2>&1
+done
+DOCKER_HOST="$GUARD_HOST" docker swarm leave --force >/dev/null 2>&1
+_eci_wait_for 30 sh -c '[ -z "$(DOCKER_HOST=unix://'"$ECI_DOCKERD_SOCK"' docker ps -aq --filter label=com.docker.swarm.service.name)" ]'
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker volume rm -f svc-hostvol svc-plain >/dev/null 2>&1
+
 # dockerd copies the image's files at a volume's mount point into the volume when it is empty, as
 # host root with owners and modes kept: into a volume that binds a host directory that planted a
 # setuid-root copy on the host. Through the guard such mounts get nocopy (as a bind never copies):

@@ -800,6 +800,47 @@ TEST_F(Guard, PluginInstallIsRefusedWhileEciIsOn) {
   EXPECT_EQ(run(request("GET", "/plugins"), policy(), engine, fs).verdict, Verdict::kAllow);
 }
 
+TEST_F(Guard, ServicesGetHostFilesOnlyFromRoot) {
+  // Task containers are made by dockerd without a caller record: root's access to host files.
+  VolumeFacts hostVol{
+      "hostvol", "local", {{"type", "none"}, {"o", "bind"}, {"device", "/home/dev"}}};
+  VolumeFacts plainVol{"plain", "local", {}};
+  engine.volumes["hostvol"] = hostVol;
+  engine.volumes["plain"] = plainVol;
+  Caller dev;
+  dev.uid = 4242;
+  dev.gid = 4343;
+  Caller root;
+  root.uid = 0;
+  root.gid = 0;
+  const std::string pre = R"({"TaskTemplate":{"ContainerSpec":{"Image":"alpine","Mounts":[)";
+  for (
+      const std::string& m :
+      {std::string(R"({"Type":"bind","Source":"/home/dev","Target":"/s"})"),
+       std::string(R"({"Type":"volume","Source":"hostvol","Target":"/s"})"),
+       std::string(
+           R"({"Type":"volume","Source":"new","Target":"/s","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"none","o":"bind","device":"/home/dev"}}}})"),
+       std::string(
+           R"({"Type":"volume","Source":"p","Target":"/s","VolumeOptions":{"DriverConfig":{"Name":"sshfs"}}})")}) {
+    for (const char* t : {"/v1.41/services/create", "/v1.41/services/x/update?version=2"}) {
+      auto d = run(request("POST", t, pre + m + "]}}}"), policy(), engine, fs, dev);
+      EXPECT_EQ(d.rule, "service-host-files") << m;
+      EXPECT_EQ(d.status, 403) << m;
+      EXPECT_EQ(run(request("POST", t, pre + m + "]}}}"), policy(), engine, fs, root).verdict,
+                Verdict::kAllow)
+          << m;
+    }
+  }
+  // Plain named volumes, tmpfs and no mounts pass for anyone.
+  for (const std::string& m : {std::string(R"({"Type":"volume","Source":"plain","Target":"/v"})"),
+                               std::string(R"({"Type":"volume","Source":"absent","Target":"/v"})"),
+                               std::string(R"({"Type":"tmpfs","Target":"/t"})")}) {
+    auto d =
+        run(request("POST", "/v1.41/services/create", pre + m + "]}}}"), policy(), engine, fs, dev);
+    EXPECT_EQ(d.verdict, Verdict::kAllow) << m;
+  }
+}
+
 TEST_F(Guard, ServiceSocketMountsAreRefused) {
   auto d = run(
       request(
@@ -811,7 +852,7 @@ TEST_F(Guard, ServiceSocketMountsAreRefused) {
       request(
           "POST", "/v1.41/services/create",
           R"({"TaskTemplate":{"ContainerSpec":{"Image":"alpine","Mounts":[{"Type":"bind","Source":"/home/dev","Target":"/s"}]}}})"),
-      policy(), engine, fs);
+      policy(), engine, fs, Caller{0, 0, 1, false, {}, {}, {}});  // root's (see below)
   EXPECT_EQ(d.verdict, Verdict::kAllow);
 }
 

@@ -621,6 +621,45 @@ Decision& decideService(const Ctx& c, Decision& d) {
                       describeReach(s.hits[0]) + ")",
                   "service-socket");
   }
+  // dockerd makes a service's task containers itself, past the guard: none of them has a caller
+  // record, so eci-runc maps their host files as the container's root (0 on disk), which is
+  // root's access to them (another user's home, root's 0600 files). Only root may give a service
+  // host files: a bind, a local volume whose options bind a host path or device (given now or
+  // when the volume was made), or a plugin's volume (contents unknown).
+  if (c.caller.uid != 0) {
+    Need need;
+    for (const auto& m : svc->mounts) {
+      std::string what;
+      if (m.kind == MountReq::Kind::kBind) {
+        what = "\"" + m.source + "\"";
+      } else if (m.kind == MountReq::Kind::kVolume) {
+        if (!isLocalDriver(m.driver)) {
+          what = "a volume of driver \"" + m.driver + "\"";
+        } else if (optionsShowHostFiles(m.driverOpts)) {
+          what = "a volume whose options bind a host path";
+        } else if (!m.source.empty()) {
+          auto it = c.facts.volumes.find(m.source);
+          if (it == c.facts.volumes.end()) {
+            addUnique(need.volumes, m.source);
+          } else if (it->second && volumeShowsHostFiles(*it->second)) {
+            what = "volume \"" + m.source + "\", which shows host files";
+          }
+        }
+      }
+      if (!what.empty()) {
+        return refuse(d, 403,
+                      std::string(kPrefix) + "swarm services cannot mount host files (" + what +
+                          ") for you: the engine creates their containers itself, as root, not "
+                          "as you; use docker run or docker compose",
+                      "service-host-files");
+      }
+    }
+    if (!need.empty()) {
+      d.verdict = Verdict::kNeedFacts;
+      d.need = std::move(need);
+      return d;
+    }
+  }
   return allow(d);
 }
 
