@@ -6,7 +6,7 @@
 # start (systemd's timestamps and the journal), `docker run` and `--runtime=runc` remapped,
 # `eci-admin status` wiring, a pushed policy's serial kept across the reboot, an upgrade while a
 # container runs (engine not restarted, container keeps its range), stopping eci stops the engine
-# and `docker run` fails when eci cannot start.
+# and `docker run` fails when eci cannot start; a purge gives the engine back as plain Docker.
 #
 #   boot_test.sh DEB|PACKAGES_DIR BUILD_DIR CACHE_DIR
 # Exit 77 (CTest: skipped, NOT passed) with the exact reason when this machine cannot boot it.

@@ -6,7 +6,11 @@
 #     is eci-runc, and eci-runc reaches the real one; `eci-admin status` says so;
 #   - daemon.json merged with the admin's keys (every one kept), reinstall idempotent;
 #   - remove: runc back, eci's daemon.json key kept; purge: daemon.json exactly the admin's again;
-#   - no daemon.json before -> none after purge; units enabled (deb-systemd-helper) and gone.
+#   - no daemon.json before -> none after purge; units enabled (deb-systemd-helper) and gone;
+#   - upgrade and downgrade (the package repacked under a higher and a lower version) keep the
+#     wiring; a purge after the downgrade restores runc and daemon.json;
+#   - installers/install.sh --root: the same files and wiring without the package, idempotent,
+#     and --uninstall undoes it exactly.
 #
 #   deb_install_test.sh DEB|PACKAGES_DIR BUILD_DIR CACHE_DIR
 # Exit 77 (CTest: skipped) with the reason when the Debian root cannot be built here.
@@ -116,5 +120,70 @@ t_ok "dpkg -i eci (admin set live-restore false)" in_root dpkg -i /tmp/eci.deb
 t_eq "the admin's live-restore=false wins" "false" "$(jq '."live-restore"' "$R/etc/docker/daemon.json")"
 t_ok "dpkg -P eci" in_root dpkg -P eci
 t_eq "purge keeps the admin's value" '{"live-restore":false}' "$(jq -c . "$R/etc/docker/daemon.json")"
-t_eq "runc is Debian's at the end" "$runc_sum" "$(sha256sum <"$R/usr/sbin/runc")"
+t_eq "runc is Debian's after the purges" "$runc_sum" "$(sha256sum <"$R/usr/sbin/runc")"
+
+# The wiring every installed state must show (package upgraded, downgraded, or install.sh).
+check_wired() {  # LABEL
+  t_eq "$1: runc diverted to runc.distrib" "/usr/sbin/runc.distrib" \
+    "$(in_root dpkg-divert --truename /usr/sbin/runc)"
+  t_eq "$1: one diversion of runc" "1" "$(in_root dpkg-divert --list | grep -c '/usr/sbin/runc ')"
+  t_eq "$1: Debian's runc unchanged as runc.distrib" "$runc_sum" \
+    "$(sha256sum <"$R/usr/sbin/runc.distrib" 2>&1)"
+  t_eq "$1: /usr/sbin/runc -> eci-runc" "/usr/bin/eci-runc" "$(in_root readlink -f /usr/sbin/runc)"
+  t_eq "$1: daemon.json: every admin key kept, eci's live-restore added" \
+    "$(jq -S '. + {"live-restore": true}' <<<"$admin")" "$(jq -S . "$R/etc/docker/daemon.json")"
+  for u in eci-enforcerd eci-apiproxyd; do
+    t_ok "$1: $u enabled" test -L "$R/etc/systemd/system/multi-user.target.wants/$u.service"
+  done
+  t_contains "$1: eci-admin status sees the diversion" "ok       /usr/sbin/runc is eci-runc" \
+    "$(in_root eci-admin status 2>&1)"
+}
+
+# --- upgrade and downgrade: the same package under a higher and a lower version -------------------
+ver=$(dpkg-deb -f "$deb" Version)
+repack() {  # VERSION OUT
+  rm -rf "$W/repack"
+  dpkg-deb -R "$deb" "$W/repack" &&
+    sed -i "s/^Version: .*/Version: $1/" "$W/repack/DEBIAN/control" &&
+    dpkg-deb -b "$W/repack" "$2" >/dev/null
+}
+t_ok "package repacked as $ver+up1" repack "$ver+up1" "$R/tmp/eci-newer.deb"
+t_ok "package repacked as ${ver}~down1" repack "${ver}~down1" "$R/tmp/eci-older.deb"
+printf '%s\n' "$admin" >"$R/etc/docker/daemon.json"
+t_ok "dpkg -i eci $ver" in_root dpkg -i /tmp/eci.deb
+t_ok "upgrade: dpkg -i eci $ver+up1" in_root dpkg -i /tmp/eci-newer.deb
+t_eq "upgrade: the newer version is installed" "$ver+up1" "$(in_root dpkg-query -W -f '${Version}' eci)"
+check_wired "upgrade"
+t_ok "downgrade: dpkg -i eci ${ver}~down1" in_root dpkg -i /tmp/eci-older.deb
+t_eq "downgrade: the older version is installed" "${ver}~down1" \
+  "$(in_root dpkg-query -W -f '${Version}' eci)"
+check_wired "downgrade"
+t_ok "purge after the downgrade" in_root dpkg -P eci
+t_eq "  ... runc is Debian's again" "$runc_sum" "$(sha256sum <"$R/usr/sbin/runc")"
+t_eq "  ... daemon.json is the admin's again" "$(jq -S . <<<"$admin")" \
+  "$(jq -S . "$R/etc/docker/daemon.json")"
+
+# --- install.sh --root: the same layout and wiring without the package --------------------------
+install_sh=$here/../../installers/install.sh
+printf '%s\n' "$admin" >"$R/etc/docker/daemon.json"
+t_ok "install.sh --root (into the Debian root)" bash "$install_sh" --build-dir "$build" --root "$R"
+missing=""
+for f in $want; do [[ -e $R$f || -L $R$f ]] || missing+=" $f"; done
+t_eq "install.sh: every file cmake --install names is in place" "" "$missing"
+check_wired "install.sh"
+t_ok "install.sh again (idempotent)" bash "$install_sh" --build-dir "$build" --root "$R"
+check_wired "install.sh twice"
+t_ok "install.sh --uninstall --root" bash "$install_sh" --uninstall --build-dir "$build" --root "$R"
+t_eq "uninstall: no diversion" "" "$(in_root dpkg-divert --list '/usr/sbin/runc')"
+t_eq "uninstall: /usr/sbin/runc is Debian's again" "$runc_sum" "$(sha256sum <"$R/usr/sbin/runc" 2>&1)"
+left=""
+for f in $want; do
+  [[ $f == /usr/sbin/runc ]] && continue  # Debian's is back at that path
+  [[ -e $R$f || -L $R$f ]] && left+=" $f"
+done
+t_eq "uninstall: none of eci's files left" "" "$left"
+t_eq "uninstall: daemon.json is the admin's again" "$(jq -S . <<<"$admin")" \
+  "$(jq -S . "$R/etc/docker/daemon.json")"
+t_fails "uninstall: eci-enforcerd no longer enabled" \
+  test -e "$R/etc/systemd/system/multi-user.target.wants/eci-enforcerd.service"
 t_summary

@@ -114,5 +114,19 @@ if out=$(timeout 60 docker run --rm busybox cat /proc/self/uid_map 2>&1); then
   no "eci unable to start: docker run fails" "it ran: $out"
 else ok "eci unable to start: docker run fails (${out:0:120})"; fi
 eq "eci unable to start: dockerd not running" inactive "$(systemctl is-active docker.service)"
+
+# Purge: the engine works again, as plain Docker (runc back, drop-ins gone, daemon.json restored).
+systemctl unmask --runtime eci-enforcerd.service >/dev/null 2>&1
+check "purge: dpkg -P eci" dpkg -P eci
+eq "purge: /usr/sbin/runc is Debian's again" "" "$(dpkg-divert --list /usr/sbin/runc)"
+systemctl start containerd.service docker.service
+for _ in $(seq 60); do [[ $(systemctl is-active docker.service) == active ]] && break; sleep 1; done
+eq "purge: dockerd runs without eci" active "$(systemctl is-active docker.service)"
+if [[ $(systemctl is-active docker.service) != active ]]; then
+  { systemctl status docker.socket --no-pager; ls -la /run/docker.sock /run/eci; journalctl -b -u docker.socket -o cat -n 20 --no-pager; } 2>&1 | sed 's/^/    socket: /' >>"$log"
+  journalctl -b -u docker.service -u containerd.service -o cat -n 40 --no-pager 2>&1 |
+    sed 's/^/    dockerd: /' >>"$log"
+fi
+eq "purge: docker run works, as plain Docker (no remapping)" "0 0 4294967295" "$(uidmap)"
 echo "done" >/root/boot-phase
 systemctl poweroff --no-block
