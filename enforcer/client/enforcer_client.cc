@@ -170,7 +170,10 @@ void sendAuditDetached(const std::filesystem::path& controlSocket, json record,
   }
   try {
     std::thread([socket = controlSocket, rec = std::move(record), timeout] {
-      (void)sendAudit(socket, rec, timeout);
+      try {
+        (void)sendAudit(socket, rec, timeout);
+      } catch (...) {  // nothing may escape a detached thread
+      }
       g_auditInFlight.fetch_sub(1);
     }).detach();
   } catch (const std::exception&) {
