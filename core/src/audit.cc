@@ -93,6 +93,9 @@ Result<Clock::time_point> parseTime(std::string_view text) {
       text[13] != ':' || !digits(text, 14, 2, m) || text[16] != ':' || !digits(text, 17, 2, s))
     return bad();
   if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60) return bad();
+  // system_clock counts nanoseconds in 64 bits: about 1678..2262. Keep well inside.
+  if (Y < 1970 || Y > 2200)
+    return Error("'" + std::string(text.substr(0, 64)) + "': year out of range (1970-2200)");
   size_t pos = 19;
   long long nanos = 0;
   if (pos < text.size() && text[pos] == '.') {
@@ -140,7 +143,7 @@ Result<Clock::time_point> parseSince(std::string_view text, Clock::time_point no
   if (!text.empty() && text.size() <= 12 && std::isdigit(static_cast<unsigned char>(text[0]))) {
     size_t i = 0;
     long long n = 0;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    while (i < text.size() && i < 9 && std::isdigit(static_cast<unsigned char>(text[i]))) {
       n = n * 10 + (text[i] - '0');
       ++i;
     }
@@ -160,7 +163,8 @@ Result<Clock::time_point> parseSince(std::string_view text, Clock::time_point no
           unit = 86400;
           break;
       }
-      if (unit != 0) return now - std::chrono::seconds(n * unit);
+      // At most ~95 years back: far from the clock's 64-bit nanosecond range.
+      if (unit != 0 && n * unit <= 3'000'000'000LL) return now - std::chrono::seconds(n * unit);
     }
   }
   auto t = parseTime(text);

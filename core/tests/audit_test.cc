@@ -55,7 +55,8 @@ TEST(AuditTime, ParsesOffsetsAndRefusesJunk) {
   EXPECT_EQ(*a, *b);
   for (const char* bad :
        {"", "2025-12-02", "2025-12-02T08:41:37", "2025-13-02T08:41:37Z", "2025-12-02T08:41:37.Z",
-        "2025-12-02T08:41:37Zjunk", "yesterday", "2025-12-02T08:41:37+2:00"}) {
+        "2025-12-02T08:41:37Zjunk", "yesterday", "2025-12-02T08:41:37+2:00", "2999-01-01T00:00:00Z",
+        "1900-01-01T00:00:00Z"}) {
     EXPECT_FALSE(parseTime(bad).ok()) << bad;
   }
 }
@@ -69,6 +70,8 @@ TEST(AuditTime, SinceTakesRelativeDurations) {
   EXPECT_TRUE(parseSince("2025-12-02T08:41:37Z", now).ok());
   EXPECT_FALSE(parseSince("10x", now).ok());
   EXPECT_FALSE(parseSince("m", now).ok());
+  EXPECT_FALSE(parseSince("999999999999d", now).ok());  // no overflow
+  EXPECT_FALSE(parseSince("99999999d", now).ok());
 }
 
 TEST(AuditRecord, LineRoundTripsAndIsOneLine) {
