@@ -8,6 +8,7 @@
 #   3. a policy push accepted, then one refused (old serial);
 #   4. a flood of refusals stays bounded (rate limit, suppressed count reported later) and does
 #      not crowd out another container's record.
+#   5. a --privileged container hammering a denied mount: the seccomp worker's denials, bounded.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 
@@ -158,6 +159,29 @@ for _ in $(seq 1 30); do grep -q followme "$W/follow.out" && break; sleep 0.1; d
 kill "$fpid" 2>/dev/null
 wait "$fpid" 2>/dev/null
 t_contains "eci-admin audit --follow prints a new refusal" '"name":"followme"' "$(cat "$W/follow.out")"
+
+# --- 5. denied trapped calls (the seccomp worker), bounded -------------------------------------
+# A --privileged container's mount of a new proc below a shared mount is refused by the worker;
+# it then hammers the same call 300 times. The worker never waits for the log (a 16-slot ring,
+# the rest counted); eci-enforcerd rate-limits per container as for every source.
+out=$(docker run --name secden --privileged busybox sh -c '
+  mkdir -p /t && mount -t tmpfs t /t && mount --make-shared /t && mkdir -p /t/q
+  mount -t proc proc /t/q 2>/dev/null; echo newproc=$?
+  i=0; while [ $i -lt 300 ]; do mount -t proc proc /t/q 2>/dev/null; i=$((i+1)); done; echo hammered' 2>&1)
+t_contains "seccomp: the mount was refused in the container" "newproc=1" "$out"
+t_contains "seccomp: the container ran its 300 refused calls" "hammered" "$out"
+sid=$(docker inspect -f '{{.Id}}' secden 2>/dev/null)
+t_ok "seccomp: the denied call is in the audit log" \
+  wait_line seccomp "select(.container == \"$sid\" and .rule == \"mount\")"
+sec_lines=$(lines seccomp "select(.container == \"$sid\")" | wc -l)
+if ((sec_lines >= 1 && sec_lines <= 60)); then
+  t_pass "seccomp: 301 denials gave $sec_lines lines (bounded)"
+else
+  t_fail "seccomp: 301 denials gave $sec_lines lines (bounded)"
+fi
+t_contains "eci-admin audit --container shows the seccomp denial" "seccomp" \
+  "$(admin_audit --container secden 2>&1; admin_audit --container "${sid:0:12}")"
+docker rm -f secden >/dev/null 2>&1
 
 t_eq "every line of the audit log parses" "0" \
   "$(admin_audit --format json 2>&1 >/dev/null | grep -c malformed)"

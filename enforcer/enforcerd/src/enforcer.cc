@@ -76,7 +76,8 @@ Status Enforcer::init() {
 }
 
 Status Enforcer::startModules() {
-  ModuleContext ctx{config_, policy_, ranges_};
+  ModuleContext ctx{config_, policy_, ranges_,
+                    [this](audit::Record r) { (void)audit(std::move(r)); }};
   for (; started_ < modules_.size(); ++started_) {
     if (auto st = modules_[started_]->start(ctx); !st.ok()) {
       auto err =
