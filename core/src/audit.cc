@@ -374,6 +374,10 @@ Status Writer::write(Record r) {
   const std::string line = formatLine(r);
   {
     std::lock_guard lock(mu_);
+    // Removed behind our back (an admin, logrotate without copytruncate): start a new file
+    // rather than write into an unlinked one nobody can read.
+    struct stat st {};
+    if (fd_ && ::fstat(fd_.get(), &st) == 0 && st.st_nlink == 0) fd_.reset();
     if (!fd_) ECI_TRY(openLocked());
     if (size_ > 0 && size_ + line.size() > opts_.maxBytes) ECI_TRY(rotateLocked());
     // One write(2) with O_APPEND: a line is never interleaved with another writer's.

@@ -248,6 +248,20 @@ TEST(AuditWriter, ExistingFileIsMadeRootOnly) {
   EXPECT_EQ(st.st_mode & 077, 0u);
 }
 
+TEST(AuditWriter, ARemovedFileIsRecreated) {
+  TempDir t;
+  const auto path = t.path / "audit.log";
+  ::chmod(t.path.c_str(), 0700);
+  Writer w({path, 1u << 20, 1});
+  ASSERT_TRUE(w.write(sample("a")).ok());
+  stdfs::remove(path);
+  ASSERT_TRUE(w.write(sample("b")).ok());
+  auto all = readAll(path, {}, 1);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->records.size(), 1u);
+  EXPECT_EQ(all->records[0].container, "b");
+}
+
 TEST(AuditReader, SkipsMalformedLines) {
   TempDir t;
   const auto path = t.path / "audit.log";
