@@ -18,5 +18,6 @@ void registerStatus(CLI::App& app, int& exitCode);    // cmd_status.cc (enforcer
 void registerLogin(CLI::App& app, int& exitCode);     // cmd_login.cc: login, logout
 void registerSelftest(CLI::App& app, int& exitCode);  // cmd_selftest.cc (checks via the engine)
 void registerExport(CLI::App& app, int& exitCode);    // cmd_export.cc: MDM artefacts
+void registerAudit(CLI::App& app, int& exitCode);     // cmd_audit.cc: the audit log
 
 }  // namespace eci::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   eci::cli::registerLogin(app, exitCode);
   eci::cli::registerSelftest(app, exitCode);
   eci::cli::registerExport(app, exitCode);
+  eci::cli::registerAudit(app, exitCode);
 
   try {
     app.parse(argc, argv);

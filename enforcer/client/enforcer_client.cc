@@ -1,5 +1,8 @@
 #include "eci/enforcer_client.h"
 
+#include <atomic>
+#include <thread>
+
 #include "eci/ipc.h"
 
 namespace eci::enforcer {
@@ -134,6 +137,53 @@ Result<PushResult> pushBundleVsock(uint32_t cid, uint32_t port, const std::strin
     return Error("eci-enforcerd sent a malformed reply to policy push");
   }
   return pushResultOf(*reply);
+}
+
+namespace {
+std::atomic<int> g_auditInFlight{0};
+std::atomic<uint64_t> g_auditDropped{0};
+}  // namespace
+
+Status sendAudit(const std::filesystem::path& controlSocket, const json& record,
+                 std::chrono::milliseconds timeout) {
+  auto reply = ipc::call(controlSocket, json{{"op", "audit"}, {"record", record}}, timeout);
+  if (!reply.ok()) {
+    return std::move(reply).error().wrap("cannot reach eci-enforcerd at '" +
+                                         controlSocket.string() + "' (audit)");
+  }
+  if (!reply->is_object() || !reply->value("ok", false)) {
+    return Error("eci-enforcerd refused the audit record: " +
+                 (reply->is_object() ? reply->value("error", std::string("no reason given"))
+                                     : std::string("malformed reply")));
+  }
+  return {};
+}
+
+void sendAuditDetached(const std::filesystem::path& controlSocket, json record,
+                       std::chrono::milliseconds timeout) {
+  // Bounded: a flood of refusals costs at most kMaxAuditInFlight threads, each bounded by the
+  // timeout; the rest is dropped here (eci-enforcerd would rate-limit it anyway).
+  if (g_auditInFlight.fetch_add(1) >= kMaxAuditInFlight) {
+    g_auditInFlight.fetch_sub(1);
+    g_auditDropped.fetch_add(1);
+    return;
+  }
+  try {
+    std::thread([socket = controlSocket, rec = std::move(record), timeout] {
+      try {
+        (void)sendAudit(socket, rec, timeout);
+      } catch (...) {  // nothing may escape a detached thread
+      }
+      g_auditInFlight.fetch_sub(1);
+    }).detach();
+  } catch (const std::exception&) {
+    g_auditInFlight.fetch_sub(1);
+    g_auditDropped.fetch_add(1);
+  }
+}
+
+uint64_t auditDropped() {
+  return g_auditDropped.load();
 }
 
 }  // namespace eci::enforcer

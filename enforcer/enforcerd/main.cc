@@ -13,6 +13,12 @@
 #include "eci/seccomp/module.h"
 #include "eci/seccomp/worker.h"
 
+namespace eci::enforcerd {
+// journal_audit.cc (apart: <systemd/sd-journal.h> brings syslog.h, whose LOG_INFO clashes with
+// eci/log.h's).
+void journalAudit(const eci::audit::Record& r, const std::string& line);
+}  // namespace eci::enforcerd
+
 namespace {
 
 // Modules (seccomp supervisor, /proc emulation, ...) are registered here, in start order.
@@ -57,6 +63,16 @@ int main(int argc, char** argv) {
   app.add_option(
       "--seccomp-socket", seccompSocket,
       "seccomp-notify listener for runc (default: seccomp.sock next to the control socket)");
+  std::string auditLog = eci::audit::kDefaultLogPath;
+  app.add_option("--audit-log", auditLog,
+                 "audit log file (root-only, rotated; empty: no audit log)")
+      ->capture_default_str();
+  app.add_option("--audit-max-bytes", cfg.auditMaxBytes, "rotate the audit log at this size")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 32));
+  app.add_option("--audit-keep", cfg.auditKeep, "rotated audit logs kept")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
   app.add_flag("--debug", debug, "debug logging");
   try {
     app.parse(argc, argv);
@@ -68,6 +84,7 @@ int main(int argc, char** argv) {
   cfg.pushSocket = push;
   cfg.stateDir = state;
   cfg.trustedKeysDir = keys;
+  cfg.auditLog = auditLog;
   if (vs->count() > 0) cfg.vsockPort = vsockPort;
   if (debug) eci::log::setLevel(eci::log::Level::kDebug);
 
@@ -84,6 +101,7 @@ int main(int argc, char** argv) {
 
   eci::enforcerd::Enforcer enforcer(cfg);
   addModules(enforcer, seccompSocket);
+  enforcer.setAuditMirror(eci::enforcerd::journalAudit);
   if (auto st = enforcer.init(); !st.ok()) {
     LOG_ERROR("%s", st.error().str().c_str());
     return 1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -74,6 +75,28 @@ std::optional<std::string> eciContainerOfPid(const Call& c, int pid) {
     if (pinned && *pinned == *procNs) return id;
   }
   return std::nullopt;
+}
+
+// A spec refusal in the audit log (eci/audit.h), best effort: sent to eci-enforcerd with a short
+// timeout; the refusal itself is the same whether or not it arrives.
+int refuseSpec(const Call& c, const std::string& id, const json& spec, const std::string& rule,
+               const std::string& why) {
+  std::string image;
+  if (auto a = spec.find("annotations"); a != spec.end() && a->is_object()) {
+    for (const char* k : {"io.containerd.image.name", "org.opencontainers.image.ref.name",
+                          "org.opencontainers.image.base.name"}) {
+      if (auto v = a->find(k); v != a->end() && v->is_string()) {
+        image = v->get<std::string>();
+        break;
+      }
+    }
+  }
+  json rec = {{"source", "eci-runc"}, {"event", "refused"}, {"container", id},
+              {"image", image},       {"rule", rule},       {"reason", why}};
+  if (auto st = enforcer::sendAudit(c.eci.enforcerSocket, rec, std::chrono::milliseconds(500));
+      !st.ok())
+    debugLog(c, "audit record not sent: " + st.error().str());
+  return fail(c, kSpecErrorPrefix + why);
 }
 
 bool apparmorAvailable() {
@@ -188,8 +211,9 @@ int doCreate(const Call& c) {
       const auto ns = nsIdOf("/proc/" + std::to_string(pid) + "/ns/user");
       if (!ns) continue;
       if (sharedNs && !(*sharedNs == *ns)) {
-        return fail(c, std::string(kSpecErrorPrefix) + "can't join namespaces of containers " +
-                           ownerId + " and " + *jid + ": they are in different user namespaces");
+        return refuseSpec(c, id, spec, "namespace-join",
+                          "can't join namespaces of containers " + ownerId + " and " + *jid +
+                              ": they are in different user namespaces");
       }
       sharedNs = ns;
       if (ownerId.empty()) ownerId = *jid;
@@ -262,7 +286,7 @@ int doCreate(const Call& c) {
   }
 
   auto rewritten = rewriteSpec(spec, ctx);
-  if (!rewritten.ok()) return fail(c, kSpecErrorPrefix + rewritten.error().str());
+  if (!rewritten.ok()) return refuseSpec(c, id, spec, "spec", rewritten.error().str());
   json& out = rewritten->spec;
   if (!rewritten->notes.empty()) {
     runcLog(c, "warning", "eci: " + joinNotes(rewritten->notes));
@@ -321,11 +345,11 @@ int doCreate(const Call& c) {
       auto b = fs->addBind(src, bo);
       if (!b.ok()) return fail(c, "eci: ID-mapped bind of " + written + ": " + b.error().str());
       auto again = checkOpenedBind(m, written, b->resolvedSource, ctx);
-      if (!again.ok()) return fail(c, kSpecErrorPrefix + again.error().str());
+      if (!again.ok()) return refuseSpec(c, id, spec, "restricted-mount", again.error().str());
       // The path really opened must be the same kind as the one classified (a swap between the
       // two would give a volume the caller's mapping or a host path the container's).
       if (kind && classifyBindSource(b->resolvedSource, ctx) != *kind)
-        return fail(c, kSpecErrorPrefix + restrictedMountMessage(written));
+        return refuseSpec(c, id, spec, "restricted-mount", restrictedMountMessage(written));
       m["source"] = b->mount.path();
       b->mount.commit();
     }

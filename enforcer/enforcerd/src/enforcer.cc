@@ -40,7 +40,8 @@ Enforcer::Enforcer(Config config, LivenessProbe probe)
       policy_(config_.stateDir, config_.trustedKeysDir),
       ranges_(config_.stateDir / kAllocationsFile, config_.rangeBase, config_.rangeCount,
               std::move(probe), config_.reconcileInterval),
-      callers_(config_.stateDir / kCallersFile, engineContainerDirProbe(config_.engineDataRoot)) {}
+      callers_(config_.stateDir / kCallersFile, engineContainerDirProbe(config_.engineDataRoot)),
+      auditRate_({.ratePerSec = config_.auditRatePerSec, .burst = config_.auditBurst}) {}
 
 Enforcer::~Enforcer() {
   stopModules();
@@ -66,11 +67,17 @@ Status Enforcer::init() {
   policy_.load();
   ECI_TRY_CTX(ranges_.load(), "loading range allocations");
   ECI_TRY_CTX(callers_.load(), "loading container callers");
+  if (!config_.auditLog.empty()) {
+    audit_ = std::make_unique<audit::Writer>(
+        audit::Writer::Options{config_.auditLog, config_.auditMaxBytes, config_.auditKeep},
+        auditMirror_);
+  }
   return {};
 }
 
 Status Enforcer::startModules() {
-  ModuleContext ctx{config_, policy_, ranges_};
+  ModuleContext ctx{config_, policy_, ranges_,
+                    [this](audit::Record r) { (void)audit(std::move(r)); }};
   for (; started_ < modules_.size(); ++started_) {
     if (auto st = modules_[started_]->start(ctx); !st.ok()) {
       auto err =
@@ -98,8 +105,10 @@ json Enforcer::handleControl(const json& request) {
     if (*op == "release") return release(request);
     if (*op == "setCaller") return setCaller(request);
     if (*op == "status") return statusJson();
-    return errorReply("request /op: unknown operation '" + *op +
-                      "' on the control socket (expected create, release, setCaller or status)");
+    if (*op == "audit") return auditOp(request);
+    return errorReply(
+        "request /op: unknown operation '" + *op +
+        "' on the control socket (expected create, release, setCaller, status or audit)");
   } catch (const std::exception& e) {
     // nlohmann throws on type mismatches and on bad UTF-8 in dump(); neither may kill the daemon.
     return errorReply(std::string("internal error handling the request: ") + e.what());
@@ -118,6 +127,13 @@ json Enforcer::handlePush(const json& request) {
     auto text = stringField(request, "bundle", true);
     if (!text.ok()) return errorReply(text.error().str());
     PushOutcome out = policy_.push(*text);
+    audit::Record rec;
+    rec.source = "eci-enforcerd";
+    rec.event = out.applied ? "policy-accepted" : "policy-refused";
+    rec.rule = "policy-push";
+    rec.reason = out.applied ? "policy applied" : out.reason;
+    rec.extra = json{{"serial", out.serial}};
+    (void)audit(std::move(rec));
     if (!out.applied) {
       LOG_WARN("policy push refused: %s", out.reason.c_str());
       return json{{"ok", false}, {"error", out.reason}, {"serial", out.serial}};
@@ -232,6 +248,49 @@ json Enforcer::setCaller(const json& request) {
   return json{{"ok", true}};
 }
 
+bool Enforcer::audit(audit::Record record) {
+  if (!audit_) return false;
+  // One bucket per container; a record without one (a refused create at the guard, a push)
+  // shares its source's bucket, per caller uid when the sender says.
+  std::string key = record.container;
+  if (key.empty()) {
+    key = record.source + "/";
+    if (record.extra.is_object()) {
+      if (auto uid = record.extra.find("uid");
+          uid != record.extra.end() && uid->is_number_integer())
+        key += std::to_string(uid->get<int64_t>());
+    }
+  }
+  const auto v = auditRate_.take(key);
+  if (!v.allow) return false;
+  if (v.suppressed > 0) {
+    if (!record.extra.is_object()) record.extra = json::object();
+    record.extra["suppressed"] = v.suppressed;
+  }
+  if (auto st = audit_->write(std::move(record)); !st.ok()) {
+    LOG_WARN("audit log: %s", st.error().str().c_str());
+    return false;
+  }
+  return true;
+}
+
+// Another root process (eci-runc, eci-apiproxyd, a seccomp worker) reports a refusal. The record
+// is checked and bounded (audit::fromJson); its time is ours, never the sender's.
+json Enforcer::auditOp(const json& request) {
+  auto it = request.find("record");
+  if (it == request.end()) return errorReply("request /record: missing");
+  auto rec = audit::fromJson(*it, /*requireTime=*/false);
+  if (!rec.ok()) return errorReply("request /record: " + rec.error().str());
+  if (!audit::isRemoteSource(rec->source)) {
+    return errorReply("request /record/source: '" + rec->source +
+                      "' may not be sent (expected eci-runc, eci-apiproxyd or seccomp)");
+  }
+  if (!rec->container.empty() && !validContainerId(rec->container))
+    return errorReply("request /record/container: invalid container id");
+  const bool written = audit(std::move(*rec));
+  return json{{"ok", true}, {"written", written}};
+}
+
 json Enforcer::statusJson() {
   const auto pol = policy_.current();
   json allocs = json::array();
@@ -267,6 +326,8 @@ json Enforcer::statusJson() {
                   {"inUse", allocs.size()}}},
                 {"allocations", std::move(allocs)},
                 {"modules", std::move(mods)}};
+  reply["audit"] = {{"log", config_.auditLog.string()},
+                    {"suppressed", auditRate_.totalSuppressed()}};
   return reply;
 }
 

@@ -396,5 +396,118 @@ TEST_F(EnforcerTest, JoinerSharesTheRangeUntilTheLastMemberIsReleased) {
   EXPECT_EQ(status["ranges"]["inUse"], 2);
 }
 
+// The audit op: eci-enforcerd is the one writer; other root processes send it records.
+class AuditTest : public EnforcerTest {
+ protected:
+  void SetUp() override {
+    EnforcerTest::SetUp();
+    cfg_.auditLog = dir_ / "log" / "audit.log";
+    cfg_.auditBurst = 5;
+    cfg_.auditRatePerSec = 1;
+  }
+  static json refusal(const std::string& container, const std::string& rule = "privileged") {
+    return {{"op", "audit"},
+            {"record",
+             {{"source", "eci-apiproxyd"},
+              {"event", "refused"},
+              {"container", container},
+              {"name", "web"},
+              {"image", "busybox:latest"},
+              {"rule", rule},
+              {"reason", "host pid namespace"}}}};
+  }
+  std::vector<audit::Record> lines() {
+    auto all = audit::readAll(cfg_.auditLog, {}, cfg_.auditKeep);
+    EXPECT_TRUE(all.ok());
+    if (!all.ok()) return {};
+    EXPECT_EQ(all->malformed, 0u);
+    return all->records;
+  }
+};
+
+TEST_F(AuditTest, RecordIsWrittenWithTheDaemonsTime) {
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  json req = refusal("0123456789abcdef");
+  req["record"]["time"] = "1999-01-01T00:00:00Z";  // a sender's clock is not trusted
+  json r = e.handleControl(req);
+  ASSERT_TRUE(r["ok"]) << r.dump();
+  EXPECT_EQ(r["written"], true);
+  auto l = lines();
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0].container, "0123456789abcdef");
+  EXPECT_EQ(l[0].image, "busybox:latest");
+  EXPECT_EQ(l[0].rule, "privileged");
+  EXPECT_NE(l[0].time.substr(0, 4), "1999");
+}
+
+TEST_F(AuditTest, InvalidRecordsAreRefused) {
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  const json bad[] = {
+      {{"op", "audit"}},
+      {{"op", "audit"}, {"record", "text"}},
+      {{"op", "audit"}, {"record", {{"source", "eci-apiproxyd"}}}},
+      {{"op", "audit"},
+       {"record", {{"source", "eci-apiproxyd"}, {"event", "refused"}, {"rule", 1}}}},
+      // eci-enforcerd's own records (policy pushes) cannot be forged by another process.
+      {{"op", "audit"}, {"record", {{"source", "eci-enforcerd"}, {"event", "policy-accepted"}}}},
+      {{"op", "audit"},
+       {"record", {{"source", "eci-runc"}, {"event", "refused"}, {"container", "../x"}}}},
+  };
+  for (const auto& req : bad) {
+    json r = e.handleControl(req);
+    EXPECT_EQ(r["ok"], false) << req.dump();
+  }
+  EXPECT_FALSE(std::filesystem::exists(cfg_.auditLog));
+}
+
+TEST_F(AuditTest, OversizedFieldsAreCut) {
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  json req = refusal("c1");
+  req["record"]["reason"] = std::string(1 << 20, 'x');
+  ASSERT_TRUE(e.handleControl(req)["ok"]);
+  auto l = lines();
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0].reason.size(), audit::kMaxFieldBytes);
+  EXPECT_LT(std::filesystem::file_size(cfg_.auditLog), audit::kMaxLineBytes);
+}
+
+TEST_F(AuditTest, HammeringContainerIsBoundedOthersAreNot) {
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  int written = 0;
+  for (int i = 0; i < 1000; ++i) written += e.handleControl(refusal("hammer"))["written"] ? 1 : 0;
+  EXPECT_EQ(written, 5);  // the burst
+  EXPECT_EQ(e.handleControl(refusal("quiet"))["written"], true);
+  EXPECT_EQ(e.statusJson()["audit"]["suppressed"], 995);
+  auto l = lines();
+  EXPECT_EQ(l.size(), 6u);
+}
+
+TEST_F(AuditTest, PolicyPushesAcceptedAndRefusedAreAudited) {
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  ASSERT_TRUE(push(e, signedBundle(key_, testPolicy(), 3))["ok"]);
+  ASSERT_FALSE(push(e, signedBundle(makeKey(), testPolicy(false), 4))["ok"]);
+  auto l = lines();
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l[0].source, "eci-enforcerd");
+  EXPECT_EQ(l[0].event, "policy-accepted");
+  EXPECT_EQ(l[0].extra["serial"], 3);
+  EXPECT_EQ(l[1].event, "policy-refused");
+  EXPECT_THAT(l[1].reason, HasSubstr("verification failed"));
+}
+
+TEST_F(AuditTest, NoAuditLogConfiguredWritesNothing) {
+  cfg_.auditLog.clear();
+  Enforcer e(cfg_);
+  ASSERT_TRUE(e.init().ok());
+  json r = e.handleControl(refusal("c1"));
+  EXPECT_EQ(r["ok"], true);
+  EXPECT_EQ(r["written"], false);
+}
+
 }  // namespace
 }  // namespace eci::enforcerd

@@ -79,7 +79,9 @@ class EnforcerdE2eTest : public ::testing::Test {
                                      "--range-base",
                                      "100000",
                                      "--range-count",
-                                     "64"};
+                                     "64",
+                                     "--audit-log",
+                                     (dir_ / "audit" / "audit.log").string()};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -51,6 +51,7 @@ class ServerTest : public ::testing::Test {
     c.controlSocket = dir_ / "run" / "control.sock";
     c.pushSocket = dir_ / "run" / "push.sock";
     c.ioTimeout = std::chrono::milliseconds(500);
+    c.auditLog = dir_ / "log" / "audit.log";
     return c;
   }();
   std::unique_ptr<Enforcer> enforcer_;
@@ -122,6 +123,50 @@ TEST_F(ServerTest, RefusalsAreClientErrors) {
   ASSERT_FALSE(n.ok());
   EXPECT_THAT(n.error().str(), HasSubstr("cannot reach eci-enforcerd"));
   EXPECT_FALSE(enforcer::pushBundle(dir_ / "nope.sock", "{}").ok());
+}
+
+TEST_F(ServerTest, AuditRecordsFromRootOnlyReachTheFile) {
+  const nlohmann::json rec = {{"source", "eci-runc"},
+                              {"event", "refused"},
+                              {"container", "c1"},
+                              {"rule", "spec"},
+                              {"reason", "host pid namespace"}};
+  ASSERT_TRUE(enforcer::sendAudit(cfg_.controlSocket, rec).ok());
+  auto bad = enforcer::sendAudit(cfg_.controlSocket, {{"source", "eci-enforcerd"}, {"event", "x"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().str(), HasSubstr("may not be sent"));
+  // Fire and forget: it arrives without the caller waiting for it.
+  nlohmann::json second = rec;
+  second["container"] = "c2";
+  enforcer::sendAuditDetached(cfg_.controlSocket, second);
+  for (int i = 0; i < 100; ++i) {
+    auto all = audit::readAll(cfg_.auditLog, {}, 3);
+    if (all.ok() && all->records.size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto all = audit::readAll(cfg_.auditLog, {}, 3);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->records.size(), 2u);
+  EXPECT_EQ(all->records[0].container, "c1");
+  EXPECT_EQ(all->records[1].container, "c2");
+
+  // A process that is not root cannot write to the audit log, whatever the socket's mode.
+  ASSERT_EQ(::chmod(cfg_.controlSocket.c_str(), 0666), 0);
+  ASSERT_EQ(::chmod(cfg_.controlSocket.parent_path().c_str(), 0755), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) _exit(3);
+    nlohmann::json forged = rec;
+    forged["container"] = "forged";
+    _exit(enforcer::sendAudit(cfg_.controlSocket, forged).ok() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  all = audit::readAll(cfg_.auditLog, {std::nullopt, "forged"}, 3);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->records.empty());
 }
 
 TEST_F(ServerTest, NonRootPeerIsRefusedEvenWhenTheSocketIsOpenedUp) {

@@ -36,5 +36,7 @@ root=$work/root
 systemd-tmpfiles --create --root="$root" "$src/eci.tmpfiles.conf"
 [[ $(stat -c %a "$root/run/eci") == 700 ]] || { echo "FAIL: /run/eci mode"; exit 1; }
 [[ $(stat -c %a "$root/var/lib/eci") == 700 ]] || { echo "FAIL: /var/lib/eci mode"; exit 1; }
+[[ $(stat -c %a "$root/var/log/eci") == 700 ]] || { echo "FAIL: /var/log/eci mode"; exit 1; }
+"$bin" --help | grep -q -- '--audit-log' || { echo "FAIL: eci-enforcerd --audit-log"; exit 1; }
 [[ -d $root/etc/eci/trusted-keys ]] || { echo "FAIL: trusted-keys dir"; exit 1; }
 echo "PASS: unit verified, tmpfiles applied"

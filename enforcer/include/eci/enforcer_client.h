@@ -2,6 +2,7 @@
 // Wire format: eci/ipc.h frames; messages: docs/design/protocol.md.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -75,5 +76,18 @@ struct PushResult {
 Result<PushResult> pushBundle(const std::filesystem::path& pushSocket, const std::string& bundle);
 // The same push over AF_VSOCK (agent on the host, eci-enforcerd in a VM).
 Result<PushResult> pushBundleVsock(uint32_t cid, uint32_t port, const std::string& bundle);
+
+// The audit log (eci/audit.h): eci-enforcerd writes it; other processes send their records on the
+// control socket ({"op":"audit","record":{source, event, container, name, image, rule, reason,
+// extra}}; the daemon stamps the time and may suppress it under its rate limit).
+Status sendAudit(const std::filesystem::path& controlSocket, const nlohmann::json& record,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+// Fire and forget, for a caller that must not wait (the API guard's decision path): the record
+// goes from a thread of its own with `timeout`; at most kMaxAuditInFlight are in flight at once,
+// more are dropped and counted (auditDropped). Never throws, never blocks the caller.
+inline constexpr int kMaxAuditInFlight = 8;
+void sendAuditDetached(const std::filesystem::path& controlSocket, nlohmann::json record,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+uint64_t auditDropped();
 
 }  // namespace eci::enforcer

@@ -18,6 +18,19 @@ class SeccompModule : public enforcerd::Module {
     if (sock.empty()) sock = ctx.config.controlSocket.parent_path() / "seccomp.sock";
     SupervisorOptions so;
     so.socketPath = sock.string();
+    // Denied trapped calls into the audit log (docs/audit.md).
+    so.onDenial = [audit = ctx.audit](const std::string& id, const std::string& call, int err,
+                                      const std::string& reason, uint64_t dropped) {
+      audit::Record r;
+      r.source = "seccomp";
+      r.event = "refused";
+      r.container = id;
+      r.rule = call;
+      r.reason = reason;
+      r.extra = {{"errno", err}};
+      if (dropped > 0) r.extra["dropped"] = dropped;
+      audit(std::move(r));
+    };
     auto sup = std::make_unique<Supervisor>(so);
     ECI_TRY_CTX(sup->start(), "starting the seccomp supervisor");
     std::lock_guard<std::mutex> l(mu_);

@@ -105,6 +105,7 @@ struct Container {
   UniqueFd control;  // our end of the worker's control socket
   int starts = 0;
   int notifyFds = 0;
+  uint64_t denialsDroppedSeen = 0;
 
   ~Container() {
     stopWorker(/*killIt=*/true, nullptr);
@@ -168,6 +169,7 @@ struct Supervisor::Impl {
   Status sendNotifyFd(Container& c, int fd);
   void workerGone(const std::string& key);
   void checkHungWorkers();
+  void drainDenials();
   void dropContainer(const std::string& key);
   void updateCounts();
 };
@@ -296,6 +298,7 @@ void Supervisor::Impl::run() {
     for (const auto& key : needWorker) ensureWorker(key);
     if (pfds[1].revents & POLLIN) acceptOne();
     checkHungWorkers();
+    drainDenials();
     updateCounts();
   }
   // Closing every copy of the notify fds (ours and, by stopping them, the workers') makes the
@@ -392,6 +395,29 @@ void Supervisor::Impl::checkHungWorkers() {
                c->id.c_str());
       kill(c->workerPid, SIGKILL);
     }
+  }
+}
+
+// Refused calls the workers queued (worker_protocol.h), to opts.onDenial. The ring is written by
+// a process running with the container's credentials: indices are bounded and strings cut here.
+void Supervisor::Impl::drainDenials() {
+  for (auto& [key, c] : containers) {
+    worker::Shared& sh = *c->shared;
+    const uint64_t head = sh.denialHead.load(std::memory_order_acquire);
+    uint64_t tail = sh.denialTail.load(std::memory_order_relaxed);
+    if (head - tail > worker::kDenialSlots) tail = head - worker::kDenialSlots;
+    const uint64_t dropped = sh.denialsDropped.load(std::memory_order_relaxed);
+    const uint64_t newDrops = dropped - c->denialsDroppedSeen;
+    if (head == tail) continue;  // drops without a queued denial are reported with the next one
+    for (; tail != head; ++tail) {
+      const worker::Denial& d = sh.denials[tail % worker::kDenialSlots];
+      const std::string call(d.call, strnlen(d.call, sizeof d.call));
+      const std::string reason(d.reason, strnlen(d.reason, sizeof d.reason));
+      const int err = d.err;
+      if (opts.onDenial) opts.onDenial(c->id, call, err, reason, tail + 1 == head ? newDrops : 0);
+    }
+    sh.denialTail.store(head, std::memory_order_release);
+    c->denialsDroppedSeen = dropped;
   }
 }
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -537,6 +538,22 @@ class Worker {
 
   ContainerView c_;
   worker::Shared* shared_;
+
+  // After the caller has its answer: the denial into the audit ring, or only counted when the
+  // supervisor has not drained it yet (never waits).
+  void recordDenial(Call call, int err, const char* why) {
+    const uint64_t head = shared_->denialHead.load(std::memory_order_relaxed);
+    const uint64_t tail = shared_->denialTail.load(std::memory_order_acquire);
+    if (head - tail >= worker::kDenialSlots) {
+      shared_->denialsDropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    worker::Denial& d = shared_->denials[head % worker::kDenialSlots];
+    std::snprintf(d.call, sizeof d.call, "%s", callName(call));
+    std::snprintf(d.reason, sizeof d.reason, "%s", why);
+    d.err = err;
+    shared_->denialHead.store(head + 1, std::memory_order_release);
+  }
   std::vector<UniqueFd> notifyFds_;
   std::map<std::pair<uint32_t, int>, Call> callCache_;
   size_t notifSize_ = sizeof(seccomp_notif);
@@ -607,12 +624,14 @@ void Worker::handle(int notifyFd) {
   }
   if (dec.action == Action::kError) {
     shared_->refused.fetch_add(1, std::memory_order_relaxed);
-    return respond(notifyFd, req->id, dec.err, false);
+    respond(notifyFd, req->id, dec.err, false);
+    return recordDenial(call, dec.err, dec.reason.c_str());
   }
   auto refuse = [&](int err, const char* why) {
     LOG_DEBUG("seccomp %s pid %d %s: refused: %s", c_.id.c_str(), pid, callName(call), why);
     shared_->refused.fetch_add(1, std::memory_order_relaxed);
     respond(notifyFd, req->id, err, false);
+    recordDenial(call, err, why);
   };
   // We act with the container root's credentials. A caller in a nested user namespace may hold
   // CAP_SYS_ADMIN there without holding it over the container's mounts; doing its call as the

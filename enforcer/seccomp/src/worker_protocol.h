@@ -24,11 +24,29 @@ inline constexpr int kFirstFreeFd = 11;
 // in-flight notification itself (a notification the worker had received stays pending in the
 // kernel until someone answers it, even after the worker is gone, as long as the supervisor's
 // copy of the notify fd is open).
+// A refused call for the audit log (docs/audit.md), in a slot of Shared::denials.
+struct Denial {
+  char call[16];     // callName(), NUL-terminated
+  int32_t err;       // the errno the caller got
+  char reason[108];  // why, NUL-terminated (cut)
+};
+
+// Refused calls go to the audit log through a single-producer (the worker) single-consumer (the
+// supervisor's poll loop) ring: the worker never waits for it; when it is full the denial is only
+// counted (`denialsDropped`). The supervisor trusts nothing in it (a worker runs with the
+// container's credentials): it bounds the indices and NUL-terminates the strings it copies.
+inline constexpr uint32_t kDenialSlots = 16;
+
 struct Shared {
   std::atomic<uint64_t> notifications{0}, continued{0}, refused{0}, emulated{0}, emulationFailed{0};
   std::atomic<uint64_t> inFlightId{0};  // 0: none
   std::atomic<int64_t> busySinceNs{0};  // CLOCK_MONOTONIC when the current action began; 0 idle
+  std::atomic<uint64_t> denialHead{0};  // written by the worker: slots [tail, head) are full
+  std::atomic<uint64_t> denialTail{0};  // written by the supervisor
+  std::atomic<uint64_t> denialsDropped{0};
+  Denial denials[kDenialSlots];
 };
+static_assert(sizeof(Shared) <= 4096, "Shared is one page");
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
                   std::atomic<int64_t>::is_always_lock_free,
               "counters in shared memory must be address-free (lock-free) atomics");

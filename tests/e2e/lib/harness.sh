@@ -26,7 +26,8 @@
 #   eci_allocation_count   number of uid/gid ranges eci-enforcerd has allocated (from its state).
 # Variables: ECI_T (the tmp dir), ECI_DATA_ROOT (dockerd's data-root), ECI_CONTROL_SOCK,
 #   ECI_PUSH_SOCK, ECI_STATE_DIR, ECI_RUN_DIR (eci-runc's ID-mapped mounts), ECI_RUNC_LOG
-#   (eci-runc's debug log), ECI_RUNC_BIN, ECI_ENFORCERD_BIN, ECI_ADMIN_BIN.
+#   (eci-runc's debug log), ECI_RUNC_BIN, ECI_ENFORCERD_BIN, ECI_ADMIN_BIN, ECI_AUDIT_LOG
+#   (eci-enforcerd's audit log, $ECI_T/audit/audit.log).
 # Binaries: ECI_RUNC_BIN / ECI_ENFORCERD_BIN / ECI_ADMIN_BIN, else found under ECI_BUILD_DIR.
 # ECI_REAL_RUNC: the real runc eci-runc calls (default /usr/sbin/runc).
 # ECI_HARNESS_PLAIN_RUNC=1 before eci_up (benchmarks, and tests that show what plain runc does):
@@ -128,7 +129,7 @@ eci_enforcer_start() {
   _eci_daemon_start eci-enforcerd ECI_ENFORCERD_PID "$ECI_CONTROL_SOCK" "$ECI_T/enforcerd.log" \
     "${ECI_ENFORCERD_BIN:-}" --control-socket "$ECI_CONTROL_SOCK" --push-socket "$ECI_PUSH_SOCK" \
     --state-dir "$ECI_STATE_DIR" --trusted-keys "$ECI_T/trusted-keys" \
-    --engine-data-root "$ECI_DATA_ROOT"
+    --engine-data-root "$ECI_DATA_ROOT" --audit-log "$ECI_AUDIT_LOG"
 }
 
 eci_enforcer_stop() { _eci_daemon_stop ECI_ENFORCERD_PID; }
@@ -200,6 +201,7 @@ eci_enforcer_up() {
   export ECI_T
   export ECI_DATA_ROOT="$ECI_T/docker" ECI_CONTROL_SOCK="$ECI_T/eci/enforcer.sock"
   export ECI_PUSH_SOCK="$ECI_T/eci/push.sock" ECI_STATE_DIR="$ECI_T/eci-state"
+  export ECI_AUDIT_LOG="$ECI_T/audit/audit.log"
   export ECI_RUN_DIR="$ECI_T/eci-runc" ECI_RUNC_LOG="$ECI_T/eci-runc.log"
   export ECI_DOCKERD_SOCK="$ECI_T/dockerd.sock" ECI_GUARD_SOCKET_DIR="$ECI_T/apiproxy/sockets"
   export ECI_GUARD_LOG="$ECI_T/apiproxyd.log"

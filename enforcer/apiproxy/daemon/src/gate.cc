@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "audit_refusal.h"
 #include "eci/apiproxy/real_host_fs.h"
 #include "eci/apiproxy/request.h"
 #include "eci/apiproxy/routes.h"
@@ -325,6 +326,7 @@ Outcome Gate::decide(Exchange& ex) {
       LOG_WARN("refused %s %s from %s: command=%s image=%s rule=%s reason=%s", req.method.c_str(),
                req.target.c_str(), who.c_str(), d.command.c_str(), d.image.c_str(), d.rule.c_str(),
                d.reason.c_str());
+      auditRefusal(cfg_.controlSocket, req, caller, d, r.status);  // fire and forget
       v.refusal = std::move(r);
       return v;
     }

@@ -30,6 +30,15 @@ struct Config {
   // How often allocate() re-checks allocations against the runtime (besides startup and when
   // every range is taken).
   std::chrono::seconds reconcileInterval{30};
+  // The audit log (eci/audit.h): eci-enforcerd is its only writer. Empty: no audit file (unit
+  // tests); eci-enforcerd's --audit-log defaults to audit::kDefaultLogPath.
+  std::filesystem::path auditLog;
+  uint64_t auditMaxBytes = 8u << 20;  // rotate at this size
+  int auditKeep = 3;                  // audit.log.1 .. audit.log.3: at most 32 MiB in all
+  // Per container (or per source without one): a burst, then a steady rate; the rest is counted
+  // and reported as "suppressed" on that container's next line.
+  double auditRatePerSec = 5;
+  double auditBurst = 20;
 };
 
 }  // namespace eci::enforcerd

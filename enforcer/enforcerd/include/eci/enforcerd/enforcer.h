@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "eci/audit.h"
 #include "eci/enforcerd/caller_store.h"
 #include "eci/enforcerd/config.h"
 #include "eci/enforcerd/module.h"
@@ -37,7 +38,14 @@ class Enforcer {
   Status startModules();
   void stopModules();
 
-  // Control socket: create, release, setCaller, status. Never throws; errors are
+  // Before init(): every audit record written is also passed here (eci-enforcerd: journald).
+  void setAuditMirror(audit::Writer::Mirror mirror) { auditMirror_ = std::move(mirror); }
+  // Rate-limits (per container, audit::RateLimiter) and appends one audit record; false when it
+  // was suppressed or there is no audit log. A record that passes after suppressed ones carries
+  // extra.suppressed. Never blocks on anything but the local file.
+  bool audit(audit::Record record);
+
+  // Control socket: create, release, setCaller, status, audit. Never throws; errors are
   // {"ok":false,"error":...}.
   nlohmann::json handleControl(const nlohmann::json& request);
   // Push socket (and vsock): push.
@@ -53,6 +61,7 @@ class Enforcer {
   nlohmann::json create(const nlohmann::json& request);
   nlohmann::json release(const nlohmann::json& request);
   nlohmann::json setCaller(const nlohmann::json& request);
+  nlohmann::json auditOp(const nlohmann::json& request);
 
   const Config config_;
   PolicyStore policy_;
@@ -61,6 +70,9 @@ class Enforcer {
   UniqueFd lock_;
   std::vector<std::unique_ptr<Module>> modules_;
   size_t started_ = 0;  // modules_[0, started_) are running
+  audit::Writer::Mirror auditMirror_;
+  std::unique_ptr<audit::Writer> audit_;  // null: no audit log configured
+  audit::RateLimiter auditRate_;
 };
 
 nlohmann::json errorReply(const std::string& message);

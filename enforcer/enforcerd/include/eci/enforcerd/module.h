@@ -14,9 +14,11 @@
 // Hooks are called from connection threads concurrently; a module guards its own state.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "eci/audit.h"
 #include "eci/enforcer_client.h"
 #include "eci/enforcerd/config.h"
 #include "eci/error.h"
@@ -30,6 +32,8 @@ struct ModuleContext {
   const Config& config;
   PolicyStore& policy;
   RangeAllocator& ranges;
+  // The audit log (Enforcer::audit: rate-limited, never blocks on more than the local file).
+  std::function<void(audit::Record)> audit = [](audit::Record) {};
 };
 
 // What a module learns about a container being created.

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -49,6 +50,12 @@ struct SupervisorOptions {
   std::chrono::milliseconds registrationTimeout{2000};
   // A worker busy in one action for longer is killed and the call refused (EPERM).
   std::chrono::milliseconds actionTimeout{2000};
+  // Refused calls, for the audit log: called from the poll thread (at most every 500 ms, at most
+  // 16 per container each time); `dropped` counts those the worker could not queue since the
+  // last call for that container.
+  std::function<void(const std::string& containerId, const std::string& call, int err,
+                     const std::string& reason, uint64_t dropped)>
+      onDenial;
 };
 
 struct SupervisorStats {
