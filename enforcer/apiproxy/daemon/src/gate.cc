@@ -340,6 +340,10 @@ Outcome Gate::decide(Exchange& ex) {
   if (auto r = createBindSourcesAs(d.missingBindSources, recordUid, recordGid)) {
     LOG_WARN("refused %s %s from %s: rule=bind-source-create reason=%s", req.method.c_str(),
              req.target.c_str(), who.c_str(), r->message.c_str());
+    Decision audited = d;
+    audited.rule = "bind-source-create";
+    audited.reason = r->message;
+    auditRefusal(cfg_.controlSocket, req, caller, audited, r->status);  // fire and forget
     v.refusal = std::move(*r);
     return v;
   }
