@@ -83,7 +83,10 @@ _eci_find_bin() {  # VAR NAME
   local var=$1 name=$2 found=""
   if [[ -n "${!var:-}" ]]; then return 0; fi
   if [[ -n "${ECI_BUILD_DIR:-}" ]]; then
-    found=$(find "$ECI_BUILD_DIR" -type f -name "$name" -perm -u+x 2>/dev/null | head -n1)
+    # Not the package's staging copies (CPack's tree, the boot test's cache): they are whatever
+    # the last package build held, not this build.
+    found=$(find "$ECI_BUILD_DIR" \( -name _CPack_Packages -o -name packaging-cache \) -prune \
+      -o -type f -name "$name" -perm -u+x -print 2>/dev/null | head -n1)
   fi
   [[ -n "$found" ]] || found=$(command -v "$name" || true)
   printf -v "$var" '%s' "$found"
