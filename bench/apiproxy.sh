@@ -53,8 +53,10 @@ printf '%-34s %10sms %10sms %11s\n' "docker run --rm true (median)" "$a" "$b" \
 
 # Throughput: a container holding SIZE_MB MiB in a file and having written it to its log.
 # Log lines of printable text: NULs would be JSON-escaped sixfold in the json-file log.
-docker run -d --name big busybox sh -c "head -c $((SIZE_MB))M /dev/zero > /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $((SIZE_MB))M; sleep 100000" >/dev/null
-until docker exec big sh -c "test \$(stat -c %s /big) -eq $((SIZE_MB * 1048576))" 2>/dev/null; do sleep 1; done
+# Sizes in bytes: busybox head takes no M suffix ("invalid number '64M'").
+BYTES=$((SIZE_MB * 1048576))
+docker run -d --name big busybox sh -c "head -c $BYTES /dev/zero > /big.tmp && mv /big.tmp /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $BYTES; sleep 100000" >/dev/null
+until docker exec big sh -c "test \$(stat -c %s /big) -eq $BYTES" 2>/dev/null; do sleep 1; done
 sleep 2
 mbps() {  # SOCK CMD... -> MB/s
   local sock=$1 s e
