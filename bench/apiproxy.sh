@@ -87,7 +87,9 @@ docker rm -f big >/dev/null
 docker run -d --name att -i busybox sh -c 'while true; do sleep 1; done' >/dev/null
 pids=()
 for ((i = 0; i < 100; i++)); do
-  DOCKER_HOST="unix://$G" docker attach --no-stdin att >/dev/null 2>&1 &
+  # --sig-proxy=false: the kill below ends the client; proxied, the container's PID 1 would
+  # ignore it and the final wait would never return.
+  DOCKER_HOST="unix://$G" docker attach --no-stdin --sig-proxy=false att >/dev/null 2>&1 &
   pids+=($!)
 done
 sleep 5
@@ -96,3 +98,4 @@ rss=$(awk '/VmRSS/ {print $2}' /proc/"$ECI_GUARD_PID"/status)
 printf '%-34s %12s %10sKiB %11s\n' "guard RSS, 100 attach streams" "-" "$rss" "${streams} sockets"
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 wait 2>/dev/null
+docker rm -f att >/dev/null

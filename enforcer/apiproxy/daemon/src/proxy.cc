@@ -713,6 +713,8 @@ void Proxy::stop() {
         std::filesystem::remove(l->path, fec);
       }
     }
+    // Idle connections to dockerd end with the guard (dockerd would keep them open otherwise).
+    impl_->idleUpstreams.clear();
     impl_->io.stop();
   });
 }

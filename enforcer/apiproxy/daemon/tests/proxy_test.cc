@@ -104,6 +104,7 @@ class ProxyTest : public ::testing::Test {
     if (proxy_) {
       proxy_->stop();
       runner_.join();
+      proxy_.reset();
     }
     engine_.reset();
     std::error_code ec;
