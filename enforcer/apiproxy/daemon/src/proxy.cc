@@ -192,16 +192,26 @@ struct Proxy::Impl {
   // whose last answer was read completely come here (never a hijacked one), and dockerd's API is
   // stateless per request: a request goes out on a reused connection exactly as on a new one.
   // I/O thread only.
+  // dockerd closes a connection that brings no request within 5 minutes (its ReadHeaderTimeout):
+  // a parked one is used within a minute or dropped, so it never races that close.
   static constexpr size_t kMaxIdleUpstreams = 8;
-  std::vector<Socket> idleUpstreams;
+  static constexpr std::chrono::seconds kMaxUpstreamIdle{60};
+  struct IdleUpstream {
+    Socket socket;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<IdleUpstream> idleUpstreams;
   std::optional<Socket> takeIdleUpstream();
   void parkUpstream(Socket s);
 };
 
 std::optional<Socket> Proxy::Impl::takeIdleUpstream() {
   while (!idleUpstreams.empty()) {
-    Socket s = std::move(idleUpstreams.back());
+    Socket s = std::move(idleUpstreams.back().socket);
+    const bool fresh =
+        std::chrono::steady_clock::now() - idleUpstreams.back().since < kMaxUpstreamIdle;
     idleUpstreams.pop_back();
+    if (!fresh) continue;  // closed by ~Socket
     // Still open and silent? dockerd closing it (a restart) shows as EOF, anything else it
     // might send as data: either way the connection is dropped, never used.
     error_code ec;
@@ -219,7 +229,7 @@ std::optional<Socket> Proxy::Impl::takeIdleUpstream() {
 
 void Proxy::Impl::parkUpstream(Socket s) {
   if (stopping || idleUpstreams.size() >= kMaxIdleUpstreams) return;  // closed by ~Socket
-  idleUpstreams.push_back(std::move(s));
+  idleUpstreams.push_back({std::move(s), std::chrono::steady_clock::now()});
 }
 
 // A per-container socket (CONTRACTS.md 3): <socketDir>/<token>/docker.sock. The container's root

@@ -306,8 +306,10 @@ TEST_F(ProxyTest, LargeBodiesAreRelayedWholeOnAKeptConnection) {
 // Answers every request on a connection with 200 "OK" (keep-alive) until the guard closes it;
 // with `closeAfterOne`, closes after the first answer as a restarting dockerd would. Counts the
 // connections that carried a /_ping (the guard's own look-ups connect too).
-FakeEngine::Answer keepAliveOk(bool closeAfterOne, std::atomic<int>* pingConnections) {
-  return [closeAfterOne, pingConnections](int fd, const std::string& head) {
+// `closed` counts the connections closed that way.
+FakeEngine::Answer keepAliveOk(bool closeAfterOne, std::atomic<int>* pingConnections,
+                               std::atomic<int>* closed = nullptr) {
+  return [closeAfterOne, pingConnections, closed](int fd, const std::string& head) {
     if (head.find("/_ping") != std::string::npos) ++*pingConnections;
     std::string pending = head;
     for (;;) {
@@ -315,7 +317,11 @@ FakeEngine::Answer keepAliveOk(bool closeAfterOne, std::atomic<int>* pingConnect
       if (end == std::string::npos) return;
       pending.erase(0, end + 4);
       writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
-      if (closeAfterOne) return;
+      if (closeAfterOne) {
+        ::shutdown(fd, SHUT_RDWR);
+        if (closed) ++*closed;
+        return;
+      }
       char buf[4096];
       while (pending.find("\r\n\r\n") == std::string::npos) {
         const ssize_t n = ::read(fd, buf, sizeof buf);
@@ -345,10 +351,15 @@ TEST_F(ProxyTest, ClientConnectionsShareAnIdleEngineConnection) {
 // out on a new one and is answered.
 TEST_F(ProxyTest, AClosedIdleEngineConnectionIsNotReused) {
   std::atomic<int> pingConnections{0};
-  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock", keepAliveOk(true, &pingConnections));
+  std::atomic<int> closed{0};
+  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock",
+                                         keepAliveOk(true, &pingConnections, &closed));
   startGuard();
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(statusLine(exchange(kPing)), "HTTP/1.1 200 OK") << "request " << i;
+    // The engine's close lands before the next request: what is tested is that a closed idle
+    // connection is noticed, not a close racing the reuse itself.
+    for (int w = 0; w < 500 && closed.load() <= i; ++w) ::usleep(10 * 1000);
   }
   EXPECT_EQ(pingConnections.load(), 3);
 }
