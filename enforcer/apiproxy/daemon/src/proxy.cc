@@ -57,6 +57,25 @@ void growForBody(beast::flat_buffer& b) {
   if (b.capacity() < kRelayBuffer) b.reserve(kRelayBuffer);
 }
 
+// A body read (Beast's read_some) stops after one chunk even when more are buffered: `docker
+// logs` is one small chunk per log line, and relaying them one by one cost a write each and two
+// thirds of the throughput. This parses what is already buffered into the body buffer's room
+// left, without reading (the parser's eager mode would read on until that buffer is full, and
+// hold a `logs -f` or events stream back).
+template <bool isRequest>
+void parseBuffered(http::parser<isRequest, http::buffer_body>& p, beast::flat_buffer& b,
+                   error_code& ec) {
+  while (b.size() > 0 && !p.is_done() && p.get().body().size > 0) {
+    const size_t used = p.put(b.data(), ec);
+    b.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+      return;
+    }
+    if (ec || used == 0) return;
+  }
+}
+
 // An idle connection keeps no body-sized buffers.
 void shrinkIdle(beast::flat_buffer& b) {
   if (b.size() == 0 && b.capacity() > kHeadReadChunk) b.shrink_to_fit();
@@ -439,9 +458,6 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       co_return;
     }
     cbuf.consume(headLen);
-    // Each read of the body parses all that is buffered (up to the relay buffer), not one chunk:
-    // a chunked upload in small chunks would otherwise take a write per chunk.
-    rp.eager(true);
     auto& req = rp.get();
 
     // Expect: 100-continue is answered here (dockerd never sees it); other expectations fail.
@@ -540,6 +556,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
           req.body().size = relay.size();
           co_await http::async_read_some(client, cbuf, rp, ecToken(ec));
           if (ec == http::error::need_buffer) ec = {};
+          if (!ec) parseBuffered(rp, cbuf, ec);
           if (ec) {
             // A malformed chunk mid-body: dockerd has a partial request; drop both.
             if (ec != asio::error::eof) {
@@ -625,9 +642,6 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       continue;
     }
 
-    // As on the request side: `docker logs` is one small chunk per log line; relaying them one
-    // by one cost a write each and a third of the throughput.
-    sp.eager(true);
     http::response_serializer<http::buffer_body> sr{res};
     if (ubuf.size() == 0 && !sp.is_done()) {
       // Nothing of the body is here yet (a stream: events, logs -f, wait): the client gets the
@@ -647,6 +661,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (ec == http::error::partial_message || (ec == asio::error::eof && sp.need_eof())) {
           ec = {};
         }
+        if (!ec) parseBuffered(sp, ubuf, ec);
         if (ec) co_return;
         res.body().size = relay.size() - res.body().size;
         res.body().data = res.body().size > 0 ? relay.data() : nullptr;  // see the request side

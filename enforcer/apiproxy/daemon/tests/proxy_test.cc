@@ -175,36 +175,47 @@ TEST_F(ProxyTest, AFailedCreateHookIsA500AndTheGuardServesOn) {
 }
 
 // A response whose body comes later (events, logs -f, a container's wait): the client gets the
-// head at once, not with the first piece of body. The guard writes a head together with a body
-// that is already there, but never waits for one.
-TEST_F(ProxyTest, AStreamedAnswersHeadIsNotHeldBackForItsBody) {
-  std::atomic<bool> headSeen{false};
+// head at once, not with the first piece of body, and each piece as it comes. The guard writes
+// a head together with a body that is already there, and parses on what is buffered, but never
+// waits for more.
+TEST_F(ProxyTest, AStreamedAnswerIsRelayedPieceByPieceAsItComes) {
+  std::atomic<int> seen{0};  // what the client has seen: 1 the head, 2 the first event
+  auto waitSeen = [&](int n) {
+    for (int i = 0; i < 500 && seen < n; ++i) ::usleep(10 * 1000);  // at most 5 s
+  };
   engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock", [&](int fd, const std::string&) {
     writeAll(fd,
              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
              "Transfer-Encoding: chunked\r\n\r\n");
-    // The body only after the client has seen the head (at most 5 s).
-    for (int i = 0; i < 500 && !headSeen; ++i) ::usleep(10 * 1000);
-    writeAll(fd, "3\r\n{}\n\r\n0\r\n\r\n");
+    waitSeen(1);
+    writeAll(fd, "9\r\n{\"a\":\"1\"}\r\n");
+    waitSeen(2);
+    writeAll(fd, "9\r\n{\"b\":\"2\"}\r\n0\r\n\r\n");
   });
   startGuard();
   auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
   ASSERT_TRUE(fd.ok());
   writeAll(fd->get(), "GET /v1.41/events HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n");
   std::string got;
-  char buf[4096];
-  while (got.find("\r\n\r\n") == std::string::npos) {
-    pollfd p{fd->get(), POLLIN, 0};
-    // Well under the engine's 5 s: a head held back for the body arrives only after those.
-    ASSERT_EQ(::poll(&p, 1, 2000), 1) << "no head from the guard before the body; got: " << got;
-    const ssize_t n = ::read(fd->get(), buf, sizeof buf);
-    ASSERT_GT(n, 0);
-    got.append(buf, static_cast<size_t>(n));
-  }
-  headSeen = true;
+  auto readUntil = [&](const std::string& what) {
+    char buf[4096];
+    while (got.find(what) == std::string::npos) {
+      pollfd p{fd->get(), POLLIN, 0};
+      // Well under the engine's 5 s: a piece held back for the next one arrives only after those.
+      if (::poll(&p, 1, 2000) != 1) return false;
+      const ssize_t n = ::read(fd->get(), buf, sizeof buf);
+      if (n <= 0) return false;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  };
+  ASSERT_TRUE(readUntil("\r\n\r\n")) << "no head from the guard before the body; got: " << got;
+  seen = 1;
+  ASSERT_TRUE(readUntil("{\"a\":\"1\"}")) << "the first event held back; got: " << got;
+  seen = 2;
   got += readToEof(fd->get());
   EXPECT_EQ(statusLine(got), "HTTP/1.1 200 OK");
-  EXPECT_NE(got.find("{}\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("{\"b\":\"2\"}"), std::string::npos) << got;
 }
 
 // Large bodies both ways arrive whole and in order, and the connection serves the next request
