@@ -87,8 +87,6 @@ docker rm -f big >/dev/null
 docker run -d --name att -i busybox sh -c 'while true; do sleep 1; done' >/dev/null
 pids=()
 for ((i = 0; i < 100; i++)); do
-  # --sig-proxy=false: the kill below ends the client; proxied, the container's PID 1 would
-  # ignore it and the final wait would never return.
   DOCKER_HOST="unix://$G" docker attach --no-stdin --sig-proxy=false att >/dev/null 2>&1 &
   pids+=($!)
 done
@@ -96,6 +94,7 @@ sleep 5
 streams=$(ls -l /proc/"$ECI_GUARD_PID"/fd 2>/dev/null | grep -c socket)
 rss=$(awk '/VmRSS/ {print $2}' /proc/"$ECI_GUARD_PID"/status)
 printf '%-34s %12s %10sKiB %11s\n' "guard RSS, 100 attach streams" "-" "$rss" "${streams} sockets"
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+# KILL: docker attach outlives TERM (proxied or not), and the wait below would never return.
+for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 wait 2>/dev/null
 docker rm -f att >/dev/null
