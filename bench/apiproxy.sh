@@ -96,5 +96,6 @@ rss=$(awk '/VmRSS/ {print $2}' /proc/"$ECI_GUARD_PID"/status)
 printf '%-34s %12s %10sKiB %11s\n' "guard RSS, 100 attach streams" "-" "$rss" "${streams} sockets"
 # KILL: docker attach outlives TERM (proxied or not), and the wait below would never return.
 for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-wait 2>/dev/null
+# Only these: a bare `wait` would wait for the harness's daemons too, forever.
+wait "${pids[@]}" 2>/dev/null
 docker rm -f att >/dev/null
