@@ -53,8 +53,10 @@ printf '%-34s %10sms %10sms %11s\n' "docker run --rm true (median)" "$a" "$b" \
 
 # Throughput: a container holding SIZE_MB MiB in a file and having written it to its log.
 # Log lines of printable text: NULs would be JSON-escaped sixfold in the json-file log.
-docker run -d --name big busybox sh -c "head -c $((SIZE_MB))M /dev/zero > /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $((SIZE_MB))M; sleep 100000" >/dev/null
-until docker exec big sh -c "test \$(stat -c %s /big) -eq $((SIZE_MB * 1048576))" 2>/dev/null; do sleep 1; done
+# Sizes in bytes: busybox head takes no M suffix ("invalid number '64M'").
+BYTES=$((SIZE_MB * 1048576))
+docker run -d --name big busybox sh -c "head -c $BYTES /dev/zero > /big.tmp && mv /big.tmp /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $BYTES; sleep 100000" >/dev/null
+until docker exec big sh -c "test \$(stat -c %s /big) -eq $BYTES" 2>/dev/null; do sleep 1; done
 sleep 2
 mbps() {  # SOCK CMD... -> MB/s
   local sock=$1 s e
@@ -85,12 +87,15 @@ docker rm -f big >/dev/null
 docker run -d --name att -i busybox sh -c 'while true; do sleep 1; done' >/dev/null
 pids=()
 for ((i = 0; i < 100; i++)); do
-  DOCKER_HOST="unix://$G" docker attach --no-stdin att >/dev/null 2>&1 &
+  DOCKER_HOST="unix://$G" docker attach --no-stdin --sig-proxy=false att >/dev/null 2>&1 &
   pids+=($!)
 done
 sleep 5
 streams=$(ls -l /proc/"$ECI_GUARD_PID"/fd 2>/dev/null | grep -c socket)
 rss=$(awk '/VmRSS/ {print $2}' /proc/"$ECI_GUARD_PID"/status)
 printf '%-34s %12s %10sKiB %11s\n' "guard RSS, 100 attach streams" "-" "$rss" "${streams} sockets"
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-wait 2>/dev/null
+# KILL: docker attach outlives TERM (proxied or not), and the wait below would never return.
+for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+# Only these: a bare `wait` would wait for the harness's daemons too, forever.
+wait "${pids[@]}" 2>/dev/null
+docker rm -f att >/dev/null

@@ -127,39 +127,63 @@ std::optional<Refusal> createBindSourcesAs(const std::vector<std::string>& paths
   return std::nullopt;
 }
 
+// The HostFs of a decision made on the I/O thread: every host file look-up may block (a stale
+// NFS mount, a slow disk), so the first one marks the decision as needing the pool. What it
+// answers meanwhile does not matter: that decision is thrown away and made again on the pool.
+class DeferringHostFs : public HostFs {
+ public:
+  Result<std::string> resolve(const std::string& absPath) const override {
+    used = true;
+    return Error("host file look-up deferred to the worker pool: " + absPath);
+  }
+  std::optional<FileId> stat(const std::string&) const override {
+    used = true;
+    return std::nullopt;
+  }
+  std::vector<std::string> mountsUnder(const std::string&) const override {
+    used = true;
+    return {};
+  }
+  mutable bool used = false;
+};
+
 }  // namespace
 
-Gate::PolicyState Gate::policyFor(bool fresh) {
-  {
-    std::lock_guard lk(mu_);
-    if (!fresh && policy_.valid &&
-        std::chrono::steady_clock::now() - policy_.fetched < cfg_.policyRefresh) {
-      return policy_;
-    }
+Gate::PolicyPtr Gate::cachedPolicy(bool fresh) {
+  std::lock_guard lk(mu_);
+  if (!fresh && policy_ && policy_->valid &&
+      std::chrono::steady_clock::now() - policy_->fetched < cfg_.policyRefresh) {
+    return policy_;
   }
-  PolicyState st;
-  st.fetched = std::chrono::steady_clock::now();
+  return nullptr;
+}
+
+Gate::PolicyPtr Gate::policyFor(bool fresh) {
+  if (auto p = cachedPolicy(fresh)) return p;
+  auto st = std::make_shared<PolicyState>();
+  st->fetched = std::chrono::steady_clock::now();
   auto reply = ipc::call(cfg_.controlSocket, json{{"op", "status"}}, std::chrono::seconds(5));
   if (reply.ok() && reply->value("ok", false) && reply->contains("policy")) {
     auto p = Policy::fromJson((*reply)["policy"]);
     if (p.ok()) {
-      st.policy = std::move(*p);
-      st.valid = true;
+      st->policy = std::move(*p);
+      st->valid = true;
     }
-    st.engineDataRoot = reply->value("engineDataRoot", "");
+    st->engineDataRoot = reply->value("engineDataRoot", "");
   }
-  if (!st.valid) {
+  if (!st->valid) {
     // Fail closed: ECI on, nothing allowlisted (what eci-runc applies without a policy too).
     LOG_WARN(
         "cannot read the policy from eci-enforcerd at %s (%s): deciding on the fail-closed "
         "defaults",
         cfg_.controlSocket.c_str(),
         reply.ok() ? reply->dump().substr(0, 200).c_str() : reply.error().str().c_str());
-    st.policy = Policy::failClosedDefaults();
+    st->policy = Policy::failClosedDefaults();
   }
+  PolicyPtr out = std::move(st);
   std::lock_guard lk(mu_);
-  policy_ = st;
-  return st;
+  policy_ = out;
+  return out;
 }
 
 std::string Gate::registryDigest(const std::string& ref) {
@@ -244,7 +268,22 @@ void Gate::containerGone(const std::string& id) {
 }
 
 Outcome Gate::decide(Exchange& ex) {
+  // With mayBlock, decideImpl always has an answer.
+  return *decideImpl(ex, /*mayBlock=*/true);
+}
+
+std::optional<Outcome> Gate::decideInline(Exchange& ex) {
+  return decideImpl(ex, /*mayBlock=*/false);
+}
+
+std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
   Outcome v;
+  const auto& h = *ex.header;
+  // Bodies mean a decision that matters (create, start, build, ...): read the policy afresh so
+  // a push applies to the very next request.
+  const bool fresh = h.method() != http::verb::get && h.method() != http::verb::head;
+  PolicyPtr ps = mayBlock ? policyFor(fresh) : cachedPolicy(fresh);
+  if (!ps) return std::nullopt;  // needs eci-enforcerd: the pool's job
   Request req = toRequest(ex);
   Caller caller;
   caller.uid = ex.caller.uid;
@@ -263,11 +302,7 @@ Outcome Gate::decide(Exchange& ex) {
     recordUid = ex.listener->ownerUid;
     recordGid = ex.listener->ownerGid;
   }
-  // Bodies mean a decision that matters (create, start, build, ...): read the policy afresh so
-  // a push applies to the very next request.
-  const bool fresh = req.method != "GET" && req.method != "HEAD";
-  PolicyState ps = policyFor(fresh);
-  if (ps.policy.enabled) {
+  if (ps->policy.enabled) {
     // No TCP without TLS while ECI is on: such an engine is reachable past the guard, so the
     // guard refuses everything until it is fixed (checked at most every 10 s).
     std::optional<std::string> tcp;
@@ -275,6 +310,7 @@ Outcome Gate::decide(Exchange& ex) {
       std::lock_guard lk(mu_);
       const auto now = std::chrono::steady_clock::now();
       if (now - tcpCheckedAt_ > std::chrono::seconds(10)) {
+        if (!mayBlock) return std::nullopt;  // the check connects to dockerd and reads /proc
         tcpProblem_ = engineTcpWithoutTls(cfg_.upstreamSocket);
         tcpCheckedAt_ = now;
         if (tcpProblem_)
@@ -283,6 +319,7 @@ Outcome Gate::decide(Exchange& ex) {
       tcp = tcpProblem_;
     }
     if (tcp) {
+      if (!mayBlock) return std::nullopt;  // refusals are decided (and logged) on the pool
       v.refusal = Refusal{503,
                           "enhanced container isolation: the engine listens on TCP without "
                           "TLS (" +
@@ -295,15 +332,25 @@ Outcome Gate::decide(Exchange& ex) {
   rc.privateSocket = cfg_.upstreamSocket.string();
   rc.otherSockets = cfg_.protectedSockets;
   rc.socketDir = cfg_.socketDir.string();
-  if (!ps.engineDataRoot.empty()) rc.extraRestricted.push_back(ps.engineDataRoot);
+  if (!ps->engineDataRoot.empty()) rc.extraRestricted.push_back(ps->engineDataRoot);
   // Only a create with its body read can be given a socket (decideCreate asks for the body
   // first): no getrandom for every other request.
   if (req.body) rc.freshToken = freshToken();
-  RealHostFs fs;
   Facts facts;
   Decision d;
+  if (!mayBlock) {
+    // One round, no facts, no host files: only a plain allow with nothing to apply is kept.
+    DeferringHostFs fs;
+    d = apiproxy::decide(req, caller, ps->policy, rc, facts, fs, 0);
+    if (fs.used || d.verdict != Verdict::kAllow || d.socket || d.recordsCaller ||
+        !d.missingBindSources.empty()) {
+      return std::nullopt;
+    }
+    return v;
+  }
+  RealHostFs fs;
   for (int round = 0;; ++round) {
-    d = apiproxy::decide(req, caller, ps.policy, rc, facts, fs, round);
+    d = apiproxy::decide(req, caller, ps->policy, rc, facts, fs, round);
     if (d.verdict != Verdict::kNeedFacts || round >= kMaxRounds) break;
     fetchFacts(d.need, facts);
   }

@@ -1,8 +1,9 @@
 // The decision bridge of eci-apiproxyd: gathers what the pure decision function (decide.h) needs —
 // the caller, the policy from eci-enforcerd, image/container/volume facts and registry digests
 // from the engine's private socket — calls it, applies its rewrites, opens per-container sockets,
-// records the caller of every create with eci-enforcerd, and logs every refusal once. Blocking; it
-// runs on the worker pool, never on the I/O thread.
+// records the caller of every create with eci-enforcerd, and logs every refusal once. decide() may
+// block; it runs on the worker pool, never on the I/O thread. decideInline() never blocks: the I/O
+// thread calls it first and uses its answer only for an allow that needed no I/O at all.
 #pragma once
 
 #include <functional>
@@ -26,6 +27,11 @@ class Gate {
   }
   // First call with ex.body unset; a needBody verdict asks for the body and a second call.
   Outcome decide(Exchange& ex);
+  // The same decision without blocking, for the I/O thread: an allow that needed nothing but the
+  // cached policy (no eci-enforcerd call, no engine look-up, no host file, no effect to apply).
+  // std::nullopt: anything else (refusals included); the caller then runs decide() on the pool,
+  // which decides from scratch. Plain GETs (ping, version, ps, inspect) never leave the I/O thread.
+  std::optional<Outcome> decideInline(Exchange& ex);
   // The engine removed a container: drop its socket, if it had one.
   void containerGone(const std::string& id);
 
@@ -36,7 +42,14 @@ class Gate {
     std::chrono::steady_clock::time_point fetched{};
     bool valid = false;
   };
-  PolicyState policyFor(bool fresh);
+  using PolicyPtr = std::shared_ptr<const PolicyState>;
+  // The policy to decide on; `fresh`: read it from eci-enforcerd now (blocking).
+  PolicyPtr policyFor(bool fresh);
+  // The cached policy if it may serve a request that does not need a fresh one, else nullptr.
+  PolicyPtr cachedPolicy(bool fresh);
+  // Shared by decide() (mayBlock) and decideInline(): std::nullopt only when !mayBlock and the
+  // decision would have to block or has effects.
+  std::optional<Outcome> decideImpl(Exchange& ex, bool mayBlock);
   std::string registryDigest(const std::string& ref);
   void fetchFacts(const Need& need, Facts& facts);
 
@@ -44,7 +57,7 @@ class Gate {
   OpenSocket open_;
   CloseSocket close_;
   std::mutex mu_;
-  PolicyState policy_;
+  PolicyPtr policy_;  // immutable once published: readers share it without copying
   struct Digest {
     std::string digest;
     std::chrono::steady_clock::time_point at;

@@ -32,8 +32,54 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr size_t kRelayBuffer = 64 * 1024;   // request/response bodies (cp, logs, load)
-constexpr size_t kTunnelBuffer = 16 * 1024;  // each direction of a hijacked stream
+constexpr size_t kTunnelBuffer = 64 * 1024;  // each direction of a hijacked stream, at most
+constexpr size_t kTunnelStartBuffer = 1024;  // ... and at first
 constexpr size_t kHeadReadChunk = 8 * 1024;
+
+// The buffer bodies are relayed through: taken when a body is relayed, given back when the
+// connection waits for its next request, so an idle keep-alive connection holds none. Not zeroed.
+class RelayBuffer {
+ public:
+  void ensure() {
+    if (!p_) p_.reset(new char[kRelayBuffer]);
+  }
+  void release() { p_.reset(); }
+  char* data() { return p_.get(); }
+  static constexpr size_t size() { return kRelayBuffer; }
+
+ private:
+  std::unique_ptr<char[]> p_;
+};
+
+// Beast reads as much as the buffer's free capacity (at least 512 bytes): a body relayed through
+// a buffer sized for heads would take a syscall per 512 bytes.
+void growForBody(beast::flat_buffer& b) {
+  if (b.capacity() < kRelayBuffer) b.reserve(kRelayBuffer);
+}
+
+// A body read (Beast's read_some) stops after one chunk even when more are buffered: `docker
+// logs` is one small chunk per log line, and relaying them one by one cost a write each and two
+// thirds of the throughput. This parses what is already buffered into the body buffer's room
+// left, without reading (the parser's eager mode would read on until that buffer is full, and
+// hold a `logs -f` or events stream back).
+template <bool isRequest>
+void parseBuffered(http::parser<isRequest, http::buffer_body>& p, beast::flat_buffer& b,
+                   error_code& ec) {
+  while (b.size() > 0 && !p.is_done() && p.get().body().size > 0) {
+    const size_t used = p.put(b.data(), ec);
+    b.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+      return;
+    }
+    if (ec || used == 0) return;
+  }
+}
+
+// An idle connection keeps no body-sized buffers.
+void shrinkIdle(beast::flat_buffer& b) {
+  if (b.size() == 0 && b.capacity() > kHeadReadChunk) b.shrink_to_fit();
+}
 
 auto ecToken(error_code& ec) {
   return asio::redirect_error(use_awaitable, ec);
@@ -86,13 +132,16 @@ struct Tunnel {
 awaitable<void> pump(std::shared_ptr<Tunnel> t, bool clientToUpstream) {
   Socket& from = clientToUpstream ? t->client : t->upstream;
   Socket& to = clientToUpstream ? t->upstream : t->client;
-  std::vector<char> buf(kTunnelBuffer);
+  // Small while the stream idles (an attach waiting for output: 100 of them must stay cheap),
+  // doubled each time a read fills it, up to kTunnelBuffer while data flows.
+  std::vector<char> buf(kTunnelStartBuffer);
   error_code ec;
   for (;;) {
     const size_t n = co_await from.async_read_some(asio::buffer(buf), ecToken(ec));
     if (ec) break;
     co_await asio::async_write(to, asio::buffer(buf.data(), n), ecToken(ec));
     if (ec) break;
+    if (n == buf.size() && buf.size() < kTunnelBuffer) buf.resize(buf.size() * 2);
   }
   if (ec == asio::error::eof) {
     // Half-close: the CLI closes its write side at stdin EOF and waits for the output; dockerd
@@ -156,7 +205,51 @@ struct Proxy::Impl {
   awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
   awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
   awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
+
+  // Idle keep-alive connections to dockerd, reused by the next client connection: a connect per
+  // `docker` invocation costs the guard four syscalls and dockerd an accept. Only connections
+  // whose last answer was read completely come here (never a hijacked one), and dockerd's API is
+  // stateless per request: a request goes out on a reused connection exactly as on a new one.
+  // I/O thread only.
+  // dockerd closes a connection that brings no request within 5 minutes (its ReadHeaderTimeout):
+  // a parked one is used within a minute or dropped, so it never races that close.
+  static constexpr size_t kMaxIdleUpstreams = 8;
+  static constexpr std::chrono::seconds kMaxUpstreamIdle{60};
+  struct IdleUpstream {
+    Socket socket;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<IdleUpstream> idleUpstreams;
+  std::optional<Socket> takeIdleUpstream();
+  void parkUpstream(Socket s);
 };
+
+std::optional<Socket> Proxy::Impl::takeIdleUpstream() {
+  while (!idleUpstreams.empty()) {
+    Socket s = std::move(idleUpstreams.back().socket);
+    const bool fresh =
+        std::chrono::steady_clock::now() - idleUpstreams.back().since < kMaxUpstreamIdle;
+    idleUpstreams.pop_back();
+    if (!fresh) continue;  // closed by ~Socket
+    // Still open and silent? dockerd closing it (a restart) shows as EOF, anything else it
+    // might send as data: either way the connection is dropped, never used.
+    error_code ec;
+    char c;
+    s.non_blocking(true, ec);
+    if (!ec) s.receive(asio::buffer(&c, 1), Socket::message_peek, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      s.non_blocking(false, ec);
+      if (!ec) return s;
+    }
+    s.close(ec);
+  }
+  return std::nullopt;
+}
+
+void Proxy::Impl::parkUpstream(Socket s) {
+  if (stopping || idleUpstreams.size() >= kMaxIdleUpstreams) return;  // closed by ~Socket
+  idleUpstreams.push_back({std::move(s), std::chrono::steady_clock::now()});
+}
 
 // A per-container socket (CONTRACTS.md 3): <socketDir>/<token>/docker.sock. The container's root
 // is a mapped uid not known yet at create, so the socket is 0666 in a 0711 directory whose
@@ -323,10 +416,14 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
   beast::flat_buffer cbuf;
   beast::flat_buffer ubuf;
   std::optional<Socket> up;
-  std::vector<char> relay;  // allocated on the first body to relay
+  bool upClean = false;  // `up` finished its last exchange completely (it may be parked)
+  RelayBuffer relay;     // while a body is relayed
   error_code ec;
 
   for (;;) {
+    relay.release();
+    shrinkIdle(cbuf);
+    shrinkIdle(ubuf);
     // --- the request head, as raw bytes first (framing checks need them), then Beast ---
     size_t headLen = 0;
     for (;;) {
@@ -341,7 +438,10 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         co_return;
       }
       const size_t n = co_await client.async_read_some(cbuf.prepare(kHeadReadChunk), ecToken(ec));
-      if (ec) co_return;  // EOF between requests, or the client went away mid-head
+      if (ec) {  // EOF between requests, or the client went away mid-head
+        if (up && upClean) parkUpstream(std::move(*up));
+        co_return;
+      }
       cbuf.commit(n);
     }
     const std::string rawHead(static_cast<const char*>(cbuf.data().data()), headLen);
@@ -377,10 +477,18 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     ex.listener = l;
     ex.caller = caller;
     ex.header = &req.base();
-    Outcome v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
+    // Cheap decisions (a GET on the cached policy, no look-ups) are made right here: a round trip
+    // through the worker pool costs two cross-thread wake-ups, more than the decision itself.
+    // Everything that may block (eci-enforcerd, engine look-ups, host files) goes to the pool.
+    Outcome v;
+    if (std::optional<Outcome> quick = gate.decideInline(ex)) {
+      v = std::move(*quick);
+    } else {
+      v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
+    }
     if (v.needBody) {
       std::string body;
-      if (relay.empty()) relay.resize(kRelayBuffer);
+      relay.ensure();
       while (!rp.is_done()) {
         req.body().data = relay.data();
         req.body().size = relay.size();
@@ -411,6 +519,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
 
     // --- forward the request ---
+    if (!up) up = takeIdleUpstream();
     if (!up) {
       up.emplace(io);
       co_await up->async_connect(
@@ -422,6 +531,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         co_return;
       }
     }
+    upClean = false;
     const bool hijackRoute = isHijackRoute(req);
     const bool wantsUpgrade = req.find(http::field::upgrade) != req.end();
     const bool isHead = req.method() == http::verb::head;
@@ -440,11 +550,13 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       if (ec) co_return;
       while (!sr.is_done()) {
         if (!rp.is_done()) {
-          if (relay.empty()) relay.resize(kRelayBuffer);
+          relay.ensure();
+          if (cbuf.size() == 0) growForBody(cbuf);
           req.body().data = relay.data();
           req.body().size = relay.size();
           co_await http::async_read_some(client, cbuf, rp, ecToken(ec));
           if (ec == http::error::need_buffer) ec = {};
+          if (!ec) parseBuffered(rp, cbuf, ec);
           if (ec) {
             // A malformed chunk mid-body: dockerd has a partial request; drop both.
             if (ec != asio::error::eof) {
@@ -473,6 +585,9 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     sp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
     sp.body_limit(kNoBodyLimit);
     if (isHead) sp.skip(true);
+    // Beast reads no more than the buffer's free capacity: a head-sized buffer takes most
+    // answers (head and a small body) in one read.
+    if (ubuf.capacity() < kHeadReadChunk) ubuf.reserve(kHeadReadChunk);
     co_await http::async_read_header(*up, ubuf, sp, ecToken(ec));
     if (ec) {
       LOG_WARN("dockerd closed the connection before answering %s %s: %s",
@@ -528,11 +643,17 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
 
     http::response_serializer<http::buffer_body> sr{res};
-    co_await http::async_write_header(client, sr, ecToken(ec));
-    if (ec) co_return;
+    if (ubuf.size() == 0 && !sp.is_done()) {
+      // Nothing of the body is here yet (a stream: events, logs -f, wait): the client gets the
+      // head now, not when the first byte of body comes. Otherwise the head goes out together
+      // with the first piece of body, in one write.
+      co_await http::async_write_header(client, sr, ecToken(ec));
+      if (ec) co_return;
+    }
     while (!sr.is_done()) {
       if (!sp.is_done()) {
-        if (relay.empty()) relay.resize(kRelayBuffer);
+        relay.ensure();
+        if (ubuf.size() == 0) growForBody(ubuf);  // what is buffered is parsed first
         res.body().data = relay.data();
         res.body().size = relay.size();
         co_await http::async_read_some(*up, ubuf, sp, ecToken(ec));
@@ -540,6 +661,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (ec == http::error::partial_message || (ec == asio::error::eof && sp.need_eof())) {
           ec = {};
         }
+        if (!ec) parseBuffered(sp, ubuf, ec);
         if (ec) co_return;
         res.body().size = relay.size() - res.body().size;
         res.body().data = res.body().size > 0 ? relay.data() : nullptr;  // see the request side
@@ -562,9 +684,12 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       client.shutdown(Socket::shutdown_send, ignored);
       co_return;
     }
+    // Answer read to its end on a connection dockerd keeps open, nothing more sent after it.
+    upClean = sp.is_done() && ubuf.size() == 0;
     if (!reqKeepAlive) {
       error_code ignored;
       client.shutdown(Socket::shutdown_send, ignored);
+      if (upClean) parkUpstream(std::move(*up));
       co_return;
     }
   }
@@ -613,6 +738,8 @@ void Proxy::stop() {
         std::filesystem::remove(l->path, fec);
       }
     }
+    // Idle connections to dockerd end with the guard (dockerd would keep them open otherwise).
+    impl_->idleUpstreams.clear();
     impl_->io.stop();
   });
 }
