@@ -339,6 +339,8 @@ for http in 1 0; do
     t_contains "engine on TCP without TLS: 503" " 503" "$out"
     t_contains "  ... with the reason" "listens on TCP port" "$out"
     t_contains "  ... reported in the guard log" "without TLS" "$(cat "$W/g2.log")"
+    _eci_wait_for 5 grep -q '"rule":"tcp-without-tls"' "$ECI_AUDIT_LOG"
+    t_contains "  ... and in the audit log" '"rule":"tcp-without-tls"' "$(cat "$ECI_AUDIT_LOG" 2>&1)"
   else
     t_not_contains "a TCP listener that is not the Engine API (swarm-like): not refused" \
       "without TLS" "$out"

@@ -324,6 +324,10 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
                           "enhanced container isolation: the engine listens on TCP without "
                           "TLS (" +
                               *tcp + "); ECI does not allow it"};
+      Decision audited;
+      audited.rule = "tcp-without-tls";
+      audited.message = v.refusal->message;
+      auditRefusal(cfg_.controlSocket, req, caller, audited, 503);  // fire and forget (bounded)
       return v;
     }
   }
@@ -431,9 +435,18 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
   if (isCreate || granted) {
     const std::string control = cfg_.controlSocket.string();
     CloseSocket closeFn = close_;
+    // What the audit record of a failed caller record needs (not the create body).
+    Request auditReq;
+    auditReq.method = req.method;
+    auditReq.target = req.target;
+    Decision auditDecision;
+    auditDecision.rule = "record-caller";
+    auditDecision.image = d.image;
+    auditDecision.command = d.command;
     v.afterResponse = [this, granted, isCreate, recordUid, recordGid, control, closeFn,
-                       token = d.socket ? d.socket->token : std::string(),
-                       image = d.image](unsigned status, const std::string& body) -> Status {
+                       token = d.socket ? d.socket->token : std::string(), image = d.image,
+                       auditReq, caller,
+                       auditDecision](unsigned status, const std::string& body) mutable -> Status {
       if (status != 201) {
         // The create failed: its socket must not outlive it.
         if (granted && closeFn) closeFn(token);
@@ -491,6 +504,8 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
             std::lock_guard lk(mu_);
             socketsByContainer_.erase(id);
           }
+          auditDecision.reason = "could not record who created container " + id + ": " + why;
+          auditRefusal(cfg_.controlSocket, auditReq, caller, auditDecision, 500);
           return Error("enhanced container isolation could not record who created container " +
                        id.substr(0, 12) + " (" + why + "); " +
                        (removed ? "the container was removed, try again"
