@@ -66,6 +66,17 @@ void cutUtf8(std::string& s, size_t max) {
   if (i - 1 + len > s.size()) s.resize(i - 1);
 }
 
+// Every string field cut to kMaxFieldBytes, an oversized extra replaced: what a record may hold
+// whoever made it (a sender's JSON, or eci-enforcerd itself).
+void bound(Record& r) {
+  cutUtf8(r.time, kMaxFieldBytes);
+  for (const char* k : kStringFields) cutUtf8(*fieldOf(r, k), kMaxFieldBytes);
+  if (r.extra.is_object() &&
+      r.extra.dump(-1, ' ', false, json::error_handler_t::replace).size() > kMaxExtraBytes) {
+    r.extra = json{{"truncated", true}};
+  }
+}
+
 }  // namespace
 
 std::string formatTime(Clock::time_point t) {
@@ -194,20 +205,15 @@ Result<Record> fromJson(const json& j, bool requireTime) {
     if (key == "extra") {
       if (value.is_null()) continue;
       if (!value.is_object()) return Error("audit record /extra: expected an object");
-      // Bounded whatever the sender put there; replace (not throw) on bad UTF-8.
-      if (value.dump(-1, ' ', false, json::error_handler_t::replace).size() > kMaxExtraBytes) {
-        r.extra = json{{"truncated", true}};
-      } else {
-        r.extra = value;
-      }
+      r.extra = value;  // bounded below, whatever the sender put there
       continue;
     }
     std::string* field = fieldOf(r, key);
     if (field == nullptr) return Error("audit record: unknown field '" + key.substr(0, 64) + "'");
     if (!value.is_string()) return Error("audit record /" + key + ": expected a string");
     *field = value.get<std::string>();
-    cutUtf8(*field, kMaxFieldBytes);
   }
+  bound(r);
   if (!isToken(r.source)) return Error("audit record /source: expected a short identifier");
   if (!isToken(r.event)) return Error("audit record /event: expected a short identifier");
   if (requireTime) {
@@ -218,13 +224,7 @@ Result<Record> fromJson(const json& j, bool requireTime) {
 
 std::string formatLine(const Record& r) {
   Record b = r;
-  for (const char* k : kStringFields) {
-    std::string* f = fieldOf(b, k);
-    cutUtf8(*f, kMaxFieldBytes);
-  }
-  if (b.extra.is_object() &&
-      b.extra.dump(-1, ' ', false, json::error_handler_t::replace).size() > kMaxExtraBytes)
-    b.extra = json{{"truncated", true}};
+  bound(b);
   // dump escapes control characters and newlines: one record is always one line.
   std::string line = toJson(b).dump(-1, ' ', false, json::error_handler_t::replace);
   line.push_back('\n');

@@ -19,11 +19,6 @@ inline constexpr int kPidnsFd = 9;    // the container's pid namespace (may be a
 inline constexpr int kNetnsFd = 10;   // the container's net namespace (may be absent)
 inline constexpr int kFirstFreeFd = 11;
 
-// Counters and the in-flight notification, in a MAP_SHARED page: the worker publishes, the
-// supervisor reads them for status and, if the worker dies or hangs while acting, answers the
-// in-flight notification itself (a notification the worker had received stays pending in the
-// kernel until someone answers it, even after the worker is gone, as long as the supervisor's
-// copy of the notify fd is open).
 // A refused call for the audit log (docs/audit.md), in a slot of Shared::denials.
 struct Denial {
   char call[16];     // callName(), NUL-terminated
@@ -37,6 +32,11 @@ struct Denial {
 // container's credentials): it bounds the indices and NUL-terminates the strings it copies.
 inline constexpr uint32_t kDenialSlots = 16;
 
+// Counters and the in-flight notification, in a MAP_SHARED page: the worker publishes, the
+// supervisor reads them for status and, if the worker dies or hangs while acting, answers the
+// in-flight notification itself (a notification the worker had received stays pending in the
+// kernel until someone answers it, even after the worker is gone, as long as the supervisor's
+// copy of the notify fd is open).
 struct Shared {
   std::atomic<uint64_t> notifications{0}, continued{0}, refused{0}, emulated{0}, emulationFailed{0};
   std::atomic<uint64_t> inFlightId{0};  // 0: none

@@ -9,7 +9,7 @@
 namespace eci::apiproxy {
 
 void auditRefusal(const std::filesystem::path& controlSocket, const Request& req,
-                  const Caller& caller, const Decision& d, unsigned status) {
+                  const Caller& caller, const RefusalFacts& f, unsigned status) {
   using nlohmann::json;
   // The container acting (a request on its own engine socket) is the record's container; the
   // container a request names (exec, start, ...) or a create's --name is its name.
@@ -24,16 +24,16 @@ void auditRefusal(const std::filesystem::path& controlSocket, const Request& req
   }
   json extra = {{"method", req.method},
                 {"target", req.target.substr(0, 256)},
-                {"command", d.command},
+                {"command", f.command},
                 {"status", status}};
   if (caller.uid != static_cast<uid_t>(-1)) extra["uid"] = caller.uid;
   json rec = {{"source", "eci-apiproxyd"},
               {"event", "refused"},
               {"container", caller.perContainerSocket ? caller.containerId : std::string()},
               {"name", name},
-              {"image", d.image},
-              {"rule", d.rule},
-              {"reason", d.reason.empty() ? d.message : d.reason},
+              {"image", f.image},
+              {"rule", f.rule},
+              {"reason", f.reason},
               {"extra", std::move(extra)}};
   enforcer::sendAuditDetached(controlSocket, std::move(rec), std::chrono::milliseconds(1000));
 }

@@ -324,10 +324,8 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
                           "enhanced container isolation: the engine listens on TCP without "
                           "TLS (" +
                               *tcp + "); ECI does not allow it"};
-      Decision audited;
-      audited.rule = "tcp-without-tls";
-      audited.message = v.refusal->message;
-      auditRefusal(cfg_.controlSocket, req, caller, audited, 503);  // fire and forget (bounded)
+      auditRefusal(cfg_.controlSocket, req, caller, {"tcp-without-tls", v.refusal->message, {}, {}},
+                   503);  // fire and forget (bounded)
       return v;
     }
   }
@@ -377,7 +375,8 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
       LOG_WARN("refused %s %s from %s: command=%s image=%s rule=%s reason=%s", req.method.c_str(),
                req.target.c_str(), who.c_str(), d.command.c_str(), d.image.c_str(), d.rule.c_str(),
                d.reason.c_str());
-      auditRefusal(cfg_.controlSocket, req, caller, d, r.status);  // fire and forget
+      auditRefusal(cfg_.controlSocket, req, caller, refusalFactsOf(d),
+                   r.status);  // fire and forget
       v.refusal = std::move(r);
       return v;
     }
@@ -391,10 +390,8 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
   if (auto r = createBindSourcesAs(d.missingBindSources, recordUid, recordGid)) {
     LOG_WARN("refused %s %s from %s: rule=bind-source-create reason=%s", req.method.c_str(),
              req.target.c_str(), who.c_str(), r->message.c_str());
-    Decision audited = d;
-    audited.rule = "bind-source-create";
-    audited.reason = r->message;
-    auditRefusal(cfg_.controlSocket, req, caller, audited, r->status);  // fire and forget
+    auditRefusal(cfg_.controlSocket, req, caller,
+                 {"bind-source-create", r->message, d.image, d.command}, r->status);
     v.refusal = std::move(*r);
     return v;
   }
@@ -439,14 +436,11 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
     Request auditReq;
     auditReq.method = req.method;
     auditReq.target = req.target;
-    Decision auditDecision;
-    auditDecision.rule = "record-caller";
-    auditDecision.image = d.image;
-    auditDecision.command = d.command;
+    RefusalFacts auditFacts{"record-caller", {}, d.image, d.command};
     v.afterResponse = [this, granted, isCreate, recordUid, recordGid, control, closeFn,
                        token = d.socket ? d.socket->token : std::string(), image = d.image,
                        auditReq, caller,
-                       auditDecision](unsigned status, const std::string& body) mutable -> Status {
+                       auditFacts](unsigned status, const std::string& body) mutable -> Status {
       if (status != 201) {
         // The create failed: its socket must not outlive it.
         if (granted && closeFn) closeFn(token);
@@ -504,8 +498,8 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
             std::lock_guard lk(mu_);
             socketsByContainer_.erase(id);
           }
-          auditDecision.reason = "could not record who created container " + id + ": " + why;
-          auditRefusal(cfg_.controlSocket, auditReq, caller, auditDecision, 500);
+          auditFacts.reason = "could not record who created container " + id + ": " + why;
+          auditRefusal(cfg_.controlSocket, auditReq, caller, auditFacts, 500);
           return Error("enhanced container isolation could not record who created container " +
                        id.substr(0, 12) + " (" + why + "); " +
                        (removed ? "the container was removed, try again"
