@@ -257,6 +257,43 @@ t_eq "ordinary log options keep working" "plain-log" "$out"
 kill "$socatpid" 2>/dev/null
 wait "$socatpid" 2>/dev/null
 
+# Networks whose subnet shadows a host network: the bridge driver adds a route for the subnet, and
+# the longer prefix wins, so a developer could capture the host's traffic to its LAN, its DNS or
+# its gateway. A test bridge stands in for the host's LAN (198.51.100.0/24, TEST-NET-2).
+lan="ecilan${RANDOM}"
+lan=${lan:0:15}
+ip link add "$lan" type bridge && ip addr add 198.51.100.1/24 dev "$lan" && ip link set "$lan" up
+t_contains "the host has a LAN route for the test" "dev $lan" "$(ip route get 198.51.100.7)"
+# Control on the private socket: the attack is real (the host's route for .7 goes to the bridge).
+ctl=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network create --subnet 198.51.100.0/28 \
+  --gateway 198.51.100.2 netctl 2>&1)
+t_contains "control: without the guard, the host routes its LAN address into a docker network" \
+  "dev br-${ctl:0:12}" "$(ip route get 198.51.100.7)"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network rm netctl >/dev/null 2>&1
+hostnet=$(awk 'NR>1 && $2!="00000000" {print $1; exit}' /proc/net/route)
+hostcidr=$(ip -4 -o addr show dev "$hostnet" 2>/dev/null | awk '{print $4; exit}')
+nets_before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network ls -q | sort)
+for args in "--subnet 198.51.100.0/28 --gateway 198.51.100.2" "--subnet 198.51.0.0/16" \
+  "--subnet 198.51.100.7/32" "--ipv6 --subnet fd00:ec1::/64 --subnet 198.51.100.0/28" \
+  "--subnet 127.0.0.0/24" ${hostcidr:+"--subnet $hostcidr"} \
+  "--ipv6 --subnet fe80::/64" "-o com.docker.network.bridge.name=$lan"; do
+  # shellcheck disable=SC2086
+  err=$(docker network create $args netattack 2>&1)
+  t_contains "network create refused: $args" "enhanced container isolation: network" "$err"
+done
+out=$(curl -sS --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+  -d '{"name":"netattack","ipam":{"config":[{"subnet":"198.51.100.0/28"}]}}' \
+  "http://localhost/v1.41/networks/create")
+t_contains "raw API, lower-case keys: refused" "overlaps the host's network 198.51.100.0/24 ($lan)" "$out"
+t_eq "  ... no network was created by the refused attempts" "$nets_before" \
+  "$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network ls -q | sort)"
+t_contains "  ... and the host still routes its LAN to the LAN" "dev $lan" "$(ip route get 198.51.100.7)"
+t_ok "a network with a free subnet is created" docker network create --subnet 203.0.113.0/24 netok
+t_eq "  ... and a container runs on it" "ok" "$(docker run --rm --network netok busybox echo ok 2>&1)"
+t_ok "a network with an engine-chosen subnet is created" docker network create netpool
+docker network rm netok netpool >/dev/null 2>&1
+ip link del "$lan"
+
 # runtime forced to the engine's default
 docker create --name rt --runtime=runc busybox true >/dev/null 2>&1
 t_eq "create --runtime=runc: the engine's default runtime is used" \

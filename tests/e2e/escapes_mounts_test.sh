@@ -252,6 +252,14 @@ for mode in privileged sysadmin plain; do
     t_contains "$mode G: set-id $k on a host bind refused" "$k: EPERM" "$out"
   done
   t_contains "$mode G: a plain create on the host bind works" "openat_plain: ok" "$out"
+  # Calls a filter cannot inspect answer ENOSYS (programs fall back to openat/fchmodat), on the
+  # host bind and in the container's own files alike.
+  for k in openat2_creat io_uring_setup own-openat2_creat own-io_uring_setup; do
+    t_contains "$mode G: $k answers ENOSYS" "$k: ENOSYS" "$out"
+  done
+  t_not_contains "$mode G: fchmodat2 of a set-id mode on the host bind refused" "fchmodat2: ok" \
+    "$(grep '^fchmodat2' <<<"$out")"
+  t_contains "$mode G: fchmodat2 reached the probe" "fchmodat2: E" "$(grep '^fchmodat2' <<<"$out")"
   for k in openat_creat creat mknodat_reg; do
     t_contains "$mode G: set-id $k in the container's own files works" "own-$k: ok" "$out"
   done

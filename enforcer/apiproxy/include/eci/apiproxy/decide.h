@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -71,7 +72,16 @@ struct Config {
   std::string freshToken;
 };
 
-// Host filesystem facts, implemented by the daemon with realpath(3)/stat(2) (tests: fakes).
+// A network the host's own namespace routes: a route's destination or an interface's address
+// with its prefix (host_networks.h reads and parses them).
+struct HostNetwork {
+  bool v6 = false;
+  std::array<uint8_t, 16> addr{};  // network byte order; IPv4 in the first 4 bytes
+  unsigned prefixLen = 0;          // 0: a default route
+  std::string device;              // interface, for the message ("" unknown)
+};
+
+// Host facts, implemented by the daemon with realpath(3)/stat(2)/procfs (tests: fakes).
 class HostFs {
  public:
   struct FileId {
@@ -92,6 +102,11 @@ class HostFs {
   virtual std::vector<std::string> mountsUnder(const std::string& resolvedDir) const {
     (void)resolvedDir;
     return {};
+  }
+  // The host network namespace's routes (every table the kernel lists) and interface addresses.
+  // Error: cannot be read; a network create is then refused (fail closed).
+  virtual Result<std::vector<HostNetwork>> networks() const {
+    return Error("host networks: this HostFs cannot read the host's routes");
   }
 };
 
