@@ -285,13 +285,21 @@ out=$(curl -sS --unix-socket "$SOCK" -H 'Content-Type: application/json' \
   -d '{"name":"netattack","ipam":{"config":[{"subnet":"198.51.100.0/28"}]}}' \
   "http://localhost/v1.41/networks/create")
 t_contains "raw API, lower-case keys: refused" "overlaps the host's network 198.51.100.0/24 ($lan)" "$out"
+# The subnet may also arrive through a config-only network (any driver) and --config-from.
+err=$(docker network create --config-only -d macvlan --subnet 198.51.100.0/28 netcfg 2>&1)
+t_contains "config-only network (macvlan) over the host's LAN refused" "overlaps the host's network" "$err"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network create --config-only \
+  --subnet 198.51.100.0/28 netcfgold >/dev/null 2>&1 # made past the guard (ECI off back then)
+nets_before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network ls -q | sort)
+err=$(docker network create --config-from netcfgold netfrom 2>&1)
+t_contains "--config-from a network holding the host's LAN refused" "overlaps the host's network" "$err"
 t_eq "  ... no network was created by the refused attempts" "$nets_before" \
   "$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network ls -q | sort)"
 t_contains "  ... and the host still routes its LAN to the LAN" "dev $lan" "$(ip route get 198.51.100.7)"
 t_ok "a network with a free subnet is created" docker network create --subnet 203.0.113.0/24 netok
 t_eq "  ... and a container runs on it" "ok" "$(docker run --rm --network netok busybox echo ok 2>&1)"
 t_ok "a network with an engine-chosen subnet is created" docker network create netpool
-docker network rm netok netpool >/dev/null 2>&1
+docker network rm netok netpool netcfgold >/dev/null 2>&1
 ip link del "$lan"
 
 # runtime forced to the engine's default

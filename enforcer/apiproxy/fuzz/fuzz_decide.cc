@@ -91,6 +91,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (const auto& c : d.need.containers) facts.containers[c] = ct;
     for (const auto& v : d.need.volumes) facts.volumes[v] = vol;
+    for (const auto& n : d.need.networks) {
+      facts.networks[n] =
+          (flags & 32) ? std::nullopt : std::optional(NetworkFacts{n, {"192.0.2.0/28", "bad"}});
+    }
     for (const auto& k : d.need.registryDigests) {
       facts.registryDigests[k] = (flags & 16) ? "sha256:" + std::string(64, '1') : "";
     }

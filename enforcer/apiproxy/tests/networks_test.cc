@@ -158,6 +158,37 @@ TEST_F(NetworkRule, FailsClosedAndRefusesMalformedBodies) {
   }
 }
 
+// `docker network create --config-only --subnet <host LAN> -d macvlan cfg` then
+// `docker network create --config-from cfg n` (bridge): the subnet arrives through another network.
+TEST_F(NetworkRule, ConfigOnlyAndConfigFromNetworksAreChecked) {
+  Decision d = create(
+      R"({"Name":"cfg","ConfigOnly":true,"Driver":"macvlan","IPAM":{"Config":[{"Subnet":"10.0.2.0/25"}]}})");
+  EXPECT_EQ(d.rule, "network-subnet") << d.message;
+  EXPECT_EQ(create(R"({"Name":"cfg","configonly":true,"driver":"ipvlan","ipam":{"config":[
+                       {"subnet":"10.0.2.0/25"}]}})")
+                .rule,
+            "network-subnet");
+  // A config network made past the guard (ECI off then, or root on the private socket).
+  engine.networks["cfg"] = NetworkFacts{"cfg", {"10.0.2.0/25"}};
+  engine.networks["free"] = NetworkFacts{"free", {"172.30.0.0/16", "172.30.0.1"}};
+  engine.networks["odd"] = NetworkFacts{"odd", {"not-a-prefix"}};
+  d = create(R"({"Name":"n","ConfigFrom":{"Network":"cfg"}})");
+  EXPECT_EQ(d.verdict, Verdict::kRefuse);
+  EXPECT_EQ(d.rule, "network-subnet") << d.message;
+  EXPECT_EQ(create(R"({"name":"n","configfrom":{"network":"cfg"}})").rule, "network-subnet");
+  EXPECT_EQ(create(R"({"Name":"n","ConfigFrom":{"Network":"odd"}})").rule, "network-subnet");
+  EXPECT_EQ(create(R"({"Name":"n","ConfigFrom":{"Network":"free"}})").verdict, Verdict::kAllow);
+  // A network that does not exist: dockerd answers the create with its own error.
+  EXPECT_EQ(create(R"({"Name":"n","ConfigFrom":{"Network":"nope"}})").verdict, Verdict::kAllow);
+  // macvlan from a config network: no host route.
+  EXPECT_EQ(create(R"({"Name":"n","Driver":"macvlan","ConfigFrom":{"Network":"cfg"}})").verdict,
+            Verdict::kAllow);
+  for (const char* body :
+       {R"({"ConfigOnly":"yes"})", R"({"ConfigFrom":"cfg"})", R"({"ConfigFrom":{"Network":7}})"}) {
+    EXPECT_EQ(create(body).status, 400) << body;
+  }
+}
+
 TEST_F(NetworkRule, BridgeNamedAfterAHostInterfaceIsRefused) {
   for (const char* name : {"eth0", "br-lan"}) {
     Decision d =

@@ -244,6 +244,15 @@ void Gate::fetchFacts(const Need& need, Facts& facts) {
       if (auto f = parseVolumeInspect(r->body); f.ok()) facts.volumes[v] = std::move(*f);
     }
   }
+  for (const auto& n : need.networks) {
+    auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/networks/" + escapePath(n));
+    if (!r.ok()) continue;
+    if (r->status == 404) {
+      facts.networks[n] = std::nullopt;
+    } else if (r->status == 200) {
+      if (auto f = parseNetworkInspect(r->body); f.ok()) facts.networks[n] = std::move(*f);
+    }
+  }
   for (const auto& ref : need.registryDigests) facts.registryDigests[ref] = registryDigest(ref);
   if (need.imageList) {
     auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/images/json");

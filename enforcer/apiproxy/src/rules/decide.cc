@@ -596,7 +596,15 @@ Decision& decideNetworkCreate(const Ctx& c, Decision& d) {
   if (needBody(d, c.req)) return d;
   auto parsed = parseGoJson(*c.req.body);
   if (!parsed.ok()) return refuseError(d, parsed.error(), "network-body");
-  if (auto r = checkNetworkCreate(*parsed, c.fs)) return refuse(d, r->status, r->message, r->rule);
+  Need need;
+  if (auto r = checkNetworkCreate(*parsed, c.fs, c.facts, need)) {
+    return refuse(d, r->status, r->message, r->rule);
+  }
+  if (!need.empty()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need = std::move(need);
+    return d;
+  }
   return allow(d);
 }
 

@@ -69,8 +69,12 @@ struct NetworkRefusal {
 // A `POST /networks/create` body (parsed, Go-insensitive keys): a bridge network whose subnet
 // overlaps a route or address of the host's own namespace would capture the host's traffic for
 // those addresses (the longer prefix wins); a bridge named after a host interface would take it
-// over. std::nullopt: allowed.
-std::optional<NetworkRefusal> checkNetworkCreate(const nlohmann::json& body, const HostFs& fs);
+// over. A config-only network is checked whatever its driver (the driver of the network made
+// `--config-from` it applies); a `--config-from` bridge network is checked against the prefixes
+// of the network it names (facts.networks; missing -> need.networks, asked for and decided again).
+// std::nullopt: allowed, or `need` got what must be fetched first.
+std::optional<NetworkRefusal> checkNetworkCreate(const nlohmann::json& body, const HostFs& fs,
+                                                 const Facts& facts, Need& need);
 
 // ---- images (images.cc) ----
 

@@ -174,19 +174,62 @@ std::optional<HostNetwork> mappedV4(const HostNetwork& n) {
 
 }  // namespace
 
-std::optional<NetworkRefusal> checkNetworkCreate(const nlohmann::json& body, const HostFs& fs) {
+std::optional<NetworkRefusal> checkNetworkCreate(const nlohmann::json& body, const HostFs& fs,
+                                                 const Facts& facts, Need& need) {
   if (!body.is_object()) return badBody("bad network body");
   std::string driver;
   if (const auto* v = goField(body, "Driver"); v != nullptr && !v->is_null()) {
     if (!v->is_string()) return badBody("Driver must be a string");
     driver = v->get<std::string>();
   }
+  bool configOnly = false;
+  if (const auto* v = goField(body, "ConfigOnly"); v != nullptr && !v->is_null()) {
+    if (!v->is_boolean()) return badBody("ConfigOnly must be a boolean");
+    configOnly = v->get<bool>();
+  }
   // Only the bridge driver puts the network's subnet into the host's routing table (a route via
   // the new bridge). overlay lives in its own namespace; macvlan/ipvlan attach containers to a
-  // parent interface without a host route. Plugins are refused elsewhere (plugin installs).
-  if (!driver.empty() && driver != "bridge") return std::nullopt;
+  // parent interface without a host route. Plugins are refused elsewhere (plugin installs). A
+  // config-only network has no driver of its own: a bridge network may take its subnet later
+  // (`--config-from`), so its subnet is checked whatever driver it names.
+  if (!configOnly && !driver.empty() && driver != "bridge") return std::nullopt;
 
   std::vector<std::pair<std::string, HostNetwork>> wanted;
+  auto want = [&wanted](const std::string& given) -> std::optional<NetworkRefusal> {
+    auto net = parseCidr(given);
+    if (!net.ok()) return badBody(net.error().message());
+    wanted.emplace_back(given, *net);
+    if (auto v4 = mappedV4(*net)) wanted.emplace_back(given, *v4);
+    return std::nullopt;
+  };
+  // `--config-from X`: dockerd copies X's IPAM configuration into the new network.
+  if (const auto* cf = goField(body, "ConfigFrom"); cf != nullptr && !cf->is_null()) {
+    if (!cf->is_object()) return badBody("ConfigFrom must be an object");
+    const auto* n = goField(*cf, "Network");
+    if (n != nullptr && !n->is_null() && !n->is_string()) {
+      return badBody("ConfigFrom.Network must be a string");
+    }
+    if (n != nullptr && n->is_string() && !n->get<std::string>().empty()) {
+      const std::string name = *n;
+      auto it = facts.networks.find(name);
+      if (it == facts.networks.end()) {
+        need.networks.push_back(name);
+        return std::nullopt;
+      }
+      // A missing network: dockerd refuses the create itself.
+      if (it->second) {
+        for (const auto& p : it->second->prefixes) {
+          // A prefix dockerd accepted once but we cannot read: refuse rather than skip it.
+          if (auto r = want(p)) {
+            return NetworkRefusal{403,
+                                  std::string(kPrefix) + "network \"" + name +
+                                      "\" has an address range the guard cannot read: " + p,
+                                  "network-subnet"};
+          }
+        }
+      }
+    }
+  }
   if (const auto* ipam = goField(body, "IPAM"); ipam != nullptr && !ipam->is_null()) {
     if (!ipam->is_object()) return badBody("IPAM must be an object");
     const auto* cfg = goField(*ipam, "Config");
@@ -202,10 +245,7 @@ std::optional<NetworkRefusal> checkNetworkCreate(const nlohmann::json& body, con
           if (!v->is_string())
             return badBody(std::string("IPAM.Config.") + key + " must be a string");
           if (v->get<std::string>().empty()) continue;
-          auto net = parseCidr(v->get<std::string>());
-          if (!net.ok()) return badBody(net.error().message());
-          wanted.emplace_back(v->get<std::string>(), *net);
-          if (auto v4 = mappedV4(*net)) wanted.emplace_back(v->get<std::string>(), *v4);
+          if (auto r = want(v->get<std::string>())) return r;
         }
       }
     }
