@@ -1,5 +1,5 @@
-// eci-apiproxyd's HTTP relay: accept on the public (and per-container) sockets, parse each request
-// with Beast, decide it (gate.cc), forward it to dockerd's private socket and relay the response.
+// eci-apiproxyd's HTTP relay: on each accepted connection (listeners.cc) parse each request with
+// Beast, decide it (gate.cc), forward it to dockerd's private socket and relay the response.
 // Bodies and responses are relayed piece by piece as they arrive (never buffered whole, except the
 // bounded bodies a decision needs); 101 upgrades and the raw-200 attach/exec form become a
 // two-way byte tunnel with half-close propagated per direction.
@@ -19,15 +19,9 @@
 
 #include "eci/ipc.h"
 #include "eci/log.h"
-#include "gate.h"
-#include "proxy_impl.h"
+#include "relay.h"
 
 namespace eci::apiproxy {
-
-namespace beast = boost::beast;
-using asio::awaitable;
-using asio::use_awaitable;
-using error_code = boost::system::error_code;
 
 namespace {
 
@@ -79,10 +73,6 @@ void parseBuffered(http::parser<isRequest, http::buffer_body>& p, beast::flat_bu
 // An idle connection keeps no body-sized buffers.
 void shrinkIdle(beast::flat_buffer& b) {
   if (b.size() == 0 && b.capacity() > kHeadReadChunk) b.shrink_to_fit();
-}
-
-auto ecToken(error_code& ec) {
-  return asio::redirect_error(use_awaitable, ec);
 }
 
 Peer peerOf(Socket& s) {
@@ -166,221 +156,17 @@ std::string serializeError(unsigned status, const std::string& message, bool kee
   return os.str();
 }
 
+// Nothing of an answer came before the connection failed: not one byte read (what Beast reads
+// is either still in the buffer or parsed: got_some) and the failure is dockerd's close (EOF,
+// reset, or a write into a closed socket).
+bool closedUnanswered(const error_code& ec, const http::response_parser<http::buffer_body>& p,
+                      const beast::flat_buffer& b) {
+  const bool closed = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                      ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+  return closed && !p.got_some() && b.size() == 0;
+}
+
 }  // namespace
-
-struct Proxy::Impl {
-  explicit Impl(ProxyConfig c)
-      : cfg(std::move(c)), pool(static_cast<size_t>(std::max(1, cfg.workerThreads))), gate(cfg) {}
-
-  ProxyConfig cfg;
-  asio::io_context io{1};
-  asio::thread_pool pool;
-  Gate gate;
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<Listener>> listeners;  // by token ("" = public)
-
-  // Runs `f` on the worker pool and resumes the coroutine on the I/O thread with its result.
-  template <typename R, typename F>
-  awaitable<R> offload(F f) {
-    auto ioEx = io.get_executor();
-    co_return co_await asio::async_initiate<decltype(use_awaitable), void(R)>(
-        [this, ioEx, f = std::move(f)](auto handler) mutable {
-          auto work = asio::make_work_guard(ioEx);
-          asio::post(pool, [ioEx, f = std::move(f), h = std::move(handler),
-                            w = std::move(work)]() mutable {
-            R r = f();
-            asio::post(ioEx, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
-          });
-        },
-        use_awaitable);
-  }
-
-  Status listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid, gid_t gid);
-  Result<std::shared_ptr<Listener>> openContainerSocket(const SocketGrant& g);
-  void closeContainerSocket(const std::string& token);
-  void watchEvents();
-  std::thread eventsThread;
-  std::atomic<bool> stopping{false};
-  std::atomic<int> eventsFd{-1};
-  awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
-  awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
-  awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
-
-  // Idle keep-alive connections to dockerd, reused by the next client connection: a connect per
-  // `docker` invocation costs the guard four syscalls and dockerd an accept. Only connections
-  // whose last answer was read completely come here (never a hijacked one), and dockerd's API is
-  // stateless per request: a request goes out on a reused connection exactly as on a new one.
-  // I/O thread only.
-  // dockerd closes a connection that brings no request within 5 minutes (its ReadHeaderTimeout):
-  // a parked one is used within a minute or dropped, so it never races that close.
-  static constexpr size_t kMaxIdleUpstreams = 8;
-  static constexpr std::chrono::seconds kMaxUpstreamIdle{60};
-  struct IdleUpstream {
-    Socket socket;
-    std::chrono::steady_clock::time_point since;
-  };
-  std::vector<IdleUpstream> idleUpstreams;
-  std::optional<Socket> takeIdleUpstream();
-  void parkUpstream(Socket s);
-};
-
-std::optional<Socket> Proxy::Impl::takeIdleUpstream() {
-  while (!idleUpstreams.empty()) {
-    Socket s = std::move(idleUpstreams.back().socket);
-    const bool fresh =
-        std::chrono::steady_clock::now() - idleUpstreams.back().since < kMaxUpstreamIdle;
-    idleUpstreams.pop_back();
-    if (!fresh) continue;  // closed by ~Socket
-    // Still open and silent? dockerd closing it (a restart) shows as EOF, anything else it
-    // might send as data: either way the connection is dropped, never used.
-    error_code ec;
-    char c;
-    s.non_blocking(true, ec);
-    if (!ec) s.receive(asio::buffer(&c, 1), Socket::message_peek, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      s.non_blocking(false, ec);
-      if (!ec) return s;
-    }
-    s.close(ec);
-  }
-  return std::nullopt;
-}
-
-void Proxy::Impl::parkUpstream(Socket s) {
-  if (stopping || idleUpstreams.size() >= kMaxIdleUpstreams) return;  // closed by ~Socket
-  idleUpstreams.push_back({std::move(s), std::chrono::steady_clock::now()});
-}
-
-// A per-container socket (CONTRACTS.md 3): <socketDir>/<token>/docker.sock. The container's root
-// is a mapped uid not known yet at create, so the socket is 0666 in a 0711 directory whose
-// 128-bit random name is not listable: only who was given the path (the bind) can connect.
-Result<std::shared_ptr<Listener>> Proxy::Impl::openContainerSocket(const SocketGrant& g) {
-  const std::filesystem::path want = cfg.socketDir / g.token / "docker.sock";
-  if (g.token.size() != 32 || g.path != want.string()) {
-    return Error("refusing a socket grant outside the socket directory: " + g.path);
-  }
-  std::error_code fec;
-  std::filesystem::create_directories(cfg.socketDir, fec);
-  ::chmod(cfg.socketDir.c_str(), 0711);
-  if (::mkdir((cfg.socketDir / g.token).c_str(), 0711) != 0) {
-    return Error::fromErrno("mkdir('" + (cfg.socketDir / g.token).string() + "')");
-  }
-  auto l = std::make_shared<Listener>(io, want, g.token);
-  if (auto st = listenOn(l, 0666, 0, 0); !st.ok()) {
-    std::filesystem::remove_all(cfg.socketDir / g.token, fec);
-    return std::move(st).error();
-  }
-  {
-    std::lock_guard lk(mu);
-    listeners[g.token] = l;
-  }
-  asio::co_spawn(io, acceptLoop(l), asio::detached);
-  return l;
-}
-
-void Proxy::Impl::closeContainerSocket(const std::string& token) {
-  std::shared_ptr<Listener> l;
-  {
-    std::lock_guard lk(mu);
-    auto it = listeners.find(token);
-    if (it == listeners.end() || token.empty()) return;
-    l = it->second;
-    listeners.erase(it);
-  }
-  l->closed = true;
-  asio::post(io, [l] {
-    error_code ec;
-    l->acceptor.close(ec);
-  });
-  std::error_code fec;
-  std::filesystem::remove_all(cfg.socketDir / token, fec);
-}
-
-// Containers removed without a DELETE through the guard (--rm, engine-side removal): follow the
-// engine's destroy events on the private socket and drop their sockets.
-void Proxy::Impl::watchEvents() {
-  while (!stopping) {
-    auto fd = ipc::connectUnix(cfg.upstreamSocket, std::chrono::seconds(5));
-    if (!fd.ok()) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      continue;
-    }
-    eventsFd = fd->get();
-    asio::io_context lio{1};
-    Socket s(lio);
-    error_code ec;
-    s.assign(asio::local::stream_protocol(), fd->release(), ec);
-    http::request<http::empty_body> req{http::verb::get,
-                                        "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%"
-                                        "22event%22%3A%5B%22destroy%22%5D%7D",
-                                        11};
-    req.set(http::field::host, "docker");
-    http::write(s, req, ec);
-    beast::flat_buffer buf;
-    http::response_parser<http::buffer_body> p;
-    p.body_limit(kNoBodyLimit);
-    if (!ec) http::read_header(s, buf, p, ec);
-    std::string line;
-    std::vector<char> chunk(16 * 1024);
-    while (!ec && !stopping && !p.is_done()) {
-      p.get().body().data = chunk.data();
-      p.get().body().size = chunk.size();
-      http::read_some(s, buf, p, ec);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) break;
-      line.append(chunk.data(), chunk.size() - p.get().body().size);
-      for (size_t nl; (nl = line.find('\n')) != std::string::npos;) {
-        auto j = nlohmann::json::parse(line.substr(0, nl), nullptr, false);
-        line.erase(0, nl + 1);
-        if (j.is_object() && j.value("Action", "") == "destroy") {
-          std::string id = j.value("id", "");
-          if (id.empty() && j.contains("Actor") && j["Actor"].is_object()) {
-            id = j["Actor"].value("ID", "");
-          }
-          if (!id.empty()) gate.containerGone(id);
-        }
-      }
-    }
-    eventsFd = -1;
-    if (!stopping) std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-}
-
-Status Proxy::Impl::listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid,
-                             gid_t gid) {
-  std::error_code fec;
-  std::filesystem::remove(l->path, fec);
-  error_code ec;
-  l->acceptor.open(asio::local::stream_protocol(), ec);
-  if (!ec) l->acceptor.bind(asio::local::stream_protocol::endpoint(l->path.string()), ec);
-  if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error(ec.value(), "listening on " + l->path.string() + ": " + ec.message());
-  // Owner, group and mode of the socket dockerd used to own (CONTRACTS.md 2).
-  if (::chown(l->path.c_str(), uid, gid) != 0) {
-    return Error::fromErrno("chown('" + l->path.string() + "')");
-  }
-  if (::chmod(l->path.c_str(), mode) != 0) {
-    return Error::fromErrno("chmod('" + l->path.string() + "')");
-  }
-  return okStatus();
-}
-
-awaitable<void> Proxy::Impl::acceptLoop(std::shared_ptr<Listener> l) {
-  for (;;) {
-    error_code ec;
-    Socket s = co_await l->acceptor.async_accept(ecToken(ec));
-    if (ec) {
-      if (l->closed || ec == asio::error::operation_aborted) co_return;
-      LOG_WARN("accept on %s: %s", l->path.c_str(), ec.message().c_str());
-      if (ec == asio::error::no_descriptors) {
-        asio::steady_timer t(io, std::chrono::milliseconds(100));
-        co_await t.async_wait(ecToken(ec));
-      }
-      continue;
-    }
-    asio::co_spawn(io, serve(std::move(s), l), asio::detached);
-  }
-}
 
 awaitable<bool> Proxy::Impl::writeRefusal(Socket& client, const Refusal& r, bool keepAlive) {
   const std::string out = serializeError(r.status, r.message, keepAlive);
@@ -411,6 +197,36 @@ awaitable<bool> Proxy::Impl::writeRefusal(Socket& client, const Refusal& r, bool
   co_return true;
 }
 
+// Not audited, only logged: malformed requests cost a client nothing (no decision, no engine), and
+// the guard sends audit records through a few senders shared by everyone (kMaxAuditInFlight):
+// a local user spraying garbage would crowd other users' policy refusals out of the log before
+// eci-enforcerd's per-uid and per-container rate limit ever saw them. They never reach dockerd.
+awaitable<void> Proxy::Impl::refuseMalformed(Socket& client, const Refusal& r, const Listener& l,
+                                             const Peer& caller) {
+  LOG_INFO("refused a malformed request from uid %d on %s: %u %s", static_cast<int>(caller.uid),
+           l.path.c_str(), r.status, r.message.c_str());
+  co_await writeRefusal(client, r, false);
+}
+
+awaitable<bool> Proxy::Impl::connectUpstream(std::optional<Socket>& up, const Listener& l,
+                                             const Peer& caller, std::string_view method,
+                                             std::string_view target) {
+  error_code ec;
+  up.emplace(io);
+  co_await up->async_connect(asio::local::stream_protocol::endpoint(cfg.upstreamSocket.string()),
+                             ecToken(ec));
+  if (!ec) co_return true;
+  up.reset();
+  const std::string why =
+      "cannot reach dockerd at " + cfg.upstreamSocket.string() + ": " + ec.message();
+  LOG_ERROR("%s", why.c_str());
+  // Audited (throttled): while the engine is down every request fails, and the admin must see it.
+  // Named, not a braced temporary: see the note on GCC 12 and aggregates in coroutines (Refusal).
+  const RefusalFacts facts{"engine-unreachable", why, {}, {}};
+  gate.auditEngineTrouble(l, caller, method, target, facts, 502);
+  co_return false;
+}
+
 awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
   const Peer caller = peerOf(client);
   beast::flat_buffer cbuf;
@@ -434,7 +250,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         break;
       }
       if (auto r = parseAndCheck(have)) {  // bare LF, oversized head
-        co_await writeRefusal(client, *r, false);
+        co_await refuseMalformed(client, *r, *l, caller);
         co_return;
       }
       const size_t n = co_await client.async_read_some(cbuf.prepare(kHeadReadChunk), ecToken(ec));
@@ -446,7 +262,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
     const std::string rawHead(static_cast<const char*>(cbuf.data().data()), headLen);
     if (auto r = parseAndCheck(rawHead)) {
-      co_await writeRefusal(client, *r, false);
+      co_await refuseMalformed(client, *r, *l, caller);
       co_return;
     }
     http::request_parser<http::buffer_body> rp;
@@ -454,7 +270,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     rp.body_limit(kNoBodyLimit);
     rp.put(asio::buffer(rawHead), ec);
     if (ec || !rp.is_header_done()) {
-      co_await writeRefusal(client, refusalForParseError(ec), false);
+      co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
       co_return;
     }
     cbuf.consume(headLen);
@@ -463,7 +279,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     // Expect: 100-continue is answered here (dockerd never sees it); other expectations fail.
     if (auto it = req.find(http::field::expect); it != req.end()) {
       if (!beast::iequals(it->value(), "100-continue")) {
-        co_await writeRefusal(client, {417, "expectation failed"}, false);
+        co_await refuseMalformed(client, {417, "expectation failed"}, *l, caller);
         co_return;
       }
       req.erase(http::field::expect);
@@ -496,20 +312,35 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (ec == http::error::need_buffer) ec = {};
         if (ec) {
           if (ec != asio::error::eof && ec != asio::error::connection_reset) {
-            co_await writeRefusal(client, refusalForParseError(ec), false);
+            co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
           }
           co_return;
         }
         body.append(relay.data(), relay.size() - req.body().size);
         if (body.size() > v.maxBody) {
-          co_await writeRefusal(client, {413, "request body too large for the guard to inspect"},
-                                false);
+          // Audited: a body the decision needs (create, exec, build options) too large to be
+          // inspected is refused unseen; it costs the sender a decision on the pool, as any
+          // audited refusal does, so it floods no more cheaply than those.
+          const Refusal r{413, "request body too large for the guard to inspect"};
+          const RefusalFacts facts{
+              "body-size",
+              r.message + " (more than " + std::to_string(v.maxBody) + " bytes)",
+              {},
+              {}};
+          gate.auditRelayRefusal(*l, caller, req.method_string(), req.target(), facts, r.status);
+          co_await writeRefusal(client, r, false);
           co_return;
         }
       }
       ex.body = std::move(body);
       v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
-      if (v.needBody && !v.refusal) v.refusal = Refusal{500, "eci-apiproxyd: undecidable request"};
+      if (v.needBody && !v.refusal) {
+        // Audited: fail closed on a request the rules could not decide (a bug in them): the admin
+        // must see what was refused. A decision on the pool each, like any audited refusal.
+        v.refusal = Refusal{500, "eci-apiproxyd: undecidable request"};
+        const RefusalFacts facts{"undecidable", "the rules asked for the body twice", {}, {}};
+        gate.auditRelayRefusal(*l, caller, req.method_string(), req.target(), facts, 500);
+      }
     }
     if (v.refusal) {
       // The connection stays usable only if the body was consumed.
@@ -519,31 +350,74 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
 
     // --- forward the request ---
-    if (!up) up = takeIdleUpstream();
-    if (!up) {
-      up.emplace(io);
-      co_await up->async_connect(
-          asio::local::stream_protocol::endpoint(cfg.upstreamSocket.string()), ecToken(ec));
-      if (ec) {
-        LOG_ERROR("cannot reach dockerd at %s: %s", cfg.upstreamSocket.c_str(),
-                  ec.message().c_str());
-        co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
-        co_return;
-      }
+    // Replayable: the whole request is in hand before it goes out (no body, or the inspected
+    // body read whole), so it can go out again on a new connection. A streamed body (build
+    // context, load, cp, chunked) is read from the client as it goes out and cannot be.
+    const bool replayable = ex.body.has_value() || rp.is_done();
+    if (up && (!upClean || !replayable)) {
+      // A streamed body never goes out on a reused connection: dockerd may close one just as it
+      // is reused (its idle close racing the request), and such a request cannot be sent again.
+      // The kept connection waits for another request. One with bytes past its last answer is
+      // out of step with dockerd and not used again.
+      if (upClean) parkUpstream(std::move(*up));
+      up.reset();
+      ubuf.consume(ubuf.size());
+    }
+    if (!up && replayable) up = takeIdleUpstream();
+    const bool reused = up.has_value();
+    if (!up && !co_await connectUpstream(up, *l, caller, req.method_string(), req.target())) {
+      co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
+      co_return;
     }
     upClean = false;
     const bool hijackRoute = isHijackRoute(req);
     const bool wantsUpgrade = req.find(http::field::upgrade) != req.end();
     const bool isHead = req.method() == http::verb::head;
     const bool reqKeepAlive = req.keep_alive();
-    if (ex.body) {
-      // The inspected body goes on with an exact length (it may have been rewritten).
-      http::request<http::string_body> out{std::move(req.base())};
-      out.erase(http::field::transfer_encoding);
-      out.body() = std::move(*ex.body);
-      out.content_length(out.body().size());
-      co_await http::async_write(*up, out, ecToken(ec));
-      if (ec) co_return;
+    std::optional<http::response_parser<http::buffer_body>> spo;
+    auto newResponseParser = [&] {
+      spo.emplace();
+      spo->header_limit(static_cast<std::uint32_t>(kHeaderLimit));
+      spo->body_limit(kNoBodyLimit);
+      if (isHead) spo->skip(true);
+    };
+    newResponseParser();
+    // Beast reads no more than the buffer's free capacity: a head-sized buffer takes most
+    // answers (head and a small body) in one read.
+    if (ubuf.capacity() < kHeadReadChunk) ubuf.reserve(kHeadReadChunk);
+    std::optional<http::request<http::string_body>> whole;  // a replayable request, as sent
+    if (replayable) {
+      whole.emplace(std::move(req.base()));
+      if (ex.body) {
+        // The inspected body goes on with an exact length (it may have been rewritten).
+        whole->erase(http::field::transfer_encoding);
+        whole->body() = std::move(*ex.body);
+        whole->content_length(whole->body().size());
+      }
+      co_await http::async_write(*up, *whole, ecToken(ec));
+      if (!ec) co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
+      // dockerd closed a reused connection just as the request went out on it (its idle close
+      // raced the reuse; the MSG_PEEK check in takeIdleUpstream cannot see a close that comes
+      // after it): the request is sent once more, on a new connection. Only when not one byte
+      // of an answer came: dockerd closes only connections it reads no request on (idle, or
+      // shutting down), and an answer begun may have been acted on. Never on a new connection,
+      // never twice: dockerd failing a request it was surely given is its answer (502).
+      if (ec && reused && closedUnanswered(ec, *spo, ubuf)) {
+        LOG_DEBUG(
+            "dockerd closed a reused connection under %s %s (%s): sending it again on a new one",
+            std::string(whole->method_string()).c_str(), std::string(whole->target()).c_str(),
+            ec.message().c_str());
+        error_code ignored;
+        up->close(ignored);
+        up.reset();
+        if (!co_await connectUpstream(up, *l, caller, whole->method_string(), whole->target())) {
+          co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
+          co_return;
+        }
+        newResponseParser();
+        co_await http::async_write(*up, *whole, ecToken(ec));
+        if (!ec) co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
+      }
     } else {
       http::request_serializer<http::buffer_body> sr{req};
       co_await http::async_write_header(*up, sr, ecToken(ec));
@@ -560,7 +434,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
           if (ec) {
             // A malformed chunk mid-body: dockerd has a partial request; drop both.
             if (ec != asio::error::eof) {
-              co_await writeRefusal(client, refusalForParseError(ec), false);
+              co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
             }
             co_return;
           }
@@ -578,24 +452,23 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (ec == http::error::need_buffer) ec = {};
         if (ec) co_return;
       }
+      co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
     }
 
     // --- the response ---
-    http::response_parser<http::buffer_body> sp;
-    sp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
-    sp.body_limit(kNoBodyLimit);
-    if (isHead) sp.skip(true);
-    // Beast reads no more than the buffer's free capacity: a head-sized buffer takes most
-    // answers (head and a small body) in one read.
-    if (ubuf.capacity() < kHeadReadChunk) ubuf.reserve(kHeadReadChunk);
-    co_await http::async_read_header(*up, ubuf, sp, ecToken(ec));
+    const http::request_header<>& sent = whole ? whole->base() : req.base();
     if (ec) {
-      LOG_WARN("dockerd closed the connection before answering %s %s: %s",
-               std::string(ex.header->method_string()).c_str(),
-               std::string(ex.header->target()).c_str(), ec.message().c_str());
+      const std::string why = "dockerd closed the connection before answering " +
+                              std::string(sent.method_string()) + " " + std::string(sent.target()) +
+                              ": " + ec.message();
+      LOG_WARN("%s", why.c_str());
+      // Audited (throttled): requests failing because of the engine are the admin's business.
+      const RefusalFacts facts{"engine-no-answer", why, {}, {}};
+      gate.auditEngineTrouble(*l, caller, sent.method_string(), sent.target(), facts, 502);
       co_await writeRefusal(client, {502, "eci-apiproxyd: no answer from the engine"}, false);
       co_return;
     }
+    auto& sp = *spo;
     auto& res = sp.get();
     const bool upgraded = res.result() == http::status::switching_protocols && wantsUpgrade;
     const bool rawStream = hijackRoute && res.result() == http::status::ok && sp.need_eof();
@@ -632,6 +505,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         return v.afterResponse(status, body);
       });
       if (!st.ok()) {
+        // Not audited here: the hook audits its own failures (record-caller, create-reply), once.
         LOG_ERROR("%s", st.error().str().c_str());
         co_await writeRefusal(client, {500, "eci-apiproxyd: " + st.error().str()}, false);
         co_return;
@@ -693,55 +567,6 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       co_return;
     }
   }
-}
-
-Proxy::Proxy(ProxyConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
-Proxy::~Proxy() = default;
-
-Status Proxy::start() {
-  auto pub = std::make_shared<Listener>(impl_->io, impl_->cfg.listenSocket, "");
-  ECI_TRY(impl_->listenOn(pub, impl_->cfg.listenMode, impl_->cfg.listenUid, impl_->cfg.listenGid));
-  {
-    std::lock_guard lk(impl_->mu);
-    impl_->listeners[""] = pub;
-  }
-  asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
-  Impl* impl = impl_.get();
-  impl_->gate.setSocketHooks(
-      [impl](const SocketGrant& g) { return impl->openContainerSocket(g); },
-      [impl](const std::string& token) { impl->closeContainerSocket(token); });
-  impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
-  return okStatus();
-}
-
-void Proxy::run() {
-  impl_->io.run();
-  impl_->pool.join();
-  if (impl_->eventsThread.joinable()) impl_->eventsThread.join();
-}
-
-void Proxy::stop() {
-  impl_->stopping = true;
-  // Unblocks the events watcher's read.
-  if (int fd = impl_->eventsFd.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
-  asio::post(impl_->io, [this] {
-    std::lock_guard lk(impl_->mu);
-    for (auto& [token, l] : impl_->listeners) {
-      l->closed = true;
-      error_code ec;
-      l->acceptor.close(ec);
-      std::error_code fec;
-      // Per-container sockets go with their directory; the public one is just removed.
-      if (l->isContainerSocket()) {
-        std::filesystem::remove_all(l->path.parent_path(), fec);
-      } else {
-        std::filesystem::remove(l->path, fec);
-      }
-    }
-    // Idle connections to dockerd end with the guard (dockerd would keep them open otherwise).
-    impl_->idleUpstreams.clear();
-    impl_->io.stop();
-  });
 }
 
 }  // namespace eci::apiproxy
