@@ -143,6 +143,20 @@ for mode in privileged sysadmin; do
   fi
   state_ok "$mode A5" "$out"
 
+  # A6: targets named as runc names them, /proc/self/fd/<n> (nested runc, containerd): the worker
+  # takes the caller's fd and judges that file like any other target.
+  out=$(docker run --rm "${F[@]}" "${P[@]}" busybox sh -c "$STATE"'
+    mkdir -p /w && /eci/probe fdmount /w
+    grep -q " /w .* - tmpfs " /proc/self/mountinfo && echo fdmounted-tmpfs
+    /eci/probe fdmount /proc | sed "s/^/proc-/"
+    /eci/probe fdmount / | sed "s/^/root-/"
+    '"$STATE" 2>&1)
+  t_contains "$mode A6: tmpfs onto /proc/self/fd/<n> of a directory of its own" "fdmount: ok" "$out"
+  t_contains "  ... it landed on that directory" "fdmounted-tmpfs" "$out"
+  t_contains "$mode A6: onto /proc named by fd: refused" "proc-fdmount: EPERM" "$out"
+  t_contains "$mode A6: onto / named by fd: refused" "root-fdmount: EPERM" "$out"
+  state_ok "$mode A6" "$out"
+
   # ---- B. read-only stays read-only -------------------------------------------------------------
   # B1, the issue's row: ro bind of a host dir, rbind into a tmpfs, recursive open_tree clone,
   # recursive mount_setattr clearing ro, openat through the clone.

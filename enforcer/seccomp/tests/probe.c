@@ -321,6 +321,15 @@ int main(int argc, char** argv) {
     printf("garbage calls: %lu\n", calls);
     return 0;
   }
+  if (!strcmp(m, "fdmount") && argc == 3) {
+    /* fdmount DIR: a tmpfs onto DIR named as runc names its targets, /proc/self/fd/<n> of an
+     * O_PATH fd (the supervisor's worker is in another pid namespace: "self" is not it). */
+    int fd = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    report("fdmount", fd < 0 ? -1 : mount("none", p, "tmpfs", 0, NULL));
+    return 0;
+  }
   if (!strcmp(m, "setid-create") && argc == 3) {
     /* setid-create DIR: every way to make a file with a set-id mode in one call, raw syscalls
      * (libc may map one onto another); then a plain create, which must work. */
