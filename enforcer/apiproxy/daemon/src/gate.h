@@ -34,6 +34,8 @@ class Gate {
   std::optional<Outcome> decideInline(Exchange& ex);
   // The engine removed a container: drop its socket, if it had one.
   void containerGone(const std::string& id);
+  // A socket re-served after a restart (reconcile.h) belongs to container `id` again.
+  void adoptSocket(const std::string& id, const std::string& token);
 
  private:
   struct PolicyState {

@@ -21,6 +21,7 @@
 #include "eci/log.h"
 #include "gate.h"
 #include "proxy_impl.h"
+#include "reconcile.h"
 
 namespace eci::apiproxy {
 
@@ -197,7 +198,14 @@ struct Proxy::Impl {
 
   Status listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid, gid_t gid);
   Result<std::shared_ptr<Listener>> openContainerSocket(const SocketGrant& g);
+  Result<std::shared_ptr<Listener>> reopenContainerSocket(const std::string& token,
+                                                          const GrantRecord& record,
+                                                          std::vector<std::string> bindSources);
   void closeContainerSocket(const std::string& token);
+  void removeUnservedSocketDir(const std::string& token);
+  // One reconcile pass (reconcile.h), logged with its duration. false: the engine could not be
+  // listed within listTimeout.
+  bool reserveSockets(const char* when, std::chrono::milliseconds listTimeout);
   void watchEvents();
   std::thread eventsThread;
   std::atomic<bool> stopping{false};
@@ -262,6 +270,9 @@ Result<std::shared_ptr<Listener>> Proxy::Impl::openContainerSocket(const SocketG
   std::error_code fec;
   std::filesystem::create_directories(cfg.socketDir, fec);
   ::chmod(cfg.socketDir.c_str(), 0711);
+  // Directory made and listener registered under one lock: a reconcile pass never takes the
+  // directory of a grant in flight for a stale one (removeUnservedSocketDir).
+  std::lock_guard lk(mu);
   if (::mkdir((cfg.socketDir / g.token).c_str(), 0711) != 0) {
     return Error::fromErrno("mkdir('" + (cfg.socketDir / g.token).string() + "')");
   }
@@ -270,12 +281,71 @@ Result<std::shared_ptr<Listener>> Proxy::Impl::openContainerSocket(const SocketG
     std::filesystem::remove_all(cfg.socketDir / g.token, fec);
     return std::move(st).error();
   }
-  {
-    std::lock_guard lk(mu);
-    listeners[g.token] = l;
-  }
+  listeners[g.token] = l;
   asio::co_spawn(io, acceptLoop(l), asio::detached);
   return l;
+}
+
+// The same socket again after a restart (reconcile.h): the directory exists (root's, 0711, the
+// record checked), the dead socket file is replaced, and the listener carries the identity the
+// grant gave it before it accepts anything.
+Result<std::shared_ptr<Listener>> Proxy::Impl::reopenContainerSocket(
+    const std::string& token, const GrantRecord& record, std::vector<std::string> bindSources) {
+  if (!isSocketToken(token)) return Error("refusing to re-serve a socket named " + token);
+  const std::filesystem::path dir = cfg.socketDir / token;
+  auto l = std::make_shared<Listener>(io, dir / std::string(kSocketName), token);
+  l->containerId = record.containerId;
+  l->imageId = record.imageId;
+  l->bindSources = std::move(bindSources);
+  l->ownerUid = record.uid;
+  l->ownerGid = record.gid;
+  std::lock_guard lk(mu);
+  if (listeners.count(token)) return Error("socket " + token + " is served already");
+  if (::chmod(dir.c_str(), 0711) != 0) return Error::fromErrno("chmod('" + dir.string() + "')");
+  ECI_TRY(listenOn(l, 0666, 0, 0));  // removes the dead socket file first
+  listeners[token] = l;
+  asio::co_spawn(io, acceptLoop(l), asio::detached);
+  return l;
+}
+
+void Proxy::Impl::removeUnservedSocketDir(const std::string& token) {
+  std::lock_guard lk(mu);
+  if (token.empty() || listeners.count(token)) return;
+  std::error_code fec;
+  std::filesystem::remove_all(cfg.socketDir / token, fec);
+  LOG_INFO("removed the engine socket directory %s: its container is gone", token.c_str());
+}
+
+bool Proxy::Impl::reserveSockets(const char* when, std::chrono::milliseconds listTimeout) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ReserveHooks hooks;
+  hooks.serving = [this](const std::string& token) {
+    std::lock_guard lk(mu);
+    return listeners.count(token) > 0;
+  };
+  hooks.reopen = [this](const std::string& token, const GrantRecord& r,
+                        std::vector<std::string> binds) {
+    return reopenContainerSocket(token, r, std::move(binds));
+  };
+  hooks.adopt = [this](const std::string& id, const std::string& token) {
+    gate.adoptSocket(id, token);
+  };
+  hooks.removeIfUnserved = [this](const std::string& token) { removeUnservedSocketDir(token); };
+  auto r = reserveContainerSockets(cfg, hooks, listTimeout);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  if (!r.ok()) {
+    LOG_INFO("per-container sockets not served again yet (%s): %s", when, r.error().str().c_str());
+    return false;
+  }
+  if (r->reserved + r->notReserved + r->injectFailed + r->staleRemoved == 0) return true;
+  LOG_INFO(
+      "per-container sockets (%s): %d served again (%d put back into running containers), %d "
+      "left dead (no valid grant record), %d not put back, %d stale removed, in %lld ms",
+      when, r->reserved, r->injected, r->notReserved, r->injectFailed, r->staleRemoved,
+      static_cast<long long>(ms));
+  return true;
 }
 
 void Proxy::Impl::closeContainerSocket(const std::string& token) {
@@ -320,6 +390,9 @@ void Proxy::Impl::watchEvents() {
     http::response_parser<http::buffer_body> p;
     p.body_limit(kNoBodyLimit);
     if (!ec) http::read_header(s, buf, p, ec);
+    // With the subscription up (destroy events now queue on it), catch up on sockets: at boot
+    // the engine comes after the guard, and after an engine restart its containers may differ.
+    if (!ec && !stopping) reserveSockets("engine connected", std::chrono::seconds(30));
     std::string line;
     std::vector<char> chunk(16 * 1024);
     while (!ec && !stopping && !p.is_done()) {
@@ -705,11 +778,18 @@ Status Proxy::start() {
     std::lock_guard lk(impl_->mu);
     impl_->listeners[""] = pub;
   }
-  asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
   Impl* impl = impl_.get();
   impl_->gate.setSocketHooks(
       [impl](const SocketGrant& g) { return impl->openContainerSocket(g); },
       [impl](const std::string& token) { impl->closeContainerSocket(token); });
+  // Per-container sockets of a previous run are served again BEFORE the public socket accepts
+  // (clients wait in its backlog meanwhile): a `docker start` or `docker rm` racing the pass
+  // could otherwise bind a socket file being replaced, or remove a container whose socket the
+  // pass then re-serves. Only if the engine answers now (a guard restart: 2 s at most for the
+  // list); at boot the engine starts after the guard (Type=notify ordering), so waiting here
+  // would stall the boot, and the events watcher makes the pass when the engine comes.
+  impl_->reserveSockets("guard start", std::chrono::seconds(2));
+  asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
   impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
   return okStatus();
 }
@@ -730,11 +810,10 @@ void Proxy::stop() {
       l->closed = true;
       error_code ec;
       l->acceptor.close(ec);
-      std::error_code fec;
-      // Per-container sockets go with their directory; the public one is just removed.
-      if (l->isContainerSocket()) {
-        std::filesystem::remove_all(l->path.parent_path(), fec);
-      } else {
+      // Per-container sockets stay, with their grant records: their containers still bind them,
+      // and the next start serves them again (reconcile.h). The public one is removed.
+      if (!l->isContainerSocket()) {
+        std::error_code fec;
         std::filesystem::remove(l->path, fec);
       }
     }
