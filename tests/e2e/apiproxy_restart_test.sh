@@ -135,7 +135,7 @@ out=$(docker exec holder docker run --rm -v "$W/other:/o" busybox touch /o/x 2>&
 t_contains "after: a sibling may still bind only what the container binds" \
   "enhanced container isolation" "$out"
 t_ok "  ... and did not run" test ! -e "$W/other/x"
-sib=$(docker exec holder docker create -v "$W/shared:/d" busybox true 2>&1)
+sib=$(docker exec holder docker create -v "$W/shared:/d" busybox true 2>/dev/null | tail -n1)
 t_eq "after: the sibling's caller record in eci-enforcerd is uid 1000" "1000" \
   "$(jq -r --arg id "$sib" '.. | objects | select(.id? == $id) | .uid' "$ECI_STATE_DIR"/*.json 2>/dev/null | head -n1)"
 

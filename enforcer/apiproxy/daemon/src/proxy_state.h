@@ -1,0 +1,86 @@
+// eci-apiproxyd's state, shared by the relay (proxy.cc) and the per-container socket code
+// (container_sockets.cc): the io_context and worker pool, the gate, the listener table, the
+// events watcher and the idle connections to dockerd.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "eci/apiproxy/proxy.h"
+#include "gate.h"
+#include "proxy_impl.h"
+#include "reserve.h"
+
+namespace eci::apiproxy {
+
+struct Proxy::Impl {
+  explicit Impl(ProxyConfig c)
+      : cfg(std::move(c)), pool(static_cast<size_t>(std::max(1, cfg.workerThreads))), gate(cfg) {}
+
+  ProxyConfig cfg;
+  asio::io_context io{1};
+  asio::thread_pool pool;
+  Gate gate;
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<Listener>> listeners;  // by token ("" = public)
+
+  // Runs `f` on the worker pool and resumes the coroutine on the I/O thread with its result.
+  template <typename R, typename F>
+  asio::awaitable<R> offload(F f) {
+    auto ioEx = io.get_executor();
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+        [this, ioEx, f = std::move(f)](auto handler) mutable {
+          auto work = asio::make_work_guard(ioEx);
+          asio::post(pool, [ioEx, f = std::move(f), h = std::move(handler),
+                            w = std::move(work)]() mutable {
+            R r = f();
+            asio::post(ioEx, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
+          });
+        },
+        asio::use_awaitable);
+  }
+
+  Status listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid, gid_t gid);
+  Result<std::shared_ptr<Listener>> openContainerSocket(const SocketGrant& g);
+  Result<std::shared_ptr<Listener>> reopenContainerSocket(const std::string& token,
+                                                          const GrantRecord& record,
+                                                          std::vector<std::string> bindSources);
+  void closeContainerSocket(const std::string& token);
+  void removeUnservedSocketDir(const std::string& token);
+  // One reconcile pass (reconcile.h), logged with its duration. false: the engine could not be
+  // listed within listTimeout.
+  bool reserveSockets(const char* when, std::chrono::milliseconds listTimeout);
+  void watchEvents();
+  std::thread eventsThread;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> eventsFd{-1};
+  asio::awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
+  asio::awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
+  asio::awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
+
+  // Idle keep-alive connections to dockerd, reused by the next client connection: a connect per
+  // `docker` invocation costs the guard four syscalls and dockerd an accept. Only connections
+  // whose last answer was read completely come here (never a hijacked one), and dockerd's API is
+  // stateless per request: a request goes out on a reused connection exactly as on a new one.
+  // I/O thread only.
+  // dockerd closes a connection that brings no request within 5 minutes (its ReadHeaderTimeout):
+  // a parked one is used within a minute or dropped, so it never races that close.
+  static constexpr size_t kMaxIdleUpstreams = 8;
+  static constexpr std::chrono::seconds kMaxUpstreamIdle{60};
+  struct IdleUpstream {
+    Socket socket;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<IdleUpstream> idleUpstreams;
+  std::optional<Socket> takeIdleUpstream();
+  void parkUpstream(Socket s);
+};
+
+}  // namespace eci::apiproxy
