@@ -11,8 +11,9 @@
 #   3. a stopped allowlisted container started after the restart gets a working socket;
 #   4. a forged or missing grant record: that socket is not served again (stays dead);
 #   5. a container removed while the guard was down: its socket directory is removed;
-#   6. a graceful restart (SIGTERM) keeps them too;
-#   7. the time from guard start to all sockets served again, with 10 more running containers.
+#   6. boot order: the guard started before the engine serves them once the engine is there;
+#   7. a graceful restart (SIGTERM) keeps them too;
+#   8. the time from guard start to all sockets served again, with 10 more running containers.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 
@@ -86,6 +87,7 @@ jq -c --arg id "$HOLDER_ID" '.containerId = $id' "$frec" >"$W/forged.json"
 install -m 0600 -o root -g root "$W/forged.json" "$frec"
 rm -f "$(dirname "$(sock_of norecord)")/grant.json"
 GONE_DIR=$(dirname "$(sock_of gone)")
+MANY1_SOCK=$(sock_of many1)
 
 # --- 2. SIGKILL: the sockets die --------------------------------------------------------------
 eci_guard_kill9
@@ -152,14 +154,35 @@ out=$(inside_ps norecord)
 t_contains "missing record: socket stays dead" "Cannot connect to the Docker daemon" "$out"
 t_ok "a removed container's socket directory is removed" test ! -e "$GONE_DIR"
 
-# --- 6. graceful restart keeps them too ---------------------------------------------------------
+# --- 6. boot order: the engine comes after the guard ------------------------------------------
+# The guard starts while its upstream path does not exist yet (as at boot, where dockerd starts
+# after it); the events watcher serves the sockets once the engine appears (here: a symlink to
+# dockerd's socket made later).
+eci_guard_kill9
+rm -f "$W/late.sock"
+"$ECI_APIPROXYD_BIN" --listen "$SOCK" --socket-mode 0660 --socket-group 0 \
+  --upstream "$W/late.sock" --control-socket "$ECI_CONTROL_SOCK" \
+  --socket-dir "$ECI_GUARD_SOCKET_DIR" >>"$ECI_GUARD_LOG" 2>&1 &
+bootpid=$!
+_eci_wait_for 20 test -S "$SOCK"
+sleep 1
+t_fails "boot order: no engine yet, the container's socket is not served yet" \
+  curl -sf --unix-socket "$MANY1_SOCK" http://d/_ping
+ln -s "$ECI_DOCKERD_SOCK" "$W/late.sock"
+t_ok "boot order: once the engine is there, the events watcher serves it again" \
+  _eci_wait_for 10 "${PRIV[@]}" docker exec many1 docker version
+kill "$bootpid" 2>/dev/null
+wait "$bootpid" 2>/dev/null
+eci_guard_start
+
+# --- 7. graceful restart keeps them too ---------------------------------------------------------
 eci_guard_stop
 t_ok "SIGTERM leaves the per-container socket and record" test -e "$rec"
 eci_guard_start
 t_contains "after SIGTERM + start: docker ps from inside works" "holder" "$(inside_ps holder)"
 t_contains "  ... and the stopped-then-started container's too" "stopped" "$(inside_ps stopped)"
 
-# --- 7. removal still cleans up ------------------------------------------------------------------
+# --- 8. removal still cleans up ------------------------------------------------------------------
 hs=$(sock_of holder)
 docker rm -f holder >/dev/null
 sleep 1
