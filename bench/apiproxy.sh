@@ -22,17 +22,33 @@ lat() {  # SOCK PATH
   curl -s -o /dev/null --unix-socket "$1" -w '%{time_total}\n' "http://d$2" |
     awk '{printf "%d\n", $1 * 1000000}'
 }
+# The floor: a bare relay (bench/relay_floor.c) in front of the same dockerd. What it adds is the
+# extra hop itself, which any guard pays; the guard's own work is what it adds beyond that.
+RELAY=${ECI_RELAY_FLOOR:-${ECI_BUILD_DIR:-build}/bench/relay_floor}
+F=""
+if [[ -x "$RELAY" ]]; then
+  "$RELAY" "$ECI_T/floor.sock" "$D" &
+  relay_pid=$!
+  _eci_wait_for 10 test -S "$ECI_T/floor.sock" && F="$ECI_T/floor.sock"
+fi
 printf '%-34s %12s %12s %12s\n' "measure" "direct" "guard" "added/ratio"
 for path in /_ping /v1.41/version /v1.41/containers/json; do
-  : >"$ECI_T/a" && : >"$ECI_T/b"
+  : >"$ECI_T/a" && : >"$ECI_T/b" && : >"$ECI_T/f"
   for ((i = 0; i < N; i++)); do
     lat "$D" "$path" >>"$ECI_T/a"
     lat "$G" "$path" >>"$ECI_T/b"
+    [[ -n "$F" ]] && lat "$F" "$path" >>"$ECI_T/f"
   done
   a=$(median <"$ECI_T/a")
   b=$(median <"$ECI_T/b")
   printf '%-34s %10sus %10sus %10sus\n' "GET $path (median)" "$a" "$b" "$((b - a))"
+  if [[ -n "$F" ]]; then
+    f=$(median <"$ECI_T/f")
+    printf '%-34s %10sus %10sus %10sus\n' "  floor: bare relay, same GET" "$a" "$f" "$((f - a))"
+    printf '%-34s %12s %12s %10sus\n' "  guard beyond the floor" "" "" "$((b - f))"
+  fi
 done
+[[ -n "${relay_pid:-}" ]] && kill "$relay_pid" 2>/dev/null
 
 runtime() {  # SOCK -> ms
   local s e

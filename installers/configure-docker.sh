@@ -15,10 +15,14 @@
 #
 # eci's keys: "live-restore": true -- running containers survive a dockerd restart, which the
 #   vendor drop-ins trigger whenever eci-enforcerd restarts (upgrade, crash: Requires=).
+#   "builder": {"entitlements": {"network-host": false, "security-insecure": false}} -- BuildKit
+#   refuses build steps in the host's network namespace and privileged build steps, also over
+#   /grpc where the API guard does not read the build's options (eci-runc contains both anyway:
+#   this is the engine's own, earlier refusal). An admin's own "builder" key wins, as any key.
 # No runtime entries and no default-runtime: dockerd's own `runc` is eci-runc (the diversion).
 set -eu
 
-eci_keys='{"live-restore": true}'
+eci_keys='{"live-restore": true, "builder": {"entitlements": {"network-host": false, "security-insecure": false}}}'
 daemon_json=/etc/docker/daemon.json
 state_dir=/var/lib/eci
 dry_run=0

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroup_delegation.h"
 #include "eci/enforcer_client.h"
 #include "eci/fs_util.h"
 #include "eci/idmap/idmap.h"
@@ -124,6 +125,65 @@ Status bindKnobs(const Call& c, const std::string& id, const std::filesystem::pa
     return Error(ESRCH, "pid " + std::to_string(pid) + " is not the container's init");
   ECI_TRY(procfs::bindProcSys(pid, {}, procfsDir));
   return {};
+}
+
+// The host uid and gid of the container's root: the spec's ID maps (eci-runc wrote them).
+std::optional<std::pair<uid_t, gid_t>> rootHostIds(const json& spec) {
+  auto hostOf = [&](const char* key) -> std::optional<uint32_t> {
+    const auto* maps = spec.contains("linux") && spec["linux"].contains(key)
+                           ? &spec["linux"][key]
+                           : static_cast<const json*>(nullptr);
+    if (maps == nullptr || !maps->is_array()) return std::nullopt;
+    for (const auto& m : *maps) {
+      if (m.is_object() && m.value("containerID", -1) == 0 && m.value("size", 0) > 0 &&
+          m.contains("hostID") && m["hostID"].is_number_unsigned()) {
+        return m["hostID"].get<uint32_t>();
+      }
+    }
+    return std::nullopt;
+  };
+  const auto uid = hostOf("uidMappings");
+  const auto gid = hostOf("gidMappings");
+  // Host root is never a container's root under eci; refuse to delegate to it all the same.
+  if (!uid || !gid || *uid == 0 || *gid == 0) return std::nullopt;
+  return std::make_pair(static_cast<uid_t>(*uid), static_cast<gid_t>(*gid));
+}
+
+// Does the spec mount the cgroup hierarchy writable (--privileged)? Only such a container can
+// use a delegation; the others see their cgroups read-only and keep them as they are.
+bool mountsCgroupsWritable(const json& spec) {
+  if (!spec.contains("mounts") || !spec["mounts"].is_array()) return false;
+  for (const auto& m : spec["mounts"]) {
+    if (!m.is_object() || m.value("type", "") != "cgroup" ||
+        m.value("destination", "") != "/sys/fs/cgroup")
+      continue;
+    if (!m.contains("options") || !m["options"].is_array()) return true;
+    for (const auto& o : m["options"])
+      if (o == "ro") return false;
+    return true;
+  }
+  return false;
+}
+
+// Gives the container's root its own cgroups (cgroup_delegation.h), once runc has made them and
+// before anything of the container runs (its init waits on runc's exec fifo).
+Status delegateContainerCgroups(const Call& c, const std::string& id, const json& spec,
+                                const idmap::ContainerFs& fs) {
+  const auto ids = rootHostIds(spec);
+  if (!ids) return Error(EINVAL, "the spec maps no container root");
+  const auto initPid = initPidOf(c, id);
+  if (!initPid) return Error(EPROTO, c.root + "/" + id + "/state.json: no init_process_pid");
+  const std::string proc = "/proc/" + std::to_string(*initPid);
+  // The same two facts as bindKnobs(): runc's state names the pid, and it runs in the user
+  // namespace eci pinned for this container (a recycled pid would be in another one).
+  const auto procNs = nsIdOf(proc + "/ns/user");
+  const auto pinned = nsIdOf(fs.userns().path());
+  if (!procNs || !pinned || !(*procNs == *pinned))
+    return Error(ESRCH, "pid " + std::to_string(*initPid) + " is not the container's init");
+  ECI_ASSIGN_OR_RETURN(cgroups, fs::readFile(proc + "/cgroup", 1u << 20));
+  ECI_ASSIGN_OR_RETURN(mounts, readMountInfo());
+  ECI_ASSIGN_OR_RETURN(targets, delegationTargets(cgroups, mounts));
+  return delegateCgroups(targets, ids->first, ids->second);
 }
 
 // Writes the private bundle's config.json (a new file in a new directory only root can enter).
@@ -404,6 +464,12 @@ int doCreate(const Call& c) {
       return fail(c, "eci: /proc emulation: binding the /proc/sys knobs: " + st.error().str() +
                          (drc == 0 ? "" : "; runc delete --force exited " + std::to_string(drc)));
     }
+  }
+  if (!isRun && rc == 0 && mountsCgroupsWritable(out)) {
+    // A convenience, not a protection: a container without it keeps root-owned cgroups, which
+    // only limits what it can do (an inner dockerd fails to start its containers).
+    if (auto st = delegateContainerCgroups(c, id, out, *fs); !st.ok())
+      runcLog(c, "warning", "eci: cgroups not delegated to the container: " + st.error().str());
   }
   // runc has the container (created, or a `run --keep` that ended): eci's state stays until
   // `delete`.

@@ -38,6 +38,16 @@ sys.stdout.write(out.decode('latin-1'))
 EOF
 }
 
+# audit_count [JQ-ARGS] FILTER: how many audit records FILTER selects.
+audit_count() {
+  jq -c "$@" "$ECI_AUDIT_LOG" 2>/dev/null | wc -l
+}
+audit_at_least() {  # N [JQ-ARGS] FILTER
+  local n=$1
+  shift
+  (($(audit_count "$@") >= n))
+}
+
 # --- 1. pass-through --------------------------------------------------------------------------
 t_contains "guard answers docker version (server API)" "API version" "$(docker version 2>&1)"
 t_ok "dockerd listens only on its private socket" grep -qF "unix://$ECI_DOCKERD_SOCK" /proc/"$ECI_DOCKERD_PID"/cmdline
@@ -257,6 +267,51 @@ t_eq "ordinary log options keep working" "plain-log" "$out"
 kill "$socatpid" 2>/dev/null
 wait "$socatpid" 2>/dev/null
 
+# Networks whose subnet shadows a host network: the bridge driver adds a route for the subnet, and
+# the longer prefix wins, so a developer could capture the host's traffic to its LAN, its DNS or
+# its gateway. A test bridge stands in for the host's LAN (198.51.100.0/24, TEST-NET-2).
+lan="ecilan${RANDOM}"
+lan=${lan:0:15}
+ip link add "$lan" type bridge && ip addr add 198.51.100.1/24 dev "$lan" && ip link set "$lan" up
+t_contains "the host has a LAN route for the test" "dev $lan" "$(ip route get 198.51.100.7)"
+# Control on the private socket: the attack is real (the host's route for .7 goes to the bridge).
+ctl=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network create --subnet 198.51.100.0/28 \
+  --gateway 198.51.100.2 netctl 2>&1)
+t_contains "control: without the guard, the host routes its LAN address into a docker network" \
+  "dev br-${ctl:0:12}" "$(ip route get 198.51.100.7)"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network rm netctl >/dev/null 2>&1
+hostnet=$(awk 'NR>1 && $2!="00000000" {print $1; exit}' /proc/net/route)
+hostcidr=$(ip -4 -o addr show dev "$hostnet" 2>/dev/null | awk '{print $4; exit}')
+nets_before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network ls -q | sort)
+for args in "--subnet 198.51.100.0/28 --gateway 198.51.100.2" "--subnet 198.51.0.0/16" \
+  "--subnet 198.51.100.7/32" "--ipv6 --subnet fd00:ec1::/64 --subnet 198.51.100.0/28" \
+  "--subnet 127.0.0.0/24" ${hostcidr:+"--subnet $hostcidr"} \
+  "--ipv6 --subnet fe80::/64" "-o com.docker.network.bridge.name=$lan"; do
+  # shellcheck disable=SC2086
+  err=$(docker network create $args netattack 2>&1)
+  t_contains "network create refused: $args" "enhanced container isolation: network" "$err"
+done
+out=$(curl -sS --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+  -d '{"name":"netattack","ipam":{"config":[{"subnet":"198.51.100.0/28"}]}}' \
+  "http://localhost/v1.41/networks/create")
+t_contains "raw API, lower-case keys: refused" "overlaps the host's network 198.51.100.0/24 ($lan)" "$out"
+# The subnet may also arrive through a config-only network (any driver) and --config-from.
+err=$(docker network create --config-only -d macvlan --subnet 198.51.100.0/28 netcfg 2>&1)
+t_contains "config-only network (macvlan) over the host's LAN refused" "overlaps the host's network" "$err"
+DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network create --config-only \
+  --subnet 198.51.100.0/28 netcfgold >/dev/null 2>&1 # made past the guard (ECI off back then)
+nets_before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network ls -q | sort)
+err=$(docker network create --config-from netcfgold netfrom 2>&1)
+t_contains "--config-from a network holding the host's LAN refused" "overlaps the host's network" "$err"
+t_eq "  ... no network was created by the refused attempts" "$nets_before" \
+  "$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker network ls -q | sort)"
+t_contains "  ... and the host still routes its LAN to the LAN" "dev $lan" "$(ip route get 198.51.100.7)"
+t_ok "a network with a free subnet is created" docker network create --subnet 203.0.113.0/24 netok
+t_eq "  ... and a container runs on it" "ok" "$(docker run --rm --network netok busybox echo ok 2>&1)"
+t_ok "a network with an engine-chosen subnet is created" docker network create netpool
+docker network rm netok netpool netcfgold >/dev/null 2>&1
+ip link del "$lan"
+
 # runtime forced to the engine's default
 docker create --name rt --runtime=runc busybox true >/dev/null 2>&1
 t_eq "create --runtime=runc: the engine's default runtime is used" \
@@ -295,6 +350,48 @@ t_contains "raw curl ps on the container socket: allowed" " 200" "$out"
 docker rm -f sockholder >/dev/null 2>&1
 sleep 1
 t_ok "the container's socket is removed with it" test ! -e "$csock"
+
+# Refusals the guard answers itself are audited too (docs/audit.md). The per-container socket
+# cannot be made (its directory replaced by a file, as a full or tampered /run would fail it): a
+# create granted one is refused with 500, on the public socket and on a container's own socket,
+# and each leaves a socket-create record, the latter with that container's id.
+docker run -d --name sockholder2 -v "$SOCK:/var/run/docker.sock" dockercli:1 sleep 1000 >/dev/null
+holder=$(docker inspect -f '{{.Id}}' sockholder2)
+mv "$ECI_GUARD_SOCKET_DIR" "$ECI_GUARD_SOCKET_DIR.aside"
+touch "$ECI_GUARD_SOCKET_DIR"
+before=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq --no-trunc | sort)
+out=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 true 2>&1)
+t_contains "socket dir unusable: a granted socket mount is refused" \
+  "cannot create the container's engine socket" "$out"
+out=$(docker exec sockholder2 docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 true 2>&1)
+t_contains "  ... also a sibling's, asked on a container's own socket" \
+  "cannot create the container's engine socket" "$out"
+t_eq "  ... and no container was made" "$before" \
+  "$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" docker ps -aq --no-trunc | sort)"
+rm -f "$ECI_GUARD_SOCKET_DIR"
+mv "$ECI_GUARD_SOCKET_DIR.aside" "$ECI_GUARD_SOCKET_DIR"
+_eci_wait_for 5 audit_at_least 2 'select(.rule == "socket-create")'
+t_eq "  ... audited: socket-create on the public socket (uid 0, no container)" "1" \
+  "$(audit_count 'select(.rule == "socket-create" and .container == "" and .extra.uid == 0 and .extra.status == 500)')"
+t_eq "  ... audited: socket-create on the container's socket, with its id" "1" \
+  "$(audit_count --arg id "$holder" 'select(.rule == "socket-create" and .container == $id)')"
+docker rm -f sockholder2 >/dev/null 2>&1
+
+# A create body too large for the guard to inspect: with a Content-Length the decision refuses it
+# (413, rule body-size, audited before this change); a chunked one is cut off by the relay when it
+# passes 4 MiB, now audited under the same rule.
+head -c 5M /dev/zero | tr '\0' ' ' >"$W/big-create"
+out=$(curl -s --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+  -H 'Transfer-Encoding: chunked' --data-binary "@$W/big-create" \
+  'http://d/v1.41/containers/create?name=too-big-chunked' -w ' %{http_code}')
+t_contains "a chunked create body over 4 MiB: 413" " 413" "$out"
+_eci_wait_for 5 grep -q '"name":"too-big-chunked"' "$ECI_AUDIT_LOG"
+t_eq "  ... audited: body-size, with the name asked for" "1" \
+  "$(audit_count 'select(.rule == "body-size" and .name == "too-big-chunked" and .extra.status == 413)')"
+# Malformed requests are not audited (a flood of them costs nothing): only the guard log has them.
+t_eq "  ... framing refusals (section 2) left no audit record" "0" \
+  "$(audit_count 'select(.source == "eci-apiproxyd" and (.extra.target | test("smug-")))')"
+t_contains "  ... but are in the guard log" "refused a malformed request" "$(cat "$ECI_GUARD_LOG")"
 
 # policy change applies to the next request
 t_ok "allowlist emptied" eci_push_policy "$(policy '[]' '{"type": "deny", "commands": []}')"
@@ -349,6 +446,23 @@ for http in 1 0; do
   kill "$g2pid" "$fakepid" 2>/dev/null
   wait "$g2pid" "$fakepid" 2>/dev/null
 done
+
+# The engine not reachable (a guard whose upstream socket is not there): 502, audited once as
+# engine-unreachable however many requests fail (one outage, one record per 10 s).
+rm -rf "$W/g3.sock" "$W/g3-sockets"
+"$ECI_APIPROXYD_BIN" --listen "$W/g3.sock" --socket-group 0 --upstream "$W/no-engine.sock" \
+  --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g3-sockets" >"$W/g3.log" 2>&1 &
+g3pid=$!
+_eci_wait_for 10 test -S "$W/g3.sock"
+for i in 1 2 3; do
+  out=$(curl -s -m 5 --unix-socket "$W/g3.sock" "http://d/v1.41/containers/json?n=$i" -w ' %{http_code}')
+done
+t_contains "engine not reachable: 502" " 502" "$out"
+_eci_wait_for 5 grep -q '"rule":"engine-unreachable"' "$ECI_AUDIT_LOG"
+t_eq "  ... audited once as engine-unreachable for three failed requests" "1" \
+  "$(audit_count 'select(.rule == "engine-unreachable" and .extra.status == 502)')"
+kill "$g3pid" 2>/dev/null
+wait "$g3pid" 2>/dev/null
 
 # Fail closed when the caller cannot be recorded: without a caller record eci-runc would map host
 # binds as the container's root, so a create whose setCaller fails (eci-enforcerd down) is refused

@@ -143,6 +143,20 @@ for mode in privileged sysadmin; do
   fi
   state_ok "$mode A5" "$out"
 
+  # A6: targets named as runc names them, /proc/self/fd/<n> (nested runc, containerd): the worker
+  # takes the caller's fd and judges that file like any other target.
+  out=$(docker run --rm "${F[@]}" "${P[@]}" busybox sh -c "$STATE"'
+    mkdir -p /w && /eci/probe fdmount /w
+    grep -q " /w .* - tmpfs " /proc/self/mountinfo && echo fdmounted-tmpfs
+    /eci/probe fdmount /proc | sed "s/^/proc-/"
+    /eci/probe fdmount / | sed "s/^/root-/"
+    '"$STATE" 2>&1)
+  t_contains "$mode A6: tmpfs onto /proc/self/fd/<n> of a directory of its own" "fdmount: ok" "$out"
+  t_contains "  ... it landed on that directory" "fdmounted-tmpfs" "$out"
+  t_contains "$mode A6: onto /proc named by fd: refused" "proc-fdmount: EPERM" "$out"
+  t_contains "$mode A6: onto / named by fd: refused" "root-fdmount: EPERM" "$out"
+  state_ok "$mode A6" "$out"
+
   # ---- B. read-only stays read-only -------------------------------------------------------------
   # B1, the issue's row: ro bind of a host dir, rbind into a tmpfs, recursive open_tree clone,
   # recursive mount_setattr clearing ro, openat through the clone.
@@ -252,6 +266,14 @@ for mode in privileged sysadmin plain; do
     t_contains "$mode G: set-id $k on a host bind refused" "$k: EPERM" "$out"
   done
   t_contains "$mode G: a plain create on the host bind works" "openat_plain: ok" "$out"
+  # Calls a filter cannot inspect answer ENOSYS (programs fall back to openat/fchmodat), on the
+  # host bind and in the container's own files alike.
+  for k in openat2_creat io_uring_setup own-openat2_creat own-io_uring_setup; do
+    t_contains "$mode G: $k answers ENOSYS" "$k: ENOSYS" "$out"
+  done
+  t_not_contains "$mode G: fchmodat2 of a set-id mode on the host bind refused" "fchmodat2: ok" \
+    "$(grep '^fchmodat2' <<<"$out")"
+  t_contains "$mode G: fchmodat2 reached the probe" "fchmodat2: E" "$(grep '^fchmodat2' <<<"$out")"
   for k in openat_creat creat mknodat_reg; do
     t_contains "$mode G: set-id $k in the container's own files works" "own-$k: ok" "$out"
   done

@@ -86,6 +86,37 @@ t_fails "unprivileged: ip link add refused" docker run --rm busybox ip link add 
 t_eq "ping_group_range clamped to the mapped range" "0 65535" \
   "$(docker run --rm busybox cat /proc/sys/net/ipv4/ping_group_range | tr -s ' \t' ' ')"
 
+# --- cgroup delegation: a --privileged container owns its own cgroups, not its limits ---------
+# (what an inner dockerd/containerd needs: `mkdir /sys/fs/cgroup/<ctrl>/docker`). The directory and
+# the process files are its root's; its own limits stay root's, so --memory set from outside holds.
+cid=$(docker run -d --privileged --memory 64m busybox sleep 300)
+hostmem=$(awk -F: '$2 == "memory" {print $3}' "/proc/$(docker inspect -f '{{.State.Pid}}' "$cid")/cgroup")
+hostdir=/sys/fs/cgroup/memory$hostmem
+out=$(docker exec "$cid" sh -c '
+  mkdir /sys/fs/cgroup/memory/inner && echo mkdir=ok
+  echo 33554432 > /sys/fs/cgroup/memory/inner/memory.limit_in_bytes && echo childlimit=ok
+  echo $$ > /sys/fs/cgroup/memory/inner/cgroup.procs && echo moved=ok
+  grep ":memory:" /proc/self/cgroup
+  echo 1073741824 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; echo ownlimit=$?
+  mkdir /sys/fs/cgroup/pids/inner && echo pids=ok
+  echo $$ > /sys/fs/cgroup/memory/cgroup.procs; rmdir /sys/fs/cgroup/memory/inner && echo rmdir=ok' 2>&1)
+t_contains "delegation: the container makes a child cgroup" "mkdir=ok" "$out"
+t_contains "  ... sets the child's limit" "childlimit=ok" "$out"
+t_contains "  ... moves itself into it" "moved=ok" "$out"
+t_contains "  ... and sees itself there" ":memory:/inner" "$out"
+t_contains "  ... in every hierarchy (pids)" "pids=ok" "$out"
+t_contains "  ... and removes it again" "rmdir=ok" "$out"
+t_contains "  ... but cannot raise its own limit" "ownlimit=1" "$out"
+t_eq "  ... the limit set from outside holds on the host" "67108864" \
+  "$(cat "$hostdir/memory.limit_in_bytes" 2>&1)"
+t_eq "  ... its limit file stays root's on the host" "0" "$(stat -c %u "$hostdir/memory.limit_in_bytes")"
+t_eq "  ... its directory is its root's on the host" \
+  "$(docker exec "$cid" cat /proc/self/uid_map | awk '{print $2}')" "$(stat -c %u "$hostdir" 2>&1)"
+t_eq "  ... the engine's parent cgroup stays root's" "0" "$(stat -c %u "$(dirname "$hostdir")")"
+docker rm -f "$cid" >/dev/null
+out=$(docker run --rm busybox sh -c 'mkdir /sys/fs/cgroup/memory/inner 2>&1; echo rc=$?')
+t_contains "not --privileged: cgroups stay read-only, nothing delegated" "rc=1" "$out"
+
 # --- ECI off by a verified policy ---------------------------------------------------------
 policy_off='{"enabled": false, "locked": true, "socketMount": {"images": [], "allowDerivedImages": true},
  "commandList": {"type": "deny", "commands": []}, "restrictedHostMounts": [], "allowedOrgs": [],

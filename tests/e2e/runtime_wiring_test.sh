@@ -124,6 +124,14 @@ else
   t_fail "BuildKit build ran through eci-runc" "${out: -800}"
 fi
 t_not_contains "BuildKit RUN step never saw the host's identity map" "4294967295" "$out"
+# The engine's own refusal of BuildKit's network.host entitlement (daemon.json builder
+# entitlements, as the package merges them): straight on dockerd's private socket, past the guard
+# (which refuses networkmode=host first), the build is refused by BuildKit itself.
+out=$(DOCKER_HOST="unix://$ECI_DOCKERD_SOCK" DOCKER_BUILDKIT=1 "$bk_cli" build --no-cache \
+  --network=host --progress=plain -t eci-hostnet "$ctx" 2>&1)
+t_contains "BuildKit build with network.host refused by the engine's entitlements" \
+  "network.host is not allowed" "$out"
+t_fails "  ... and no image was built" docker image inspect eci-hostnet
 
 # --- ECI off: exactly runc ---------------------------------------------------------------------
 policy_off='{"enabled": false, "locked": true, "socketMount": {"images": [], "allowDerivedImages": true},

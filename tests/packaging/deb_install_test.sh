@@ -74,8 +74,10 @@ for f in /usr/sbin/eci-enforcerd /usr/bin/eci-admin /usr/sbin/eci-agent \
 done
 t_ok "eci-enforcerd enabled" test -L "$R/etc/systemd/system/multi-user.target.wants/eci-enforcerd.service"
 t_eq "daemon.json: every admin key kept" "$(jq -S . <<<"$admin")" \
-  "$(jq -S 'del(."live-restore")' "$R/etc/docker/daemon.json")"
+  "$(jq -S 'del(."live-restore", .builder)' "$R/etc/docker/daemon.json")"
 t_eq "daemon.json: eci's live-restore added" "true" "$(jq '."live-restore"' "$R/etc/docker/daemon.json")"
+t_eq "daemon.json: BuildKit's host-network and insecure entitlements off" \
+  '{"entitlements":{"network-host":false,"security-insecure":false}}' "$(jq -c .builder "$R/etc/docker/daemon.json")"
 t_eq "no default-runtime (dockerd's runc is eci-runc)" "null" \
   "$(jq '."default-runtime"' "$R/etc/docker/daemon.json")"
 t_ok "tmpfiles created /run/eci-runc 0711" test "$(stat -c %a "$R/run/eci-runc" 2>&1)" = 711
@@ -112,7 +114,8 @@ t_fails "purge: unit enablement gone" test -e "$R/etc/systemd/system/multi-user.
 # --- no daemon.json before: none after purge; an admin's own live-restore wins ----------------
 rm -f "$R/etc/docker/daemon.json"
 t_ok "dpkg -i eci (no daemon.json)" in_root dpkg -i /tmp/eci.deb
-t_eq "created daemon.json holds eci's key only" '{"live-restore":true}' "$(jq -c . "$R/etc/docker/daemon.json")"
+t_eq "created daemon.json holds eci's keys only" '{"live-restore":true,"builder":{"entitlements":{"network-host":false,"security-insecure":false}}}' \
+  "$(jq -c . "$R/etc/docker/daemon.json")"
 t_ok "dpkg -P eci (no daemon.json before)" in_root dpkg -P eci
 t_fails "purge: the daemon.json eci created is gone" test -e "$R/etc/docker/daemon.json"
 printf '{"live-restore": false}\n' >"$R/etc/docker/daemon.json"
@@ -130,8 +133,9 @@ check_wired() {  # LABEL
   t_eq "$1: Debian's runc unchanged as runc.distrib" "$runc_sum" \
     "$(sha256sum <"$R/usr/sbin/runc.distrib" 2>&1)"
   t_eq "$1: /usr/sbin/runc -> eci-runc" "/usr/bin/eci-runc" "$(in_root readlink -f /usr/sbin/runc)"
-  t_eq "$1: daemon.json: every admin key kept, eci's live-restore added" \
-    "$(jq -S '. + {"live-restore": true}' <<<"$admin")" "$(jq -S . "$R/etc/docker/daemon.json")"
+  t_eq "$1: daemon.json: every admin key kept, eci's live-restore and builder added" \
+    "$(jq -S '. + {"live-restore": true, "builder": {"entitlements":{"network-host":false,"security-insecure":false}}}' <<<"$admin")" \
+    "$(jq -S . "$R/etc/docker/daemon.json")"
   for u in eci-enforcerd eci-apiproxyd; do
     t_ok "$1: $u enabled" test -L "$R/etc/systemd/system/multi-user.target.wants/$u.service"
   done

@@ -9,6 +9,7 @@
 
 #include "../tests/fake_fs.h"
 #include "eci/apiproxy/decide.h"
+#include "eci/apiproxy/host_networks.h"
 
 using namespace eci::apiproxy;  // NOLINT
 
@@ -56,6 +57,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.freshToken = "0123456789abcdef0123456789abcdef";
   eci::apiproxy::testing::FakeFs fs;
   fs.link("/tmp/s", "/run/docker.sock");
+  // Host networks for network creates: a default route, a LAN, IPv6 link-local.
+  for (const char* n : {"0.0.0.0/0", "192.0.2.0/24", "127.0.0.0/8", "fe80::/64"}) {
+    if (auto h = parseCidr(n); h.ok()) fs.hostNetworks.push_back(*h);
+  }
+  fs.networksError = (sel & 0x80) != 0;
 
   ImageFacts img;
   img.id = "sha256:" + std::string(64, 'a');
@@ -85,6 +91,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (const auto& c : d.need.containers) facts.containers[c] = ct;
     for (const auto& v : d.need.volumes) facts.volumes[v] = vol;
+    for (const auto& n : d.need.networks) {
+      facts.networks[n] =
+          (flags & 32) ? std::nullopt : std::optional(NetworkFacts{n, {"192.0.2.0/28", "bad"}});
+    }
     for (const auto& k : d.need.registryDigests) {
       facts.registryDigests[k] = (flags & 16) ? "sha256:" + std::string(64, '1') : "";
     }

@@ -75,6 +75,15 @@ class FakeFs : public HostFs {
     }
     return Error(40, "too many levels of symbolic links");
   }
+  // The host's routes/addresses (networks()); `networksError`: they cannot be read.
+  std::vector<HostNetwork> hostNetworks;
+  bool networksError = false;
+  mutable int networksCalls = 0;
+  Result<std::vector<HostNetwork>> networks() const override {
+    ++networksCalls;
+    if (networksError) return Error("cannot read /proc/net/route");
+    return hostNetworks;
+  }
   std::optional<FileId> stat(const std::string& absPath) const override {
     auto r = resolve(absPath);
     if (!r.ok()) return std::nullopt;

@@ -22,6 +22,7 @@ struct FakeEngine {
   std::map<std::string, ImageFacts> images;  // by every name and id it answers to
   std::map<std::string, ContainerFacts> containers;
   std::map<std::string, VolumeFacts> volumes;
+  std::map<std::string, NetworkFacts> networks;
   std::map<std::string, std::string> registry;  // "repo:tag" -> digest; absent: unreachable
   std::vector<ImageFacts> list;                 // GET /images/json
   int rounds = 0;
@@ -91,6 +92,10 @@ inline Decision run(Request r, const Policy& p, FakeEngine& e, const FakeFs& fs,
     for (const auto& v : d.need.volumes) {
       auto it = e.volumes.find(v);
       facts.volumes[v] = it == e.volumes.end() ? std::nullopt : std::optional(it->second);
+    }
+    for (const auto& n : d.need.networks) {
+      auto it = e.networks.find(n);
+      facts.networks[n] = it == e.networks.end() ? std::nullopt : std::optional(it->second);
     }
     for (const auto& k : d.need.registryDigests) {
       auto it = e.registry.find(k);

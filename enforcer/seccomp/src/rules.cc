@@ -285,6 +285,23 @@ const char* actionName(Action a) {
   return "?";
 }
 
+std::optional<int> procSelfFd(std::string_view path) {
+  for (std::string_view prefix :
+       {std::string_view("/proc/self/fd/"), std::string_view("/proc/thread-self/fd/")}) {
+    if (path.substr(0, prefix.size()) != prefix) continue;
+    const std::string_view num = path.substr(prefix.size());
+    if (num.empty() || num.size() > 10 || (num.size() > 1 && num.front() == '0')) return {};
+    int64_t v = 0;
+    for (char ch : num) {
+      if (ch < '0' || ch > '9') return {};
+      v = v * 10 + (ch - '0');
+    }
+    if (v > INT32_MAX) return {};
+    return static_cast<int>(v);
+  }
+  return {};
+}
+
 bool isAllowedNewFsType(std::string_view t) {
   static constexpr std::string_view kAllowed[] = {
       "tmpfs", "ramfs", "devpts", "mqueue", "cgroup2", "cgroup", "overlay", "proc", "sysfs"};

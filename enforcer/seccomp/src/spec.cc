@@ -64,6 +64,25 @@ const std::vector<std::string>& kernelGlobalSyscalls() {
   return k;
 }
 
+const std::vector<std::string>& unfilterableSyscalls() {
+  // A seccomp filter sees only the six argument registers. Each call below carries what the
+  // set-id and mount rules must check somewhere a filter cannot look, so allowing it would be an
+  // unchecked way around them. ENOSYS, not EPERM: it is what a kernel without the call answers,
+  // and every libc/runtime takes the older, filtered call then (Docker's default profile answered
+  // openat2 ENOSYS for the same reason before it learned the call).
+  //  - openat2: flags and mode live in struct open_how in memory, so O_CREAT with mode 04755
+  //    cannot be told from a plain open; openat with the same effect is filtered (setIdCalls).
+  //  - fchmodat2: a chmod whose mode the set-id split (chmod, fchmod, fchmodat) does not cover;
+  //    glibc's fchmodat() uses it for AT_SYMLINK_NOFOLLOW and falls back. (libseccomp 2.5.4
+  //    does not name it yet: runc then skips the rule and the profile's default refuses it.)
+  //  - io_uring_*: a ring's operations (IORING_OP_OPENAT with O_CREAT|04755, OPENAT2, SETXATTR,
+  //    ...) run in the kernel without passing any filter. Docker's own default profile refuses
+  //    io_uring since 25.0; Debian's engine still allows it.
+  static const std::vector<std::string> k = {"openat2", "fchmodat2", "io_uring_setup",
+                                             "io_uring_enter", "io_uring_register"};
+  return k;
+}
+
 const std::vector<std::string>& knownSyscalls() {
   static const std::vector<std::string> k = [] {
     std::set<std::string> names;
@@ -160,8 +179,10 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
           allowedBefore.count(n) || (!mentioned.count(n) && defaultAction == "SCMP_ACT_ALLOW");
       if (allowed) trap.push_back(n);
     }
+    const auto& unfilterable = unfilterableSyscalls();
     std::set<std::string> strip(trap.begin(), trap.end());
     strip.insert(global.begin(), global.end());
+    strip.insert(unfilterable.begin(), unfilterable.end());
     // chmod family: only a mode with S_ISUID or S_ISGID reaches the supervisor (it refuses them
     // on host paths: nothing set-id planted for the host's users); every other chmod stays a
     // plain allowed call, decided in the kernel by the argument filter (no round trip). Only
@@ -211,6 +232,7 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     // An ERRNO rule for a trapped call would win over NOTIFY (the kernel picks the most
     // restrictive action), so the two lists must not overlap; they are disjoint by construction.
     kept.push_back({{"names", global}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}});
+    kept.push_back({{"names", unfilterable}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", ENOSYS}});
     for (auto& r : setIdRules) kept.push_back(std::move(r));
     if (!trap.empty() || !setIdRules.empty()) {
       if (!trap.empty()) kept.push_back({{"names", trap}, {"action", "SCMP_ACT_NOTIFY"}});
@@ -222,6 +244,7 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
       res.notes.push_back("seccomp: the engine's profile refuses mount calls; nothing to vet");
     }
     res.notes.push_back("seccomp: kernel-global calls refused with EPERM");
+    res.notes.push_back("seccomp: openat2, fchmodat2 and io_uring answered ENOSYS");
     syscalls = kept;
     linux["seccomp"] = seccomp;
   } catch (const nlohmann::json::exception& e) {

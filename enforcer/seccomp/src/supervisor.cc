@@ -168,6 +168,7 @@ struct Supervisor::Impl {
   void ensureWorker(const std::string& key);
   Status sendNotifyFd(Container& c, int fd);
   void workerGone(const std::string& key);
+  void drainDenialsOf(Container& c);
   void checkHungWorkers();
   void drainDenials();
   void dropContainer(const std::string& key);
@@ -355,7 +356,13 @@ void Supervisor::Impl::dropContainer(const std::string& key) {
   }
   // Any copies of this container's notify fds we still hold go too.
   std::erase_if(notifyFds, [&](const NotifyFd& nf) { return nf.containerKey == key; });
-  c.reset();  // stops the worker
+  // A container that refused calls and exited within one poll tick still has them queued: stop
+  // the worker (nothing more can be added then) and report them before the page goes.
+  if (c->shared != nullptr) {
+    c->stopWorker(/*killIt=*/true, nullptr);
+    drainDenialsOf(*c);
+  }
+  c.reset();
 }
 
 // The worker died (crash, or killed by checkHungWorkers). A notification it had received but not
@@ -401,24 +408,26 @@ void Supervisor::Impl::checkHungWorkers() {
 // Refused calls the workers queued (worker_protocol.h), to opts.onDenial. The ring is written by
 // a process running with the container's credentials: indices are bounded and strings cut here.
 void Supervisor::Impl::drainDenials() {
-  for (auto& [key, c] : containers) {
-    worker::Shared& sh = *c->shared;
-    const uint64_t head = sh.denialHead.load(std::memory_order_acquire);
-    uint64_t tail = sh.denialTail.load(std::memory_order_relaxed);
-    if (head - tail > worker::kDenialSlots) tail = head - worker::kDenialSlots;
-    const uint64_t dropped = sh.denialsDropped.load(std::memory_order_relaxed);
-    const uint64_t newDrops = dropped - c->denialsDroppedSeen;
-    if (head == tail) continue;  // drops without a queued denial are reported with the next one
-    for (; tail != head; ++tail) {
-      const worker::Denial& d = sh.denials[tail % worker::kDenialSlots];
-      const std::string call(d.call, strnlen(d.call, sizeof d.call));
-      const std::string reason(d.reason, strnlen(d.reason, sizeof d.reason));
-      const int err = d.err;
-      if (opts.onDenial) opts.onDenial(c->id, call, err, reason, tail + 1 == head ? newDrops : 0);
-    }
-    sh.denialTail.store(head, std::memory_order_release);
-    c->denialsDroppedSeen = dropped;
+  for (auto& [key, c] : containers) drainDenialsOf(*c);
+}
+
+void Supervisor::Impl::drainDenialsOf(Container& c) {
+  worker::Shared& sh = *c.shared;
+  const uint64_t head = sh.denialHead.load(std::memory_order_acquire);
+  uint64_t tail = sh.denialTail.load(std::memory_order_relaxed);
+  if (head - tail > worker::kDenialSlots) tail = head - worker::kDenialSlots;
+  const uint64_t dropped = sh.denialsDropped.load(std::memory_order_relaxed);
+  const uint64_t newDrops = dropped - c.denialsDroppedSeen;
+  if (head == tail) return;  // drops without a queued denial are reported with the next one
+  for (; tail != head; ++tail) {
+    const worker::Denial& d = sh.denials[tail % worker::kDenialSlots];
+    const std::string call(d.call, strnlen(d.call, sizeof d.call));
+    const std::string reason(d.reason, strnlen(d.reason, sizeof d.reason));
+    const int err = d.err;
+    if (opts.onDenial) opts.onDenial(c.id, call, err, reason, tail + 1 == head ? newDrops : 0);
   }
+  sh.denialTail.store(head, std::memory_order_release);
+  c.denialsDroppedSeen = dropped;
 }
 
 void Supervisor::Impl::acceptOne() {

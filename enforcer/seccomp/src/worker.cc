@@ -318,6 +318,10 @@ class RealEnvironment : public Environment {
         return info;
       }
       out = openBase(dfd);
+    } else if (const auto fdNum = procSelfFd(path)) {
+      // The caller's own fd (rules.h procSelfFd): what its /proc/self/fd/<n> reaches. The rules
+      // then judge that file like any other target; the caller could name it by fd anyway.
+      out = openBase(*fdNum);
     } else {
       open_how how{};
       how.flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);

@@ -321,6 +321,15 @@ int main(int argc, char** argv) {
     printf("garbage calls: %lu\n", calls);
     return 0;
   }
+  if (!strcmp(m, "fdmount") && argc == 3) {
+    /* fdmount DIR: a tmpfs onto DIR named as runc names its targets, /proc/self/fd/<n> of an
+     * O_PATH fd (the supervisor's worker is in another pid namespace: "self" is not it). */
+    int fd = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    report("fdmount", fd < 0 ? -1 : mount("none", p, "tmpfs", 0, NULL));
+    return 0;
+  }
   if (!strcmp(m, "setid-create") && argc == 3) {
     /* setid-create DIR: every way to make a file with a set-id mode in one call, raw syscalls
      * (libc may map one onto another); then a plain create, which must work. */
@@ -355,6 +364,22 @@ int main(int argc, char** argv) {
     fd = syscall(SYS_openat, AT_FDCWD, AT("plain"), O_CREAT | O_WRONLY, 0755);
     report("openat_plain", fd);
     if (fd >= 0) close((int)fd);
+    /* Calls whose set-id mode a filter cannot see: openat2's mode is in memory, fchmodat2 is a
+     * chmod outside the split, an io_uring ring's OPENAT never passes the filter. */
+    struct {
+      uint64_t flags, mode, resolve;
+    } how = {O_CREAT | O_WRONLY, 04755, 0};
+    fd = syscall(437 /* openat2 */, AT_FDCWD, AT("openat2"), &how, sizeof how);
+    report("openat2_creat", fd);
+    if (fd >= 0) close((int)fd);
+    report("fchmodat2", syscall(452 /* fchmodat2 */, AT_FDCWD, AT("plain"), 04755, 0));
+    {
+      uint32_t params[30]; /* struct io_uring_params: 120 bytes */
+      memset(params, 0, sizeof params);
+      fd = syscall(425 /* io_uring_setup */, 4, params);
+      report("io_uring_setup", fd);
+      if (fd >= 0) close((int)fd);
+    }
 #undef AT
     return 0;
   }

@@ -597,3 +597,22 @@ TEST_F(RulesTest, UnterminatedStringIsUnreadable) {
 
 }  // namespace
 }  // namespace eci::seccomp
+
+namespace eci::seccomp {
+namespace {
+
+// runc mounts onto a target it pinned as /proc/self/fd/<n>; the worker takes the caller's fd.
+TEST(ProcSelfFd, OnlyTheCallersOwnFdPaths) {
+  EXPECT_EQ(procSelfFd("/proc/self/fd/6"), 6);
+  EXPECT_EQ(procSelfFd("/proc/thread-self/fd/0"), 0);
+  EXPECT_EQ(procSelfFd("/proc/self/fd/2147483647"), 2147483647);
+  for (const char* other :
+       {"/proc/self/fd/", "/proc/self/fd/06", "/proc/self/fd/6/x", "/proc/self/fd/-1",
+        "/proc/self/fd/2147483648", "/proc/self/fd/99999999999", "/proc/1/fd/6", "proc/self/fd/6",
+        "/proc/self/root/etc", "/proc/self/fdx/6", "/proc//self/fd/6", "/mnt/proc/self/fd/6"}) {
+    EXPECT_FALSE(procSelfFd(other).has_value()) << other;
+  }
+}
+
+}  // namespace
+}  // namespace eci::seccomp

@@ -262,12 +262,19 @@ EOF
   # when asked (benchmarks), "plain-runc" reaches the real runc by absolute path.
   local bridge="eci${ECI_T##*.}" net=$((RANDOM % 200 + 20)).$((RANDOM % 250))
   bridge=${bridge:0:15}
+  # BuildKit's host-network and insecure entitlements off, as installers/configure-docker.sh sets.
+  local builder='{"builder": {"entitlements": {"network-host": false, "security-insecure": false}}}'
   if [[ "${ECI_HARNESS_PLAIN_RUNC:-}" == 1 ]]; then
     export ECI_PLAIN_RUNTIME=plain-runc
-    jq -n --arg runc "$ECI_REAL_RUNC" '{"runtimes": {"plain-runc": {"path": $runc}}}' >"$ECI_T/daemon.json"
+    jq -n --arg runc "$ECI_REAL_RUNC" --argjson b "$builder" \
+      '$b + {"runtimes": {"plain-runc": {"path": $runc}}}' >"$ECI_T/daemon.json"
   else
-    echo '{}' >"$ECI_T/daemon.json"
+    echo "$builder" >"$ECI_T/daemon.json"
   fi
+  # dockerd warns on every bridge-network run while the host does not forward IPv4 ("Networking
+  # will not work"), and tests compare that output: forward while the harness runs, restore after.
+  ECI_IP_FORWARD_WAS=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || true)
+  [[ "$ECI_IP_FORWARD_WAS" == 0 ]] && echo 1 >/proc/sys/net/ipv4/ip_forward
   local netargs=(--bridge none)
   if ip link add "$bridge" type bridge 2>/dev/null && ip addr add "10.$net.1/24" dev "$bridge" &&
     ip link set "$bridge" up; then
@@ -341,6 +348,7 @@ eci_down() {
   # Any eci-enforcerd of this run the pid variable lost (one started in a subshell).
   pkill -f -- "--control-socket $ECI_CONTROL_SOCK" 2>/dev/null
   [[ -n "${ECI_BRIDGE:-}" ]] && ip link del "$ECI_BRIDGE" 2>/dev/null
+  [[ "${ECI_IP_FORWARD_WAS:-}" == 0 ]] && echo 0 >/proc/sys/net/ipv4/ip_forward
   _eci_umount_under "$ECI_T"
   rm -rf "$ECI_T" 2>/dev/null || { sleep 1; _eci_umount_under "$ECI_T"; rm -rf "$ECI_T"; }
   ECI_T=""

@@ -1,6 +1,7 @@
 // eci-apiproxyd's per-container engine sockets (CONTRACTS.md 3): opened for a grant, served
 // again after a restart (reconcile.h), closed with their container (DELETE through the guard, or
-// the engine's destroy events).
+// the engine's destroy events). Also the destroy-events watcher, which runs a reconcile pass each
+// time its subscription is up. Binding and accepting are listeners.cc.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,13 +12,10 @@
 
 #include "eci/ipc.h"
 #include "eci/log.h"
-#include "proxy_state.h"
 #include "reconcile.h"
+#include "relay.h"
 
 namespace eci::apiproxy {
-
-namespace beast = boost::beast;
-using error_code = boost::system::error_code;
 
 // A per-container socket (CONTRACTS.md 3): <socketDir>/<token>/docker.sock. The container's root
 // is a mapped uid not known yet at create, so the socket is 0666 in a 0711 directory whose

@@ -245,6 +245,15 @@ void Gate::fetchFacts(const Need& need, Facts& facts) {
       if (auto f = parseVolumeInspect(r->body); f.ok()) facts.volumes[v] = std::move(*f);
     }
   }
+  for (const auto& n : need.networks) {
+    auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/networks/" + escapePath(n));
+    if (!r.ok()) continue;
+    if (r->status == 404) {
+      facts.networks[n] = std::nullopt;
+    } else if (r->status == 200) {
+      if (auto f = parseNetworkInspect(r->body); f.ok()) facts.networks[n] = std::move(*f);
+    }
+  }
   for (const auto& ref : need.registryDigests) facts.registryDigests[ref] = registryDigest(ref);
   if (need.imageList) {
     auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/images/json");
@@ -271,6 +280,37 @@ void Gate::containerGone(const std::string& id) {
 void Gate::adoptSocket(const std::string& id, const std::string& token) {
   std::lock_guard lk(mu_);
   socketsByContainer_[id] = token;
+}
+
+void Gate::auditRelayRefusal(const Listener& l, const Peer& peer, std::string_view method,
+                             std::string_view target, const RefusalFacts& f, unsigned status) {
+  Request req;
+  req.method = std::string(method);
+  req.target = std::string(target);
+  Caller caller;
+  caller.uid = peer.uid;
+  caller.gid = peer.gid;
+  caller.pid = peer.pid;
+  if (l.isContainerSocket()) {
+    std::lock_guard lk(mu_);  // containerId is set when the container's create succeeds
+    caller.perContainerSocket = true;
+    caller.containerId = l.containerId;
+  }
+  auditRefusal(cfg_.controlSocket, req, caller, f, status);
+}
+
+void Gate::auditEngineTrouble(const Listener& l, const Peer& peer, std::string_view method,
+                              std::string_view target, const RefusalFacts& f, unsigned status) {
+  {
+    std::lock_guard lk(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, first] = engineTroubleAuditedAt_.try_emplace(f.rule, now);
+    if (!first) {
+      if (now - it->second < kEngineTroubleAuditEvery) return;
+      it->second = now;
+    }
+  }
+  auditRelayRefusal(l, peer, method, target, f, status);
 }
 
 Outcome Gate::decide(Exchange& ex) {
@@ -404,16 +444,26 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
 
   std::shared_ptr<Listener> granted;
   if (d.socket) {
+    // Audited: an allowed socket mount that fails closed on the guard's side is something the
+    // admin must see (a full or tampered socket directory); it costs a granted create each, so
+    // it cannot be flooded more cheaply than the decision's own refusals.
     if (!open_) {
       v.refusal = Refusal{500, "enhanced container isolation: per-container sockets unavailable"};
+      auditRefusal(cfg_.controlSocket, req, caller,
+                   {"socket-create", v.refusal->message, d.image, d.command}, 500);
       return v;
     }
     auto l = open_(*d.socket);
     if (!l.ok()) {
-      LOG_ERROR("per-container socket %s: %s", d.socket->path.c_str(), l.error().str().c_str());
+      LOG_ERROR("refused %s %s from %s: rule=socket-create reason=per-container socket %s: %s",
+                req.method.c_str(), req.target.c_str(), who.c_str(), d.socket->path.c_str(),
+                l.error().str().c_str());
       v.refusal = Refusal{500,
                           "enhanced container isolation: cannot create the container's "
                           "engine socket"};
+      auditRefusal(
+          cfg_.controlSocket, req, caller,
+          {"socket-create", "per-container socket: " + l.error().str(), d.image, d.command}, 500);
       return v;
     }
     granted = *l;
@@ -455,7 +505,12 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
       auto j = json::parse(body, nullptr, false);
       const std::string id = j.is_object() ? j.value("Id", "") : "";
       if (id.empty()) {
+        // Audited here, once (the relay does not audit a failed hook): a create the engine may
+        // have made but the guard cannot name or record, so the admin must see it.
         if (granted && closeFn) closeFn(token);
+        auditFacts.rule = "create-reply";
+        auditFacts.reason = "the engine's create reply has no container id";
+        auditRefusal(cfg_.controlSocket, auditReq, caller, auditFacts, 500);
         return Error("the engine's create reply has no container id");
       }
       if (granted) {

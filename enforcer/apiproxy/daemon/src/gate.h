@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "audit_refusal.h"
 #include "eci/apiproxy/decide.h"
 #include "proxy_impl.h"
 
@@ -36,6 +37,19 @@ class Gate {
   void containerGone(const std::string& id);
   // A socket re-served after a restart (reconcile.h) belongs to container `id` again.
   void adoptSocket(const std::string& id, const std::string& token);
+  // A refusal the relay answered itself (no decision made it: the engine unreachable, a body too
+  // large to inspect, ...) into the audit log like the decision's own: a request on a container's
+  // own socket is recorded with that container's id. Never blocks (the record is sent
+  // detached); call it only on a refusal path, never for every request.
+  void auditRelayRefusal(const Listener& l, const Peer& peer, std::string_view method,
+                         std::string_view target, const RefusalFacts& f, unsigned status);
+  // The same for the engine failing the guard (rule engine-unreachable, engine-no-answer), at
+  // most one record a rule every kEngineTroubleAuditEvery: one outage is one fact for the admin,
+  // and a client hammering a dead or misbehaving engine must not crowd the guard's few audit
+  // senders (kMaxAuditInFlight) away from other refusals.
+  static constexpr std::chrono::seconds kEngineTroubleAuditEvery{10};
+  void auditEngineTrouble(const Listener& l, const Peer& peer, std::string_view method,
+                          std::string_view target, const RefusalFacts& f, unsigned status);
 
  private:
   struct PolicyState {
@@ -70,6 +84,8 @@ class Gate {
   // Last "engine on TCP without TLS" check (engine_tcp.h).
   std::chrono::steady_clock::time_point tcpCheckedAt_{};
   std::optional<std::string> tcpProblem_;
+  // When each engine-trouble rule was last audited (auditEngineTrouble).
+  std::map<std::string, std::chrono::steady_clock::time_point> engineTroubleAuditedAt_;
 };
 
 }  // namespace eci::apiproxy

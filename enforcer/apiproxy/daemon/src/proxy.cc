@@ -1,5 +1,5 @@
-// eci-apiproxyd's HTTP relay: accept on the public (and per-container) sockets, parse each request
-// with Beast, decide it (gate.cc), forward it to dockerd's private socket and relay the response.
+// eci-apiproxyd's HTTP relay: on each accepted connection (listeners.cc) parse each request with
+// Beast, decide it (gate.cc), forward it to dockerd's private socket and relay the response.
 // Bodies and responses are relayed piece by piece as they arrive (never buffered whole, except the
 // bounded bodies a decision needs); 101 upgrades and the raw-200 attach/exec form become a
 // two-way byte tunnel with half-close propagated per direction.
@@ -19,16 +19,9 @@
 
 #include "eci/ipc.h"
 #include "eci/log.h"
-#include "gate.h"
-#include "proxy_impl.h"
-#include "proxy_state.h"
+#include "relay.h"
 
 namespace eci::apiproxy {
-
-namespace beast = boost::beast;
-using asio::awaitable;
-using asio::use_awaitable;
-using error_code = boost::system::error_code;
 
 namespace {
 
@@ -80,10 +73,6 @@ void parseBuffered(http::parser<isRequest, http::buffer_body>& p, beast::flat_bu
 // An idle connection keeps no body-sized buffers.
 void shrinkIdle(beast::flat_buffer& b) {
   if (b.size() == 0 && b.capacity() > kHeadReadChunk) b.shrink_to_fit();
-}
-
-auto ecToken(error_code& ec) {
-  return asio::redirect_error(use_awaitable, ec);
 }
 
 Peer peerOf(Socket& s) {
@@ -167,70 +156,17 @@ std::string serializeError(unsigned status, const std::string& message, bool kee
   return os.str();
 }
 
+// Nothing of an answer came before the connection failed: not one byte read (what Beast reads
+// is either still in the buffer or parsed: got_some) and the failure is dockerd's close (EOF,
+// reset, or a write into a closed socket).
+bool closedUnanswered(const error_code& ec, const http::response_parser<http::buffer_body>& p,
+                      const beast::flat_buffer& b) {
+  const bool closed = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                      ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+  return closed && !p.got_some() && b.size() == 0;
+}
+
 }  // namespace
-
-std::optional<Socket> Proxy::Impl::takeIdleUpstream() {
-  while (!idleUpstreams.empty()) {
-    Socket s = std::move(idleUpstreams.back().socket);
-    const bool fresh =
-        std::chrono::steady_clock::now() - idleUpstreams.back().since < kMaxUpstreamIdle;
-    idleUpstreams.pop_back();
-    if (!fresh) continue;  // closed by ~Socket
-    // Still open and silent? dockerd closing it (a restart) shows as EOF, anything else it
-    // might send as data: either way the connection is dropped, never used.
-    error_code ec;
-    char c;
-    s.non_blocking(true, ec);
-    if (!ec) s.receive(asio::buffer(&c, 1), Socket::message_peek, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      s.non_blocking(false, ec);
-      if (!ec) return s;
-    }
-    s.close(ec);
-  }
-  return std::nullopt;
-}
-
-void Proxy::Impl::parkUpstream(Socket s) {
-  if (stopping || idleUpstreams.size() >= kMaxIdleUpstreams) return;  // closed by ~Socket
-  idleUpstreams.push_back({std::move(s), std::chrono::steady_clock::now()});
-}
-
-Status Proxy::Impl::listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid,
-                             gid_t gid) {
-  std::error_code fec;
-  std::filesystem::remove(l->path, fec);
-  error_code ec;
-  l->acceptor.open(asio::local::stream_protocol(), ec);
-  if (!ec) l->acceptor.bind(asio::local::stream_protocol::endpoint(l->path.string()), ec);
-  if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error(ec.value(), "listening on " + l->path.string() + ": " + ec.message());
-  // Owner, group and mode of the socket dockerd used to own (CONTRACTS.md 2).
-  if (::chown(l->path.c_str(), uid, gid) != 0) {
-    return Error::fromErrno("chown('" + l->path.string() + "')");
-  }
-  if (::chmod(l->path.c_str(), mode) != 0) {
-    return Error::fromErrno("chmod('" + l->path.string() + "')");
-  }
-  return okStatus();
-}
-
-awaitable<void> Proxy::Impl::acceptLoop(std::shared_ptr<Listener> l) {
-  for (;;) {
-    error_code ec;
-    Socket s = co_await l->acceptor.async_accept(ecToken(ec));
-    if (ec) {
-      if (l->closed || ec == asio::error::operation_aborted) co_return;
-      LOG_WARN("accept on %s: %s", l->path.c_str(), ec.message().c_str());
-      if (ec == asio::error::no_descriptors) {
-        asio::steady_timer t(io, std::chrono::milliseconds(100));
-        co_await t.async_wait(ecToken(ec));
-      }
-      continue;
-    }
-    asio::co_spawn(io, serve(std::move(s), l), asio::detached);
-  }
-}
 
 awaitable<bool> Proxy::Impl::writeRefusal(Socket& client, const Refusal& r, bool keepAlive) {
   const std::string out = serializeError(r.status, r.message, keepAlive);
@@ -261,6 +197,36 @@ awaitable<bool> Proxy::Impl::writeRefusal(Socket& client, const Refusal& r, bool
   co_return true;
 }
 
+// Not audited, only logged: malformed requests cost a client nothing (no decision, no engine), and
+// the guard sends audit records through a few senders shared by everyone (kMaxAuditInFlight):
+// a local user spraying garbage would crowd other users' policy refusals out of the log before
+// eci-enforcerd's per-uid and per-container rate limit ever saw them. They never reach dockerd.
+awaitable<void> Proxy::Impl::refuseMalformed(Socket& client, const Refusal& r, const Listener& l,
+                                             const Peer& caller) {
+  LOG_INFO("refused a malformed request from uid %d on %s: %u %s", static_cast<int>(caller.uid),
+           l.path.c_str(), r.status, r.message.c_str());
+  co_await writeRefusal(client, r, false);
+}
+
+awaitable<bool> Proxy::Impl::connectUpstream(std::optional<Socket>& up, const Listener& l,
+                                             const Peer& caller, std::string_view method,
+                                             std::string_view target) {
+  error_code ec;
+  up.emplace(io);
+  co_await up->async_connect(asio::local::stream_protocol::endpoint(cfg.upstreamSocket.string()),
+                             ecToken(ec));
+  if (!ec) co_return true;
+  up.reset();
+  const std::string why =
+      "cannot reach dockerd at " + cfg.upstreamSocket.string() + ": " + ec.message();
+  LOG_ERROR("%s", why.c_str());
+  // Audited (throttled): while the engine is down every request fails, and the admin must see it.
+  // Named, not a braced temporary: see the note on GCC 12 and aggregates in coroutines (Refusal).
+  const RefusalFacts facts{"engine-unreachable", why, {}, {}};
+  gate.auditEngineTrouble(l, caller, method, target, facts, 502);
+  co_return false;
+}
+
 awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
   const Peer caller = peerOf(client);
   beast::flat_buffer cbuf;
@@ -284,7 +250,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         break;
       }
       if (auto r = parseAndCheck(have)) {  // bare LF, oversized head
-        co_await writeRefusal(client, *r, false);
+        co_await refuseMalformed(client, *r, *l, caller);
         co_return;
       }
       const size_t n = co_await client.async_read_some(cbuf.prepare(kHeadReadChunk), ecToken(ec));
@@ -296,7 +262,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
     const std::string rawHead(static_cast<const char*>(cbuf.data().data()), headLen);
     if (auto r = parseAndCheck(rawHead)) {
-      co_await writeRefusal(client, *r, false);
+      co_await refuseMalformed(client, *r, *l, caller);
       co_return;
     }
     http::request_parser<http::buffer_body> rp;
@@ -304,7 +270,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     rp.body_limit(kNoBodyLimit);
     rp.put(asio::buffer(rawHead), ec);
     if (ec || !rp.is_header_done()) {
-      co_await writeRefusal(client, refusalForParseError(ec), false);
+      co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
       co_return;
     }
     cbuf.consume(headLen);
@@ -313,7 +279,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     // Expect: 100-continue is answered here (dockerd never sees it); other expectations fail.
     if (auto it = req.find(http::field::expect); it != req.end()) {
       if (!beast::iequals(it->value(), "100-continue")) {
-        co_await writeRefusal(client, {417, "expectation failed"}, false);
+        co_await refuseMalformed(client, {417, "expectation failed"}, *l, caller);
         co_return;
       }
       req.erase(http::field::expect);
@@ -346,20 +312,35 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (ec == http::error::need_buffer) ec = {};
         if (ec) {
           if (ec != asio::error::eof && ec != asio::error::connection_reset) {
-            co_await writeRefusal(client, refusalForParseError(ec), false);
+            co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
           }
           co_return;
         }
         body.append(relay.data(), relay.size() - req.body().size);
         if (body.size() > v.maxBody) {
-          co_await writeRefusal(client, {413, "request body too large for the guard to inspect"},
-                                false);
+          // Audited: a body the decision needs (create, exec, build options) too large to be
+          // inspected is refused unseen; it costs the sender a decision on the pool, as any
+          // audited refusal does, so it floods no more cheaply than those.
+          const Refusal r{413, "request body too large for the guard to inspect"};
+          const RefusalFacts facts{
+              "body-size",
+              r.message + " (more than " + std::to_string(v.maxBody) + " bytes)",
+              {},
+              {}};
+          gate.auditRelayRefusal(*l, caller, req.method_string(), req.target(), facts, r.status);
+          co_await writeRefusal(client, r, false);
           co_return;
         }
       }
       ex.body = std::move(body);
       v = co_await offload<Outcome>([this, &ex] { return gate.decide(ex); });
-      if (v.needBody && !v.refusal) v.refusal = Refusal{500, "eci-apiproxyd: undecidable request"};
+      if (v.needBody && !v.refusal) {
+        // Audited: fail closed on a request the rules could not decide (a bug in them): the admin
+        // must see what was refused. A decision on the pool each, like any audited refusal.
+        v.refusal = Refusal{500, "eci-apiproxyd: undecidable request"};
+        const RefusalFacts facts{"undecidable", "the rules asked for the body twice", {}, {}};
+        gate.auditRelayRefusal(*l, caller, req.method_string(), req.target(), facts, 500);
+      }
     }
     if (v.refusal) {
       // The connection stays usable only if the body was consumed.
@@ -369,31 +350,74 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
 
     // --- forward the request ---
-    if (!up) up = takeIdleUpstream();
-    if (!up) {
-      up.emplace(io);
-      co_await up->async_connect(
-          asio::local::stream_protocol::endpoint(cfg.upstreamSocket.string()), ecToken(ec));
-      if (ec) {
-        LOG_ERROR("cannot reach dockerd at %s: %s", cfg.upstreamSocket.c_str(),
-                  ec.message().c_str());
-        co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
-        co_return;
-      }
+    // Replayable: the whole request is in hand before it goes out (no body, or the inspected
+    // body read whole), so it can go out again on a new connection. A streamed body (build
+    // context, load, cp, chunked) is read from the client as it goes out and cannot be.
+    const bool replayable = ex.body.has_value() || rp.is_done();
+    if (up && (!upClean || !replayable)) {
+      // A streamed body never goes out on a reused connection: dockerd may close one just as it
+      // is reused (its idle close racing the request), and such a request cannot be sent again.
+      // The kept connection waits for another request. One with bytes past its last answer is
+      // out of step with dockerd and not used again.
+      if (upClean) parkUpstream(std::move(*up));
+      up.reset();
+      ubuf.consume(ubuf.size());
+    }
+    if (!up && replayable) up = takeIdleUpstream();
+    const bool reused = up.has_value();
+    if (!up && !co_await connectUpstream(up, *l, caller, req.method_string(), req.target())) {
+      co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
+      co_return;
     }
     upClean = false;
     const bool hijackRoute = isHijackRoute(req);
     const bool wantsUpgrade = req.find(http::field::upgrade) != req.end();
     const bool isHead = req.method() == http::verb::head;
     const bool reqKeepAlive = req.keep_alive();
-    if (ex.body) {
-      // The inspected body goes on with an exact length (it may have been rewritten).
-      http::request<http::string_body> out{std::move(req.base())};
-      out.erase(http::field::transfer_encoding);
-      out.body() = std::move(*ex.body);
-      out.content_length(out.body().size());
-      co_await http::async_write(*up, out, ecToken(ec));
-      if (ec) co_return;
+    std::optional<http::response_parser<http::buffer_body>> spo;
+    auto newResponseParser = [&] {
+      spo.emplace();
+      spo->header_limit(static_cast<std::uint32_t>(kHeaderLimit));
+      spo->body_limit(kNoBodyLimit);
+      if (isHead) spo->skip(true);
+    };
+    newResponseParser();
+    // Beast reads no more than the buffer's free capacity: a head-sized buffer takes most
+    // answers (head and a small body) in one read.
+    if (ubuf.capacity() < kHeadReadChunk) ubuf.reserve(kHeadReadChunk);
+    std::optional<http::request<http::string_body>> whole;  // a replayable request, as sent
+    if (replayable) {
+      whole.emplace(std::move(req.base()));
+      if (ex.body) {
+        // The inspected body goes on with an exact length (it may have been rewritten).
+        whole->erase(http::field::transfer_encoding);
+        whole->body() = std::move(*ex.body);
+        whole->content_length(whole->body().size());
+      }
+      co_await http::async_write(*up, *whole, ecToken(ec));
+      if (!ec) co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
+      // dockerd closed a reused connection just as the request went out on it (its idle close
+      // raced the reuse; the MSG_PEEK check in takeIdleUpstream cannot see a close that comes
+      // after it): the request is sent once more, on a new connection. Only when not one byte
+      // of an answer came: dockerd closes only connections it reads no request on (idle, or
+      // shutting down), and an answer begun may have been acted on. Never on a new connection,
+      // never twice: dockerd failing a request it was surely given is its answer (502).
+      if (ec && reused && closedUnanswered(ec, *spo, ubuf)) {
+        LOG_DEBUG(
+            "dockerd closed a reused connection under %s %s (%s): sending it again on a new one",
+            std::string(whole->method_string()).c_str(), std::string(whole->target()).c_str(),
+            ec.message().c_str());
+        error_code ignored;
+        up->close(ignored);
+        up.reset();
+        if (!co_await connectUpstream(up, *l, caller, whole->method_string(), whole->target())) {
+          co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
+          co_return;
+        }
+        newResponseParser();
+        co_await http::async_write(*up, *whole, ecToken(ec));
+        if (!ec) co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
+      }
     } else {
       http::request_serializer<http::buffer_body> sr{req};
       co_await http::async_write_header(*up, sr, ecToken(ec));
@@ -410,7 +434,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
           if (ec) {
             // A malformed chunk mid-body: dockerd has a partial request; drop both.
             if (ec != asio::error::eof) {
-              co_await writeRefusal(client, refusalForParseError(ec), false);
+              co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
             }
             co_return;
           }
@@ -428,24 +452,23 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (ec == http::error::need_buffer) ec = {};
         if (ec) co_return;
       }
+      co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
     }
 
     // --- the response ---
-    http::response_parser<http::buffer_body> sp;
-    sp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
-    sp.body_limit(kNoBodyLimit);
-    if (isHead) sp.skip(true);
-    // Beast reads no more than the buffer's free capacity: a head-sized buffer takes most
-    // answers (head and a small body) in one read.
-    if (ubuf.capacity() < kHeadReadChunk) ubuf.reserve(kHeadReadChunk);
-    co_await http::async_read_header(*up, ubuf, sp, ecToken(ec));
+    const http::request_header<>& sent = whole ? whole->base() : req.base();
     if (ec) {
-      LOG_WARN("dockerd closed the connection before answering %s %s: %s",
-               std::string(ex.header->method_string()).c_str(),
-               std::string(ex.header->target()).c_str(), ec.message().c_str());
+      const std::string why = "dockerd closed the connection before answering " +
+                              std::string(sent.method_string()) + " " + std::string(sent.target()) +
+                              ": " + ec.message();
+      LOG_WARN("%s", why.c_str());
+      // Audited (throttled): requests failing because of the engine are the admin's business.
+      const RefusalFacts facts{"engine-no-answer", why, {}, {}};
+      gate.auditEngineTrouble(*l, caller, sent.method_string(), sent.target(), facts, 502);
       co_await writeRefusal(client, {502, "eci-apiproxyd: no answer from the engine"}, false);
       co_return;
     }
+    auto& sp = *spo;
     auto& res = sp.get();
     const bool upgraded = res.result() == http::status::switching_protocols && wantsUpgrade;
     const bool rawStream = hijackRoute && res.result() == http::status::ok && sp.need_eof();
@@ -482,6 +505,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         return v.afterResponse(status, body);
       });
       if (!st.ok()) {
+        // Not audited here: the hook audits its own failures (record-caller, create-reply), once.
         LOG_ERROR("%s", st.error().str().c_str());
         co_await writeRefusal(client, {500, "eci-apiproxyd: " + st.error().str()}, false);
         co_return;
@@ -543,61 +567,6 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       co_return;
     }
   }
-}
-
-Proxy::Proxy(ProxyConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
-Proxy::~Proxy() = default;
-
-Status Proxy::start() {
-  auto pub = std::make_shared<Listener>(impl_->io, impl_->cfg.listenSocket, "");
-  ECI_TRY(impl_->listenOn(pub, impl_->cfg.listenMode, impl_->cfg.listenUid, impl_->cfg.listenGid));
-  {
-    std::lock_guard lk(impl_->mu);
-    impl_->listeners[""] = pub;
-  }
-  Impl* impl = impl_.get();
-  impl_->gate.setSocketHooks(
-      [impl](const SocketGrant& g) { return impl->openContainerSocket(g); },
-      [impl](const std::string& token) { impl->closeContainerSocket(token); });
-  // Per-container sockets of a previous run are served again BEFORE the public socket accepts
-  // (clients wait in its backlog meanwhile): a `docker start` or `docker rm` racing the pass
-  // could otherwise bind a socket file being replaced, or remove a container whose socket the
-  // pass then re-serves. Only if the engine answers now (a guard restart: 2 s at most for the
-  // list); at boot the engine starts after the guard (Type=notify ordering), so waiting here
-  // would stall the boot, and the events watcher makes the pass when the engine comes.
-  impl_->reserveSockets("guard start", std::chrono::seconds(2));
-  asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
-  impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
-  return okStatus();
-}
-
-void Proxy::run() {
-  impl_->io.run();
-  impl_->pool.join();
-  if (impl_->eventsThread.joinable()) impl_->eventsThread.join();
-}
-
-void Proxy::stop() {
-  impl_->stopping = true;
-  // Unblocks the events watcher's read.
-  if (int fd = impl_->eventsFd.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
-  asio::post(impl_->io, [this] {
-    std::lock_guard lk(impl_->mu);
-    for (auto& [token, l] : impl_->listeners) {
-      l->closed = true;
-      error_code ec;
-      l->acceptor.close(ec);
-      // Per-container sockets stay, with their grant records: their containers still bind them,
-      // and the next start serves them again (reconcile.h). The public one is removed.
-      if (!l->isContainerSocket()) {
-        std::error_code fec;
-        std::filesystem::remove(l->path, fec);
-      }
-    }
-    // Idle connections to dockerd end with the guard (dockerd would keep them open otherwise).
-    impl_->idleUpstreams.clear();
-    impl_->io.stop();
-  });
 }
 
 }  // namespace eci::apiproxy

@@ -592,6 +592,22 @@ Decision& decideVolumeCreate(const Ctx& c, Decision& d) {
   return allow(d);
 }
 
+Decision& decideNetworkCreate(const Ctx& c, Decision& d) {
+  if (needBody(d, c.req)) return d;
+  auto parsed = parseGoJson(*c.req.body);
+  if (!parsed.ok()) return refuseError(d, parsed.error(), "network-body");
+  Need need;
+  if (auto r = checkNetworkCreate(*parsed, c.fs, c.facts, need)) {
+    return refuse(d, r->status, r->message, r->rule);
+  }
+  if (!need.empty()) {
+    d.verdict = Verdict::kNeedFacts;
+    d.need = std::move(need);
+    return d;
+  }
+  return allow(d);
+}
+
 Decision& decideService(const Ctx& c, Decision& d) {
   if (needBody(d, c.req)) return d;
   auto parsed = parseGoJson(*c.req.body);
@@ -722,6 +738,8 @@ Decision decide(const Request& req, const Caller& caller, const Policy& policy,
       return decideVolumeCreate(c, d);
     case RouteKind::kServiceWrite:
       return decideService(c, d);
+    case RouteKind::kNetworkCreate:
+      return decideNetworkCreate(c, d);
     default:
       return allow(d);
   }

@@ -120,6 +120,23 @@ Result<VolumeFacts> parseVolumeInspect(std::string_view text) {
   return v;
 }
 
+Result<NetworkFacts> parseNetworkInspect(std::string_view text) {
+  ECI_ASSIGN_OR_RETURN(j, parseEngineJson(text, "network inspect"));
+  NetworkFacts n;
+  n.name = str(j, "Name");
+  if (auto ipam = j.find("IPAM"); ipam != j.end() && ipam->is_object()) {
+    if (auto cfg = ipam->find("Config"); cfg != ipam->end() && cfg->is_array()) {
+      for (const auto& c : *cfg) {
+        if (!c.is_object()) continue;
+        for (const char* key : {"Subnet", "IPRange", "Gateway"}) {
+          if (std::string v = str(c, key); !v.empty()) n.prefixes.push_back(std::move(v));
+        }
+      }
+    }
+  }
+  return n;
+}
+
 namespace detail {
 namespace {
 

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,23 @@ bool logOptionNamesUnixSocket(std::string_view value);
 inline bool isLocalDriver(const std::string& d) {
   return d.empty() || d == "local";
 }
+
+// ---- networks (networks.cc) ----
+
+struct NetworkRefusal {
+  int status = 403;
+  std::string message;
+  std::string rule;
+};
+// A `POST /networks/create` body (parsed, Go-insensitive keys): a bridge network whose subnet
+// overlaps a route or address of the host's own namespace would capture the host's traffic for
+// those addresses (the longer prefix wins); a bridge named after a host interface would take it
+// over. A config-only network is checked whatever its driver (the driver of the network made
+// `--config-from` it applies); a `--config-from` bridge network is checked against the prefixes
+// of the network it names (facts.networks; missing -> need.networks, asked for and decided again).
+// std::nullopt: allowed, or `need` got what must be fetched first.
+std::optional<NetworkRefusal> checkNetworkCreate(const nlohmann::json& body, const HostFs& fs,
+                                                 const Facts& facts, Need& need);
 
 // ---- images (images.cc) ----
 

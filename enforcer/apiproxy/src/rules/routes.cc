@@ -132,7 +132,7 @@ const std::vector<RouteSpec> kRoutes = {
     {"GET", "/networks", "network ls", K::kPlain},
     {"GET", "/networks/", "network ls", K::kPlain},
     {"GET", "/networks/{id:.+}", "network inspect", K::kPlain},
-    {"POST", "/networks/create", "network create", K::kPlain},
+    {"POST", "/networks/create", "network create", K::kNetworkCreate},
     {"POST", "/networks/{id:.*}/connect", "network connect", K::kPlain},
     {"POST", "/networks/{id:.*}/disconnect", "network disconnect", K::kPlain},
     {"POST", "/networks/prune", "network prune", K::kPlain},

@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -71,7 +72,16 @@ struct Config {
   std::string freshToken;
 };
 
-// Host filesystem facts, implemented by the daemon with realpath(3)/stat(2) (tests: fakes).
+// A network the host's own namespace routes: a route's destination or an interface's address
+// with its prefix (host_networks.h reads and parses them).
+struct HostNetwork {
+  bool v6 = false;
+  std::array<uint8_t, 16> addr{};  // network byte order; IPv4 in the first 4 bytes
+  unsigned prefixLen = 0;          // 0: a default route
+  std::string device;              // interface, for the message ("" unknown)
+};
+
+// Host facts, implemented by the daemon with realpath(3)/stat(2)/procfs (tests: fakes).
 class HostFs {
  public:
   struct FileId {
@@ -92,6 +102,11 @@ class HostFs {
   virtual std::vector<std::string> mountsUnder(const std::string& resolvedDir) const {
     (void)resolvedDir;
     return {};
+  }
+  // The host network namespace's routes (every table the kernel lists) and interface addresses.
+  // Error: cannot be read; a network create is then refused (fail closed).
+  virtual Result<std::vector<HostNetwork>> networks() const {
+    return Error("host networks: this HostFs cannot read the host's routes");
   }
 };
 
@@ -122,11 +137,18 @@ struct VolumeFacts {
   std::map<std::string, std::string> options;  // .Options (local: type, o, device)
 };
 
+// GET /networks/{id}, reduced: what a `--config-from` network takes from it.
+struct NetworkFacts {
+  std::string name;
+  std::vector<std::string> prefixes;  // IPAM.Config[].Subnet, IPRange, Gateway (non-empty ones)
+};
+
 Result<ImageFacts> parseImageInspect(std::string_view json);
 // GET /images/json (Id, RepoTags, RepoDigests; no layers).
 Result<std::vector<ImageFacts>> parseImageList(std::string_view json);
 Result<ContainerFacts> parseContainerInspect(std::string_view json);
 Result<VolumeFacts> parseVolumeInspect(std::string_view json);
+Result<NetworkFacts> parseNetworkInspect(std::string_view json);
 
 struct Facts {
   // Keyed by the exact string given in Need::images / containers / volumes.
@@ -134,6 +156,7 @@ struct Facts {
   std::map<std::string, std::optional<ImageFacts>> images;
   std::map<std::string, std::optional<ContainerFacts>> containers;
   std::map<std::string, std::optional<VolumeFacts>> volumes;
+  std::map<std::string, std::optional<NetworkFacts>> networks;
   // The registry's current digest for "repo:tag" keys of Need::registryDigests (from the
   // daemon's cache, GET /distribution/{repo:tag}/json); "" = unknown (registry unreachable).
   std::map<std::string, std::string> registryDigests;
@@ -148,11 +171,12 @@ struct Need {
   std::vector<std::string> images;           // GET /images/{ref}/json
   std::vector<std::string> containers;       // GET /containers/{id}/json
   std::vector<std::string> volumes;          // GET /volumes/{name}
+  std::vector<std::string> networks;         // GET /networks/{id}
   std::vector<std::string> registryDigests;  // "docker.io/library/docker:cli"
   bool imageList = false;                    // GET /images/json -> Facts::localImages
   bool empty() const {
-    return images.empty() && containers.empty() && volumes.empty() && registryDigests.empty() &&
-           !imageList;
+    return images.empty() && containers.empty() && volumes.empty() && networks.empty() &&
+           registryDigests.empty() && !imageList;
   }
 };
 

@@ -23,6 +23,7 @@ enum class RouteKind {
   kImagesCreate,            // pull (fromImage) or import
   kBuild,                   // classic builder networkmode
   kVolumeCreate,            // local driver options
+  kNetworkCreate,           // bridge subnets against the host's routes
   kServiceWrite,            // swarm service create/update: socket binds refused
   kPluginWrite,             // plugin install/enable/upgrade/set: refused while ECI is on
   kContainerSocketRefused,  // swarm, plugins, debug, OPTIONS: never on a per-container socket

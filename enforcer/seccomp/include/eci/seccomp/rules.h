@@ -212,6 +212,13 @@ struct Decision {
 
 Decision decide(const Decoded& d, const ContainerMounts& container, Environment& env);
 
+// A path that names one of the caller's own fds through procfs: "/proc/self/fd/<n>" or
+// "/proc/thread-self/fd/<n>" (runc, and anything built on filepath-securejoin, mounts onto a target
+// it has pinned this way). The worker is not in the caller's pid namespace, so "self" there would
+// name nobody; it takes the caller's fd <n> instead, which is the file the kernel would reach.
+// Strict: decimal, no leading zero, no trailing component. std::nullopt: any other path.
+std::optional<int> procSelfFd(std::string_view path);
+
 // File system types a container may create itself (all FS_USERNS_MOUNT); none takes a block
 // device. proc and sysfs are served as clones of the container's own (masked) trees.
 bool isAllowedNewFsType(std::string_view fstype);

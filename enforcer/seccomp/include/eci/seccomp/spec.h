@@ -8,6 +8,8 @@
 //    stays refused, so eci never grants a mount the engine did not.
 //  * Kernel-global calls (kKernelGlobalSyscalls) get a plain ERRNO(EPERM) rule, no round trip,
 //    even when the engine sent no profile at all.
+//  * Calls a filter cannot inspect (unfilterableSyscalls) get ERRNO(ENOSYS): programs fall back
+//    to the calls the rules above do inspect.
 // Data-path syscalls are never touched.
 #pragma once
 
@@ -38,6 +40,12 @@ const std::vector<SetIdCall>& setIdCalls();
 
 // Calls refused with EPERM for every container; the reason for each is in spec.cc.
 const std::vector<std::string>& kernelGlobalSyscalls();
+
+// Calls whose effect a seccomp filter cannot see, answered ENOSYS for every container so that
+// programs take the older call the filter does see (glibc, Go and runc fall back from ENOSYS):
+// openat2 (flags and mode in memory), fchmodat2 (a chmod the set-id split does not cover) and
+// io_uring (its operations, an O_CREAT|04755 openat among them, never pass the filter).
+const std::vector<std::string>& unfilterableSyscalls();
 
 // Every syscall name libseccomp resolves on x86_64 or i386: the allow list of the profile eci
 // makes when the engine sends none (--privileged). Anything newer gets ENOSYS.

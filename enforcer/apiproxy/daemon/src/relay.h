@@ -1,24 +1,33 @@
-// eci-apiproxyd's state, shared by the relay (proxy.cc) and the per-container socket code
-// (container_sockets.cc): the io_context and worker pool, the gate, the listener table, the
-// events watcher and the idle connections to dockerd.
+// The state of eci-apiproxyd's relay (Proxy::Impl), shared by its three parts: the listening
+// sockets, accept loops, idle dockerd connections and start/stop (listeners.cc), the
+// per-container sockets, their re-serving after a restart and the engine's events
+// (container_sockets.cc), and the per-connection request/response relay (proxy.cc). I/O thread
+// unless said otherwise.
 #pragma once
 
-#include <atomic>
-#include <boost/asio/awaitable.hpp>
-#include <map>
-#include <memory>
-#include <mutex>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <optional>
-#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
-#include "eci/apiproxy/proxy.h"
 #include "gate.h"
 #include "proxy_impl.h"
 #include "reserve.h"
 
 namespace eci::apiproxy {
+
+namespace beast = boost::beast;
+using asio::awaitable;
+using asio::use_awaitable;
+using error_code = boost::system::error_code;
+
+// Completion token of the relay's coroutines: errors come back in `ec`, never as exceptions.
+inline auto ecToken(error_code& ec) {
+  return asio::redirect_error(use_awaitable, ec);
+}
 
 struct Proxy::Impl {
   explicit Impl(ProxyConfig c)
@@ -33,9 +42,9 @@ struct Proxy::Impl {
 
   // Runs `f` on the worker pool and resumes the coroutine on the I/O thread with its result.
   template <typename R, typename F>
-  asio::awaitable<R> offload(F f) {
+  awaitable<R> offload(F f) {
     auto ioEx = io.get_executor();
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(R)>(
         [this, ioEx, f = std::move(f)](auto handler) mutable {
           auto work = asio::make_work_guard(ioEx);
           asio::post(pool, [ioEx, f = std::move(f), h = std::move(handler),
@@ -44,7 +53,7 @@ struct Proxy::Impl {
             asio::post(ioEx, [h = std::move(h), r = std::move(r)]() mutable { h(std::move(r)); });
           });
         },
-        asio::use_awaitable);
+        use_awaitable);
   }
 
   Status listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid, gid_t gid);
@@ -57,13 +66,20 @@ struct Proxy::Impl {
   // One reconcile pass (reconcile.h), logged with its duration. false: the engine could not be
   // listed within listTimeout.
   bool reserveSockets(const char* when, std::chrono::milliseconds listTimeout);
+  // Follows the engine's destroy events; runs a reconcile pass each time it is subscribed.
   void watchEvents();
   std::thread eventsThread;
   std::atomic<bool> stopping{false};
   std::atomic<int> eventsFd{-1};
-  asio::awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
-  asio::awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
-  asio::awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
+  awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
+  awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
+  awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
+  // A malformed request (framing, parse errors, a bad Expect): logged, refused, closed.
+  awaitable<void> refuseMalformed(Socket& client, const Refusal& r, const Listener& l,
+                                  const Peer& caller);
+  // A new connection to dockerd in `up`; false (logged, audited) if it cannot be made.
+  awaitable<bool> connectUpstream(std::optional<Socket>& up, const Listener& l, const Peer& caller,
+                                  std::string_view method, std::string_view target);
 
   // Idle keep-alive connections to dockerd, reused by the next client connection: a connect per
   // `docker` invocation costs the guard four syscalls and dockerd an accept. Only connections
