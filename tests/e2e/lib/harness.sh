@@ -18,8 +18,8 @@
 #   eci_enforcer_start / eci_enforcer_stop / eci_enforcer_kill9
 #                          (re)start, stop (SIGTERM) or SIGKILL the private eci-enforcerd.
 #   eci_enforcer_status    eci-enforcerd's status JSON (eci-admin status --json, if available).
-#   eci_guard_start / eci_guard_stop
-#                          (re)start or stop the Engine API guard (eci-apiproxyd): it serves
+#   eci_guard_start / eci_guard_stop / eci_guard_kill9
+#                          (re)start, stop (SIGTERM) or SIGKILL the Engine API guard (eci-apiproxyd): it serves
 #                          $ECI_T/docker.sock (DOCKER_HOST) and forwards to dockerd's private
 #                          $ECI_DOCKERD_SOCK; per-container sockets under $ECI_GUARD_SOCKET_DIR.
 #   eci_leftovers          prints mounts and directories eci left under its run dir (empty = clean).
@@ -147,6 +147,7 @@ eci_guard_start() {
 }
 
 eci_guard_stop() { _eci_daemon_stop ECI_GUARD_PID; }
+eci_guard_kill9() { _eci_daemon_stop ECI_GUARD_PID KILL; }
 
 eci_enforcer_status() {
   "$ECI_ADMIN_BIN" status --control-socket "$ECI_CONTROL_SOCK" --format json

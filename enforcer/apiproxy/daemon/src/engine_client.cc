@@ -1,10 +1,8 @@
 // Blocking HTTP/1.1 calls to dockerd's private socket for the guard's own look-ups (image facts,
-// container inspect, registry digests). One connection per call, with a deadline on every read
-// and write (SO_RCVTIMEO/SO_SNDTIMEO), so a stuck engine cannot hold a worker forever.
-#include <sys/socket.h>
-#include <sys/time.h>
-
+// container inspect, registry digests). One connection per call, with one deadline for the whole
+// exchange, so a stuck engine cannot hold a worker (or the guard's start) forever.
 #include <boost/beast/core/flat_buffer.hpp>
+#include <cerrno>
 
 #include "eci/ipc.h"
 #include "proxy_impl.h"
@@ -15,11 +13,6 @@ Result<EngineReply> engineCall(const std::filesystem::path& socket, http::verb m
                                const std::string& target, const std::string& body,
                                std::chrono::milliseconds timeout) {
   ECI_ASSIGN_OR_RETURN(fd, ipc::connectUnix(socket, timeout));
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   asio::io_context io{1};
   Socket s(io);
   boost::system::error_code ec;
@@ -34,12 +27,30 @@ Result<EngineReply> engineCall(const std::filesystem::path& socket, http::verb m
   }
   req.prepare_payload();
   req.keep_alive(false);
-  http::write(s, req, ec);
-  if (ec) return Error(ec.value(), "engine " + target + ": " + ec.message());
   boost::beast::flat_buffer buf;
   http::response_parser<http::string_body> p;
   p.body_limit(16u << 20);
-  http::read(s, buf, p, ec);
+  // One deadline for the whole exchange. Not SO_RCVTIMEO: Asio's blocking reads poll again,
+  // without a limit, after the EAGAIN such a timeout gives, so an engine that accepted but never
+  // answers held the caller forever.
+  bool done = false;
+  http::async_write(s, req, [&](boost::system::error_code e, size_t) {
+    if (e) {
+      ec = e;
+      done = true;
+      return;
+    }
+    http::async_read(s, buf, p, [&](boost::system::error_code e2, size_t) {
+      ec = e2;
+      done = true;
+    });
+  });
+  io.run_for(timeout);
+  if (!done) {
+    // Pending handlers are destroyed with `io`, never run.
+    return Error(ETIMEDOUT, "engine " + target + ": no answer within " +
+                                std::to_string(timeout.count()) + " ms");
+  }
   if (ec) return Error(ec.value(), "engine " + target + ": " + ec.message());
   EngineReply r;
   r.status = p.get().result_int();

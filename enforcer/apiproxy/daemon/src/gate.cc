@@ -16,6 +16,7 @@
 #include "eci/log.h"
 #include "eci/sys.h"
 #include "engine_tcp.h"
+#include "reconcile.h"
 
 namespace eci::apiproxy {
 
@@ -276,6 +277,11 @@ void Gate::containerGone(const std::string& id) {
            token.c_str());
 }
 
+void Gate::adoptSocket(const std::string& id, const std::string& token) {
+  std::lock_guard lk(mu_);
+  socketsByContainer_[id] = token;
+}
+
 void Gate::auditRelayRefusal(const Listener& l, const Peer& peer, std::string_view method,
                              std::string_view target, const RefusalFacts& f, unsigned status) {
   Request req;
@@ -511,7 +517,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
         // The socket now names this container: its requests get the command list, and it may
         // bind only what this container itself binds.
         auto ct = engineCall(cfg_.upstreamSocket, http::verb::get, "/containers/" + id + "/json");
-        std::lock_guard lk(mu_);
+        std::unique_lock lk(mu_);
         granted->containerId = id;
         if (ct.ok() && ct->status == 200) {
           if (auto f = parseContainerInspect(ct->body); f.ok()) {
@@ -526,6 +532,14 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
         socketsByContainer_[id] = token;
         LOG_INFO("container %s (image %s) gets its own engine socket %s", id.substr(0, 12).c_str(),
                  image.c_str(), granted->path.c_str());
+        // What a restarted guard needs to serve this socket again with the same identity
+        // (reconcile.h). Without it the socket is not re-served after a restart (fail closed).
+        const GrantRecord record{id, granted->imageId, granted->ownerUid, granted->ownerGid};
+        lk.unlock();
+        if (auto st = writeGrantRecord(cfg_.socketDir, token, record); !st.ok()) {
+          LOG_WARN("container %s: no grant record (its socket will not survive a restart): %s",
+                   id.substr(0, 12).c_str(), st.error().str().c_str());
+        }
       }
       if (isCreate) {
         // Contract 4: eci-enforcerd knows who asked before the client learns the id, so the

@@ -35,6 +35,8 @@ class Gate {
   std::optional<Outcome> decideInline(Exchange& ex);
   // The engine removed a container: drop its socket, if it had one.
   void containerGone(const std::string& id);
+  // A socket re-served after a restart (reconcile.h) belongs to container `id` again.
+  void adoptSocket(const std::string& id, const std::string& token);
   // A refusal the relay answered itself (no decision made it: the engine unreachable, a body too
   // large to inspect, ...) into the audit log like the decision's own: a request on a container's
   // own socket is recorded with that container's id. Never blocks (the record is sent

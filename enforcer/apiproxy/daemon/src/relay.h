@@ -1,6 +1,8 @@
-// The state of eci-apiproxyd's relay (Proxy::Impl), shared by its two halves: the listeners,
-// per-container sockets, idle dockerd connections and the engine's events (listeners.cc), and
-// the per-connection request/response relay (proxy.cc). I/O thread unless said otherwise.
+// The state of eci-apiproxyd's relay (Proxy::Impl), shared by its three parts: the listening
+// sockets, accept loops, idle dockerd connections and start/stop (listeners.cc), the
+// per-container sockets, their re-serving after a restart and the engine's events
+// (container_sockets.cc), and the per-connection request/response relay (proxy.cc). I/O thread
+// unless said otherwise.
 #pragma once
 
 #include <boost/asio/redirect_error.hpp>
@@ -13,6 +15,7 @@
 
 #include "gate.h"
 #include "proxy_impl.h"
+#include "reserve.h"
 
 namespace eci::apiproxy {
 
@@ -55,7 +58,15 @@ struct Proxy::Impl {
 
   Status listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid, gid_t gid);
   Result<std::shared_ptr<Listener>> openContainerSocket(const SocketGrant& g);
+  Result<std::shared_ptr<Listener>> reopenContainerSocket(const std::string& token,
+                                                          const GrantRecord& record,
+                                                          std::vector<std::string> bindSources);
   void closeContainerSocket(const std::string& token);
+  void removeUnservedSocketDir(const std::string& token);
+  // One reconcile pass (reconcile.h), logged with its duration. false: the engine could not be
+  // listed within listTimeout.
+  bool reserveSockets(const char* when, std::chrono::milliseconds listTimeout);
+  // Follows the engine's destroy events; runs a reconcile pass each time it is subscribed.
   void watchEvents();
   std::thread eventsThread;
   std::atomic<bool> stopping{false};

@@ -1,0 +1,208 @@
+// Re-serving per-container sockets after a restart: the pure pieces (reserve.h) and the grant
+// record on disk (reconcile.h). The e2e part (a real container, SIGKILLed guard) is
+// tests/e2e/apiproxy_restart_test.sh.
+#include "reserve.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "reconcile.h"
+
+namespace eci::apiproxy {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDir = "/run/eci-apiproxy/sockets";
+const std::string kTok = "0123456789abcdef0123456789abcdef";
+const std::string kId = std::string(64, 'a');
+const std::string kImage = "sha256:" + std::string(64, 'b');
+
+TEST(SocketToken, ExactlyThirtyTwoLowercaseHex) {
+  EXPECT_TRUE(isSocketToken(kTok));
+  EXPECT_FALSE(isSocketToken(kTok.substr(1)));
+  EXPECT_FALSE(isSocketToken(kTok + "0"));
+  EXPECT_FALSE(isSocketToken("0123456789ABCDEF0123456789abcdef"));
+  EXPECT_FALSE(isSocketToken("0123456789abcdeg0123456789abcdef"));
+  EXPECT_FALSE(isSocketToken(""));
+}
+
+TEST(SocketToken, OnlyTheExactSocketPathCounts) {
+  EXPECT_EQ(socketTokenOf(kDir + "/" + kTok + "/docker.sock", kDir), kTok);
+  EXPECT_EQ(socketTokenOf(kDir + "/" + kTok + "/docker.sock", kDir + "/"), kTok);
+  const std::vector<std::string> bad = {
+      kDir + "/" + kTok,                                // the directory
+      kDir + "/" + kTok + "/grant.json",                // the record
+      kDir + "/" + kTok + "/docker.sock/x",             // deeper
+      kDir + "/" + kTok + "/docker.sockx",              // longer name
+      kDir + "//" + kTok + "/docker.sock",              // not the form the guard writes
+      kDir + "/../" + kTok.substr(3) + "/docker.sock",  // climbing out
+      kDir + "/" + kTok + "/../" + kTok + "/docker.sock",
+      kDir + "/0123456789ABCDEF0123456789ABCDEF/docker.sock",
+      kDir + "/" + kTok.substr(1) + "/docker.sock",
+      "/elsewhere/" + kTok + "/docker.sock",
+      kDir + "x/" + kTok + "/docker.sock",  // a sibling directory sharing the prefix
+      "",
+  };
+  for (const auto& p : bad) EXPECT_EQ(socketTokenOf(p, kDir), std::nullopt) << p;
+  EXPECT_EQ(socketTokenOf(kDir + "/" + kTok + "/docker.sock", "relative/dir"), std::nullopt);
+}
+
+TEST(GrantRecord, RoundTrip) {
+  const GrantRecord r{kId, kImage, 1000, 1001};
+  auto back = parseGrantRecord(grantRecordJson(r));
+  ASSERT_TRUE(back.ok()) << back.error().str();
+  EXPECT_EQ(back->containerId, kId);
+  EXPECT_EQ(back->imageId, kImage);
+  EXPECT_EQ(back->uid, 1000u);
+  EXPECT_EQ(back->gid, 1001u);
+}
+
+TEST(GrantRecord, StrictParse) {
+  auto rec = [](const std::string& id, const std::string& uid, const std::string& extra = "") {
+    return "{\"containerId\":\"" + id + "\",\"imageId\":\"" + kImage + "\",\"uid\":" + uid +
+           ",\"gid\":0" + extra + "}";
+  };
+  EXPECT_TRUE(parseGrantRecord(rec(kId, "0")).ok());
+  EXPECT_FALSE(parseGrantRecord(rec(kId, "-1")).ok());           // negative
+  EXPECT_FALSE(parseGrantRecord(rec(kId, "4294967295")).ok());   // (uid_t)-1: nobody known
+  EXPECT_FALSE(parseGrantRecord(rec(kId, "4294967296")).ok());   // out of range
+  EXPECT_FALSE(parseGrantRecord(rec(kId, "\"0\"")).ok());        // a string
+  EXPECT_FALSE(parseGrantRecord(rec(kId, "1.5")).ok());          // not an integer
+  EXPECT_FALSE(parseGrantRecord(rec(kId.substr(1), "0")).ok());  // short id
+  EXPECT_FALSE(parseGrantRecord(rec(std::string(64, 'A'), "0")).ok());
+  EXPECT_FALSE(parseGrantRecord(rec(kId, "0", ",\"x\":1")).ok());  // extra key
+  EXPECT_FALSE(
+      parseGrantRecord("{\"containerId\":\"" + kId + "\",\"imageId\":\"\",\"uid\":0,\"gid\":0}")
+          .ok());
+  EXPECT_FALSE(parseGrantRecord("").ok());
+  EXPECT_FALSE(parseGrantRecord("[]").ok());
+  EXPECT_FALSE(parseGrantRecord(rec(kId, "0") + "garbage").ok());
+}
+
+std::string inspect(const std::string& id, bool running, int pid, const std::string& mounts) {
+  return "{\"Id\":\"" + id + "\",\"Image\":\"" + kImage +
+         "\",\"State\":{\"Running\":" + (running ? "true" : "false") +
+         ",\"Pid\":" + std::to_string(pid) + "},\"Mounts\":[" + mounts + "]}";
+}
+
+TEST(ReserveTarget, SocketsAndBindSources) {
+  const std::string sock = kDir + "/" + kTok + "/docker.sock";
+  auto t = parseReserveTarget(
+      inspect(kId, true, 4242,
+              "{\"Type\":\"bind\",\"Source\":\"" + sock +
+                  "\",\"Destination\":\"/var/run/docker.sock\"},"
+                  "{\"Type\":\"bind\",\"Source\":\"/home/u/src\",\"Destination\":\"/src\"},"
+                  "{\"Type\":\"volume\",\"Name\":\"v\",\"Source\":\"/var/lib/docker/volumes/v/"
+                  "_data\",\"Destination\":\"/v\"},"
+                  "{\"Type\":\"bind\",\"Source\":\"" +
+                  kDir + "/" + kTok + "/grant.json\",\"Destination\":\"/g\"}"),
+      kDir);
+  ASSERT_TRUE(t.ok()) << t.error().str();
+  EXPECT_EQ(t->id, kId);
+  EXPECT_EQ(t->image, kImage);
+  EXPECT_TRUE(t->running);
+  EXPECT_EQ(t->pid, 4242);
+  ASSERT_EQ(t->sockets.size(), 1u);
+  EXPECT_EQ(t->sockets[0].token, kTok);
+  EXPECT_EQ(t->sockets[0].destination, "/var/run/docker.sock");
+  // Not the socket, not volumes; anything else under the dir is no socket (a plain bind).
+  EXPECT_EQ(t->bindSources,
+            (std::vector<std::string>{"/home/u/src", kDir + "/" + kTok + "/grant.json"}));
+}
+
+TEST(ReserveTarget, RefusesWhatCannotBeTrusted) {
+  EXPECT_FALSE(parseReserveTarget("{}", kDir).ok());
+  EXPECT_FALSE(parseReserveTarget(inspect("abc", false, 0, ""), kDir).ok());
+  EXPECT_FALSE(parseReserveTarget(inspect(kId, true, 0, ""), kDir).ok());  // running, no pid
+  EXPECT_FALSE(parseReserveTarget(inspect(kId, true, 1, ""), kDir).ok());
+  const std::string relDest = "{\"Type\":\"bind\",\"Source\":\"" + kDir + "/" + kTok +
+                              "/docker.sock\",\"Destination\":\"var/run/docker.sock\"}";
+  EXPECT_FALSE(parseReserveTarget(inspect(kId, false, 0, relDest), kDir).ok());
+  auto stopped = parseReserveTarget(inspect(kId, false, 0, ""), kDir);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_FALSE(stopped->running);
+}
+
+TEST(ReserveTarget, ListKeepsOnlyContainersWithSockets) {
+  const std::string sock = kDir + "/" + kTok + "/docker.sock";
+  const std::string list = "[{\"Id\":\"" + kId + "\",\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"" +
+                           sock + "\"}]},{\"Id\":\"" + std::string(64, 'c') +
+                           "\",\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/x\"}]},{\"Id\":\"" +
+                           std::string(64, 'd') +
+                           "\",\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"" + sock + "\"}]}]";
+  auto l = containersWithSockets(list, kDir);
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_EQ((*l)[0].id, kId);
+  EXPECT_EQ((*l)[0].tokens, std::vector<std::string>{kTok});
+  EXPECT_FALSE(containersWithSockets("{}", kDir).ok());
+}
+
+TEST(ReserveTarget, RecordMustNameThisContainerAndImage) {
+  ReserveTarget t;
+  t.id = kId;
+  t.image = kImage;
+  EXPECT_EQ(grantMismatch({kId, kImage, 1000, 1000}, t), std::nullopt);
+  EXPECT_NE(grantMismatch({std::string(64, 'e'), kImage, 1000, 1000}, t), std::nullopt);
+  EXPECT_NE(grantMismatch({kId, "sha256:" + std::string(64, 'f'), 1000, 1000}, t), std::nullopt);
+}
+
+class GrantFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/eci-reserve-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_EQ(::mkdir((dir_ / kTok).c_str(), 0711), 0);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path record() const { return dir_ / kTok / "grant.json"; }
+  fs::path dir_;
+};
+
+TEST_F(GrantFile, WrittenRootOnlyAndReadBack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the record must be root's)";
+  ASSERT_TRUE(writeGrantRecord(dir_, kTok, {kId, kImage, 1000, 1000}).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(record().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  auto r = readGrantRecord(dir_, kTok);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_EQ(r->containerId, kId);
+  EXPECT_EQ(r->uid, 1000u);
+}
+
+TEST_F(GrantFile, RecordsOthersCouldTouchAreNoRecords) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the record must be root's)";
+  ASSERT_TRUE(writeGrantRecord(dir_, kTok, {kId, kImage, 1000, 1000}).ok());
+  // Readable by others.
+  ASSERT_EQ(::chmod(record().c_str(), 0644), 0);
+  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  ASSERT_EQ(::chmod(record().c_str(), 0600), 0);
+  // Owned by someone else.
+  ASSERT_EQ(::chown(record().c_str(), 1000, 1000), 0);
+  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  ASSERT_EQ(::chown(record().c_str(), 0, 0), 0);
+  // The directory writable by others.
+  ASSERT_EQ(::chmod((dir_ / kTok).c_str(), 0777), 0);
+  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  ASSERT_EQ(::chmod((dir_ / kTok).c_str(), 0711), 0);
+  EXPECT_TRUE(readGrantRecord(dir_, kTok).ok());
+  // A symlink in place of the record.
+  fs::rename(record(), dir_ / "real.json");
+  fs::create_symlink(dir_ / "real.json", record());
+  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  // No record; a token that is not one.
+  fs::remove(record());
+  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  EXPECT_FALSE(readGrantRecord(dir_, "../" + kTok.substr(3)).ok());
+}
+
+}  // namespace
+}  // namespace eci::apiproxy

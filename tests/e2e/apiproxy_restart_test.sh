@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Issue 14: per-container engine sockets survive a restart of the Engine API guard
+# (eci-apiproxyd). Through the real docker CLI, dockerd, containerd and eci-runc:
+#   1. an allowlisted container (created by a non-root user) talks to the engine through its own
+#      socket; the guard is SIGKILLed (its socket is then dead inside the container) and started
+#      again with the same flags;
+#   2. inside the SAME container (docker exec, no restart) the socket works again, the command
+#      list still applies, requests still carry the container's identity, and a sibling created
+#      through it still acts as the original creator (host file owner) and may bind only what the
+#      container binds;
+#   3. a stopped allowlisted container started after the restart gets a working socket;
+#   4. a forged or missing grant record: that socket is not served again (stays dead);
+#   5. a container removed while the guard was down: its socket directory is removed;
+#   6. boot order: the guard started before the engine serves them once the engine is there;
+#   7. a graceful restart (SIGTERM) keeps them too;
+#   8. the time from guard start to all sockets served again, with 10 more running containers.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+
+[[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
+eci_up || { echo "FAIL - harness did not start"; exit 1; }
+W="$ECI_T/work"
+mkdir -p "$W"
+SOCK="$ECI_T/docker.sock"
+PRIV=(env DOCKER_HOST="unix://$ECI_DOCKERD_SOCK")  # the engine directly, while the guard is down
+N=10
+
+# An image holding the machine's docker CLI and busybox, allowlisted by image ID.
+mkdir -p "$W/cliroot"
+tar -C "$ECI_T/busybox-root" -cf - . | tar -C "$W/cliroot" -xf -
+cp "$(command -v docker)" "$W/cliroot/bin/docker"
+tar -C "$W/cliroot" --numeric-owner -cf "$W/cli.tar" .
+docker import "$W/cli.tar" dockercli:1 >/dev/null
+CLI_ID=$(docker image inspect -f '{{.Id}}' dockercli:1)
+policy=$(jq -nc --arg img "docker.io/library/dockercli@$CLI_ID" '{"enabled": true,
+  "locked": true, "socketMount": {"images": [$img], "allowDerivedImages": false},
+  "commandList": {"type": "deny", "commands": ["volume*"]}, "restrictedHostMounts": [],
+  "allowedOrgs": [], "inputsDigest": ""}')
+t_ok "allowlist policy pushed (dockercli by ID, volume* denied on container sockets)" \
+  eci_push_policy "$policy"
+BLOCKED='is blocked; if you wish to allow it, configure the docker socket command list in the Docker Desktop settings.'
+
+# The creator of the main container: uid 1000:1000 (supplementary group 0 reaches the 0660
+# root:0 public socket; the peer credentials the guard records are 1000:1000).
+mkdir -p "$W/home1000" "$W/shared" "$W/other"
+chown 1000:1000 "$W/home1000" "$W/shared" "$W/other"
+as1000() { setpriv --reuid 1000 --regid 1000 --groups 0 env HOME="$W/home1000" DOCKER_HOST="unix://$SOCK" "$@"; }
+run_sock() {  # NAME [docker run args...]: a long-running allowlisted container with the socket
+  local name=$1
+  shift
+  docker run -d --name "$name" -v "$SOCK:/var/run/docker.sock" "$@" dockercli:1 sleep 100000 >/dev/null
+}
+sock_of() {  # NAME: the host path of its per-container socket
+  docker inspect -f '{{range .Mounts}}{{if eq .Destination "/var/run/docker.sock"}}{{.Source}}{{end}}{{end}}' "$1"
+}
+inside_ps() {  # NAME: `docker ps` from inside the container, names only
+  docker exec "$1" docker ps --format '{{.Names}}' 2>&1
+}
+
+# --- 1. before: sockets work, records are the guard's ----------------------------------------
+as1000 docker run -d --name holder -v "$SOCK:/var/run/docker.sock" -v "$W/shared:/shared" \
+  dockercli:1 sleep 100000 >/dev/null
+HOLDER_ID=$(docker inspect -f '{{.Id}}' holder)
+t_contains "holder created by uid 1000 with its own socket" "$ECI_GUARD_SOCKET_DIR/" "$(sock_of holder)"
+t_contains "before: docker ps from inside works" "holder" "$(inside_ps holder)"
+out=$(docker exec holder docker run --rm -v "$W/shared:/d" busybox sh -c 'echo x > /d/before' 2>&1)
+[[ -e "$W/shared/before" ]] || echo "# sibling: $out"
+t_eq "before: a sibling's file on the host bind is the creator's (uid 1000)" "1000" \
+  "$(stat -c %u "$W/shared/before" 2>&1)"
+rec="$(dirname "$(sock_of holder)")/grant.json"
+t_eq "grant record: root's, 0600" "0:600" "$(stat -c %u:%a "$rec" 2>&1)"
+t_eq "grant record: names the container and its creator" "$HOLDER_ID 1000" \
+  "$(jq -r '"\(.containerId) \(.uid)"' "$rec" 2>&1)"
+t_eq "grant record: invisible inside the container (only the socket is bound)" "docker.sock" \
+  "$(docker exec holder ls /var/run | tr '\n' ' ' | xargs)"
+
+run_sock stopped
+docker stop -t 0 stopped >/dev/null
+run_sock forged
+run_sock norecord
+run_sock gone
+for i in $(seq 1 $N); do run_sock "many$i"; done
+FORGED_ID=$(docker inspect -f '{{.Id}}' forged)
+# A record with good ownership and mode, naming another container (what a forger would aim for).
+frec="$(dirname "$(sock_of forged)")/grant.json"
+jq -c --arg id "$HOLDER_ID" '.containerId = $id' "$frec" >"$W/forged.json"
+install -m 0600 -o root -g root "$W/forged.json" "$frec"
+rm -f "$(dirname "$(sock_of norecord)")/grant.json"
+GONE_DIR=$(dirname "$(sock_of gone)")
+MANY1_SOCK=$(sock_of many1)
+
+# --- 2. SIGKILL: the sockets die --------------------------------------------------------------
+eci_guard_kill9
+out=$("${PRIV[@]}" docker exec holder docker ps 2>&1)
+t_contains "guard killed: the container's socket is dead (the defect's precondition)" \
+  "Cannot connect to the Docker daemon" "$out"
+"${PRIV[@]}" docker rm -f gone >/dev/null
+t_ok "  ... a container removed meanwhile leaves its socket directory" test -d "$GONE_DIR"
+
+# --- 3. restart with the same flags, timed -----------------------------------------------------
+lines_before=$(wc -l <"$ECI_GUARD_LOG")
+t0=$(date +%s%N)
+eci_guard_start
+_eci_wait_for 30 curl -sf --unix-socket "$SOCK" http://d/_ping
+t1=$(date +%s%N)
+t_ok "guard restarted" kill -0 "$ECI_GUARD_PID"
+alive=0
+for i in $(seq 1 $N); do
+  curl -sf --unix-socket "$(sock_of "many$i")" http://d/_ping >/dev/null && alive=$((alive + 1))
+done
+t2=$(date +%s%N)
+newlog=$(tail -n +"$((lines_before + 1))" "$ECI_GUARD_LOG")
+pass=$(grep -o 'per-container sockets (guard start).*' <<<"$newlog" | head -n1)
+echo "# re-serve timing: $((N + 1)) running containers with sockets (+1 stopped, 2 refused, 1 stale):"
+echo "#   guard launch -> public socket answers (pass done before it accepts): $(((t1 - t0) / 1000000)) ms"
+echo "#   guard launch -> all $N host-side sockets checked: $(((t2 - t0) / 1000000)) ms"
+echo "#   guard's own report: ${pass:-none}"
+grep -E "error:|warning:" <<<"$newlog" | head -n 3 | sed 's/^/# guard: /'
+t_eq "all $N extra sockets answer on the host path" "$N" "$alive"
+t_contains "the pass ran before the public socket accepted, and reports its count" \
+  "$((N + 2)) served again ($((N + 1)) put back into running containers)" "$pass"
+
+# --- 4. the same container, no restart ---------------------------------------------------------
+t_contains "after: docker ps from inside the same container works again" "holder" "$(inside_ps holder)"
+ok=0
+for i in $(seq 1 $N); do [[ "$(inside_ps "many$i")" == *"many$i"* ]] && ok=$((ok + 1)); done
+t_eq "after: docker ps works inside all $N other running containers" "$N" "$ok"
+out=$(docker exec holder docker volume ls 2>&1)
+t_contains "after: the command list still applies (volume ls: Docker's 403 message)" \
+  "$BLOCKED" "$out"
+t_contains "after: the refusal is logged for the container's socket (its identity)" \
+  "from container ${HOLDER_ID:0:12}'s socket" "$(cat "$ECI_GUARD_LOG")"
+docker exec holder docker run --rm -v "$W/shared:/d" busybox sh -c 'echo x > /d/after' >/dev/null 2>&1
+t_eq "after: a sibling created through it acts as the creator (host file uid 1000)" "1000" \
+  "$(stat -c %u "$W/shared/after" 2>&1)"
+out=$(docker exec holder docker run --rm -v "$W/other:/o" busybox touch /o/x 2>&1)
+t_contains "after: a sibling may still bind only what the container binds" \
+  "enhanced container isolation" "$out"
+t_ok "  ... and did not run" test ! -e "$W/other/x"
+sib=$(docker exec holder docker create -v "$W/shared:/d" busybox true 2>/dev/null | tail -n1)
+t_eq "after: the sibling's caller record in eci-enforcerd is uid 1000" "1000" \
+  "$(jq -r --arg id "$sib" '.. | objects | select(.id? == $id) | .uid' "$ECI_STATE_DIR"/*.json 2>/dev/null | head -n1)"
+
+# --- 5. stopped, forged, missing, stale --------------------------------------------------------
+docker start stopped >/dev/null
+t_contains "a stopped allowlisted container started after the restart: socket works" "stopped" \
+  "$(inside_ps stopped)"
+out=$(inside_ps forged)
+t_not_contains "forged record (names another container): socket not served" "forged" "$out"
+t_contains "  ... it stays dead" "Cannot connect to the Docker daemon" "$out"
+t_contains "  ... logged" "not re-serving its engine socket" "$(grep "${FORGED_ID:0:12}" <<<"$newlog")"
+t_fails "  ... nothing listens on its host path either" curl -sf --unix-socket "$(sock_of forged)" http://d/_ping
+out=$(inside_ps norecord)
+t_contains "missing record: socket stays dead" "Cannot connect to the Docker daemon" "$out"
+t_ok "a removed container's socket directory is removed" test ! -e "$GONE_DIR"
+
+# --- 6. boot order: the engine comes after the guard ------------------------------------------
+# The guard starts while its upstream path does not exist yet (as at boot, where dockerd starts
+# after it); the events watcher serves the sockets once the engine appears (here: a symlink to
+# dockerd's socket made later).
+eci_guard_kill9
+rm -f "$W/late.sock"
+"$ECI_APIPROXYD_BIN" --listen "$SOCK" --socket-mode 0660 --socket-group 0 \
+  --upstream "$W/late.sock" --control-socket "$ECI_CONTROL_SOCK" \
+  --socket-dir "$ECI_GUARD_SOCKET_DIR" >>"$ECI_GUARD_LOG" 2>&1 &
+bootpid=$!
+_eci_wait_for 20 test -S "$SOCK"
+sleep 1
+t_fails "boot order: no engine yet, the container's socket is not served yet" \
+  curl -sf --unix-socket "$MANY1_SOCK" http://d/_ping
+ln -s "$ECI_DOCKERD_SOCK" "$W/late.sock"
+t_ok "boot order: once the engine is there, the events watcher serves it again" \
+  _eci_wait_for 10 "${PRIV[@]}" docker exec many1 docker version
+kill "$bootpid" 2>/dev/null
+wait "$bootpid" 2>/dev/null
+eci_guard_start
+
+# --- 7. graceful restart keeps them too ---------------------------------------------------------
+eci_guard_stop
+t_ok "SIGTERM leaves the per-container socket and record" test -e "$rec"
+eci_guard_start
+t_contains "after SIGTERM + start: docker ps from inside works" "holder" "$(inside_ps holder)"
+t_contains "  ... and the stopped-then-started container's too" "stopped" "$(inside_ps stopped)"
+
+# --- 8. removal still cleans up ------------------------------------------------------------------
+hs=$(sock_of holder)
+docker rm -f holder >/dev/null
+sleep 1
+t_ok "a re-served socket is removed with its container" test ! -e "$(dirname "$hs")"
+
+t_eq "no sanitizer/crash in the guard log" "" "$(grep -E 'runtime error|AddressSanitizer|terminate' "$ECI_GUARD_LOG")"
+t_summary
