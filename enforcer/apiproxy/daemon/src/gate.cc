@@ -215,45 +215,25 @@ std::string Gate::registryDigest(const std::string& ref) {
 }
 
 void Gate::fetchFacts(const Need& need, Facts& facts) {
-  // A failed look-up (engine error other than 404) leaves the key unset: decide() fails closed.
-  for (const auto& ref : need.images) {
-    auto r =
-        engineCall(cfg_.upstreamSocket, http::verb::get, "/images/" + escapePath(ref) + "/json");
-    if (!r.ok()) continue;
-    if (r->status == 404) {
-      facts.images[ref] = std::nullopt;
-    } else if (r->status == 200) {
-      if (auto f = parseImageInspect(r->body); f.ok()) facts.images[ref] = std::move(*f);
+  // Each look-up: 404 -> std::nullopt (does not exist); any other failure (engine error, bad
+  // JSON) leaves the key unset, and decide() fails closed on it.
+  auto lookUp = [this](const std::vector<std::string>& keys, auto& into, const char* prefix,
+                       const char* suffix, auto parse) {
+    for (const auto& key : keys) {
+      auto r = engineCall(cfg_.upstreamSocket, http::verb::get,
+                          std::string(prefix) + escapePath(key) + suffix);
+      if (!r.ok()) continue;
+      if (r->status == 404) {
+        into[key] = std::nullopt;
+      } else if (r->status == 200) {
+        if (auto f = parse(r->body); f.ok()) into[key] = std::move(*f);
+      }
     }
-  }
-  for (const auto& id : need.containers) {
-    auto r =
-        engineCall(cfg_.upstreamSocket, http::verb::get, "/containers/" + escapePath(id) + "/json");
-    if (!r.ok()) continue;
-    if (r->status == 404) {
-      facts.containers[id] = std::nullopt;
-    } else if (r->status == 200) {
-      if (auto f = parseContainerInspect(r->body); f.ok()) facts.containers[id] = std::move(*f);
-    }
-  }
-  for (const auto& v : need.volumes) {
-    auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/volumes/" + escapePath(v));
-    if (!r.ok()) continue;
-    if (r->status == 404) {
-      facts.volumes[v] = std::nullopt;
-    } else if (r->status == 200) {
-      if (auto f = parseVolumeInspect(r->body); f.ok()) facts.volumes[v] = std::move(*f);
-    }
-  }
-  for (const auto& n : need.networks) {
-    auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/networks/" + escapePath(n));
-    if (!r.ok()) continue;
-    if (r->status == 404) {
-      facts.networks[n] = std::nullopt;
-    } else if (r->status == 200) {
-      if (auto f = parseNetworkInspect(r->body); f.ok()) facts.networks[n] = std::move(*f);
-    }
-  }
+  };
+  lookUp(need.images, facts.images, "/images/", "/json", parseImageInspect);
+  lookUp(need.containers, facts.containers, "/containers/", "/json", parseContainerInspect);
+  lookUp(need.volumes, facts.volumes, "/volumes/", "", parseVolumeInspect);
+  lookUp(need.networks, facts.networks, "/networks/", "", parseNetworkInspect);
   for (const auto& ref : need.registryDigests) facts.registryDigests[ref] = registryDigest(ref);
   if (need.imageList) {
     auto r = engineCall(cfg_.upstreamSocket, http::verb::get, "/images/json");
