@@ -25,7 +25,7 @@ bool pidfdAlive(int pidfd) {
 namespace {
 
 // Which step of the child failed, reported with its errno through a pipe.
-enum Step : int { kSetns = 1, kOpenRoot, kResolve, kStatx, kUnmount, kTooDeep, kMove };
+enum Step : int { kSetns = 1, kOpenRoot, kResolve, kStatx, kUnmount, kTooDeep, kNotSocket, kMove };
 
 const char* stepName(int step) {
   switch (step) {
@@ -41,6 +41,8 @@ const char* stepName(int step) {
       return "umount2 of what is mounted at the destination";
     case kTooDeep:
       return "more than 16 mounts stacked at the destination";
+    case kNotSocket:
+      return "what is mounted at the destination is not a socket (left in place)";
     case kMove:
       return "move_mount onto the destination";
     default:
@@ -114,9 +116,16 @@ Status replaceMountInNs(int treeFd, int pidfd, const std::string& destination) {
       const int at = ::openat(dir, baseC, O_PATH | O_NOFOLLOW | O_CLOEXEC);
       if (at < 0) fail(kResolve);
       const uint64_t atMount = mountIdOf(at);
+      struct stat st {};
+      const bool isSocket = ::fstat(at, &st) == 0 && S_ISSOCK(st.st_mode);
       ::close(at);
       if (atMount == 0) fail(kStatx);
       if (atMount == dirMount) break;  // no longer a mount point
+      // Only sockets come off: the old bind of the guard's socket and earlier injections. The
+      // container may have renamed the destination's parent and put a symlink in its place (to
+      // /proc, say): then eci's emulation of /proc/uptime, or a mask, is what sits there, and
+      // it stays.
+      if (!isSocket) fail(kNotSocket);
       if (depth >= 16) fail(kTooDeep);
       if (::umount2(baseC, MNT_DETACH | UMOUNT_NOFOLLOW) != 0) fail(kUnmount);
     }

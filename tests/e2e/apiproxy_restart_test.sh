@@ -87,6 +87,11 @@ jq -c --arg id "$HOLDER_ID" '.containerId = $id' "$frec" >"$W/forged.json"
 install -m 0600 -o root -g root "$W/forged.json" "$frec"
 rm -f "$(dirname "$(sock_of norecord)")/grant.json"
 GONE_DIR=$(dirname "$(sock_of gone)")
+# A container that moves its socket's parent away and puts a symlink to /proc in its place: the
+# re-injection must not take eci's /proc/uptime emulation off (it is not a socket).
+docker run -d --name trick -v "$SOCK:/x/uptime" dockercli:1 sleep 100000 >/dev/null
+out=$(docker exec trick sh -c 'mv /x /y && ln -s /proc /x && readlink /x' 2>&1)
+t_eq "trick: the socket's parent is now a symlink to /proc" "/proc" "$out"
 MANY1_SOCK=$(sock_of many1)
 
 # --- 2. SIGKILL: the sockets die --------------------------------------------------------------
@@ -111,14 +116,14 @@ done
 t2=$(date +%s%N)
 newlog=$(tail -n +"$((lines_before + 1))" "$ECI_GUARD_LOG")
 pass=$(grep -o 'per-container sockets (guard start).*' <<<"$newlog" | head -n1)
-echo "# re-serve timing: $((N + 1)) running containers with sockets (+1 stopped, 2 refused, 1 stale):"
+echo "# re-serve timing: $((N + 2)) running containers with sockets (+1 stopped, 2 refused, 1 stale, 1 not put back):"
 echo "#   guard launch -> public socket answers (pass done before it accepts): $(((t1 - t0) / 1000000)) ms"
 echo "#   guard launch -> all $N host-side sockets checked: $(((t2 - t0) / 1000000)) ms"
 echo "#   guard's own report: ${pass:-none}"
 grep -E "error:|warning:" <<<"$newlog" | head -n 3 | sed 's/^/# guard: /'
 t_eq "all $N extra sockets answer on the host path" "$N" "$alive"
 t_contains "the pass ran before the public socket accepted, and reports its count" \
-  "$((N + 2)) served again ($((N + 1)) put back into running containers)" "$pass"
+  "$((N + 3)) served again ($((N + 1)) put back into running containers), 2 left dead (no valid grant record), 1 not put back" "$pass"
 
 # --- 4. the same container, no restart ---------------------------------------------------------
 t_contains "after: docker ps from inside the same container works again" "holder" "$(inside_ps holder)"
@@ -140,6 +145,12 @@ t_ok "  ... and did not run" test ! -e "$W/other/x"
 sib=$(docker exec holder docker create -v "$W/shared:/d" busybox true 2>/dev/null | tail -n1)
 t_eq "after: the sibling's caller record in eci-enforcerd is uid 1000" "1000" \
   "$(jq -r --arg id "$sib" '.. | objects | select(.id? == $id) | .uid' "$ECI_STATE_DIR"/*.json 2>/dev/null | head -n1)"
+
+out=$(docker exec trick sh -c 'test -S /proc/uptime && echo socket; cut -d. -f1 /proc/uptime' 2>&1)
+t_not_contains "trick: /proc/uptime was not replaced by the socket" "socket" "$out"
+t_ok "trick: /proc/uptime is still the container's (${out}s, host $(cut -d. -f1 /proc/uptime)s)" \
+  test -n "$out" -a "${out:-99999}" -lt "$(($(cut -d. -f1 /proc/uptime) - 60))"
+t_contains "trick: the refused injection is logged" "not a socket" "$newlog"
 
 # --- 5. stopped, forged, missing, stale --------------------------------------------------------
 docker start stopped >/dev/null
