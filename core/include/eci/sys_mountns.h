@@ -21,10 +21,11 @@ bool pidfdAlive(int pidfd);
 // child does it: setns(CLONE_NEWNS) needs a single-threaded caller, and the guard is
 // multi-threaded. The child enters the namespace by the pidfd (no /proc/<pid> race), resolves the
 // destination's parent with openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS from that namespace's
-// root (the container's rootfs) and the last component without following it, unmounts whatever
-// is stacked there (a bind of an unlinked file cannot be mounted on), and moves the tree onto
-// the mount point left. Only async-signal-safe calls happen in the child. Needs root
-// (CAP_SYS_ADMIN over the target's user namespace).
+// root (the container's rootfs) and the last component without following it, unmounts the
+// sockets stacked there (a bind of an unlinked file cannot be mounted on; anything that is not a
+// socket, such as eci's /proc emulation reached through a container-made symlink, is an error and
+// stays), and moves the tree onto the mount point left. Only async-signal-safe calls happen in the
+// child. Needs root (CAP_SYS_ADMIN over the target's user namespace).
 Status replaceMountInNs(int treeFd, int pidfd, const std::string& destination);
 
 }  // namespace eci::sys
