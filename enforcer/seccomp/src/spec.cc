@@ -77,7 +77,7 @@ const std::vector<std::string>& unfilterableSyscalls() {
   //    does not name it yet: runc then skips the rule and the profile's default refuses it.)
   //  - io_uring_*: a ring's operations (IORING_OP_OPENAT with O_CREAT|04755, OPENAT2, SETXATTR,
   //    ...) run in the kernel without passing any filter. Docker's own default profile refuses
-  //    io_uring since 25.0; Debian's engine still allows it.
+  //    io_uring since 25.0 (Debian 12 ships 20.10).
   static const std::vector<std::string> k = {"openat2", "fchmodat2", "io_uring_setup",
                                              "io_uring_enter", "io_uring_register"};
   return k;
