@@ -111,42 +111,25 @@ std::string joinNotes(const std::vector<std::string>& v) {
   return s;
 }
 
-// Binds the /proc/sys knobs of <procfsDir> into the container runc has just created. Its init
-// comes from runc's state, and must run in the user namespace eci pinned for the container, so
-// a stale or foreign state never gets knobs bound into some other process.
-Status bindKnobs(const Call& c, const std::string& id, const std::filesystem::path& procfsDir,
-                 const idmap::ContainerFs& fs) {
+// The init of the container runc has just created: named by runc's state, and running in the
+// user namespace eci pinned for the container, so a stale or foreign state never gets eci's
+// post-create work (knobs, cgroups) done to some other process.
+Result<int> createdInitPid(const Call& c, const std::string& id, const idmap::ContainerFs& fs) {
   const auto initPid = initPidOf(c, id);
   if (!initPid) return Error(EPROTO, c.root + "/" + id + "/state.json: no init_process_pid");
-  const int pid = *initPid;
-  const auto procNs = nsIdOf("/proc/" + std::to_string(pid) + "/ns/user");
+  const auto procNs = nsIdOf("/proc/" + std::to_string(*initPid) + "/ns/user");
   const auto pinned = nsIdOf(fs.userns().path());
   if (!procNs || !pinned || !(*procNs == *pinned))
-    return Error(ESRCH, "pid " + std::to_string(pid) + " is not the container's init");
-  ECI_TRY(procfs::bindProcSys(pid, {}, procfsDir));
-  return {};
+    return Error(ESRCH, "pid " + std::to_string(*initPid) + " is not the container's init");
+  return *initPid;
 }
 
-// The host uid and gid of the container's root: the spec's ID maps (eci-runc wrote them).
-std::optional<std::pair<uid_t, gid_t>> rootHostIds(const json& spec) {
-  auto hostOf = [&](const char* key) -> std::optional<uint32_t> {
-    const auto* maps = spec.contains("linux") && spec["linux"].contains(key)
-                           ? &spec["linux"][key]
-                           : static_cast<const json*>(nullptr);
-    if (maps == nullptr || !maps->is_array()) return std::nullopt;
-    for (const auto& m : *maps) {
-      if (m.is_object() && m.value("containerID", -1) == 0 && m.value("size", 0) > 0 &&
-          m.contains("hostID") && m["hostID"].is_number_unsigned()) {
-        return m["hostID"].get<uint32_t>();
-      }
-    }
-    return std::nullopt;
-  };
-  const auto uid = hostOf("uidMappings");
-  const auto gid = hostOf("gidMappings");
-  // Host root is never a container's root under eci; refuse to delegate to it all the same.
-  if (!uid || !gid || *uid == 0 || *gid == 0) return std::nullopt;
-  return std::make_pair(static_cast<uid_t>(*uid), static_cast<gid_t>(*gid));
+// Binds the /proc/sys knobs of <procfsDir> into the container runc has just created.
+Status bindKnobs(const Call& c, const std::string& id, const std::filesystem::path& procfsDir,
+                 const idmap::ContainerFs& fs) {
+  ECI_ASSIGN_OR_RETURN(pid, createdInitPid(c, id, fs));
+  ECI_TRY(procfs::bindProcSys(pid, {}, procfsDir));
+  return {};
 }
 
 // Does the spec mount the cgroup hierarchy writable (--privileged)? Only such a container can
@@ -167,23 +150,17 @@ bool mountsCgroupsWritable(const json& spec) {
 
 // Gives the container's root its own cgroups (cgroup_delegation.h), once runc has made them and
 // before anything of the container runs (its init waits on runc's exec fifo).
-Status delegateContainerCgroups(const Call& c, const std::string& id, const json& spec,
+Status delegateContainerCgroups(const Call& c, const std::string& id,
                                 const idmap::ContainerFs& fs) {
-  const auto ids = rootHostIds(spec);
-  if (!ids) return Error(EINVAL, "the spec maps no container root");
-  const auto initPid = initPidOf(c, id);
-  if (!initPid) return Error(EPROTO, c.root + "/" + id + "/state.json: no init_process_pid");
-  const std::string proc = "/proc/" + std::to_string(*initPid);
-  // The same two facts as bindKnobs(): runc's state names the pid, and it runs in the user
-  // namespace eci pinned for this container (a recycled pid would be in another one).
-  const auto procNs = nsIdOf(proc + "/ns/user");
-  const auto pinned = nsIdOf(fs.userns().path());
-  if (!procNs || !pinned || !(*procNs == *pinned))
-    return Error(ESRCH, "pid " + std::to_string(*initPid) + " is not the container's init");
-  ECI_ASSIGN_OR_RETURN(cgroups, fs::readFile(proc + "/cgroup", 1u << 20));
+  // Container root's host ids: the range of the user namespace eci pinned for it.
+  const uid_t uid = fs.userns().uids().hostStart;
+  const gid_t gid = fs.userns().gids().hostStart;
+  if (uid == 0 || gid == 0) return Error(EINVAL, "the container's root would be host root");
+  ECI_ASSIGN_OR_RETURN(pid, createdInitPid(c, id, fs));
+  ECI_ASSIGN_OR_RETURN(cgroups, fs::readFile("/proc/" + std::to_string(pid) + "/cgroup", 1u << 20));
   ECI_ASSIGN_OR_RETURN(mounts, readMountInfo());
   ECI_ASSIGN_OR_RETURN(targets, delegationTargets(cgroups, mounts));
-  return delegateCgroups(targets, ids->first, ids->second);
+  return delegateCgroups(targets, uid, gid);
 }
 
 // Writes the private bundle's config.json (a new file in a new directory only root can enter).
@@ -468,7 +445,7 @@ int doCreate(const Call& c) {
   if (!isRun && rc == 0 && mountsCgroupsWritable(out)) {
     // A convenience, not a protection: a container without it keeps root-owned cgroups, which
     // only limits what it can do (an inner dockerd fails to start its containers).
-    if (auto st = delegateContainerCgroups(c, id, out, *fs); !st.ok())
+    if (auto st = delegateContainerCgroups(c, id, *fs); !st.ok())
       runcLog(c, "warning", "eci: cgroups not delegated to the container: " + st.error().str());
   }
   // runc has the container (created, or a `run --keep` that ended): eci's state stays until
