@@ -1,6 +1,7 @@
 #include "eci/sys.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -390,6 +391,31 @@ Result<uint64_t> uniqueMountId(int fd) {
     return Error(EINVAL, "statx(STATX_MNT_ID_UNIQUE)",
                  "this kernel has no unique mount ids (< 6.8)");
   return static_cast<uint64_t>(sx.stx_mnt_id);
+}
+
+Result<CapSets> threadCaps() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) return Error::fromErrno("capget(0)");
+  auto join = [](uint32_t lo, uint32_t hi) { return uint64_t{lo} | (uint64_t{hi} << 32); };
+  CapSets s;
+  s.effective = join(data[0].effective, data[1].effective);
+  s.permitted = join(data[0].permitted, data[1].permitted);
+  s.inheritable = join(data[0].inheritable, data[1].inheritable);
+  return s;
+}
+
+Status setThreadCaps(const CapSets& caps) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  data[0].effective = static_cast<uint32_t>(caps.effective);
+  data[1].effective = static_cast<uint32_t>(caps.effective >> 32);
+  data[0].permitted = static_cast<uint32_t>(caps.permitted);
+  data[1].permitted = static_cast<uint32_t>(caps.permitted >> 32);
+  data[0].inheritable = static_cast<uint32_t>(caps.inheritable);
+  data[1].inheritable = static_cast<uint32_t>(caps.inheritable >> 32);
+  if (syscall(SYS_capset, &hdr, data) != 0) return Error::fromErrno("capset(0)");
+  return okStatus();
 }
 
 int64_t clockNs(clockid_t clock) {

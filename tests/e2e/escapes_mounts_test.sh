@@ -260,6 +260,9 @@ for mode in privileged sysadmin plain; do
     /eci/probe setid-create /data
     mkdir /tmp/own && /eci/probe setid-create /tmp/own | sed "s/^/own-/"
     cp -p /tmp/su /vol/su && ls -l /vol/su; tar -C /tmp/own -xpf /tmp/su.tar && ls -l /tmp/own/su
+    for f in openat creat mknodat tmpfile; do stat -c "mode-$f=%a" /tmp/own/$f; done
+    mkdir /tmp/race && /eci/probe setid-race /tmp/race/f /data/raced 4000
+    mkdir /tmp/race2 /data/h && /eci/probe setid-race-link /tmp/race2 /data/h 4000
     ' 2>&1)
   t_contains "$mode G: container ran, a setuid file in its rootfs" "prep=0" "$out"
   for k in openat_creat open_creat creat mknod_reg mknodat_reg tmpfile; do
@@ -281,9 +284,43 @@ for mode in privileged sysadmin plain; do
     "$(grep /vol/su <<<"$out")"
   t_contains "$mode G: tar -xp of a setuid file in the rootfs keeps it" "-rwsr-xr-x" \
     "$(grep /tmp/own/su <<<"$out")"
+  # The set-id creates in the container's own files are emulated (made plain as the caller, the
+  # bits added on the new file's fd): the modes are exactly what the kernel would have given.
+  for k in openat=4755 creat=6755 mknodat=4755 tmpfile=4755; do
+    t_contains "$mode G: emulated set-id create gives mode ${k#*=} (${k%=*})" "mode-$k" "$out"
+  done
+  # A racer flipping the name between the check and the walk: the create lands where the walk
+  # leads, but the set-id bits go only onto a file whose own fd shows the container's files.
+  race=$(grep '^setid-race:' <<<"$out")
+  echo "#    $mode $race"
+  t_contains "$mode G: the set-id race ran (creates in the own files succeeded)" "ok=" "$race"
+  t_ok "$mode G: ... and some of them kept their set-id bit" \
+    test "$(sed -n 's/.*own_setid=\([0-9]*\).*/\1/p' <<<"$race")" -gt 0
+  t_contains "$mode G: the race never left a set-id file on the host bind" "host_setid=0" "$race"
+  # The same with a symlink swapped under the path (the supervisor's copy of the path is fixed,
+  # the file system is not): only the new file's own fd can tell where it is.
+  race=$(grep '^setid-race-link:' <<<"$out")
+  echo "#    $mode $race"
+  t_ok "$mode G: the symlink race ran, set-id creates in the own files kept their bit" \
+    test "$(sed -n 's/.*own_setid=\([0-9]*\).*/\1/p' <<<"$race")" -gt 0
+  t_contains "$mode G: ... and never left a set-id file on the host bind" "host_setid=0" "$race"
   t_eq "$mode G: no set-id file on the host path" "" "$(find "$HOSTRW" -perm /6000 -print)"
   rm -rf "${HOSTRW:?}"/*
 done
+
+# ---- G2. a set-id create is made with the caller's ids, umask and group rules -----------------------
+out=$(docker run --rm -u 1000:1000 "${P[@]}" -v "$HOSTRW:/data" busybox sh -c '
+  umask 077; mkdir /tmp/u && /eci/probe setid-create /tmp/u
+  for f in openat creat mknodat; do stat -c "u-$f=%a %u:%g" /tmp/u/$f; done
+  /eci/probe setid-create /etc 2>&1 | grep "^openat_creat"
+  ' 2>&1)
+t_contains "G2: a non-root caller's set-id create in its own files works" "openat_creat: ok" "$out"
+t_contains "G2: the file is the caller's, with its umask applied (openat)" "u-openat=4700 1000:1000" "$out"
+t_contains "G2: ... (creat, setgid kept: the caller is in the group)" "u-creat=6700 1000:1000" "$out"
+t_contains "G2: ... (mknodat)" "u-mknodat=4700 1000:1000" "$out"
+# The worker acts as the caller, not as container root: no more rights than the caller has.
+t_contains "G2: a directory the caller may not write stays unwritable (EACCES)" "openat_creat: EACCES" "$out"
+t_eq "G2: nothing on the host path" "" "$(find "$HOSTRW" -mindepth 1 -print)"
 
 # ---- D. the worker cannot be read or ptraced by its container -------------------------------------
 cid=$(docker run -d --privileged "${P[@]}" busybox sleep 300)

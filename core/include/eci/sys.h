@@ -65,6 +65,14 @@ inline constexpr unsigned kStatxMntIdUnique = 0x4000;
 // The unique (never reused) id of the mount `fd` is on; ENOSYS-like EINVAL before Linux 6.8.
 Result<uint64_t> uniqueMountId(int fd);
 
+// The calling thread's capability sets (capget/capset of pid 0; bit n is capability n). The
+// kernel allows setting an effective set within the permitted one, and raising it again later.
+struct CapSets {
+  uint64_t effective = 0, permitted = 0, inheritable = 0;
+};
+Result<CapSets> threadCaps();
+Status setThreadCaps(const CapSets& caps);
+
 // A clock's reading in nanoseconds (clock_gettime cannot fail for the clocks we use).
 int64_t clockNs(clockid_t clock);
 

@@ -281,6 +281,8 @@ const char* actionName(Action a) {
       return "fspick";
     case Action::kChmod:
       return "chmod";
+    case Action::kCreateSetId:
+      return "create-setid";
   }
   return "?";
 }
@@ -687,20 +689,21 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
         return cont("create without set-id bits");
       }
       if (!d.target) return refuse(EFAULT, "create without a path");
+      // A set-id fifo, socket or device is no program anyone runs; only regular files are made.
+      if ((d.call == Call::kMknod || d.call == Call::kMknodat) && (createMode(d) & S_IFMT) != 0 &&
+          (createMode(d) & S_IFMT) != S_IFREG)
+        return refuse(EPERM, "set-id bits on a special file");
       PathInfo t = env.resolveCreated();
       if (t.err != 0) return refuse(EPERM, "where the set-id file would be made is unknown");
       if (!t.mount) return refuse(EPERM, "the mount of the new file is unknown");
       if (c.isHostPath(*t.mount))
         return refuse(EPERM, "a set-id file created on a host path (" + t.mount->mountPoint + ")");
-      // NOT race-free, unlike chmod (acted on a pinned file): the kernel walks the path again,
-      // and another thread can rewrite it (or a rename can move a directory) after this check,
-      // so a racer can still create a set-id file on a host bind. Emulating the create (open in
-      // the worker with the caller's ids and umask, then SECCOMP_IOCTL_NOTIF_ADDFD) would close
-      // it. What a racer wins is bounded by the mapping: on a host bind container root is the
-      // caller the guard recorded, so the file is the caller's own; only a root caller (or a
-      // container made on dockerd's root-only private socket) maps it to host root. What this
-      // stops is every plain create: cp -p, tar -xp, install -m, apk, mknod S_IFREG.
-      return cont("set-id file in the container's own files");
+      // Emulated, not CONTINUEd: the kernel would walk the path again, and another thread can
+      // rewrite it (or a rename can move a directory) after this check. The worker makes the
+      // file as the caller without the set-id bits, then adds them on the new file's own fd
+      // only if that file is in the container's own files (worker_act.h createSetId). This
+      // check stays: it refuses the plain case before anything is made.
+      return act(Action::kCreateSetId, "set-id file in the container's own files");
     }
 
     case Call::kFsconfig:

@@ -41,492 +41,22 @@
 #include "eci/seccomp/rules.h"
 #include "eci/sys.h"
 #include "eci/unique_fd.h"
+#include "worker_act.h"
+#include "worker_env.h"
 #include "worker_protocol.h"
 
 namespace eci::seccomp {
 
 namespace {
 
-using worker::kProcFd;
-
 using sys::NsId;
-
-// /proc paths go through the host /proc opened before setns: after joining the container's mount
-// namespace an absolute "/proc/..." would be the container's procfs (its pid namespace, its
-// mounts), which the container controls.
-std::string procPath(pid_t pid, const char* rest) {
-  return std::to_string(pid) + "/" + rest;
-}
-
-std::optional<NsId> nsOf(pid_t pid, const char* kind) {
-  return sys::nsIdAt(kProcFd, procPath(pid, ("ns/" + std::string(kind)).c_str()));
-}
-
-// Reads the caller's memory with process_vm_readv, page by page, so a string ending right before
-// an unmapped page is still read.
-class ProcessMemory : public MemoryReader {
- public:
-  explicit ProcessMemory(pid_t pid) : pid_(pid) {}
-  std::optional<std::string> readBytes(uint64_t addr, size_t len) override {
-    std::string out(len, '\0');
-    size_t done = 0;
-    while (done < len) {
-      const uint64_t a = addr + done;
-      const size_t chunk = std::min(len - done, static_cast<size_t>(4096 - (a & 4095)));
-      iovec local{out.data() + done, chunk};
-      // An address in the caller's memory, not ours: it is only ever handed to the kernel.
-      iovec remote{reinterpret_cast<void*>(a), chunk};  // NOLINT(performance-no-int-to-ptr)
-      ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
-      if (n <= 0) return std::nullopt;
-      done += static_cast<size_t>(n);
-    }
-    return out;
-  }
-  std::optional<std::string> readString(uint64_t addr, size_t max) override {
-    std::string out;
-    while (out.size() < max) {
-      const uint64_t a = addr + out.size();
-      const size_t chunk = std::min(max - out.size(), static_cast<size_t>(4096 - (a & 4095)));
-      char buf[4096];
-      iovec local{buf, chunk};
-      // An address in the caller's memory, not ours: it is only ever handed to the kernel.
-      iovec remote{reinterpret_cast<void*>(a), chunk};  // NOLINT(performance-no-int-to-ptr)
-      ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
-      if (n <= 0) return std::nullopt;
-      const char* nul = static_cast<const char*>(memchr(buf, 0, static_cast<size_t>(n)));
-      if (nul) {
-        out.append(buf, static_cast<size_t>(nul - buf));
-        return out;
-      }
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return std::nullopt;  // no NUL within PATH_MAX: the kernel would say ENAMETOOLONG
-  }
-
- private:
-  pid_t pid_;
-};
-
-// One mount's record from statmount(2) (see sys::statMount), as the rules' MountEntry.
-std::optional<MountEntry> statmountEntry(uint64_t uniqueId) {
-  auto r = sys::statMount(uniqueId);
-  if (!r.ok()) return std::nullopt;
-  MountEntry m;
-  m.id = static_cast<int>(r->id);
-  m.parent = static_cast<int>(r->parentId);
-  m.major = r->major;
-  m.minor = r->minor;
-  m.root = std::move(r->root);
-  m.mountPoint = std::move(r->mountPoint);
-  m.fstype = std::move(r->fstype);
-  m.options = (r->attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw";
-  m.sharedGroup = r->peerGroup;
-  m.masterGroup = r->master;
-  return m;
-}
-
-using sys::kStatxMntIdUnique;
-
-// Feature probe: statmount must exist here and describe our own root mount exactly as the
-// container's initial mountinfo does (same id, device, root, type); otherwise the worker keeps
-// to mountinfo. A wrong reading would feed the rules wrong mounts, so it is checked, not assumed.
-bool probeStatmount(const std::vector<MountEntry>& initial) {
-  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  auto id = root ? sys::uniqueMountId(root.get()) : Result<uint64_t>(Error(EBADF, "open('/')"));
-  if (!id.ok()) return false;
-  auto m = statmountEntry(*id);
-  if (!m) return false;
-  for (const auto& i : initial)
-    if (i.id == m->id)
-      return i.parent == m->parent && i.major == m->major && i.minor == m->minor &&
-             i.root == m->root && i.fstype == m->fstype && i.readOnly() == m->readOnly();
-  return false;
-}
-
-// What the worker knows about its container.
-struct ContainerView {
-  std::string id;
-  std::unique_ptr<ContainerMounts> mounts;
-  std::optional<NsId> pidns, netns, userns;
-  std::optional<NsId> currentMntns;  // the mount namespace the worker is in now
-  bool statmountWorks = false;       // probeStatmount() passed
-};
-
-// The system side of rules.h's Environment for one notification.
-class RealEnvironment : public Environment {
- public:
-  RealEnvironment(pid_t pid, const Decoded& d, const ContainerView& c) : pid_(pid), d_(d), c_(c) {}
-
-  PathInfo resolve(Which which) override {
-    auto& slot = which == Which::kSource ? source_ : target_;
-    if (slot.done) return slot.info;
-    slot.done = true;
-    int dfd = AT_FDCWD;
-    bool emptyOk = false, follow = true;
-    const std::optional<std::string>* path = which == Which::kSource ? &d_.source : &d_.target;
-    switch (d_.call) {
-      case Call::kUmount2:
-        follow = !(d_.args[1] & UMOUNT_NOFOLLOW);
-        break;
-      case Call::kOpenTree:
-      case Call::kMountSetattr:
-        dfd = static_cast<int>(d_.args[0]);
-        emptyOk = d_.args[2] & AT_EMPTY_PATH;
-        follow = !(d_.args[2] & AT_SYMLINK_NOFOLLOW);
-        break;
-      case Call::kFchmod:
-        dfd = static_cast<int>(d_.args[0]);
-        emptyOk = true;  // the fd itself
-        break;
-      case Call::kFchmodat:
-        dfd = static_cast<int>(d_.args[0]);
-        break;
-      case Call::kFspick:
-        dfd = static_cast<int>(d_.args[0]);
-        emptyOk = d_.args[2] & FSPICK_EMPTY_PATH;
-        follow = !(d_.args[2] & FSPICK_SYMLINK_NOFOLLOW);
-        break;
-      case Call::kMoveMount:
-        if (which == Which::kSource) {
-          dfd = static_cast<int>(d_.args[0]);
-          emptyOk = d_.args[4] & MOVE_MOUNT_F_EMPTY_PATH;
-          follow = d_.args[4] & MOVE_MOUNT_F_SYMLINKS;
-        } else {
-          dfd = static_cast<int>(d_.args[2]);
-          emptyOk = d_.args[4] & MOVE_MOUNT_T_EMPTY_PATH;
-          follow = d_.args[4] & MOVE_MOUNT_T_SYMLINKS;
-        }
-        break;
-      default:
-        break;
-    }
-    slot.info = resolvePath(dfd, path->value_or(""), emptyOk, follow, slot.fd);
-    return slot.info;
-  }
-
-  PathInfo resolveCreated() override {
-    if (created_.done) return created_.info;
-    created_.done = true;
-    const bool at = d_.call == Call::kOpenat || d_.call == Call::kMknodat;
-    const int dfd = at ? static_cast<int>(d_.args[0]) : AT_FDCWD;
-    const bool isOpen = d_.call == Call::kOpen || d_.call == Call::kOpenat;
-    // Only open/openat have flags (mknodat's third argument is its mode).
-    const uint64_t flags = d_.call == Call::kOpen ? d_.args[1] : isOpen ? d_.args[2] : 0;
-    const std::string path = d_.target.value_or("");
-    // O_TMPFILE names the directory the file is made in.
-    if (isOpen && (flags & O_TMPFILE) == O_TMPFILE) {
-      created_.info = resolvePath(dfd, path, false, true, created_.fd);
-      return created_.info;
-    }
-    // An existing file: O_CREAT without O_EXCL opens it, following a final symlink unless
-    // O_NOFOLLOW (mknod never follows one; it fails with EEXIST).
-    const bool follow = isOpen && !(flags & (O_NOFOLLOW | O_EXCL));
-    created_.info = resolvePath(dfd, path, false, follow, created_.fd);
-    if (created_.info.err != ENOENT) return created_.info;
-    // Nothing there under the followed name: a dangling final symlink would make the kernel
-    // create its target, wherever that is (refused as unknown); else the parent directory.
-    UniqueFd link;
-    if (follow && resolvePath(dfd, path, false, false, link).err == 0) {
-      created_.info = PathInfo{};
-      created_.info.err = ELOOP;
-      return created_.info;
-    }
-    std::string parent = path;
-    while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
-    const size_t slash = parent.rfind('/');
-    parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
-    created_.info = resolvePath(dfd, parent, false, true, created_.fd);
-    return created_.info;
-  }
-
-  PathInfo resolveInRoot(const std::string& absPath) override {
-    if (!inRoot_.done) {
-      inRoot_.done = true;
-      inRoot_.info = resolvePath(AT_FDCWD, absPath, false, true, inRoot_.fd);
-    }
-    return inRoot_.info;
-  }
-
-  // nullptr (and every rule that needs the table refuses) when mountinfo cannot be opened, read
-  // in full within kMaxMountInfoBytes, or parsed, or holds more than kMaxMountEntries mounts:
-  // never an empty table, which would read as "no protected mount here".
-  const std::vector<MountEntry>* mountTable() override {
-    if (!tableLoaded_) {
-      tableLoaded_ = true;
-      UniqueFd fd(openat(kProcFd, procPath(pid_, "mountinfo").c_str(), O_RDONLY | O_CLOEXEC));
-      if (fd) {
-        auto text = fs::readFd(fd.get(), kMaxMountInfoBytes, "mountinfo");
-        if (text.ok()) {
-          auto parsed = parseMountInfo(*text);
-          if (parsed.ok()) table_ = std::move(*parsed);
-        }
-      }
-      if (!table_)
-        LOG_DEBUG("seccomp %s pid %d: mount table unreadable or over %zu mounts: refusing",
-                  c_.id.c_str(), pid_, kMaxMountEntries);
-    }
-    return table_ ? &*table_ : nullptr;
-  }
-
-  bool callerHasSysAdmin() override {
-    // capget() reads any thread's sets without a permission check, and without the ~8 KiB
-    // /proc/<pid>/status render. The caller is blocked in the trapped call, so its own sets
-    // cannot change meanwhile (only a task can change its own capabilities).
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, pid_};
-    __user_cap_data_struct data[2]{};
-    if (syscall(SYS_capget, &hdr, data) != 0) return false;
-    return data[0].effective & (1U << 21);  // CAP_SYS_ADMIN
-  }
-  bool callerInContainerPidNs() override { return c_.pidns && nsOf(pid_, "pid") == c_.pidns; }
-  bool callerInContainerNetNs() override { return c_.netns && nsOf(pid_, "net") == c_.netns; }
-
-  // The caller's mount namespace, looked up once per notification.
-  const std::optional<NsId>& callerMntns() {
-    if (!mntnsLooked_) {
-      mntnsLooked_ = true;
-      mntns_ = nsOf(pid_, "mnt");
-    }
-    return mntns_;
-  }
-
-  int targetFd() const { return target_.fd.get(); }
-  void closeTarget() { target_.fd.reset(); }
-  int sourceFd() const { return source_.fd.get(); }
-  int inRootFd() const { return inRoot_.fd.get(); }
-
- private:
-  struct Slot {
-    bool done = false;
-    PathInfo info;
-    UniqueFd fd;
-  };
-
-  // Resolves `path` as the caller would (its root, cwd or dirfd), into an O_PATH fd the worker
-  // owns. Absolute paths stay inside the caller's root (RESOLVE_IN_ROOT); relative ones may not
-  // climb above their starting directory (RESOLVE_BENEATH: `..` or an absolute symlink there
-  // gives EXDEV, refused) - the worker never follows a path out of the container.
-  PathInfo resolvePath(int dfd, const std::string& path, bool emptyOk, bool follow, UniqueFd& out) {
-    PathInfo info;
-    auto openBase = [&](int fdNum) {
-      std::string p = fdNum == AT_FDCWD ? procPath(pid_, "cwd")
-                                        : procPath(pid_, ("fd/" + std::to_string(fdNum)).c_str());
-      return UniqueFd(openat(kProcFd, p.c_str(), O_PATH | O_CLOEXEC));
-    };
-    if (path.empty()) {
-      if (!emptyOk) {
-        info.err = ENOENT;
-        return info;
-      }
-      out = openBase(dfd);
-    } else if (const auto fdNum = procSelfFd(path)) {
-      // The caller's own fd (rules.h procSelfFd): what its /proc/self/fd/<n> reaches. The rules
-      // then judge that file like any other target; the caller could name it by fd anyway.
-      out = openBase(*fdNum);
-    } else {
-      open_how how{};
-      how.flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
-      UniqueFd base;
-      if (path.front() == '/') {
-        base = UniqueFd(
-            openat(kProcFd, procPath(pid_, "root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-      } else {
-        base = openBase(dfd);
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-      }
-      if (!base) {
-        info.err = errno == ENOENT ? EBADF : errno;
-        return info;
-      }
-      out = UniqueFd(
-          static_cast<int>(syscall(SYS_openat2, base.get(), path.c_str(), &how, sizeof(how))));
-    }
-    if (!out) {
-      info.err = errno;
-      return info;
-    }
-    struct statx sx {};
-    const unsigned idMask = c_.statmountWorks ? kStatxMntIdUnique : STATX_MNT_ID;
-    if (statx(out.get(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | idMask, &sx) != 0) {
-      info.err = errno;
-      return info;
-    }
-    info.major = sx.stx_dev_major;
-    info.minor = sx.stx_dev_minor;
-    info.blockDevice = S_ISBLK(sx.stx_mode);
-    info.mountRoot = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
-    // The target of a new mount that is not a mount root cannot cover a protected mount, and
-    // that is all the rules ask of it: skip rendering the mount table on that hot path. Not for
-    // a new proc/sysfs (a masked clone), whose parent mount must not be shared.
-    const uint64_t f = d_.args[3];
-    const bool procOrSys = d_.fstype && (*d_.fstype == "proc" || *d_.fstype == "sysfs");
-    if (d_.call == Call::kMount && !(f & (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED)) &&
-        !procOrSys && !info.mountRoot && &out == &target_.fd)
-      return info;
-    // statmount sees mounts of the worker's current mount namespace: the caller's, unless it
-    // made its own (then ENOENT, and the table below is read).
-    if (sx.stx_mask & kStatxMntIdUnique) {
-      if (auto m = statmountEntry(sx.stx_mnt_id); m && callerMntns() == c_.currentMntns) {
-        info.mount = std::move(m);
-        return info;
-      }
-      // The unique id means nothing to mountinfo: take the old one.
-      if (statx(out.get(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0) {
-        info.err = errno;
-        return info;
-      }
-    }
-    const std::vector<MountEntry>* table = mountTable();
-    if (!table) {
-      info.err = EPERM;  // cannot tell which mount this is: refused (fail closed)
-      return info;
-    }
-    for (const auto& m : *table)
-      if (static_cast<uint64_t>(m.id) == sx.stx_mnt_id) info.mount = m;
-    info.attached = info.mount.has_value();
-    return info;
-  }
-
-  pid_t pid_;
-  const Decoded& d_;
-  const ContainerView& c_;
-  Slot source_, target_, inRoot_, created_;
-  bool tableLoaded_ = false;
-  std::optional<std::vector<MountEntry>> table_;
-  bool mntnsLooked_ = false;
-  std::optional<NsId> mntns_;
-};
-
-// "thread-self/fd/<n>" relative to the host /proc (our cwd): the magic link to an fd we opened.
-std::string fdPath(int fd) {
-  return "thread-self/fd/" + std::to_string(fd);
-}
-
-// The action itself, with the container root's credentials in the caller's mount namespace.
-// Returns errno (0 ok); a resulting fd (fsopen, fspick) goes to *outFd.
-int act(Action action, const Decoded& d, uint64_t flags, int target, int source,
-        const std::string& name, uint64_t mountId, int* outFd) {
-  const std::string tpath = target >= 0 ? fdPath(target) : std::string();
-  const std::string spath = source >= 0 ? fdPath(source) : std::string();
-  switch (action) {
-    case Action::kReplayMount: {
-      const char* src = source >= 0 ? spath.c_str() : (d.source ? d.source->c_str() : nullptr);
-      if (mount(src, tpath.c_str(), d.fstype ? d.fstype->c_str() : nullptr, flags,
-                d.data ? d.data->c_str() : nullptr))
-        return errno;
-      return 0;
-    }
-    case Action::kCloneTree: {
-      // A new proc/sysfs is a recursive clone of the container's own tree, masks included.
-      UniqueFd t(static_cast<int>(
-          syscall(SYS_open_tree, source, "",
-                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE)));
-      if (!t) return errno;
-      if (flags & MS_RDONLY) {
-        mount_attr a{};
-        a.attr_set = MOUNT_ATTR_RDONLY;
-        if (syscall(SYS_mount_setattr, t.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)))
-          return errno;
-      }
-      if (syscall(SYS_move_mount, t.get(), "", target, "",
-                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
-        return errno;
-      return 0;
-    }
-    case Action::kUmount: {
-      // By parent directory + name, not by an fd of the mount itself: any open reference to the
-      // mount would make a plain umount EBUSY. The mount found there must still be the one we
-      // decided on; the parent fd pins the directory, and no protected mount can be brought
-      // under this name meanwhile (moving or overmounting one is refused, renaming a mount point
-      // is EBUSY), so the remaining window cannot reach a protected mount.
-      struct statx sx;
-      if (statx(target, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0) return errno;
-      if (sx.stx_mnt_id != mountId || !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) return EPERM;
-      // thread-self/fd/<parent> (from our cwd, the host /proc) is the pinned parent directory;
-      // the walk goes on from there to `name`, not followed if it is a symlink.
-      const std::string path = tpath + "/" + name;
-      if (umount2(path.c_str(), static_cast<int>(flags | UMOUNT_NOFOLLOW))) return errno;
-      return 0;
-    }
-    case Action::kMountSetattr: {
-      mount_attr a = d.attr;
-      if (syscall(SYS_mount_setattr, target, "", AT_EMPTY_PATH | (flags & AT_RECURSIVE), &a,
-                  sizeof(a)))
-        return errno;
-      return 0;
-    }
-    case Action::kMoveMount:
-      if (syscall(SYS_move_mount, source, "", target, "",
-                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH |
-                      (flags & (MOVE_MOUNT_SET_GROUP | 0x200))))
-        return errno;
-      return 0;
-    case Action::kFsopen: {
-      int fd =
-          static_cast<int>(syscall(SYS_fsopen, d.fstype ? d.fstype->c_str() : "", FSOPEN_CLOEXEC));
-      if (fd < 0) return errno;
-      *outFd = fd;
-      return 0;
-    }
-    case Action::kFspick: {
-      int fd =
-          static_cast<int>(syscall(SYS_fspick, target, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC));
-      if (fd < 0) return errno;
-      *outFd = fd;
-      return 0;
-    }
-    case Action::kChmod:
-      // thread-self/fd/<n> (from our cwd, the host /proc) is the pinned file; chmod follows the
-      // magic link to it. The mode was checked against the caller's rights (chmodModeFor).
-      if (chmod(tpath.c_str(), static_cast<mode_t>(flags & 07777)) != 0) return errno;
-      return 0;
-    default:
-      return EPERM;
-  }
-}
-
-// The mode chmod(2) would set for the caller, or an errno: the caller must own the file or hold
-// CAP_FOWNER, and S_ISGID is dropped when it is not in the file's group and lacks CAP_FSETID
-// (what the kernel does; we act with the container root's rights, so we apply the caller's).
-// Ids and capabilities are read as the container's user namespace sees them (ours).
-int chmodModeFor(pid_t pid, int fd, uint64_t mode, uint64_t* out) {
-  UniqueFd st(openat(kProcFd, procPath(pid, "status").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!st) return EPERM;
-  auto text = fs::readFd(st.get(), 64 << 10, "status");
-  if (!text.ok()) return EPERM;
-  auto field = [&](const char* key) -> std::string {
-    const size_t at = text->find(std::string("\n") + key + ":");
-    if (at == std::string::npos) return {};
-    const size_t from = at + std::strlen(key) + 2, end = text->find('\n', from);
-    return text->substr(from, end == std::string::npos ? std::string::npos : end - from);
-  };
-  auto nums = [](const std::string& line) {
-    std::vector<unsigned long long> v;
-    const char* p = line.c_str();
-    char* endp = nullptr;
-    for (;;) {
-      const unsigned long long x = std::strtoull(p, &endp, 10);
-      if (endp == p) break;
-      v.push_back(x);
-      p = endp;
-    }
-    return v;
-  };
-  const auto uids = nums(field("Uid")), gids = nums(field("Gid")), groups = nums(field("Groups"));
-  const std::string capHex = field("CapEff");
-  if (uids.size() != 4 || gids.size() != 4 || capHex.empty()) return EPERM;
-  const unsigned long long cap = std::strtoull(capHex.c_str(), nullptr, 16);
-  struct statx sx {};
-  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_UID | STATX_GID, &sx) != 0)
-    return errno;
-  const bool fowner = cap & (1ULL << CAP_FOWNER), fsetid = cap & (1ULL << CAP_FSETID);
-  if (uids[3] != sx.stx_uid && !fowner) return EPERM;
-  if ((mode & S_ISGID) && !fsetid && gids[3] != sx.stx_gid &&
-      std::find(groups.begin(), groups.end(), sx.stx_gid) == groups.end())
-    mode &= ~static_cast<uint64_t>(S_ISGID);
-  *out = mode;
-  return 0;
-}
+using worker::ContainerView;
+using worker::kProcFd;
+using worker::nsOf;
+using worker::probeStatmount;
+using worker::ProcessMemory;
+using worker::procPath;
+using worker::RealEnvironment;
 
 class Worker {
  public:
@@ -687,7 +217,7 @@ void Worker::handle(int notifyFd) {
     default:
       break;
   }
-  const bool needTarget = dec.action != Action::kFsopen;
+  const bool needTarget = dec.action != Action::kFsopen && dec.action != Action::kCreateSetId;
   if ((needTarget && target < 0) ||
       ((dec.action == Action::kMoveMount || dec.action == Action::kCloneTree) && source < 0))
     return refuse(EPERM, "a path of the call could not be pinned");
@@ -696,7 +226,7 @@ void Worker::handle(int notifyFd) {
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
   uint64_t actFlags = (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;
   if (dec.action == Action::kChmod) {
-    if (int e = chmodModeFor(pid, target, chmodMode(d), &actFlags); e != 0)
+    if (int e = worker::chmodModeFor(pid, target, chmodMode(d), &actFlags); e != 0)
       return refuse(e, "the caller may not change this file's mode");
   }
 
@@ -710,18 +240,29 @@ void Worker::handle(int notifyFd) {
     return;
   }
   int outFd = -1;
-  const int err = act(dec.action, d, actFlags, target, source, name, mountId, &outFd);
-  UniqueFd result(outFd);
+  UniqueFd result;
+  int err = 0;
+  const char* refusal = nullptr;
+  if (dec.action == Action::kCreateSetId) {
+    err = worker::createSetId(env, d, *c_.mounts, pid, &result, &refusal);
+  } else {
+    err = worker::act(dec.action, d, actFlags, target, source, name, mountId, &outFd);
+    result = UniqueFd(outFd);
+  }
   if (err != 0) {
     shared_->emulationFailed.fetch_add(1, std::memory_order_relaxed);
     respond(notifyFd, req->id, err, false);
+    // A set-id create that turns out to land on a host path is a refusal, not a failure.
+    if (refusal && err == EPERM) recordDenial(call, err, refusal);
   } else if (result) {
     seccomp_notif_addfd add{};
     add.id = req->id;
     add.flags = SECCOMP_ADDFD_FLAG_SEND;  // installs the fd and answers with its number, atomically
     add.srcfd = static_cast<uint32_t>(result.get());
     const bool cloexec = (d.call == Call::kFsopen && (d.args[1] & FSOPEN_CLOEXEC)) ||
-                         (d.call == Call::kFspick && (d.args[2] & FSPICK_CLOEXEC));
+                         (d.call == Call::kFspick && (d.args[2] & FSPICK_CLOEXEC)) ||
+                         (d.call == Call::kOpen && (d.args[1] & O_CLOEXEC)) ||
+                         (d.call == Call::kOpenat && (d.args[2] & O_CLOEXEC));
     add.newfd_flags = cloexec ? O_CLOEXEC : 0;
     shared_->emulated.fetch_add(1, std::memory_order_relaxed);
     if (ioctl(notifyFd, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT) {

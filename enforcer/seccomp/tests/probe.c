@@ -383,6 +383,103 @@ int main(int argc, char** argv) {
 #undef AT
     return 0;
   }
+  if (!strcmp(m, "setid-race") && argc == 5) {
+    /* setid-race OWN HOST N: openat(O_CREAT|O_EXCL, 04755) on a buffer flipping between a name
+     * in the container's own files (OWN) and one on a host bind (HOST). The supervisor sees one
+     * name, the kernel may walk the other. Counts what landed where after each try. */
+    raceA = argv[2];
+    raceB = argv[3];
+    strcpy(raceBuf, raceA);
+    long n = atol(argv[4]);
+    pthread_t th;
+    pthread_create(&th, NULL, flipper, NULL);
+    long ok = 0, eperm = 0, other = 0, ownSetid = 0, hostPlain = 0, hostSetid = 0;
+    struct stat st;
+    for (long i = 0; i < n; ++i) {
+      long fd = syscall(SYS_openat, AT_FDCWD, raceBuf, O_CREAT | O_EXCL | O_WRONLY, 04755);
+      if (fd >= 0) {
+        ++ok;
+        close((int)fd);
+      } else if (errno == EPERM) {
+        ++eperm;
+      } else {
+        ++other;
+      }
+      if (lstat(raceA, &st) == 0) {
+        if (st.st_mode & S_ISUID) ++ownSetid;
+        unlink(raceA);
+      }
+      if (lstat(raceB, &st) == 0) {
+        if (st.st_mode & 06000)
+          ++hostSetid;
+        else
+          ++hostPlain;
+        unlink(raceB);
+      }
+    }
+    raceStop = 1;
+    pthread_join(th, NULL);
+    printf("setid-race: ok=%ld eperm=%ld other=%ld own_setid=%ld host_plain=%ld host_setid=%ld\n",
+           ok, eperm, other, ownSetid, hostPlain, hostSetid);
+    return 0;
+  }
+  if (!strcmp(m, "setid-race-link") && argc == 5) {
+    /* setid-race-link DIR HOSTDIR N: openat(DIR/l/f, O_CREAT|O_EXCL, 04755) while another thread
+     * swaps the symlink DIR/l between DIR/own and HOSTDIR (rename over it): the copy of the path
+     * the supervisor read stays the same, the file system under it does not. */
+    static char own[256], link[256], tmp[256], target[256], ownFile[256], hostFile[256];
+    snprintf(own, sizeof own, "%s/own", argv[2]);
+    snprintf(link, sizeof link, "%s/l", argv[2]);
+    snprintf(tmp, sizeof tmp, "%s/l.tmp", argv[2]);
+    snprintf(target, sizeof target, "%s/l/f", argv[2]);
+    snprintf(ownFile, sizeof ownFile, "%s/f", own);
+    snprintf(hostFile, sizeof hostFile, "%s/f", argv[3]);
+    mkdir(own, 0755);
+    symlink(own, link);
+    long n = atol(argv[4]);
+    pid_t swapper = fork();
+    if (swapper == 0) {
+      for (;;) {
+        unlink(tmp);
+        symlink(argv[3], tmp);
+        rename(tmp, link);
+        unlink(tmp);
+        symlink(own, tmp);
+        rename(tmp, link);
+      }
+    }
+    long ok = 0, eperm = 0, other = 0, ownSetid = 0, hostPlain = 0, hostSetid = 0;
+    struct stat st;
+    for (long i = 0; i < n; ++i) {
+      long fd = syscall(SYS_openat, AT_FDCWD, target, O_CREAT | O_EXCL | O_WRONLY, 04755);
+      if (fd >= 0) {
+        ++ok;
+        close((int)fd);
+      } else if (errno == EPERM) {
+        ++eperm;
+      } else {
+        ++other;
+      }
+      if (lstat(ownFile, &st) == 0) {
+        if (st.st_mode & S_ISUID) ++ownSetid;
+        unlink(ownFile);
+      }
+      if (lstat(hostFile, &st) == 0) {
+        if (st.st_mode & 06000)
+          ++hostSetid;
+        else
+          ++hostPlain;
+        unlink(hostFile);
+      }
+    }
+    kill(swapper, SIGKILL);
+    waitpid(swapper, NULL, 0);
+    printf(
+        "setid-race-link: ok=%ld eperm=%ld other=%ld own_setid=%ld host_plain=%ld "
+        "host_setid=%ld\n",
+        ok, eperm, other, ownSetid, hostPlain, hostSetid);
+    return 0;
+  }
   if (!strcmp(m, "race") && argc == 5) {
     /* race ALLOWED LOCKED N: remount,bind,rw on a buffer flipping between the two paths. */
     raceA = argv[2];

@@ -201,6 +201,8 @@ enum class Action {
   kFsopen,        // fsopen(our copy of the name, flags) -> fd injected
   kFspick,        // fspick(target fd, flags) -> fd injected
   kChmod,         // chmod(target fd, mode) with the caller's ownership and CAP_FSETID rules
+  kCreateSetId,   // the create done as the caller without the set-id bits; the bits added on
+                  // the new file's fd once it shows the file is in the container's own files
 };
 const char* actionName(Action a);
 

@@ -1,0 +1,368 @@
+// The worker's view of a caller: its memory and where its paths lead (see worker_env.h).
+#include "worker_env.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "eci/fs_util.h"
+#include "eci/log.h"
+#include "worker_protocol.h"
+
+namespace eci::seccomp::worker {
+
+using sys::NsId;
+
+std::string procPath(pid_t pid, const char* rest) {
+  return std::to_string(pid) + "/" + rest;
+}
+
+std::optional<NsId> nsOf(pid_t pid, const char* kind) {
+  return sys::nsIdAt(kProcFd, procPath(pid, ("ns/" + std::string(kind)).c_str()));
+}
+
+// Reads the caller's memory with process_vm_readv, page by page, so a string ending right before
+// an unmapped page is still read.
+std::optional<std::string> ProcessMemory::readBytes(uint64_t addr, size_t len) {
+  std::string out(len, '\0');
+  size_t done = 0;
+  while (done < len) {
+    const uint64_t a = addr + done;
+    const size_t chunk = std::min(len - done, static_cast<size_t>(4096 - (a & 4095)));
+    iovec local{out.data() + done, chunk};
+    // An address in the caller's memory, not ours: it is only ever handed to the kernel.
+    iovec remote{reinterpret_cast<void*>(a), chunk};  // NOLINT(performance-no-int-to-ptr)
+    ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+    if (n <= 0) return std::nullopt;
+    done += static_cast<size_t>(n);
+  }
+  return out;
+}
+std::optional<std::string> ProcessMemory::readString(uint64_t addr, size_t max) {
+  std::string out;
+  while (out.size() < max) {
+    const uint64_t a = addr + out.size();
+    const size_t chunk = std::min(max - out.size(), static_cast<size_t>(4096 - (a & 4095)));
+    char buf[4096];
+    iovec local{buf, chunk};
+    // An address in the caller's memory, not ours: it is only ever handed to the kernel.
+    iovec remote{reinterpret_cast<void*>(a), chunk};  // NOLINT(performance-no-int-to-ptr)
+    ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+    if (n <= 0) return std::nullopt;
+    const char* nul = static_cast<const char*>(memchr(buf, 0, static_cast<size_t>(n)));
+    if (nul) {
+      out.append(buf, static_cast<size_t>(nul - buf));
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return std::nullopt;  // no NUL within PATH_MAX: the kernel would say ENAMETOOLONG
+}
+
+namespace {
+
+// One mount's record from statmount(2) (see sys::statMount), as the rules' MountEntry.
+std::optional<MountEntry> statmountEntry(uint64_t uniqueId) {
+  auto r = sys::statMount(uniqueId);
+  if (!r.ok()) return std::nullopt;
+  MountEntry m;
+  m.id = static_cast<int>(r->id);
+  m.parent = static_cast<int>(r->parentId);
+  m.major = r->major;
+  m.minor = r->minor;
+  m.root = std::move(r->root);
+  m.mountPoint = std::move(r->mountPoint);
+  m.fstype = std::move(r->fstype);
+  m.options = (r->attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw";
+  m.sharedGroup = r->peerGroup;
+  m.masterGroup = r->master;
+  return m;
+}
+
+}  // namespace
+
+using sys::kStatxMntIdUnique;
+
+// Feature probe: statmount must exist here and describe our own root mount exactly as the
+// container's initial mountinfo does (same id, device, root, type); otherwise the worker keeps
+// to mountinfo. A wrong reading would feed the rules wrong mounts, so it is checked, not assumed.
+bool probeStatmount(const std::vector<MountEntry>& initial) {
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  auto id = root ? sys::uniqueMountId(root.get()) : Result<uint64_t>(Error(EBADF, "open('/')"));
+  if (!id.ok()) return false;
+  auto m = statmountEntry(*id);
+  if (!m) return false;
+  for (const auto& i : initial)
+    if (i.id == m->id)
+      return i.parent == m->parent && i.major == m->major && i.minor == m->minor &&
+             i.root == m->root && i.fstype == m->fstype && i.readOnly() == m->readOnly();
+  return false;
+}
+
+// ---- RealEnvironment ----
+
+PathInfo RealEnvironment::resolve(Which which) {
+  auto& slot = which == Which::kSource ? source_ : target_;
+  if (slot.done) return slot.info;
+  slot.done = true;
+  int dfd = AT_FDCWD;
+  bool emptyOk = false, follow = true;
+  const std::optional<std::string>* path = which == Which::kSource ? &d_.source : &d_.target;
+  switch (d_.call) {
+    case Call::kUmount2:
+      follow = !(d_.args[1] & UMOUNT_NOFOLLOW);
+      break;
+    case Call::kOpenTree:
+    case Call::kMountSetattr:
+      dfd = static_cast<int>(d_.args[0]);
+      emptyOk = d_.args[2] & AT_EMPTY_PATH;
+      follow = !(d_.args[2] & AT_SYMLINK_NOFOLLOW);
+      break;
+    case Call::kFchmod:
+      dfd = static_cast<int>(d_.args[0]);
+      emptyOk = true;  // the fd itself
+      break;
+    case Call::kFchmodat:
+      dfd = static_cast<int>(d_.args[0]);
+      break;
+    case Call::kFspick:
+      dfd = static_cast<int>(d_.args[0]);
+      emptyOk = d_.args[2] & FSPICK_EMPTY_PATH;
+      follow = !(d_.args[2] & FSPICK_SYMLINK_NOFOLLOW);
+      break;
+    case Call::kMoveMount:
+      if (which == Which::kSource) {
+        dfd = static_cast<int>(d_.args[0]);
+        emptyOk = d_.args[4] & MOVE_MOUNT_F_EMPTY_PATH;
+        follow = d_.args[4] & MOVE_MOUNT_F_SYMLINKS;
+      } else {
+        dfd = static_cast<int>(d_.args[2]);
+        emptyOk = d_.args[4] & MOVE_MOUNT_T_EMPTY_PATH;
+        follow = d_.args[4] & MOVE_MOUNT_T_SYMLINKS;
+      }
+      break;
+    default:
+      break;
+  }
+  slot.info = resolvePath(dfd, path->value_or(""), emptyOk, follow, slot.fd);
+  return slot.info;
+}
+
+PathInfo RealEnvironment::resolveCreated() {
+  if (created_.done) return created_.info;
+  created_.done = true;
+  const bool at = d_.call == Call::kOpenat || d_.call == Call::kMknodat;
+  const int dfd = at ? static_cast<int>(d_.args[0]) : AT_FDCWD;
+  const bool isOpen = d_.call == Call::kOpen || d_.call == Call::kOpenat;
+  // Only open/openat have flags (mknodat's third argument is its mode).
+  const uint64_t flags = d_.call == Call::kOpen ? d_.args[1] : isOpen ? d_.args[2] : 0;
+  const std::string path = d_.target.value_or("");
+  // O_TMPFILE names the directory the file is made in.
+  if (isOpen && (flags & O_TMPFILE) == O_TMPFILE) {
+    created_.info = resolvePath(dfd, path, false, true, created_.fd);
+    return created_.info;
+  }
+  // An existing file: O_CREAT without O_EXCL opens it, following a final symlink unless
+  // O_NOFOLLOW (mknod never follows one; it fails with EEXIST).
+  const bool follow = isOpen && !(flags & (O_NOFOLLOW | O_EXCL));
+  created_.info = resolvePath(dfd, path, false, follow, created_.fd);
+  if (created_.info.err != ENOENT) return created_.info;
+  // Nothing there under the followed name: a dangling final symlink would make the kernel
+  // create its target, wherever that is (refused as unknown); else the parent directory.
+  UniqueFd link;
+  if (follow && resolvePath(dfd, path, false, false, link).err == 0) {
+    created_.info = PathInfo{};
+    created_.info.err = ELOOP;
+    return created_.info;
+  }
+  std::string parent = path;
+  while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+  const size_t slash = parent.rfind('/');
+  parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
+  created_.info = resolvePath(dfd, parent, false, true, created_.fd);
+  return created_.info;
+}
+
+PathInfo RealEnvironment::resolveInRoot(const std::string& absPath) {
+  if (!inRoot_.done) {
+    inRoot_.done = true;
+    inRoot_.info = resolvePath(AT_FDCWD, absPath, false, true, inRoot_.fd);
+  }
+  return inRoot_.info;
+}
+
+// nullptr (and every rule that needs the table refuses) when mountinfo cannot be opened, read
+// in full within kMaxMountInfoBytes, or parsed, or holds more than kMaxMountEntries mounts:
+// never an empty table, which would read as "no protected mount here".
+const std::vector<MountEntry>* RealEnvironment::mountTable() {
+  if (!tableLoaded_) {
+    tableLoaded_ = true;
+    UniqueFd fd(openat(kProcFd, procPath(pid_, "mountinfo").c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd) {
+      auto text = fs::readFd(fd.get(), kMaxMountInfoBytes, "mountinfo");
+      if (text.ok()) {
+        auto parsed = parseMountInfo(*text);
+        if (parsed.ok()) table_ = std::move(*parsed);
+      }
+    }
+    if (!table_)
+      LOG_DEBUG("seccomp %s pid %d: mount table unreadable or over %zu mounts: refusing",
+                c_.id.c_str(), pid_, kMaxMountEntries);
+  }
+  return table_ ? &*table_ : nullptr;
+}
+
+bool RealEnvironment::callerHasSysAdmin() {
+  // capget() reads any thread's sets without a permission check, and without the ~8 KiB
+  // /proc/<pid>/status render. The caller is blocked in the trapped call, so its own sets
+  // cannot change meanwhile (only a task can change its own capabilities).
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, pid_};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[0].effective & (1U << 21);  // CAP_SYS_ADMIN
+}
+bool RealEnvironment::callerInContainerPidNs() {
+  return c_.pidns && nsOf(pid_, "pid") == c_.pidns;
+}
+bool RealEnvironment::callerInContainerNetNs() {
+  return c_.netns && nsOf(pid_, "net") == c_.netns;
+}
+
+// The caller's mount namespace, looked up once per notification.
+const std::optional<NsId>& RealEnvironment::callerMntns() {
+  if (!mntnsLooked_) {
+    mntnsLooked_ = true;
+    mntns_ = nsOf(pid_, "mnt");
+  }
+  return mntns_;
+}
+
+UniqueFd RealEnvironment::openBase(int fdNum) {
+  const std::string p = fdNum == AT_FDCWD ? procPath(pid_, "cwd")
+                                          : procPath(pid_, ("fd/" + std::to_string(fdNum)).c_str());
+  return UniqueFd(openat(kProcFd, p.c_str(), O_PATH | O_CLOEXEC));
+}
+
+// Absolute paths stay inside the caller's root (RESOLVE_IN_ROOT); relative ones may not climb
+// above their starting directory (RESOLVE_BENEATH: `..` or an absolute symlink there gives EXDEV,
+// refused) - the worker never follows a path out of the container. Magic links are refused: in
+// the worker, /proc/self would be the worker.
+RealEnvironment::Start RealEnvironment::startOf(int dfd, const std::string& path) {
+  Start s;
+  if (!path.empty() && path.front() == '/') {
+    s.base =
+        UniqueFd(openat(kProcFd, procPath(pid_, "root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    s.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  } else {
+    s.base = openBase(dfd);
+    s.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  }
+  if (!s.base && errno == ENOENT) errno = EBADF;  // the caller's dirfd is not open
+  return s;
+}
+
+UniqueFd RealEnvironment::openFrom(const Start& start, const std::string& path, uint64_t flags,
+                                   mode_t mode) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? mode : 0;
+  how.resolve = start.resolve;
+  return UniqueFd(
+      static_cast<int>(syscall(SYS_openat2, start.base.get(), path.c_str(), &how, sizeof(how))));
+}
+
+// Resolves `path` as the caller would (its root, cwd or dirfd), into an O_PATH fd the worker
+// owns (startOf, openFrom), and says which mount it is on.
+PathInfo RealEnvironment::resolvePath(int dfd, const std::string& path, bool emptyOk, bool follow,
+                                      UniqueFd& out) {
+  PathInfo info;
+  if (path.empty()) {
+    if (!emptyOk) {
+      info.err = ENOENT;
+      return info;
+    }
+    out = openBase(dfd);
+  } else if (const auto fdNum = procSelfFd(path)) {
+    // The caller's own fd (rules.h procSelfFd): what its /proc/self/fd/<n> reaches. The rules
+    // then judge that file like any other target; the caller could name it by fd anyway.
+    out = openBase(*fdNum);
+  } else {
+    const Start start = startOf(dfd, path);
+    if (start.base) out = openFrom(start, path, O_PATH | (follow ? 0 : O_NOFOLLOW), 0);
+  }
+  if (!out) {
+    info.err = errno;
+    return info;
+  }
+  // The target of a new mount that is not a mount root cannot cover a protected mount, and
+  // that is all the rules ask of it: skip rendering the mount table on that hot path. Not for
+  // a new proc/sysfs (a masked clone), whose parent mount must not be shared.
+  const uint64_t f = d_.args[3];
+  const bool procOrSys = d_.fstype && (*d_.fstype == "proc" || *d_.fstype == "sysfs");
+  const bool newMountTarget = d_.call == Call::kMount &&
+                              !(f & (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED)) && !procOrSys &&
+                              &out == &target_.fd;
+  return describeFd(out.get(), newMountTarget);
+}
+
+PathInfo RealEnvironment::describe(int fd) {
+  return describeFd(fd, false);
+}
+
+PathInfo RealEnvironment::describeFd(int fd, bool isNewMountTarget) {
+  PathInfo info;
+  struct statx sx {};
+  const unsigned idMask = c_.statmountWorks ? kStatxMntIdUnique : STATX_MNT_ID;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | idMask, &sx) != 0) {
+    info.err = errno;
+    return info;
+  }
+  info.major = sx.stx_dev_major;
+  info.minor = sx.stx_dev_minor;
+  info.blockDevice = S_ISBLK(sx.stx_mode);
+  info.mountRoot = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+  if (isNewMountTarget && !info.mountRoot) return info;
+  // statmount sees mounts of the worker's current mount namespace: the caller's, unless it
+  // made its own (then ENOENT, and the table below is read).
+  if (sx.stx_mask & kStatxMntIdUnique) {
+    if (auto m = statmountEntry(sx.stx_mnt_id); m && callerMntns() == c_.currentMntns) {
+      info.mount = std::move(m);
+      return info;
+    }
+    // The unique id means nothing to mountinfo: take the old one.
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0) {
+      info.err = errno;
+      return info;
+    }
+  }
+  const std::vector<MountEntry>* table = mountTable();
+  if (!table) {
+    info.err = EPERM;  // cannot tell which mount this is: refused (fail closed)
+    return info;
+  }
+  for (const auto& m : *table)
+    if (static_cast<uint64_t>(m.id) == sx.stx_mnt_id) info.mount = m;
+  info.attached = info.mount.has_value();
+  return info;
+}
+
+std::optional<RealEnvironment::Start> RealEnvironment::createdStart() {
+  const bool at = d_.call == Call::kOpenat || d_.call == Call::kMknodat;
+  const std::string& path = d_.target.value_or("");
+  if (path.empty()) {
+    errno = ENOENT;
+    return std::nullopt;
+  }
+  Start s = startOf(at ? static_cast<int>(d_.args[0]) : AT_FDCWD, path);
+  if (!s.base) return std::nullopt;
+  return s;
+}
+
+}  // namespace eci::seccomp::worker
