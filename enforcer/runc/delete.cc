@@ -1,6 +1,7 @@
 // delete and restore.
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "eci/enforcer_client.h"
 #include "eci/idmap/idmap.h"
@@ -10,17 +11,26 @@ namespace eci::runc {
 namespace {
 
 // Tears down eci's part of a container that runc no longer knows: mounts, dirs (the private
-// bundle included), range.
+// bundle included), range. The range is released while the mounts come off, in parallel: it is
+// eci-enforcerd's work (its own mounts, its state file) and half of the time `docker rm` waits on
+// here. The order does not matter for safety: runc has deleted the container, so no process of
+// it is left to use either, and a range handed out again meanwhile gives its new container no
+// way into these mounts (they live in the host's mount namespace, under a root-only directory).
 Status cleanupContainer(const Call& c, const std::string& id) {
+  Status released;
+  std::thread releaser([&] {
+    enforcer::Client client(c.eci.enforcerSocket);
+    auto rel = client.release(id);
+    if (!rel.ok()) released = std::move(rel).error().wrap("releasing the uid/gid range");
+  });
   Status first;
   auto layout = idmap::Layout::make(c.eci.runDir, id);
   if (layout.ok()) {
     auto st = idmap::cleanup(*layout);
     if (!st.ok()) first = std::move(st).error().wrap("removing the ID-mapped filesystem");
   }
-  enforcer::Client client(c.eci.enforcerSocket);
-  auto rel = client.release(id);
-  if (!rel.ok() && first.ok()) first = std::move(rel).error().wrap("releasing the uid/gid range");
+  releaser.join();
+  if (!released.ok() && first.ok()) first = std::move(released);
   return first;
 }
 

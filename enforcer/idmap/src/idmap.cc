@@ -388,8 +388,10 @@ Result<BindResult> idmappedBind(const std::string& source, const UserNamespace& 
     return std::move(mv).error().wrap("attaching the bind of " + quote(source));
   }
   result.mount = MountGuard(target, created);
-  // On failure result.mount detaches the whole tree again (MNT_DETACH is recursive).
-  if (options.recursive) ECI_TRY(attachSubmounts(resolved, target, userns, options));
+  // On failure result.mount detaches the whole tree again (MNT_DETACH is recursive). Only a
+  // directory can have mounts strictly below it: a file bind (resolv.conf, hosts, hostname on
+  // every container) skips reading the host's mount table.
+  if (options.recursive && isDir) ECI_TRY(attachSubmounts(resolved, target, userns, options));
   return result;
 }
 
@@ -551,18 +553,23 @@ Status cleanup(const Layout& layout) {
     if (first.ok()) first = std::move(e);
   };
 
-  // Stacked mounts show up once per layer; a few rounds take them all.
-  for (int round = 0; round < 8; ++round) {
-    auto mounts = mountsUnder(dir);
-    if (!mounts.ok()) return std::move(mounts).error().wrap("cleaning up " + quote(dir));
-    if (mounts->empty()) break;
-    for (const std::string& m : *mounts) {
+  // Nothing there: no mount can be under a path that does not exist (a mount point cannot be
+  // removed, nor the directory holding one), so the mount table need not be read. This is the
+  // second `delete` the engine sends for every container.
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 && errno == ENOENT) return okStatus();
+
+  // Stacked mounts show up once per layer; a few rounds take them all. Each round's table is
+  // the check of the one before.
+  auto left = mountsUnder(dir);
+  for (int round = 0; round < 8 && left.ok() && !left->empty(); ++round) {
+    for (const std::string& m : *left) {
       if (::umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
         note(Error::fromErrno("umount2(" + quote(m) + ", MNT_DETACH)"));
       }
     }
+    left = mountsUnder(dir);
   }
-  auto left = mountsUnder(dir);
   if (!left.ok()) return std::move(left).error().wrap("cleaning up " + quote(dir));
   if (!left->empty()) {
     // Never remove anything while a mount is left: below it could be a volume's data.
