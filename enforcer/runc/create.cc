@@ -267,6 +267,7 @@ int doCreate(const Call& c) {
   }
   // ECI off: exactly runc (the spec is not touched; nothing to undo).
   if (!grant->policy.enabled) execRunc(c, c.originalArgv());
+  debugLog(c, "granted range " + std::to_string(grant->range.start));
 
   // From here on, any failure releases the range, if this create made the allocation.
   bool keep = false;
@@ -322,6 +323,7 @@ int doCreate(const Call& c) {
     fs.emplace(std::move(*began));
   }
 
+  debugLog(c, "user namespace ready");
   auto rewritten = rewriteSpec(spec, ctx);
   if (!rewritten.ok()) return refuseSpec(c, id, spec, "spec", rewritten.error().str());
   json& out = rewritten->spec;
@@ -345,6 +347,7 @@ int doCreate(const Call& c) {
     b->mount.commit();  // owned by the layout now; cleanup() removes it
   }
 
+  debugLog(c, "rootfs mounted");
   // Binds: ID-mapped, so host files show their host owners and volumes are shared across
   // ranges; the path actually opened is checked again (a symlink swapped in after the check).
   // An `rbind` keeps its submounts, each ID-mapped (idmap.h BindOptions::recursive).
@@ -391,6 +394,7 @@ int doCreate(const Call& c) {
       b->mount.commit();
     }
   }
+  debugLog(c, "binds mounted");
   if (auto st = addFifos(out, rewritten->fifos, *layout, fs->userns().uids()); !st.ok())
     return fail(c, "eci: FIFO devices: " + st.error().str());
   for (auto& ns : out["linux"]["namespaces"]) {
@@ -448,6 +452,7 @@ int doCreate(const Call& c) {
     if (auto st = delegateContainerCgroups(c, id, *fs); !st.ok())
       runcLog(c, "warning", "eci: cgroups not delegated to the container: " + st.error().str());
   }
+  debugLog(c, "created: knobs bound, cgroups delegated");
   // runc has the container (created, or a `run --keep` that ended): eci's state stays until
   // `delete`.
   keep = true;
