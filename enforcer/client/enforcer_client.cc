@@ -159,27 +159,33 @@ Status sendAudit(const std::filesystem::path& controlSocket, const json& record,
   return {};
 }
 
-void sendAuditDetached(const std::filesystem::path& controlSocket, json record,
-                       std::chrono::milliseconds timeout) {
+bool sendAuditDetached(const std::filesystem::path& controlSocket, json record,
+                       std::chrono::milliseconds timeout, std::function<void()> done) {
   // Bounded: a flood of refusals costs at most kMaxAuditInFlight threads, each bounded by the
   // timeout; the rest is dropped here (eci-enforcerd would rate-limit it anyway).
   if (g_auditInFlight.fetch_add(1) >= kMaxAuditInFlight) {
     g_auditInFlight.fetch_sub(1);
     g_auditDropped.fetch_add(1);
-    return;
+    return false;
   }
   try {
-    std::thread([socket = controlSocket, rec = std::move(record), timeout] {
+    std::thread([socket = controlSocket, rec = std::move(record), timeout, done = std::move(done)] {
       try {
         (void)sendAudit(socket, rec, timeout);
       } catch (...) {  // nothing may escape a detached thread
       }
       g_auditInFlight.fetch_sub(1);
+      try {
+        if (done) done();
+      } catch (...) {
+      }
     }).detach();
   } catch (const std::exception&) {
     g_auditInFlight.fetch_sub(1);
     g_auditDropped.fetch_add(1);
+    return false;
   }
+  return true;
 }
 
 uint64_t auditDropped() {

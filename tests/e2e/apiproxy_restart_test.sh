@@ -56,6 +56,14 @@ sock_of() {  # NAME: the host path of its per-container socket
 inside_ps() {  # NAME: `docker ps` from inside the container, names only
   docker exec "$1" docker ps --format '{{.Names}}' 2>&1
 }
+# audit_count [JQ-ARGS] FILTER: how many audit records FILTER selects.
+audit_count() {
+  jq -c "$@" "$ECI_AUDIT_LOG" 2>/dev/null | wc -l
+}
+# reserve_audited ID: the audit records of a failed re-serve of container ID (rule socket-reserve).
+reserve_audited() {
+  audit_count --arg id "$1" 'select(.container == $id and .event == "reserve-failed" and .rule == "socket-reserve")'
+}
 
 # --- 1. before: sockets work, records are the guard's ----------------------------------------
 as1000 docker run -d --name holder -v "$SOCK:/var/run/docker.sock" -v "$W/shared:/shared" \
@@ -151,6 +159,13 @@ t_not_contains "trick: /proc/uptime was not replaced by the socket" "socket" "$o
 t_ok "trick: /proc/uptime is still the container's (${out}s, host $(cut -d. -f1 /proc/uptime)s)" \
   test -n "$out" -a "${out:-99999}" -lt "$(($(cut -d. -f1 /proc/uptime) - 60))"
 t_contains "trick: the refused injection is logged" "not a socket" "$newlog"
+# ... and audited: one record per container (the start pass and the events watcher's pass both
+# fail it; it is recorded once), with the container's name and why.
+TRICK_ID=$(docker inspect -f '{{.Id}}' trick)
+_eci_wait_for 5 test "$(reserve_audited "$TRICK_ID")" -ge 1
+t_eq "trick: the refused injection is audited once (rule socket-reserve)" "1" "$(reserve_audited "$TRICK_ID")"
+t_eq "  ... naming the container and why (not a socket)" "1" \
+  "$(audit_count --arg id "$TRICK_ID" 'select(.container == $id and .rule == "socket-reserve" and .name == "trick" and (.reason | test("not put back at /x/uptime.*not a socket")))')"
 
 # --- 5. stopped, forged, missing, stale --------------------------------------------------------
 docker start stopped >/dev/null
@@ -161,8 +176,15 @@ t_not_contains "forged record (names another container): socket not served" "for
 t_contains "  ... it stays dead" "Cannot connect to the Docker daemon" "$out"
 t_contains "  ... logged" "not re-serving its engine socket" "$(grep "${FORGED_ID:0:12}" <<<"$newlog")"
 t_fails "  ... nothing listens on its host path either" curl -sf --unix-socket "$(sock_of forged)" http://d/_ping
+t_eq "  ... audited once (rule socket-reserve)" "1" "$(reserve_audited "$FORGED_ID")"
+t_contains "  ... the record says why (the record names another container)" \
+  "the grant record names container ${HOLDER_ID:0:12}" \
+  "$(jq -r --arg id "$FORGED_ID" 'select(.container == $id and .rule == "socket-reserve") | .reason' "$ECI_AUDIT_LOG")"
 out=$(inside_ps norecord)
 t_contains "missing record: socket stays dead" "Cannot connect to the Docker daemon" "$out"
+t_eq "  ... audited once (rule socket-reserve, no usable grant record)" "1" \
+  "$(audit_count --arg id "$(docker inspect -f '{{.Id}}' norecord)" 'select(.container == $id and .rule == "socket-reserve" and (.reason | test("no usable grant record")))')"
+t_eq "containers served again leave no socket-reserve record (holder)" "0" "$(reserve_audited "$HOLDER_ID")"
 t_ok "a removed container's socket directory is removed" test ! -e "$GONE_DIR"
 
 # --- 6. boot order: the engine comes after the guard ------------------------------------------

@@ -393,6 +393,77 @@ t_eq "  ... framing refusals (section 2) left no audit record" "0" \
   "$(audit_count 'select(.source == "eci-apiproxyd" and (.extra.target | test("smug-")))')"
 t_contains "  ... but are in the guard log" "refused a malformed request" "$(cat "$ECI_GUARD_LOG")"
 
+# --- audit fairness: one caller's flood does not crowd out another's refusal (issue 14) ---------
+# The guard sends its audit records from a few senders shared by every caller (kMaxAuditInFlight);
+# each caller now has a share of them (audit_budget.h). eci-enforcerd is stopped for a moment
+# (SIGSTOP), so every record the guard sends waits, as with a slow eci-enforcerd: an unprivileged
+# user (uid 1000) floods one container's socket with denied requests (volume ls, command list)
+# while another container makes one denied request. Before, the flood held every sender and the
+# other container's refusal was dropped unrecorded.
+docker run -d --name flooder -v "$SOCK:/var/run/docker.sock" dockercli:1 sleep 1000 >/dev/null
+docker run -d --name victim -v "$SOCK:/var/run/docker.sock" dockercli:1 sleep 1000 >/dev/null
+FLOOD_ID=$(docker inspect -f '{{.Id}}' flooder)
+VICTIM_ID=$(docker inspect -f '{{.Id}}' victim)
+sock_of() {
+  docker inspect -f '{{range .Mounts}}{{if eq .Destination "/var/run/docker.sock"}}{{.Source}}{{end}}{{end}}' "$1"
+}
+fsock=$(sock_of flooder)
+vsock=$(sock_of victim)
+FLOODS=4
+PER_FLOOD=3000
+urls=$(for i in $(seq 1 "$PER_FLOOD"); do printf 'http://d/v1.41/volumes?flood=%d ' "$i"; done)
+floodpids=()
+flood_t0=$SECONDS
+for k in $(seq 1 "$FLOODS"); do
+  # One keep-alive connection each, one status code per request.
+  # shellcheck disable=SC2086
+  setpriv --reuid 1000 --regid 1000 --clear-groups curl -s -o /dev/null -w '%{http_code}\n' \
+    --unix-socket "$fsock" $urls >"$W/flood.$k" 2>&1 &
+  floodpids+=($!)
+done
+sleep 0.5
+kill -STOP "$ECI_ENFORCERD_PID"
+sleep 0.1
+# In the background: its decision may need a policy read from eci-enforcerd, stopped right now.
+curl -s --max-time 20 --unix-socket "$vsock" 'http://d/v1.41/volumes?victim=1' -w ' %{http_code}' \
+  >"$W/victim.out" 2>&1 &
+victimpid=$!
+sleep 0.3
+kill -CONT "$ECI_ENFORCERD_PID"
+wait "$victimpid"
+wait "${floodpids[@]}"
+flood_secs=$((SECONDS - flood_t0 + 1))
+t_contains "audit fairness: the other container's denied request is answered 403" " 403" \
+  "$(cat "$W/victim.out")"
+t_eq "  ... and every one of the flood's $((FLOODS * PER_FLOOD)) requests is answered 403" \
+  "$((FLOODS * PER_FLOOD))" "$(cat "$W"/flood.* | grep -c '^403$')"
+_eci_wait_for 5 audit_at_least 1 --arg id "$VICTIM_ID" 'select(.container == $id)'
+t_eq "  ... the other container's single refusal is in the audit log, with its rule" "1" \
+  "$(audit_count --arg id "$VICTIM_ID" 'select(.container == $id and .rule == "command-list" and (.extra.target | test("victim=1")))')"
+# Nothing is lost silently: what the flooder had recorded plus what its summaries count is every
+# refusal it got (the last summary comes at most 5 s after its last refusal, plus the 1 s tick).
+flood_accounted() {
+  local rec sum
+  rec=$(audit_count --arg id "$FLOOD_ID" 'select(.container == $id and .event == "refused")')
+  sum=$(jq -s --arg id "$FLOOD_ID" \
+    '[.[] | select(.container == $id and .event == "suppressed") | .extra.count] | add // 0' \
+    "$ECI_AUDIT_LOG")
+  echo "$rec $sum"
+  ((rec + sum == FLOODS * PER_FLOOD))
+}
+_eci_wait_for 20 flood_accounted >/dev/null
+read -r flood_rec flood_sum <<<"$(flood_accounted)"
+echo "# audit fairness: the flood took ${flood_secs} s; the flooder had $flood_rec refusals recorded, $flood_sum summarised"
+# Its share: 10 at once, then 1 a second.
+t_ok "  ... the flooder's own records stay within its share ($flood_rec of $((FLOODS * PER_FLOOD)), ≤ 10 + ${flood_secs})" \
+  test "$flood_rec" -le $((10 + flood_secs))
+t_contains "  ... its surplus is summarised (event suppressed, rule audit-share)" \
+  "refusals from container ${FLOOD_ID:0:12}'s socket not recorded" \
+  "$(jq -r --arg id "$FLOOD_ID" 'select(.container == $id and .event == "suppressed" and .rule == "audit-share") | .reason' "$ECI_AUDIT_LOG")"
+t_eq "  ... and recorded + summarised = every refusal of the flood" "$((FLOODS * PER_FLOOD))" \
+  "$((flood_rec + flood_sum))"
+docker rm -f flooder victim >/dev/null 2>&1
+
 # policy change applies to the next request
 t_ok "allowlist emptied" eci_push_policy "$(policy '[]' '{"type": "deny", "commands": []}')"
 err=$(docker run --rm -v "$SOCK:/var/run/docker.sock" dockercli:1 true 2>&1)

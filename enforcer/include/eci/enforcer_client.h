@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -85,9 +86,13 @@ Status sendAudit(const std::filesystem::path& controlSocket, const nlohmann::jso
 // Fire and forget, for a caller that must not wait (the API guard's decision path): the record
 // goes from a thread of its own with `timeout`; at most kMaxAuditInFlight are in flight at once,
 // more are dropped and counted (auditDropped). Never throws, never blocks the caller.
+// true: handed to a sender, which calls `done` (if set) once the record is sent or failed;
+// false: dropped here, `done` is not called. A caller sharing these senders among many clients
+// budgets them itself (the API guard: enforcer/apiproxy/daemon/src/audit_budget.h).
 inline constexpr int kMaxAuditInFlight = 8;
-void sendAuditDetached(const std::filesystem::path& controlSocket, nlohmann::json record,
-                       std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+bool sendAuditDetached(const std::filesystem::path& controlSocket, nlohmann::json record,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(1000),
+                       std::function<void()> done = {});
 uint64_t auditDropped();
 
 }  // namespace eci::enforcer

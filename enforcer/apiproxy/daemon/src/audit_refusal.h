@@ -1,8 +1,11 @@
-// The guard's refusals in the audit log (eci/audit.h): the same facts as its "refused ..." log
-// line, sent to eci-enforcerd fire-and-forget. Never blocks the decision, never changes it.
+// The guard's audit records (eci/audit.h): the same facts as its log lines, sent to eci-enforcerd
+// fire-and-forget by the gate, within each caller's share (audit_budget.h). Never blocks a
+// decision, never changes it.
 #pragma once
 
-#include <filesystem>
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "eci/apiproxy/decide.h"
@@ -20,7 +23,23 @@ inline RefusalFacts refusalFactsOf(const Decision& d) {
   return {d.rule, d.reason.empty() ? d.message : d.reason, d.image, d.command};
 }
 
-void auditRefusal(const std::filesystem::path& controlSocket, const Request& req,
-                  const Caller& caller, const RefusalFacts& f, unsigned status);
+// event "refused": one refused request.
+nlohmann::json refusalRecord(const Request& req, const Caller& caller, const RefusalFacts& f,
+                             unsigned status);
+
+// Whose share a record is charged to (audit_budget.h): the container for a request on its own
+// socket (or the socket, before its create has named the container), else the peer's uid.
+// Containers are kept apart from uids: one user's containers do not eat into that user's share.
+std::string auditCallerKey(const Caller& caller, const std::string& socketToken);
+
+// event "suppressed", rule "audit-share": `count` refusals of the caller `key` were not recorded
+// during `over` (over its share, or the guard's senders full).
+nlohmann::json suppressedRecord(const std::string& key, uint64_t count,
+                                std::chrono::steady_clock::duration over);
+
+// event "reserve-failed", rule "socket-reserve": a restarted guard could not give a container its
+// engine socket back (reconcile.h).
+nlohmann::json reserveFailureRecord(const std::string& containerId, const std::string& name,
+                                    const std::string& image, const std::string& reason);
 
 }  // namespace eci::apiproxy

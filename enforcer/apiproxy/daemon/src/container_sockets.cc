@@ -97,6 +97,11 @@ bool Proxy::Impl::reserveSockets(const char* when, std::chrono::milliseconds lis
     LOG_INFO("per-container sockets not served again yet (%s): %s", when, r.error().str().c_str());
     return false;
   }
+  // A socket left dead is a container that lost its engine access, or one that tampered with
+  // its socket's path: the admin sees it in the audit log (once per container).
+  for (const ReserveFailure& f : r->failures) {
+    gate.auditReserveFailure(f.containerId, f.name, f.image, f.reason);
+  }
   if (r->reserved + r->notReserved + r->injectFailed + r->staleRemoved == 0) return true;
   LOG_INFO(
       "per-container sockets (%s): %d served again (%d put back into running containers), %d "

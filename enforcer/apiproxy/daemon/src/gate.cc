@@ -12,6 +12,7 @@
 #include "eci/apiproxy/real_host_fs.h"
 #include "eci/apiproxy/request.h"
 #include "eci/apiproxy/routes.h"
+#include "eci/enforcer_client.h"
 #include "eci/ipc.h"
 #include "eci/log.h"
 #include "eci/sys.h"
@@ -247,6 +248,7 @@ void Gate::containerGone(const std::string& id) {
   std::string token;
   {
     std::lock_guard lk(mu_);
+    reserveFailureAudited_.erase(id);  // the table holds only containers the engine has
     auto it = socketsByContainer_.find(id);
     if (it == socketsByContainer_.end()) return;
     token = it->second;
@@ -260,6 +262,7 @@ void Gate::containerGone(const std::string& id) {
 void Gate::adoptSocket(const std::string& id, const std::string& token) {
   std::lock_guard lk(mu_);
   socketsByContainer_[id] = token;
+  reserveFailureAudited_.erase(id);  // served again: a later failure is news
 }
 
 void Gate::auditRelayRefusal(const Listener& l, const Peer& peer, std::string_view method,
@@ -276,7 +279,54 @@ void Gate::auditRelayRefusal(const Listener& l, const Peer& peer, std::string_vi
     caller.perContainerSocket = true;
     caller.containerId = l.containerId;
   }
-  auditRefusal(cfg_.controlSocket, req, caller, f, status);
+  auditRefusal(req, caller, auditCallerKey(caller, l.token), f, status);
+}
+
+Gate::Gate(const ProxyConfig& cfg) : cfg_(cfg) {
+  AuditBudget::Options o;
+  // Never more than the senders the client library has: a record the budget admits is never
+  // dropped there for want of one (which would be unfair again).
+  o.globalInFlight = enforcer::kMaxAuditInFlight;
+  auditBudget_ = std::make_shared<AuditBudget>(o);
+}
+
+void Gate::sendAuditRecord(const std::string& callerKey, json record) {
+  const auto now = std::chrono::steady_clock::now();
+  std::optional<std::string> ticket = auditBudget_->admit(callerKey, now);
+  if (!ticket) return;  // counted: the caller's next summary says how many
+  std::shared_ptr<AuditBudget> budget = auditBudget_;
+  if (!enforcer::sendAuditDetached(cfg_.controlSocket, std::move(record),
+                                   std::chrono::milliseconds(1000),
+                                   [budget, t = *ticket] { budget->sent(t); })) {
+    auditBudget_->unsent(*ticket, now);
+  }
+}
+
+void Gate::flushAuditSummaries() {
+  const auto now = std::chrono::steady_clock::now();
+  for (const AuditBudget::Summary& s : auditBudget_->dueSummaries(now)) {
+    json record = suppressedRecord(s.caller, s.suppressed, s.over);
+    LOG_WARN("audit: %s", record.value("reason", "").c_str());
+    std::shared_ptr<AuditBudget> budget = auditBudget_;
+    if (!enforcer::sendAuditDetached(cfg_.controlSocket, std::move(record),
+                                     std::chrono::milliseconds(1000),
+                                     [budget] { budget->summarySent(); })) {
+      auditBudget_->summaryUnsent(s, now);  // counted again: the next flush retries
+    }
+  }
+}
+
+void Gate::auditReserveFailure(const std::string& id, const std::string& name,
+                               const std::string& image, const std::string& reason) {
+  {
+    std::lock_guard lk(mu_);
+    // Keyed by container alone: reasons carry details that differ between passes (an fd
+    // number), and the admin needs the fact once, not once per engine reconnect.
+    if (!reserveFailureAudited_.insert(id).second) return;
+  }
+  // Charged to the container: a container that keeps breaking its socket's path cannot crowd
+  // others' records out either.
+  sendAuditRecord("container:" + id, reserveFailureRecord(id, name, image, reason));
 }
 
 void Gate::auditEngineTrouble(const Listener& l, const Peer& peer, std::string_view method,
@@ -328,6 +378,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
     recordUid = ex.listener->ownerUid;
     recordGid = ex.listener->ownerGid;
   }
+  const std::string auditKey = auditCallerKey(caller, ex.listener->token);
   if (ps->policy.enabled) {
     // No TCP without TLS while ECI is on: such an engine is reachable past the guard, so the
     // guard refuses everything until it is fixed (checked at most every 10 s).
@@ -350,7 +401,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
                           "enhanced container isolation: the engine listens on TCP without "
                           "TLS (" +
                               *tcp + "); ECI does not allow it"};
-      auditRefusal(cfg_.controlSocket, req, caller, {"tcp-without-tls", v.refusal->message, {}, {}},
+      auditRefusal(req, caller, auditKey, {"tcp-without-tls", v.refusal->message, {}, {}},
                    503);  // fire and forget (bounded)
       return v;
     }
@@ -401,7 +452,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
       LOG_WARN("refused %s %s from %s: command=%s image=%s rule=%s reason=%s", req.method.c_str(),
                req.target.c_str(), who.c_str(), d.command.c_str(), d.image.c_str(), d.rule.c_str(),
                d.reason.c_str());
-      auditRefusal(cfg_.controlSocket, req, caller, refusalFactsOf(d),
+      auditRefusal(req, caller, auditKey, refusalFactsOf(d),
                    r.status);  // fire and forget
       v.refusal = std::move(r);
       return v;
@@ -416,8 +467,8 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
   if (auto r = createBindSourcesAs(d.missingBindSources, recordUid, recordGid)) {
     LOG_WARN("refused %s %s from %s: rule=bind-source-create reason=%s", req.method.c_str(),
              req.target.c_str(), who.c_str(), r->message.c_str());
-    auditRefusal(cfg_.controlSocket, req, caller,
-                 {"bind-source-create", r->message, d.image, d.command}, r->status);
+    auditRefusal(req, caller, auditKey, {"bind-source-create", r->message, d.image, d.command},
+                 r->status);
     v.refusal = std::move(*r);
     return v;
   }
@@ -429,8 +480,8 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
     // it cannot be flooded more cheaply than the decision's own refusals.
     if (!open_) {
       v.refusal = Refusal{500, "enhanced container isolation: per-container sockets unavailable"};
-      auditRefusal(cfg_.controlSocket, req, caller,
-                   {"socket-create", v.refusal->message, d.image, d.command}, 500);
+      auditRefusal(req, caller, auditKey, {"socket-create", v.refusal->message, d.image, d.command},
+                   500);
       return v;
     }
     auto l = open_(*d.socket);
@@ -442,7 +493,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
                           "enhanced container isolation: cannot create the container's "
                           "engine socket"};
       auditRefusal(
-          cfg_.controlSocket, req, caller,
+          req, caller, auditKey,
           {"socket-create", "per-container socket: " + l.error().str(), d.image, d.command}, 500);
       return v;
     }
@@ -475,7 +526,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
     RefusalFacts auditFacts{"record-caller", {}, d.image, d.command};
     v.afterResponse = [this, granted, isCreate, recordUid, recordGid, control, closeFn,
                        token = d.socket ? d.socket->token : std::string(), image = d.image,
-                       auditReq, caller,
+                       auditReq, caller, auditKey,
                        auditFacts](unsigned status, const std::string& body) mutable -> Status {
       if (status != 201) {
         // The create failed: its socket must not outlive it.
@@ -490,7 +541,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
         if (granted && closeFn) closeFn(token);
         auditFacts.rule = "create-reply";
         auditFacts.reason = "the engine's create reply has no container id";
-        auditRefusal(cfg_.controlSocket, auditReq, caller, auditFacts, 500);
+        auditRefusal(auditReq, caller, auditKey, auditFacts, 500);
         return Error("the engine's create reply has no container id");
       }
       if (granted) {
@@ -548,7 +599,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
             socketsByContainer_.erase(id);
           }
           auditFacts.reason = "could not record who created container " + id + ": " + why;
-          auditRefusal(cfg_.controlSocket, auditReq, caller, auditFacts, 500);
+          auditRefusal(auditReq, caller, auditKey, auditFacts, 500);
           return Error("enhanced container isolation could not record who created container " +
                        id.substr(0, 12) + " (" + why + "); " +
                        (removed ? "the container was removed, try again"

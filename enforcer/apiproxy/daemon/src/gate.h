@@ -7,8 +7,10 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <vector>
 
+#include "audit_budget.h"
 #include "audit_refusal.h"
 #include "eci/apiproxy/decide.h"
 #include "proxy_impl.h"
@@ -21,7 +23,7 @@ class Gate {
   using OpenSocket = std::function<Result<std::shared_ptr<Listener>>(const SocketGrant& grant)>;
   using CloseSocket = std::function<void(const std::string& token)>;
 
-  explicit Gate(const ProxyConfig& cfg) : cfg_(cfg) {}
+  explicit Gate(const ProxyConfig& cfg);
   void setSocketHooks(OpenSocket open, CloseSocket close) {
     open_ = std::move(open);
     close_ = std::move(close);
@@ -43,6 +45,17 @@ class Gate {
   // detached); call it only on a refusal path, never for every request.
   void auditRelayRefusal(const Listener& l, const Peer& peer, std::string_view method,
                          std::string_view target, const RefusalFacts& f, unsigned status);
+  // Every audit record of the guard goes out through here, charged to `callerKey`'s share
+  // (audit_budget.h): over it, the record is not sent but counted for the caller's summary.
+  // Never blocks (the record is sent detached).
+  void sendAuditRecord(const std::string& callerKey, nlohmann::json record);
+  // Sends the summaries due ("N refusals from X not recorded"); the relay calls it every second.
+  void flushAuditSummaries();
+  // A restarted guard could not give container `id` its socket back (reconcile.h): one audit
+  // record per container until it is served again or removed (every pass logs it; the audit
+  // log gets the fact once, not once per engine reconnect).
+  void auditReserveFailure(const std::string& id, const std::string& name, const std::string& image,
+                           const std::string& reason);
   // The same for the engine failing the guard (rule engine-unreachable, engine-no-answer), at
   // most one record a rule every kEngineTroubleAuditEvery: one outage is one fact for the admin,
   // and a client hammering a dead or misbehaving engine must not crowd the guard's few audit
@@ -67,6 +80,10 @@ class Gate {
   // decision would have to block or has effects.
   std::optional<Outcome> decideImpl(Exchange& ex, bool mayBlock);
   std::string registryDigest(const std::string& ref);
+  void auditRefusal(const Request& req, const Caller& caller, const std::string& callerKey,
+                    const RefusalFacts& f, unsigned status) {
+    sendAuditRecord(callerKey, refusalRecord(req, caller, f, status));
+  }
   void fetchFacts(const Need& need, Facts& facts);
 
   const ProxyConfig& cfg_;
@@ -84,6 +101,11 @@ class Gate {
   // Last "engine on TCP without TLS" check (engine_tcp.h).
   std::chrono::steady_clock::time_point tcpCheckedAt_{};
   std::optional<std::string> tcpProblem_;
+  // Each caller's share of the audit senders; shared with the senders' completion callbacks,
+  // which may run after the gate is gone (detached threads at exit).
+  std::shared_ptr<AuditBudget> auditBudget_;
+  // Containers whose failed re-serve was audited (auditReserveFailure).
+  std::set<std::string> reserveFailureAudited_;
   // When each engine-trouble rule was last audited (auditEngineTrouble).
   std::map<std::string, std::chrono::steady_clock::time_point> engineTroubleAuditedAt_;
 };

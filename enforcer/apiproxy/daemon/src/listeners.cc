@@ -77,6 +77,17 @@ awaitable<void> Proxy::Impl::acceptLoop(std::shared_ptr<Listener> l) {
   }
 }
 
+awaitable<void> Proxy::Impl::auditSummaryLoop() {
+  asio::steady_timer t(io);
+  while (!stopping) {
+    t.expires_after(std::chrono::seconds(1));
+    error_code ec;
+    co_await t.async_wait(ecToken(ec));
+    if (ec || stopping) co_return;
+    gate.flushAuditSummaries();  // never blocks: the records go detached
+  }
+}
+
 Proxy::Proxy(ProxyConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
 Proxy::~Proxy() = default;
 
@@ -99,6 +110,7 @@ Status Proxy::start() {
   // would stall the boot, and the events watcher makes the pass when the engine comes.
   impl_->reserveSockets("guard start", std::chrono::seconds(2));
   asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
+  asio::co_spawn(impl_->io, impl_->auditSummaryLoop(), asio::detached);
   impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
   return okStatus();
 }

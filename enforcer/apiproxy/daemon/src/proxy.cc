@@ -197,10 +197,9 @@ awaitable<bool> Proxy::Impl::writeRefusal(Socket& client, const Refusal& r, bool
   co_return true;
 }
 
-// Not audited, only logged: malformed requests cost a client nothing (no decision, no engine), and
-// the guard sends audit records through a few senders shared by everyone (kMaxAuditInFlight):
-// a local user spraying garbage would crowd other users' policy refusals out of the log before
-// eci-enforcerd's per-uid and per-container rate limit ever saw them. They never reach dockerd.
+// Not audited, only logged: malformed requests cost a client nothing (no decision, no engine);
+// audited, a spray of garbage would use up its sender's share of the guard's few audit senders
+// (audit_budget.h) for nothing an admin needs. They never reach dockerd.
 awaitable<void> Proxy::Impl::refuseMalformed(Socket& client, const Refusal& r, const Listener& l,
                                              const Peer& caller) {
   LOG_INFO("refused a malformed request from uid %d on %s: %u %s", static_cast<int>(caller.uid),

@@ -54,6 +54,22 @@ Status injectSocket(const ReserveTarget& t, const SocketMount& m) {
   return sys::replaceMountInNs(tree.get(), pidfd.get(), m.destination);
 }
 
+// The container's name and image for its audit record (best effort: the id is what counts).
+ReserveFailure failureOf(const std::string& id, const std::string& inspectJson) {
+  ReserveFailure f;
+  f.containerId = id;
+  auto j = nlohmann::json::parse(inspectJson, nullptr, false);
+  if (!j.is_object()) return f;
+  if (auto n = j.find("Name"); n != j.end() && n->is_string()) {
+    f.name = n->get<std::string>();
+    if (!f.name.empty() && f.name[0] == '/') f.name.erase(0, 1);
+  }
+  if (auto c = j.find("Config"); c != j.end() && c->is_object()) {
+    if (auto i = c->find("Image"); i != c->end() && i->is_string()) f.image = i->get<std::string>();
+  }
+  return f;
+}
+
 }  // namespace
 
 Status writeGrantRecord(const std::filesystem::path& socketDir, const std::string& token,
@@ -97,11 +113,19 @@ Result<ReserveReport> reserveContainerSockets(const ProxyConfig& cfg, const Rese
     const std::string shortId = c.id.substr(0, 12);
     auto inspect = engineCall(cfg.upstreamSocket, http::verb::get, "/containers/" + c.id + "/json");
     if (!inspect.ok() || inspect->status != 200) continue;  // removed meanwhile
+    // What this container's failures say (one record per container, however many sockets).
+    ReserveFailure failure = failureOf(c.id, inspect->body);
+    auto failed = [&](const std::string& why) {
+      if (!failure.reason.empty()) failure.reason += "; ";
+      failure.reason += why;
+    };
     auto target = parseReserveTarget(inspect->body, cfg.socketDir.string());
     if (!target.ok()) {
       LOG_WARN("container %s: not re-serving its engine socket: %s", shortId.c_str(),
                target.error().str().c_str());
       ++report.notReserved;
+      failed("not re-serving its engine socket: " + target.error().str());
+      report.failures.push_back(std::move(failure));
       continue;
     }
     std::set<std::string> done;
@@ -122,6 +146,7 @@ Result<ReserveReport> reserveContainerSockets(const ProxyConfig& cfg, const Rese
           LOG_WARN("container %s: not re-serving its engine socket %s: %s", shortId.c_str(),
                    m.source.c_str(), why->c_str());
           ++report.notReserved;
+          failed("not re-serving its engine socket " + m.source + ": " + *why);
           break;
         }
         auto l = hooks.reopen(m.token, *record, target->bindSources);
@@ -129,6 +154,7 @@ Result<ReserveReport> reserveContainerSockets(const ProxyConfig& cfg, const Rese
           LOG_ERROR("container %s: cannot listen on %s again: %s", shortId.c_str(),
                     m.source.c_str(), l.error().str().c_str());
           ++report.notReserved;
+          failed("cannot listen on " + m.source + " again: " + l.error().str());
           break;
         }
         hooks.adopt(target->id, m.token);
@@ -142,12 +168,15 @@ Result<ReserveReport> reserveContainerSockets(const ProxyConfig& cfg, const Rese
         LOG_ERROR("container %s: engine socket served again, but not put back at %s: %s",
                   shortId.c_str(), m.destination.c_str(), st.error().str().c_str());
         ++report.injectFailed;
+        failed("engine socket served again, but not put back at " + m.destination + ": " +
+               st.error().str());
         continue;
       }
       ++report.injected;
       LOG_INFO("container %s: engine socket %s served again at %s", shortId.c_str(),
                m.source.c_str(), m.destination.c_str());
     }
+    if (!failure.reason.empty()) report.failures.push_back(std::move(failure));
   }
 
   // Directories of containers the engine no longer has (removed while the guard was down).

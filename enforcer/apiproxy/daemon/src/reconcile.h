@@ -36,12 +36,23 @@ struct ReserveHooks {
   std::function<void(const std::string& token)> removeIfUnserved;
 };
 
+// A container the pass could not serve fully: its socket stays dead (fail closed), and the admin
+// must learn it from the audit log, not only from the guard's log (Gate::auditReserveFailure).
+struct ReserveFailure {
+  std::string containerId;
+  std::string name;   // without Docker's leading '/'
+  std::string image;  // as the container was created (Config.Image)
+  std::string reason;
+};
+
 struct ReserveReport {
   int reserved = 0;      // listeners re-created
   int injected = 0;      // of those, put back into a running container
   int notReserved = 0;   // no record, or one naming another container/image: left dead
   int injectFailed = 0;  // listener served, the running container's socket left dead
   int staleRemoved = 0;  // directories of containers the engine no longer has
+  // One per container left dead or not put back, whatever number of its sockets failed.
+  std::vector<ReserveFailure> failures;
 };
 
 // One pass: list all containers on the private socket, re-serve what a record allows, inject

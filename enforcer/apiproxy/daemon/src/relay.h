@@ -72,6 +72,9 @@ struct Proxy::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> eventsFd{-1};
   awaitable<void> acceptLoop(std::shared_ptr<Listener> l);
+  // Every second until stop: the audit summaries due (Gate::flushAuditSummaries), so a flooder's
+  // "N refusals not recorded" comes even when its flood (and every other request) has stopped.
+  awaitable<void> auditSummaryLoop();
   awaitable<void> serve(Socket client, std::shared_ptr<Listener> l);
   awaitable<bool> writeRefusal(Socket& client, const Refusal& r, bool keepAlive);
   // A malformed request (framing, parse errors, a bad Expect): logged, refused, closed.
