@@ -46,8 +46,11 @@ Status Session::mount(Connection& c, const fuse_lowlevel_ops& ops,
 
 Status Session::waitInit(Connection& c) {
   // The kernel's INIT is queued at mount; it must be answered before the mount is usable.
-  const int64_t deadline = monoNs() + 5'000'000'000;
-  while (!c.initDone && !threadEnded_ && !c.dead && monoNs() < deadline) usleep(200);
+  {
+    std::unique_lock<std::mutex> lk(initMu_);
+    initCv_.wait_for(lk, std::chrono::seconds(5),
+                     [&] { return c.initDone || threadEnded_ || c.dead; });
+  }
   if (!c.initDone) return Error(ETIMEDOUT, "FUSE INIT on '" + c.mountpoint.string() + "'");
   struct stat st {};
   if (::fstat(c.root.get(), &st) != 0)
@@ -123,17 +126,20 @@ void Session::loop() {
       if (p[i].revents) serve(*conns[i], p[i].revents);
   }
   threadEnded_ = true;
+  signalInit();
 }
 
 void Session::serve(Connection& c, short revents) {
   if (!(revents & POLLIN)) {  // POLLERR: unmounted or aborted
     c.dead = true;
+    signalInit();
     return;
   }
   const int res = fuse_session_receive_buf(c.se, &c.buf);
   if (res == -EINTR || res == -EAGAIN) return;
   if (res <= 0) {  // -ENODEV (libfuse returns 0 then): unmounted or aborted
     c.dead = true;
+    signalInit();
     return;
   }
   if (!(c.buf.flags & FUSE_BUF_IS_FD) && c.buf.size >= sizeof(fuse_in_header)) {

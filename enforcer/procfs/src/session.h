@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
@@ -187,6 +188,11 @@ class Session {
 
   Status start();
   void stop();
+  // Wakes waitInit(): a connection's INIT was answered, it died, or the FUSE thread ended.
+  void signalInit() {
+    std::lock_guard<std::mutex> lk(initMu_);
+    initCv_.notify_all();
+  }
   // True if a request has been in flight longer than `timeout`; aborts both connections then.
   bool checkHung(std::chrono::milliseconds timeout);
   bool healthy() const;
@@ -244,6 +250,8 @@ class Session {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::atomic<bool> threadEnded_{false};
+  std::mutex initMu_;  // with initCv_: waitInit() sleeps until signalInit(), not in a poll loop
+  std::condition_variable initCv_;
   std::atomic<bool> aborted_{false};
   std::atomic<int64_t> busySinceNs_{0};
 };

@@ -274,6 +274,7 @@ const fuse_lowlevel_ops& Session::staticOps() {
       // container. Without it the truncation comes to setattr, which refuses it.
       ci->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
       c.initDone = true;
+      c.session.signalInit();
     };
     o.open = [](fuse_req_t r, fuse_ino_t ino, fuse_file_info*) {
       Connection& c = conn(r);
@@ -299,7 +300,11 @@ const fuse_lowlevel_ops& Session::knobsOps() {
   static const fuse_lowlevel_ops kOps = [] {
     fuse_lowlevel_ops o{};
     setCommonOps(o);
-    o.init = [](void* ud, fuse_conn_info*) { static_cast<Connection*>(ud)->initDone = true; };
+    o.init = [](void* ud, fuse_conn_info*) {
+      auto* c = static_cast<Connection*>(ud);
+      c->initDone = true;
+      c->session.signalInit();
+    };
     o.open = [](fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
       Connection& c = conn(r);
       c.session.knobOpen(c, r, ino, fi);
