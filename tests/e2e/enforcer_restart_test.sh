@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Issue 15, "Restarts keep protection", through a real dockerd + eci-runc + eci-enforcerd
+# (lib/harness.sh): containers that were running when eci-enforcerd was SIGKILLed (or stopped for
+# an upgrade) get their mount vetting back when it is back, in the SAME process tree that runc
+# started (no container restart, no new filter): the fd holder kept their seccomp notify fds.
+#  - during the gap a trapped call is never performed: it stays pending (blocked) in the kernel,
+#    and is vetted by the new worker once eci-enforcerd is back (a vetted mount then succeeds, a
+#    protected one is refused);
+#  - after the restart: vetted mounts work, protected ones (umount of /proc/uptime's emulation,
+#    remount rw of /proc/sys) are refused, never ENOSYS; `docker exec` works;
+#  - the holder holds nothing of containers that are gone (removed while eci-enforcerd runs, or
+#    exited during the gap and reconciled at the restart);
+#  - the restart gap (eci-enforcerd start -> every container served again) is printed.
+# ECI_RESTART_PRIV (default 3, at least 3): how many --privileged containers (the gap figure in
+# bench/README.md is with 20).
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+
+[[ $(id -u) -eq 0 ]] || { echo "FAIL - needs root"; exit 1; }
+eci_up || { echo "FAIL - harness did not start"; exit 1; }
+
+HOLDER_PIDFILE="$(dirname "$ECI_CONTROL_SOCK")/fdholder.sock.pid"
+CTL="$ECI_T/ctl"
+# Each container's main process (its init, pid 1) runs the commands written to its fifo, each as
+# its own child: the process tree runc started, with the filter and listener it got at create.
+SERVE='while :; do read -r cmd < /ctl/in || continue; sh -c "$cmd" > /ctl/out.tmp 2>&1; echo "rc=$?" >> /ctl/out.tmp; mv /ctl/out.tmp /ctl/out; done'
+
+start_server() {  # NAME [docker run flags...]
+  local name=$1
+  shift
+  mkdir -p "$CTL/$name" && chmod 0777 "$CTL/$name" && mkfifo -m 0666 "$CTL/$name/in"
+  docker run -d --name "$name" "$@" -v "$CTL/$name:/ctl" busybox sh -c "$SERVE" >/dev/null
+}
+# Sends CMD to NAME's init without waiting for its answer.
+send() { timeout 5 bash -c 'printf "%s\n" "$2" > "$1"' _ "$CTL/$1/in" "$2"; }
+# Waits up to SECS for NAME's answer and prints it (nothing if none came).
+answer() {  # NAME SECS
+  local deadline=$((SECONDS + $2))
+  until [[ -e "$CTL/$1/out" ]]; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+  cat "$CTL/$1/out"
+}
+run_in() {  # NAME CMD: runs CMD in NAME's init tree, prints its output and rc=N
+  rm -f "$CTL/$1/out"
+  send "$1" "$2" && answer "$1" 15
+}
+holder_pid() { cat "$HOLDER_PIDFILE" 2>/dev/null; }
+# The user namespaces the holder keeps fds of (one line per fd).
+holder_userns() { find "/proc/$(holder_pid)/fd" -type l -printf '%l\n' 2>/dev/null | grep '^user:'; }
+holder_notify_fds() {
+  find "/proc/$(holder_pid)/fd" -type l -printf '%l\n' 2>/dev/null | grep -c 'seccomp notify'
+}
+userns_of() { readlink "/proc/$(docker inspect -f '{{.State.Pid}}' "$1")/ns/user"; }
+seccomp_status() { eci_enforcer_status | jq -c ".enforcer.modules.seccomp.$1"; }
+
+VETTED='mkdir -p /m && mount -t tmpfs t /m && umount /m'
+PROTECTED='umount /proc/uptime'
+SYSRW='mount -o remount,rw /proc/sys'
+NPRIV=${ECI_RESTART_PRIV:-3}
+((NPRIV >= 3)) || NPRIV=3
+PRIV=$(seq -f 'p%g' 1 "$NPRIV" | tr '\n' ' ')
+PLAIN="q1 q2"
+for c in $PRIV; do start_server "$c" --privileged; done
+for c in $PLAIN; do start_server "$c"; done
+for c in $PRIV $PLAIN; do
+  t_contains "$c: its init serves commands" "rc=0" "$(run_in "$c" 'echo ready')"
+done
+
+# --- before: what the listener decides while eci-enforcerd runs --------------------------------
+for c in $PRIV; do
+  t_contains "$c before: a vetted tmpfs mount works" "rc=0" "$(run_in "$c" "$VETTED")"
+done
+declare -A PLAIN_BEFORE
+for c in $PLAIN; do
+  PLAIN_BEFORE[$c]=$(run_in "$c" "$VETTED")
+  t_not_contains "$c before: its mount call is answered (not ENOSYS)" "not implemented" \
+    "${PLAIN_BEFORE[$c]}"
+done
+hp=$(holder_pid)
+t_ok "the fd holder runs" test -n "$hp" -a -d "/proc/$hp"
+t_ok "  ... not eci-enforcerd's child, in a session of its own" \
+  test "$(ps -o ppid= -p "$hp" | tr -d ' ')" != "$ECI_ENFORCERD_PID" -a \
+  "$(ps -o sid= -p "$hp" | tr -d ' ')" != "$(ps -o sid= -p "$ECI_ENFORCERD_PID" | tr -d ' ')"
+t_ok "  ... it holds a notify fd of every container" test "$(holder_notify_fds)" -ge $((NPRIV + 2))
+t_eq "  ... its socket is root-only" "600" \
+  "$(stat -c %a "$(dirname "$ECI_CONTROL_SOCK")/fdholder.sock")"
+
+# --- SIGKILL: the gap --------------------------------------------------------------------------
+eci_enforcer_kill9
+t_eq "the holder outlives eci-enforcerd's SIGKILL" "$hp" "$(holder_pid)"
+t_ok "  ... and is alive" test -d "/proc/$hp"
+p1pid=$(docker inspect -f '{{.State.Pid}}' p1)
+rm -f "$CTL/p1/out" "$CTL/p2/out"
+send p1 'mkdir -p /gap && mount -t tmpfs gap /gap && echo mounted'
+send p2 "$PROTECTED"
+sleep 1.5
+t_fails "gap: the vetted mount is not answered while eci-enforcerd is down (pending)" \
+  test -e "$CTL/p1/out"
+t_eq "gap: ... and not performed" "" "$(awk '$5 == "/gap"' "/proc/$p1pid/mountinfo")"
+t_fails "gap: the protected umount is not answered either" test -e "$CTL/p2/out"
+t_ok "gap: /proc/uptime's emulation is still mounted in p2" \
+  grep -q ' /proc/uptime .* - fuse' "/proc/$(docker inspect -f '{{.State.Pid}}' p2)/mountinfo"
+# A container whose processes all exit during the gap: reconciled away at the restart.
+q2userns=$(userns_of q2)
+q2pid=$(docker inspect -f '{{.State.Pid}}' q2)
+kill -9 "$q2pid"
+for _ in $(seq 1 50); do
+  [[ -d /proc/$q2pid ]] || break
+  sleep 0.1
+done
+t_fails "q2's init exited during the gap" test -d "/proc/$q2pid"
+
+# --- restart -----------------------------------------------------------------------------------
+t0=$(date +%s%N)
+eci_enforcer_start
+gap1=$(answer p1 20)
+t_contains "after restart: the call blocked in the gap is served (vetted: mounted)" "mounted" "$gap1"
+gap2=$(answer p2 20)
+t_not_contains "after restart: the protected umount from the gap is refused" "rc=0" "$gap2"
+t_not_contains "  ... with a refusal, not ENOSYS" "not implemented" "$gap2"
+served=0
+for c in $PRIV; do
+  [[ $(run_in "$c" "$VETTED") == *rc=0* ]] && served=$((served + 1))
+done
+t1=$(date +%s%N)
+t_eq "after restart: a vetted mount works again in every --privileged init tree" "$NPRIV" "$served"
+echo "# restart gap, $((NPRIV + 1)) running containers: eci-enforcerd start -> every --privileged" \
+  "one served again: $(((t1 - t0) / 1000000)) ms (taking the fds back: $(seccomp_status reattachMicros) us)"
+t_eq "the supervisor took back the $((NPRIV + 1)) running containers" "$((NPRIV + 1))" \
+  "$(seccomp_status reattached)"
+t_eq "  ... and dropped the one that exited in the gap" "1" "$(seccomp_status reattachDropped)"
+for c in $PRIV; do
+  out=$(run_in "$c" "$PROTECTED")
+  t_not_contains "$c after restart: umount of /proc/uptime's emulation refused" "rc=0" "$out"
+  t_not_contains "$c after restart:   ... by a vetting worker, not ENOSYS" "not implemented" "$out"
+  t_not_contains "$c after restart: remount rw of /proc/sys refused" "rc=0" "$(run_in "$c" "$SYSRW")"
+  t_contains "$c after restart: docker exec works" "ok" "$(docker exec "$c" echo ok 2>&1)"
+done
+t_ok "p2: /proc/uptime's emulation is still mounted" \
+  grep -q ' /proc/uptime .* - fuse' "/proc/$(docker inspect -f '{{.State.Pid}}' p2)/mountinfo"
+out=$(run_in q1 "$VETTED")
+t_eq "q1 (not privileged) after restart: the same answer as before" "${PLAIN_BEFORE[q1]}" "$out"
+t_not_contains "q1 after restart: not ENOSYS" "not implemented" "$out"
+t_eq "the holder holds nothing of q2 (exited during the gap)" "" \
+  "$(holder_userns | grep -Fx "$q2userns")"
+
+# --- removed while eci-enforcerd runs ----------------------------------------------------------
+q1userns=$(userns_of q1)
+t_ok "the holder holds q1's user namespace while it runs" \
+  bash -c "find /proc/$(holder_pid)/fd -type l -printf '%l\n' | grep -Fxq '$q1userns'"
+docker rm -f q1 >/dev/null
+for _ in $(seq 1 40); do
+  [[ -z $(holder_userns | grep -Fx "$q1userns") ]] && break
+  sleep 0.1
+done
+t_eq "docker rm -f q1: the holder lets go of its fds" "" "$(holder_userns | grep -Fx "$q1userns")"
+
+# --- a stop and start (an upgrade) --------------------------------------------------------------
+eci_enforcer_stop
+t_eq "the holder outlives a graceful stop" "$hp" "$(holder_pid)"
+eci_enforcer_start
+t_contains "after stop+start: a vetted mount works in p3's init tree" "rc=0" \
+  "$(run_in p3 "$VETTED")"
+t_not_contains "after stop+start: umount of /proc/uptime still refused" "rc=0" \
+  "$(run_in p3 "$PROTECTED")"
+
+t_summary
