@@ -167,6 +167,27 @@ for _ in $(seq 1 40); do
 done
 t_eq "docker rm -f q1: the holder lets go of its fds" "" "$(holder_userns | grep -Fx "$q1userns")"
 
+# --- the holder itself dies while eci-enforcerd runs ---------------------------------------------
+# eci-enforcerd notices at its next put or drop (here: the notify fd of a `docker exec`), starts a
+# new holder and hands it every fd again; a restart after that still finds them.
+kill -9 "$hp"
+for _ in $(seq 1 20); do [[ -d /proc/$hp ]] || break; sleep 0.1; done
+docker exec p2 true
+for _ in $(seq 1 30); do
+  [[ -n $(holder_pid) && $(holder_pid) != "$hp" && -d /proc/$(holder_pid) ]] && break
+  sleep 0.1
+done
+t_ok "a SIGKILLed holder is replaced by a new one" \
+  test -n "$(holder_pid)" -a "$(holder_pid)" != "$hp" -a -d "/proc/$(holder_pid)"
+t_eq "  ... which was handed p1's fds again" "$(userns_of p1)" \
+  "$(holder_userns | grep -Fx "$(userns_of p1)" | head -1)"
+hp=$(holder_pid)
+eci_enforcer_kill9
+eci_enforcer_start
+t_contains "  ... and after one more SIGKILL + restart p1's init tree is vetted again" "rc=0" \
+  "$(run_in p1 "$VETTED")"
+t_not_contains "  ... and its protected umount refused" "rc=0" "$(run_in p1 "$PROTECTED")"
+
 # --- a stop and start (an upgrade) --------------------------------------------------------------
 eci_enforcer_stop
 t_eq "the holder outlives a graceful stop" "$hp" "$(holder_pid)"
