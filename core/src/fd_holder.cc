@@ -263,6 +263,7 @@ Status startHolder(const std::string& socketPath, std::chrono::milliseconds grac
     setsid();
     const pid_t grandchild = fork();
     if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
+    (void)!chdir("/");  // pin no directory (or the mount it is on) of our caller
     const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) dup2(null, 0);
     syscall(SYS_close_range, 3, ~0U, 0);  // stdout/stderr stay: its log lines go where ours go
