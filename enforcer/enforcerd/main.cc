@@ -8,6 +8,7 @@
 
 #include "eci/enforcerd/enforcer.h"
 #include "eci/enforcerd/server.h"
+#include "eci/fd_holder.h"
 #include "eci/log.h"
 #include "eci/procfs/module.h"
 #include "eci/seccomp/module.h"
@@ -34,6 +35,8 @@ void addModules(eci::enforcerd::Enforcer& enforcer, const std::string& seccompSo
 int main(int argc, char** argv) {
   // A per-container seccomp worker is this binary re-executed; it must not parse our flags.
   if (auto rc = eci::seccomp::runWorkerIfRequested(argc, argv)) return *rc;
+  // So is the fd holder that keeps the containers' seccomp fds across our restarts.
+  if (auto rc = eci::fdhold::runHolderIfRequested(argc, argv)) return *rc;
   eci::log::setProgramName("eci-enforcerd");
   eci::enforcerd::Config cfg;
   CLI::App app{"eci-enforcerd: the ECI policy and uid/gid range daemon", "eci-enforcerd"};

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "eci/enforcerd/range_allocator.h"
 #include "eci/seccomp/supervisor.h"
 
 namespace eci::seccomp {
@@ -18,6 +19,16 @@ class SeccompModule : public enforcerd::Module {
     if (sock.empty()) sock = ctx.config.controlSocket.parent_path() / "seccomp.sock";
     SupervisorOptions so;
     so.socketPath = sock.string();
+    // Containers keep their mount vetting across our restarts (supervisor.h, "Restarts"): their
+    // fds are kept by the fd holder next to the control socket, and a restarted daemon drops
+    // those of containers the runtime no longer has (no live range allocation after
+    // RangeAllocator::load() reconciled with runc's state).
+    so.fdHolderSocket = (ctx.config.controlSocket.parent_path() / "fdholder.sock").string();
+    so.containerExists = [&ranges = ctx.ranges](const std::string& id) {
+      for (const auto& a : ranges.list())
+        if (a.id == id) return true;
+      return false;
+    };
     // Denied trapped calls into the audit log (docs/audit.md).
     so.onDenial = [audit = ctx.audit](const std::string& id, const std::string& call, int err,
                                       const std::string& reason, uint64_t dropped) {

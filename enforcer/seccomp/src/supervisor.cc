@@ -27,6 +27,7 @@
 #include "eci/seccomp/rules.h"
 #include "eci/seccomp/worker.h"
 #include "eci/sys.h"
+#include "supervisor_impl.h"
 #include "worker_protocol.h"
 
 namespace eci::seccomp {
@@ -88,93 +89,6 @@ Result<ProcessState> parseProcessState(std::string_view text) {
   return s;
 }
 
-namespace {
-
-// A worker that keeps dying is not restarted forever: after this many starts the container's
-// notify fds are closed and its trapped calls fail with ENOSYS (closed, never hanging).
-constexpr int kMaxWorkerStarts = 4;
-
-// One container: what a (re)started worker needs, and the worker itself.
-struct Container {
-  std::string id;
-  UniqueFd userns, mntns, pidns, netns;  // the container's, from its first registration
-  UniqueFd mounts;                       // memfd: the initial mountinfo text
-  UniqueFd sharedFd;                     // memfd behind `shared`
-  worker::Shared* shared = nullptr;      // set before the container enters the map
-  pid_t workerPid = -1;
-  UniqueFd control;  // our end of the worker's control socket
-  int starts = 0;
-  int notifyFds = 0;
-  uint64_t denialsDroppedSeen = 0;
-
-  ~Container() {
-    stopWorker(/*killIt=*/true, nullptr);
-    if (shared) munmap(shared, sizeof(worker::Shared));  // null if set-up failed part-way
-  }
-  // Closes the control socket (EOF: the worker exits by itself) and reaps the worker, killing it
-  // first if asked; its wait status goes to *status.
-  void stopWorker(bool killIt, int* status) {
-    control.reset();
-    if (workerPid > 0) {
-      if (killIt) kill(workerPid, SIGKILL);
-      while (waitpid(workerPid, status, 0) < 0 && errno == EINTR) {
-      }
-      workerPid = -1;
-    }
-  }
-};
-
-// A worker's counters (its shared page) added to `s`.
-void addCounts(SupervisorStats& s, const worker::Shared& w) {
-  s.notifications += w.notifications.load(std::memory_order_relaxed);
-  s.continued += w.continued.load(std::memory_order_relaxed);
-  s.refused += w.refused.load(std::memory_order_relaxed);
-  s.emulated += w.emulated.load(std::memory_order_relaxed);
-  s.emulationFailed += w.emulationFailed.load(std::memory_order_relaxed);
-}
-
-Result<UniqueFd> memfdWith(const char* name, const void* data, size_t len) {
-  UniqueFd fd(static_cast<int>(syscall(SYS_memfd_create, name, MFD_CLOEXEC)));
-  if (!fd) return Error::fromErrno(std::string("memfd_create('") + name + "')");
-  if (len > 0 && pwrite(fd.get(), data, len, 0) != static_cast<ssize_t>(len))
-    return Error::fromErrno(std::string("write(memfd '") + name + "')");
-  return fd;
-}
-
-}  // namespace
-
-struct Supervisor::Impl {
-  SupervisorOptions opts;
-  UniqueFd listenFd, wakeFd, procFd;
-  std::thread thread;
-  std::atomic<bool> stopping{false};
-  // Guards stats_ and the containers map's membership (status() reads the workers' shared pages
-  // from other threads); everything else is the poll thread's.
-  mutable std::mutex mu;
-  SupervisorStats stats_;  // its per-call counters: those of containers that are gone
-  std::map<std::string, std::unique_ptr<Container>> containers;
-  // Our copies of the notify fds: polled only for the hang-up that says every task of that
-  // filter is gone, and kept so that a restarted worker can take over a container's fds.
-  struct NotifyFd {
-    UniqueFd fd;
-    std::string containerKey;
-  };
-  std::vector<NotifyFd> notifyFds;
-
-  void run();
-  void acceptOne();
-  Status registerFd(int connFd);
-  Status startWorker(Container& c);
-  void ensureWorker(const std::string& key);
-  Status sendNotifyFd(Container& c, int fd);
-  void workerGone(const std::string& key);
-  void drainDenialsOf(Container& c);
-  void checkHungWorkers();
-  void drainDenials();
-  void dropContainer(const std::string& key);
-  void updateCounts();
-};
-
 Supervisor::Supervisor(SupervisorOptions opts) : impl_(std::make_unique<Impl>()) {
   impl_->opts = std::move(opts);
 }
@@ -209,6 +123,10 @@ Status Supervisor::start() {
   I.wakeFd = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!I.wakeFd) return Error::fromErrno("eventfd()");
   I.stopping = false;
+  if (!I.opts.fdHolderSocket.empty()) {
+    I.connectHolder();
+    I.reattach();  // before the poll thread: every fd is ours alone until then
+  }
   I.thread = std::thread([this] { impl_->run(); });
   return {};
 }
@@ -242,7 +160,12 @@ nlohmann::json Supervisor::status() const {
           {"emulationFailed", s.emulationFailed},
           {"registrations", s.registrations},
           {"registrationErrors", s.registrationErrors},
-          {"workerRestarts", s.workerRestarts}};
+          {"workerRestarts", s.workerRestarts},
+          {"fdHolder", s.holder},
+          {"reattached", s.reattached},
+          {"reattachedFds", s.reattachedFds},
+          {"reattachDropped", s.reattachDropped},
+          {"reattachMicros", s.reattachMicros}};
 }
 
 void Supervisor::Impl::run() {
@@ -292,6 +215,7 @@ void Supervisor::Impl::run() {
                              [fd](const NotifyFd& x) { return x.fd.get() == fd; });
       if (nf == notifyFds.end()) continue;  // dropped with its container meanwhile
       const std::string key = nf->containerKey;
+      if (!nf->heldAs.empty()) releaseHeld(nf->heldAs, /*prefix=*/false);
       notifyFds.erase(nf);
       auto it = containers.find(key);
       if (it != containers.end() && --it->second->notifyFds <= 0) dropContainer(key);
@@ -354,8 +278,12 @@ void Supervisor::Impl::dropContainer(const std::string& key) {
     containers.erase(it);
     addCounts(stats_, *c->shared);
   }
-  // Any copies of this container's notify fds we still hold go too.
+  // Any copies of this container's notify fds we still hold go too, and the holder's.
   std::erase_if(notifyFds, [&](const NotifyFd& nf) { return nf.containerKey == key; });
+  if (!c->heldAs.empty()) {
+    releaseHeld("n/" + key + "/", /*prefix=*/true);
+    releaseHeld(c->heldAs, /*prefix=*/false);
+  }
   // A container that refused calls and exited within one poll tick still has them queued: stop
   // the worker (nothing more can be added then) and report them before the page goes.
   if (c->shared != nullptr) {
@@ -586,8 +514,11 @@ Status Supervisor::Impl::registerFd(int connFd) {
     if (page == MAP_FAILED) return Error::fromErrno("mmap(worker page)");
     c->shared = new (page) worker::Shared();  // the memfd is zero-filled; this states the type
     c->sharedFd = std::move(sfd);
-    std::lock_guard<std::mutex> l(mu);
-    it = containers.emplace(key, std::move(c)).first;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      it = containers.emplace(key, std::move(c)).first;
+    }
+    holdContainer(*it->second, key);
   }
   // A running worker takes the new fd (a `runc exec`) now; otherwise the container's first
   // notification starts one with all of them.
@@ -600,7 +531,8 @@ Status Supervisor::Impl::registerFd(int connFd) {
     }
   }
   ++it->second->notifyFds;
-  notifyFds.push_back({std::move(notify), key});
+  notifyFds.push_back({std::move(notify), key, {}});
+  holdNotifyFd(notifyFds.back());
   {
     std::lock_guard<std::mutex> l(mu);
     ++stats_.registrations;  // containers and notifyFds: updateCounts(), after every accept

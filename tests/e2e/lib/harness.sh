@@ -347,6 +347,14 @@ eci_down() {
   eci_enforcer_stop
   # Any eci-enforcerd of this run the pid variable lost (one started in a subshell).
   pkill -f -- "--control-socket $ECI_CONTROL_SOCK" 2>/dev/null
+  # eci-enforcerd's fd holder outlives it by design (it keeps the containers' seccomp fds across
+  # restarts); this run's is the one whose pid file is under $ECI_T and whose argv names it.
+  local holder
+  holder=$(cat "$(dirname "$ECI_CONTROL_SOCK")/fdholder.sock.pid" 2>/dev/null)
+  if [[ -n "$holder" ]] && tr '\0' ' ' <"/proc/$holder/cmdline" 2>/dev/null |
+    grep -qF -- "--eci-fd-holder $(dirname "$ECI_CONTROL_SOCK")/fdholder.sock"; then
+    kill "$holder" 2>/dev/null
+  fi
   [[ -n "${ECI_BRIDGE:-}" ]] && ip link del "$ECI_BRIDGE" 2>/dev/null
   [[ "${ECI_IP_FORWARD_WAS:-}" == 0 ]] && echo 0 >/proc/sys/net/ipv4/ip_forward
   _eci_umount_under "$ECI_T"

@@ -10,9 +10,19 @@
 // worker stuck in an action longer than actionTimeout is killed, its in-flight call refused and
 // a new worker started on the same fds at the next notification (as after a crash; a container
 // whose worker keeps failing is given up: its fds are closed, its calls get ENOSYS). If the
-// supervisor dies, its workers die with it (PR_SET_PDEATHSIG) and the kernel answers every pending
-// and later trapped call with ENOSYS once the last copy of the notify fd is closed, so containers
-// never hang (their mount calls fail closed until they are restarted).
+// supervisor dies, its workers die with it (PR_SET_PDEATHSIG): a dead supervisor never leaves a
+// decision maker behind.
+//
+// Restarts (fdHolderSocket set, as in eci-enforcerd): every container's notify fds and what its
+// worker needs (namespaces, initial mount table, shared page) are also kept by the fd holder
+// (eci/fd_holder.h), a process that outlives us. While no supervisor runs, a trapped call stays
+// pending in the kernel (blocked, never performed); a restarted supervisor takes the fds back in
+// start(), drops those of containers that are gone (every task of the filter exited, or the
+// runtime no longer has the container), refuses (EPERM) the call a killed worker had in hand,
+// and serves the rest with new workers: the pending calls are then vetted like any other. If no
+// supervisor comes back within the holder's grace time, the holder exits and the kernel answers
+// every pending and later trapped call with ENOSYS (closed, never hanging for good). Without a
+// holder the fds die with us: ENOSYS at once, until the container is restarted.
 #pragma once
 
 #include <sys/types.h>
@@ -56,6 +66,14 @@ struct SupervisorOptions {
   std::function<void(const std::string& containerId, const std::string& call, int err,
                      const std::string& reason, uint64_t dropped)>
       onDenial;
+  // The fd holder's socket (empty: no holder; the fds die with the supervisor). Started by
+  // start() if none runs; the binary must call fdhold::runHolderIfRequested() first in main().
+  std::string fdHolderSocket;
+  // The holder exits (closing every fd: pending calls get ENOSYS) this long after its last client.
+  std::chrono::milliseconds fdHolderGrace{std::chrono::seconds(120)};
+  // After a restart: whether the runtime still has container `id` (null: trust the kernel alone,
+  // i.e. the hang-up of a filter whose tasks are all gone).
+  std::function<bool(const std::string& id)> containerExists;
 };
 
 struct SupervisorStats {
@@ -63,6 +81,11 @@ struct SupervisorStats {
   uint64_t notifications = 0, continued = 0, refused = 0, emulated = 0, emulationFailed = 0;
   uint64_t containers = 0, notifyFds = 0;
   uint64_t workerRestarts = 0;
+  // At the last start(): containers and notify fds taken back from the fd holder, those dropped
+  // (gone), and how long taking them back took.
+  uint64_t reattached = 0, reattachedFds = 0, reattachDropped = 0;
+  uint64_t reattachMicros = 0;
+  bool holder = false;  // the fd holder keeps our fds
 };
 
 class Supervisor {
