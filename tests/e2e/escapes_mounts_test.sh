@@ -308,6 +308,23 @@ for mode in privileged sysadmin plain; do
   rm -rf "${HOSTRW:?}"/*
 done
 
+# ---- G3. a set-id create that finds something there opens only a regular file ----------------------
+# The worker acts outside the container's device cgroup and serves the whole container: a device
+# node is refused, a FIFO never blocks it, an existing file keeps its mode.
+out=$(docker run --rm --privileged "${P[@]}" busybox sh -c '
+  mkfifo /tmp/ff; mkdir /tmp/dd; echo x > /tmp/reg; chmod 644 /tmp/reg; ln -s /tmp/reg /tmp/lnk
+  /eci/probe setid-existing /tmp/ff /dev/null /tmp/dd /tmp/reg /tmp/lnk; echo probe=$?
+  stat -c "reg-mode=%a" /tmp/reg; mkdir /m && mount -t tmpfs t /m && echo mounts-after=ok
+  ' 2>&1)
+t_contains "G3: the probe ran to the end (nothing blocked)" "probe=0" "$out"
+t_contains "G3: a FIFO is refused, not opened (the worker never blocks)" "existing /tmp/ff: EPERM" "$out"
+t_contains "G3: a device node is refused (no device open outside its cgroup)" "existing /dev/null: EPERM" "$out"
+t_contains "G3: a directory gives EISDIR, as the kernel does" "existing /tmp/dd: EISDIR" "$out"
+t_contains "G3: an existing regular file opens" "existing /tmp/reg: ok" "$out"
+t_contains "G3: ... through a final symlink too" "existing /tmp/lnk: ok" "$out"
+t_contains "G3: ... and keeps its mode (only a new file gets one)" "reg-mode=644" "$out"
+t_contains "G3: the container's trapped calls still work afterwards" "mounts-after=ok" "$out"
+
 # ---- G2. a set-id create is made with the caller's ids, umask and group rules -----------------------
 out=$(docker run --rm -u 1000:1000 "${P[@]}" -v "$HOSTRW:/data" busybox sh -c '
   umask 077; mkdir /tmp/u && /eci/probe setid-create /tmp/u

@@ -246,6 +246,30 @@ uint64_t createFlags(const Decoded& d) {
   }
 }
 
+// What is there (O_CREAT found a file), opened as the caller asked, but only a regular file: the
+// worker is not in the container's device cgroup, and a FIFO's open would block it (it serves the
+// whole container). First an O_PATH open (no side effects, follows a final symlink unless
+// O_NOFOLLOW), checked, then that same file reopened through its magic link: no second walk.
+UniqueFd openExistingRegular(const RealEnvironment::Start& start, const std::string& path,
+                             uint64_t flags) {
+  UniqueFd where =
+      RealEnvironment::openFrom(start, path, O_PATH | (flags & (O_NOFOLLOW | O_DIRECTORY)), 0);
+  if (!where) return where;
+  struct stat st {};
+  if (fstat(where.get(), &st) != 0) return UniqueFd();
+  if (!S_ISREG(st.st_mode)) {
+    // What the kernel says for a directory and a final symlink under O_NOFOLLOW; anything else
+    // (device, FIFO, socket) is refused.
+    errno = S_ISDIR(st.st_mode) ? EISDIR : S_ISLNK(st.st_mode) ? ELOOP : EPERM;
+    return UniqueFd();
+  }
+  const std::string magic = "thread-self/fd/" + std::to_string(where.get());
+  return UniqueFd(
+      openat(kProcFd, magic.c_str(),
+             static_cast<int>(flags & ~static_cast<uint64_t>(O_CREAT | O_EXCL | O_NOFOLLOW)) |
+                 O_CLOEXEC | O_NOCTTY));
+}
+
 }  // namespace
 
 int createSetId(RealEnvironment& env, const Decoded& d, const ContainerMounts& mounts, pid_t pid,
@@ -286,7 +310,7 @@ int createSetId(RealEnvironment& env, const Decoded& d, const ContainerMounts& m
           break;
         }
         if (errno != EEXIST) break;  // ENOENT here: no such directory, as the kernel would say
-        fd = RealEnvironment::openFrom(*start, path, flags & ~O_CREAT, 0);
+        fd = openExistingRegular(*start, path, flags);
         if (fd || errno != ENOENT) break;
         dangling = true;
       }

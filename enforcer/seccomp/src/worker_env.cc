@@ -271,7 +271,9 @@ RealEnvironment::Start RealEnvironment::startOf(int dfd, const std::string& path
 UniqueFd RealEnvironment::openFrom(const Start& start, const std::string& path, uint64_t flags,
                                    mode_t mode) {
   open_how how{};
-  how.flags = flags | O_CLOEXEC;
+  // O_NOCTTY: a terminal opened here must never become the worker's controlling terminal
+  // (openat2 refuses it next to O_PATH, which opens nothing).
+  how.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY);
   how.mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? mode : 0;
   how.resolve = start.resolve;
   return UniqueFd(
