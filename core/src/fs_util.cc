@@ -37,7 +37,9 @@ Result<std::string> readFd(int fd, size_t maxBytes, const std::string& name) {
   return out;
 }
 
-Status writeFileAtomic(const std::filesystem::path& path, const std::string& content, mode_t mode) {
+Status writeFileAtomic(const std::filesystem::path& path, const std::string& content, mode_t mode,
+                       Durability durability) {
+  const bool durable = durability == Durability::kDurable;
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::random_device rd;
   const auto tmp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
@@ -55,12 +57,13 @@ Status writeFileAtomic(const std::filesystem::path& path, const std::string& con
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return Error::fromErrno("fsync('" + tmp.string() + "')");
+  if (durable && ::fsync(fd.get()) != 0) return Error::fromErrno("fsync('" + tmp.string() + "')");
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return Error::fromErrno("rename('" + tmp.string() + "', '" + path.string() + "')");
   }
   removeTmp.dismiss();
+  if (!durable) return {};
   // Without the directory fsync a crash can lose the rename itself.
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) return Error::fromErrno("open('" + dir.string() + "')");

@@ -15,10 +15,17 @@ Result<std::string> readFile(const std::filesystem::path& path, size_t maxBytes)
 // The same from an open fd, up to its end; `name` is what errors call it.
 Result<std::string> readFd(int fd, size_t maxBytes, const std::string& name);
 
-// Crash-safe replace: write a temp file in the same directory, fsync it, rename over `path`,
-// fsync the directory. A crash at any point leaves either the old or the new content.
+// How long a state file must last. kDurable: through a power loss (fsync of the file and of its
+// directory). kThisBoot: only through a crash of the writing process - every reader in this boot
+// sees old or new content (rename is atomic in the page cache), but after a power loss the file
+// may hold anything; only for state that a reboot voids anyway (the caller must tell which boot
+// wrote it, see RangeAllocator).
+enum class Durability { kDurable, kThisBoot };
+
+// Atomic replace: write a temp file in the same directory, rename it over `path` (with kDurable,
+// fsync the file before and the directory after). Readers see either the old or the new content.
 Status writeFileAtomic(const std::filesystem::path& path, const std::string& content,
-                       mode_t mode = 0600);
+                       mode_t mode = 0600, Durability durability = Durability::kDurable);
 
 // mkdir -p with a mode for created directories.
 Status makeDirs(const std::filesystem::path& path, mode_t mode = 0755);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eci/fs_util.h"
+#include "eci/log.h"
 
 namespace eci::enforcerd {
 namespace {
@@ -37,8 +38,11 @@ bool runtimeHasContainer(const Allocation& a) {
 }
 
 RangeAllocator::RangeAllocator(std::filesystem::path stateFile, uint32_t base, uint32_t count,
-                               LivenessProbe probe, std::chrono::seconds reconcileInterval)
+                               LivenessProbe probe, std::chrono::seconds reconcileInterval,
+                               std::string bootId)
     : stateFile_(std::move(stateFile)),
+      bootFile_(stateFile_.string() + ".boot"),
+      bootId_(std::move(bootId)),
       base_(base),
       count_(count),
       probe_(std::move(probe)),
@@ -55,13 +59,32 @@ Status RangeAllocator::validateGeometry(uint32_t base, uint32_t count) {
   return {};
 }
 
+std::string RangeAllocator::currentBootId() {
+  auto text = fs::readFile("/proc/sys/kernel/random/boot_id", 256);
+  if (!text.ok()) return {};
+  std::string id = *text;
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  return id;
+}
+
 Status RangeAllocator::load() {
   std::unique_lock lock(mu_);
   byId_.clear();
   refs_.assign(count_, 0);
   std::vector<bool> owned(count_, false);  // a non-joiner holds the range
   const std::string where = "allocations file '" + stateFile_.string() + "'";
-  if (exists(stateFile_)) {
+  // Which boot wrote the file (see load() in the header). Only a marker that names another boot
+  // voids it: a missing one may be an upgrade from a daemon that wrote no marker, while its
+  // containers run.
+  bool previousBoot = false;
+  if (!bootId_.empty() && exists(bootFile_)) {
+    auto marker = fs::readFile(bootFile_, 256);
+    if (!marker.ok()) return std::move(marker).error().wrap("reading the boot marker");
+    previousBoot = *marker != bootId_ + "\n";
+  }
+  if (previousBoot) {
+    LOG_INFO("%s was written in an earlier boot: no range is held any more", where.c_str());
+  } else if (exists(stateFile_)) {
     auto text = fs::readFile(stateFile_, 64u << 20);
     if (!text.ok()) return std::move(text).error().wrap("reading " + where);
     json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
@@ -113,7 +136,19 @@ Status RangeAllocator::load() {
       byId_.emplace(a.id, std::move(a));
     }
   }
-  if (reconcileLocked() > 0) {
+  // The marker before any write of this boot's allocations: after a power loss it is what tells
+  // the next boot to void whatever the unsynced file then holds.
+  // Without it (the state dir not writable yet), every write is durable instead: the file is
+  // then whole after a power loss too, and is judged by its contents as before.
+  unsyncedWrites_ = false;
+  if (!bootId_.empty()) {
+    auto marked = fs::writeFileAtomic(bootFile_, bootId_ + "\n", 0600, fs::Durability::kDurable);
+    if (marked.ok())
+      unsyncedWrites_ = true;
+    else
+      LOG_WARN("boot marker: %s; allocations are written with fsync", marked.error().str().c_str());
+  }
+  if (previousBoot || reconcileLocked() > 0) {
     const uint64_t v = ++version_;
     lock.unlock();
     ECI_TRY_CTX(flushTo(v), "persisting reconciled allocations");
@@ -259,7 +294,10 @@ Status RangeAllocator::flushTo(uint64_t v) {
     text = serializeLocked();
     snapshot = version_;
   }
-  ECI_TRY(fs::writeFileAtomic(stateFile_, text, 0600));
+  // Unsynced once this boot's marker is written: a reboot voids the file anyway (load()).
+  ECI_TRY(
+      fs::writeFileAtomic(stateFile_, text, 0600,
+                          unsyncedWrites_ ? fs::Durability::kThisBoot : fs::Durability::kDurable));
   persistedVersion_ = snapshot;
   return {};
 }

@@ -307,5 +307,67 @@ TEST_F(RangeAllocatorTest, TwoOwnersOfOneRangeAreACorruptFile) {
   EXPECT_TRUE(r2.load().ok());
 }
 
+// Allocations are written without fsync; a durable marker says which boot wrote them (load()).
+const std::chrono::seconds kInterval(30);
+
+TEST_F(RangeAllocatorTest, AllocationsOfThisBootSurviveARestart) {
+  {
+    RangeAllocator r(file(), 100000, 16, alwaysLive, kInterval, "boot-a");
+    ASSERT_TRUE(r.load().ok());
+    ASSERT_TRUE(r.allocate("c1", "", "").ok());
+  }
+  EXPECT_EQ(readFile(file().string() + ".boot"), "boot-a\n");
+  RangeAllocator again(file(), 100000, 16, alwaysLive, kInterval, "boot-a");
+  ASSERT_TRUE(again.load().ok());
+  ASSERT_EQ(again.list().size(), 1u);
+  EXPECT_EQ(again.list()[0].id, "c1");
+}
+
+TEST_F(RangeAllocatorTest, AnEarlierBootsAllocationsHoldNothingWhateverTheFileHolds) {
+  {
+    RangeAllocator r(file(), 100000, 16, alwaysLive, kInterval, "boot-a");
+    ASSERT_TRUE(r.load().ok());
+    ASSERT_TRUE(r.allocate("c1", "", "").ok());
+  }
+  RangeAllocator next(file(), 100000, 16, alwaysLive, kInterval, "boot-b");
+  ASSERT_TRUE(next.load().ok());
+  EXPECT_TRUE(next.list().empty());  // every process of boot-a is gone
+  EXPECT_EQ(readFile(file().string() + ".boot"), "boot-b\n");
+  EXPECT_EQ(nlohmann::json::parse(readFile(file()))["allocations"].size(), 0u);
+  // After a power loss the unsynced file may hold anything: still voided, not an error.
+  writeFile(file().string() + ".boot", "boot-b\n");
+  writeFile(file(), std::string("\0\0garbage", 9));
+  RangeAllocator afterPowerLoss(file(), 100000, 16, alwaysLive, kInterval, "boot-c");
+  ASSERT_TRUE(afterPowerLoss.load().ok());
+  EXPECT_TRUE(afterPowerLoss.list().empty());
+}
+
+TEST_F(RangeAllocatorTest, ACorruptFileOfThisBootIsStillAnError) {
+  writeFile(file().string() + ".boot", "boot-a\n");
+  writeFile(file(), "garbage");
+  RangeAllocator r(file(), 100000, 16, alwaysLive, kInterval, "boot-a");
+  EXPECT_FALSE(r.load().ok());  // the daemon must not guess which ranges are live
+}
+
+TEST_F(RangeAllocatorTest, NoMarkerMeansThisBoot) {
+  // A daemon that wrote no marker, upgraded while its containers run: its file is trusted.
+  {
+    RangeAllocator old(file(), 100000, 16, alwaysLive, kInterval, "");
+    ASSERT_TRUE(old.load().ok());
+    ASSERT_TRUE(old.allocate("c1", "", "").ok());
+  }
+  ASSERT_FALSE(std::filesystem::exists(file().string() + ".boot"));
+  RangeAllocator upgraded(file(), 100000, 16, alwaysLive, kInterval, "boot-a");
+  ASSERT_TRUE(upgraded.load().ok());
+  EXPECT_EQ(upgraded.list().size(), 1u);
+  EXPECT_EQ(readFile(file().string() + ".boot"), "boot-a\n");
+}
+
+TEST_F(RangeAllocatorTest, TheBootIdIsTheKernels) {
+  const std::string id = RangeAllocator::currentBootId();
+  EXPECT_EQ(id.size(), 36u) << id;  // a UUID, without the newline
+  EXPECT_EQ(id, RangeAllocator::currentBootId());
+}
+
 }  // namespace
 }  // namespace eci::enforcerd

@@ -8,6 +8,7 @@
 // `reconcileInterval`, and when every range is taken).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -50,15 +51,28 @@ class RangeAllocator {
   static constexpr uint32_t kRangeSize = 65536;
   static constexpr const char* kFormat = "eci-allocations/1";
 
+  // `bootId` names this boot (the kernel's random boot_id by default; empty: unknown, then every
+  // write is durable and a file is always trusted as this boot's).
   RangeAllocator(std::filesystem::path stateFile, uint32_t base, uint32_t count,
                  LivenessProbe probe = runtimeHasContainer,
-                 std::chrono::seconds reconcileInterval = std::chrono::seconds(30));
+                 std::chrono::seconds reconcileInterval = std::chrono::seconds(30),
+                 std::string bootId = currentBootId());
+
+  // /proc/sys/kernel/random/boot_id, or empty if it cannot be read.
+  static std::string currentBootId();
 
   // Checks that base/count fit in 32-bit ids.
   static Status validateGeometry(uint32_t base, uint32_t count);
 
   // Reads the allocations file (missing: none), then reconciles. A corrupt file is an error: the
   // daemon must not guess which ranges are live.
+  //
+  // Allocations only mean something within one boot: a reboot ends every process and user
+  // namespace that held a range. So the file is written without fsync (Durability::kThisBoot:
+  // two fsyncs fewer on every create and release), and a durable marker next to it
+  // (`<file>.boot`, written once per boot, before the first allocation) says which boot wrote
+  // it. A marker naming another boot voids the file, whatever it holds (after a power loss it may
+  // hold anything). No marker (a daemon upgraded while containers run): the file is this boot's.
   Status load();
 
   // Idempotent per id: a second create for the same id gets the same range. `fresh` (optional)
@@ -91,6 +105,8 @@ class RangeAllocator {
   size_t indexOf(uint32_t start) const { return (start - base_) / kRangeSize; }
 
   const std::filesystem::path stateFile_;
+  const std::filesystem::path bootFile_;  // stateFile_ + ".boot"
+  const std::string bootId_;
   const uint32_t base_;
   const uint32_t count_;
   const LivenessProbe probe_;
@@ -104,6 +120,7 @@ class RangeAllocator {
 
   std::mutex flushMu_;  // one writer at a time; taken before mu_, never while holding it
   uint64_t persistedVersion_ = 0;
+  std::atomic<bool> unsyncedWrites_{false};  // this boot's marker is on disk (load())
 };
 
 }  // namespace eci::enforcerd
