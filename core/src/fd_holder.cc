@@ -266,12 +266,7 @@ Status startHolder(const std::string& socketPath, std::chrono::milliseconds grac
     (void)!chdir("/");  // pin no directory (or the mount it is on) of our caller
     const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) dup2(null, 0);
-    syscall(SYS_close_range, 3, ~0U, 0);  // stdout/stderr stay: its log lines go where ours go
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
+    sys::execSelfInChild(argv.data(), 3);  // stdout/stderr stay: its log lines go where ours go
   }
   const int forkErr = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -393,6 +393,15 @@ Result<uint64_t> uniqueMountId(int fd) {
   return static_cast<uint64_t>(sx.stx_mnt_id);
 }
 
+void execSelfInChild(char* const argv[], int firstToClose) {
+  syscall(SYS_close_range, static_cast<unsigned>(firstToClose), ~0U, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execv("/proc/self/exe", argv);
+  _exit(127);
+}
+
 Result<CapSets> threadCaps() {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};

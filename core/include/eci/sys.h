@@ -43,6 +43,12 @@ ssize_t sendWithFds(int sock, const void* buf, size_t len, const int* fds, size_
 ssize_t recvWithFds(int sock, void* buf, size_t len, int* fds, size_t maxFds, size_t* nfds,
                     bool* truncated);
 
+// The last step of a fork that runs this binary again (a helper process of a multi-threaded
+// daemon): closes every fd from `firstToClose` up, unblocks every signal, and execs
+// /proc/self/exe with `argv` (NULL-terminated); _exit(127) if that fails. Allocation-free and
+// async-signal-safe: made for the child between fork and exec.
+[[noreturn]] void execSelfInChild(char* const argv[], int firstToClose);
+
 // statmount(2) (Linux 6.8): one mount's record - what a mountinfo line says about it - by the
 // mount's unique id (statx STATX_MNT_ID_UNIQUE, see uniqueMountId), for a mount of the caller's
 // mount namespace. Rendering a whole mountinfo to learn about one mount costs far more. ENOSYS on

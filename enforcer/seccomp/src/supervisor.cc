@@ -400,14 +400,9 @@ Status Supervisor::Impl::startWorker(Container& c) {
     for (size_t i = 0; i < kN; ++i) high[i] = from[i] >= 0 ? fcntl(from[i], F_DUPFD, 1000) : -1;
     for (size_t i = 0; i < kN; ++i)
       if (high[i] >= 0 && dup2(high[i], to[i]) < 0) _exit(127);
-    syscall(SYS_close_range, worker::kFirstFreeFd, ~0U, 0);
     // The memfd offset is shared with ours: the worker reads the table from the start.
     lseek(worker::kMountsFd, 0, SEEK_SET);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
+    sys::execSelfInChild(argv.data(), worker::kFirstFreeFd);
   }
   const int forkErr = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);

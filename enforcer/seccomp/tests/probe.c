@@ -62,6 +62,39 @@ static void report(const char* name, long rc) {
   printf("%s: %s\n", name, rc < 0 ? ename(errno) : "ok");
 }
 
+/* One set-id race: n creates of `path` (O_CREAT|O_EXCL, 04755) while something flips where it
+ * leads between `own` (the container's files) and `host` (a host bind); counts what landed where
+ * after each try and removes it. */
+static void setidRaceCount(const char* label, const char* path, const char* own, const char* host,
+                           long n) {
+  long ok = 0, eperm = 0, other = 0, ownSetid = 0, hostPlain = 0, hostSetid = 0;
+  struct stat st;
+  for (long i = 0; i < n; ++i) {
+    long fd = syscall(SYS_openat, AT_FDCWD, path, O_CREAT | O_EXCL | O_WRONLY, 04755);
+    if (fd >= 0) {
+      ++ok;
+      close((int)fd);
+    } else if (errno == EPERM) {
+      ++eperm;
+    } else {
+      ++other;
+    }
+    if (lstat(own, &st) == 0) {
+      if (st.st_mode & S_ISUID) ++ownSetid;
+      unlink(own);
+    }
+    if (lstat(host, &st) == 0) {
+      if (st.st_mode & 06000)
+        ++hostSetid;
+      else
+        ++hostPlain;
+      unlink(host);
+    }
+  }
+  printf("%s: ok=%ld eperm=%ld other=%ld own_setid=%ld host_plain=%ld host_setid=%ld\n", label, ok,
+         eperm, other, ownSetid, hostPlain, hostSetid);
+}
+
 static double nowNs(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -406,34 +439,9 @@ int main(int argc, char** argv) {
     long n = atol(argv[4]);
     pthread_t th;
     pthread_create(&th, NULL, flipper, NULL);
-    long ok = 0, eperm = 0, other = 0, ownSetid = 0, hostPlain = 0, hostSetid = 0;
-    struct stat st;
-    for (long i = 0; i < n; ++i) {
-      long fd = syscall(SYS_openat, AT_FDCWD, raceBuf, O_CREAT | O_EXCL | O_WRONLY, 04755);
-      if (fd >= 0) {
-        ++ok;
-        close((int)fd);
-      } else if (errno == EPERM) {
-        ++eperm;
-      } else {
-        ++other;
-      }
-      if (lstat(raceA, &st) == 0) {
-        if (st.st_mode & S_ISUID) ++ownSetid;
-        unlink(raceA);
-      }
-      if (lstat(raceB, &st) == 0) {
-        if (st.st_mode & 06000)
-          ++hostSetid;
-        else
-          ++hostPlain;
-        unlink(raceB);
-      }
-    }
+    setidRaceCount("setid-race", raceBuf, raceA, raceB, n);
     raceStop = 1;
     pthread_join(th, NULL);
-    printf("setid-race: ok=%ld eperm=%ld other=%ld own_setid=%ld host_plain=%ld host_setid=%ld\n",
-           ok, eperm, other, ownSetid, hostPlain, hostSetid);
     return 0;
   }
   if (!strcmp(m, "setid-race-link") && argc == 5) {
@@ -461,36 +469,9 @@ int main(int argc, char** argv) {
         rename(tmp, link);
       }
     }
-    long ok = 0, eperm = 0, other = 0, ownSetid = 0, hostPlain = 0, hostSetid = 0;
-    struct stat st;
-    for (long i = 0; i < n; ++i) {
-      long fd = syscall(SYS_openat, AT_FDCWD, target, O_CREAT | O_EXCL | O_WRONLY, 04755);
-      if (fd >= 0) {
-        ++ok;
-        close((int)fd);
-      } else if (errno == EPERM) {
-        ++eperm;
-      } else {
-        ++other;
-      }
-      if (lstat(ownFile, &st) == 0) {
-        if (st.st_mode & S_ISUID) ++ownSetid;
-        unlink(ownFile);
-      }
-      if (lstat(hostFile, &st) == 0) {
-        if (st.st_mode & 06000)
-          ++hostSetid;
-        else
-          ++hostPlain;
-        unlink(hostFile);
-      }
-    }
+    setidRaceCount("setid-race-link", target, ownFile, hostFile, n);
     kill(swapper, SIGKILL);
     waitpid(swapper, NULL, 0);
-    printf(
-        "setid-race-link: ok=%ld eperm=%ld other=%ld own_setid=%ld host_plain=%ld "
-        "host_setid=%ld\n",
-        ok, eperm, other, ownSetid, hostPlain, hostSetid);
     return 0;
   }
   if (!strcmp(m, "race") && argc == 5) {
