@@ -14,7 +14,8 @@
 #  - /proc emulation (enforcer/procfs, README "Restarts"): in the SAME containers (plain and
 #    --privileged) /proc/uptime reads again after the restart and is still the container's (small,
 #    advancing, not the host's), and a knob the container wrote keeps its value; during the gap a
-#    read blocks or fails, never shows a host value.
+#    read blocks or fails, never shows a host value; a container whose held state was garbled
+#    during a stop is not resumed (ENOTCONN, never host values).
 # ECI_RESTART_PRIV (default 3, at least 3): how many --privileged containers (the gap figure in
 # bench/README.md is with 20).
 set -u
@@ -251,7 +252,19 @@ t_not_contains "  ... and its protected umount refused" "rc=0" "$(run_in p1 "$PR
 # --- a stop and start (an upgrade) --------------------------------------------------------------
 eci_enforcer_stop
 t_eq "the holder outlives a graceful stop" "$hp" "$(holder_pid)"
+# Fail closed: p2's held procfs state is garbled while no daemon runs (as root, through the
+# holder's fd); that one emulation is then not resumed: ENOTCONN, never a host value.
+p2id=$(docker inspect -f '{{.Id}}' p2)
+p2state=$(find "/proc/$hp/fd" -type l -lname "/memfd:eci-procfs-state:$p2id*" | head -1)
+t_ok "p2's procfs state memfd is in the holder" test -n "$p2state"
+printf '{"garbled":' >"$p2state"
 eci_enforcer_start
+t_eq "after stop+start: p2's garbled state is refused (resumeFailed)" "1" \
+  "$(procfs_status resumeFailed)"
+out=$(run_in p2 'cat /proc/uptime; cat /proc/sys/kernel/panic')
+t_contains "  ... p2's /proc/uptime fails with ENOTCONN" "not connected" "$out"
+t_not_contains "  ... and shows no host uptime" "$(cut -d' ' -f1 /proc/uptime | cut -c1-3)" \
+  "$(printf '%s' "$out" | grep -v rc=)"
 t_contains "after stop+start: a vetted mount works in p3's init tree" "rc=0" \
   "$(run_in p3 "$VETTED")"
 t_not_contains "after stop+start: umount of /proc/uptime still refused" "rc=0" \

@@ -141,7 +141,10 @@ Status Session::start() {
   wake();  // poll the new /dev/fuse fd too
   ECI_TRY(waitInit(knobs_));
   // The state a restarted eci-enforcerd needs (held_state.h); the module hands it to the holder.
-  UniqueFd memfd(static_cast<int>(syscall(SYS_memfd_create, "eci-procfs-state", MFD_CLOEXEC)));
+  // Named after the container so that an operator (and the e2e test) can tell them apart in
+  // the holder's /proc/<pid>/fd.
+  const std::string memfdName = "eci-procfs-state:" + info_.id;
+  UniqueFd memfd(static_cast<int>(syscall(SYS_memfd_create, memfdName.c_str(), MFD_CLOEXEC)));
   if (!memfd) return Error::fromErrno("memfd_create(eci-procfs-state)");
   stateFd_ = std::move(memfd);
   saveState();

@@ -80,8 +80,9 @@ class Manager {
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
 
-  // Unmounts (lazily) whatever a previous instance left under base: those connections died with
-  // it, and a new create must get a fresh mount. Call once at start.
+  // Unmounts (lazily) whatever a previous instance left under base and resumeHeld() did not take
+  // back: those connections died with it, and a new create must get a fresh mount. Call once at
+  // start, after resumeHeld().
   Status cleanupStale();
   // Before cleanupStale(): serves again the sessions a previous instance left with the fd holder
   // (ManagerOptions::fdHolderSocket). A session that cannot be resumed is dropped and its mounts
