@@ -10,7 +10,12 @@
 #    remount rw of /proc/sys) are refused, never ENOSYS; `docker exec` works;
 #  - the holder holds nothing of containers that are gone (removed while eci-enforcerd runs, or
 #    exited during the gap and reconciled at the restart);
-#  - the restart gap (eci-enforcerd start -> every container served again) is printed.
+#  - the restart gap (eci-enforcerd start -> every container served again) is printed;
+#  - /proc emulation (enforcer/procfs, README "Restarts"): in the SAME containers (plain and
+#    --privileged) /proc/uptime reads again after the restart and is still the container's (small,
+#    advancing, not the host's), and a knob the container wrote keeps its value; during the gap a
+#    read blocks or fails, never shows a host value; a container whose held state was garbled
+#    during a stop is not resumed (ENOTCONN, never host values).
 # ECI_RESTART_PRIV (default 3, at least 3): how many --privileged containers (the gap figure in
 # bench/README.md is with 20).
 set -u
@@ -82,7 +87,26 @@ for c in $PLAIN; do
   t_not_contains "$c before: a set-id chmod on a host bind is refused" "rc=0" \
     "$(run_in "$c" "$SETID_HOST")"
 done
+# /proc emulation before the kill: the container's uptime, and a knob each one writes.
+uptime_of() { run_in "$1" 'cat /proc/uptime' | head -1 | cut -d' ' -f1; }
+procfs_status() { eci_enforcer_status | jq -c ".enforcer.modules.procfs.$1"; }
+# A container's uptime: a number, below 300 s (this test's containers are younger), above MIN.
+uptime_ok() { awk -v u="$1" -v m="$2" 'BEGIN{exit !(u ~ /^[0-9]+\.[0-9][0-9]$/ && u < 300 && u + 0 > m + 0)}'; }
+host_up=$(cut -d' ' -f1 /proc/uptime)
+declare -A UP_BEFORE
+for c in p1 q1; do
+  UP_BEFORE[$c]=$(uptime_of "$c")
+  t_ok "$c before: /proc/uptime is the container's (${UP_BEFORE[$c]} s, host $host_up s)" \
+    uptime_ok "${UP_BEFORE[$c]}" 0
+done
+t_contains "p1 before: writes kernel.panic=77 (emulated)" "77" \
+  "$(run_in p1 'echo 77 > /proc/sys/kernel/panic && cat /proc/sys/kernel/panic')"
+t_contains "q1 before: writes kernel.panic=78 (emulated)" "78" \
+  "$(run_in q1 'echo 78 > /proc/sys/kernel/panic && cat /proc/sys/kernel/panic')"
+host_panic=$(cat /proc/sys/kernel/panic)
 hp=$(holder_pid)
+t_ok "the holder holds /dev/fuse fds (2 per container)" \
+  test "$(find "/proc/$hp/fd" -type l -printf '%l\n' | grep -c '^/dev/fuse$')" -ge $((2 * (NPRIV + 2)))
 t_ok "the fd holder runs" test -n "$hp" -a -d "/proc/$hp"
 t_ok "  ... not eci-enforcerd's child, in a session of its own" \
   test "$(ps -o ppid= -p "$hp" | tr -d ' ')" != "$ECI_ENFORCERD_PID" -a \
@@ -106,6 +130,13 @@ t_eq "gap: ... and not performed" "" "$(awk '$5 == "/gap"' "/proc/$p1pid/mountin
 t_fails "gap: the protected umount is not answered either" test -e "$CTL/p2/out"
 t_ok "gap: /proc/uptime's emulation is still mounted in p2" \
   grep -q ' /proc/uptime .* - fuse' "/proc/$(docker inspect -f '{{.State.Pid}}' p2)/mountinfo"
+# /proc/uptime during the gap, read from the host through q1's root: blocks (pending in the
+# kernel) or fails; whatever comes out is never the host's.
+q1pid=$(docker inspect -f '{{.State.Pid}}' q1)
+sleep 0.1  # past the ~16 ms the last cached text may be served
+gapup=$(timeout 2 cat "/proc/$q1pid/root/proc/uptime" 2>/dev/null | cut -d' ' -f1)
+t_ok "gap: q1's /proc/uptime blocks or fails, no host value (got '${gapup}')" \
+  bash -c "[[ -z '$gapup' ]] || awk -v u='$gapup' 'BEGIN{exit !(u < 300)}'"
 # A container whose processes all exit during the gap: reconciled away at the restart.
 q2userns=$(userns_of q2)
 t_eq "the holder holds q2's user namespace" "$q2userns" "$(holder_userns | grep -Fx "$q2userns" | head -1)"
@@ -138,6 +169,26 @@ echo "# restart gap, $((NPRIV + 1)) running containers: eci-enforcerd start -> e
 t_eq "the supervisor took back the $((NPRIV + 1)) running containers" "$((NPRIV + 1))" \
   "$(seccomp_status reattached)"
 t_eq "  ... and dropped the one that exited in the gap" "1" "$(seccomp_status reattachDropped)"
+# /proc emulation after the restart, in the same containers (no restart of theirs).
+t_ok "procfs: the running containers' emulations were resumed ($(procfs_status resumed))" \
+  test "$(procfs_status resumed)" -ge $((NPRIV + 1))
+t_eq "procfs: none failed to resume" "0" "$(procfs_status resumeFailed)"
+echo "# procfs: taking the FUSE sessions back: $(procfs_status resumeMicros) us"
+for c in p1 q1; do
+  up1=$(uptime_of "$c")
+  t_ok "$c after restart: /proc/uptime reads, the container's ($up1 s > ${UP_BEFORE[$c]} s before)" \
+    uptime_ok "$up1" "${UP_BEFORE[$c]}"
+  sleep 0.05
+  up2=$(uptime_of "$c")
+  t_ok "$c after restart: /proc/uptime advances ($up1 -> $up2)" uptime_ok "$up2" "$up1"
+done
+t_contains "p1 after restart: kernel.panic keeps the 77 it wrote" "77" \
+  "$(run_in p1 'cat /proc/sys/kernel/panic')"
+t_contains "q1 after restart: kernel.panic keeps the 78 it wrote" "78" \
+  "$(run_in q1 'cat /proc/sys/kernel/panic')"
+t_contains "q1 after restart: writes kernel.panic again" "79" \
+  "$(run_in q1 'echo 79 > /proc/sys/kernel/panic && cat /proc/sys/kernel/panic')"
+t_eq "the host's kernel.panic never changed" "$host_panic" "$(cat /proc/sys/kernel/panic)"
 for c in $PRIV; do
   out=$(run_in "$c" "$PROTECTED")
   t_not_contains "$c after restart: umount of /proc/uptime's emulation refused" "rc=0" "$out"
@@ -181,9 +232,19 @@ t_ok "a SIGKILLed holder is replaced by a new one" \
   test -n "$(holder_pid)" -a "$(holder_pid)" != "$hp" -a -d "/proc/$(holder_pid)"
 t_eq "  ... which was handed p1's fds again" "$(userns_of p1)" \
   "$(holder_userns | grep -Fx "$(userns_of p1)" | head -1)"
+holder_fuse() { find "/proc/$(holder_pid)/fd" -type l -printf '%l\n' 2>/dev/null | grep -c '^/dev/fuse$'; }
+# The procfs module notices the lost holder within its 1 s health interval.
+for _ in $(seq 1 30); do
+  (($(holder_fuse) >= 2 * NPRIV)) && break
+  sleep 0.1
+done
+t_ok "  ... and every running (--privileged) container's /dev/fuse fds ($(holder_fuse))" \
+  test "$(holder_fuse)" -ge $((2 * NPRIV))
 hp=$(holder_pid)
 eci_enforcer_kill9
 eci_enforcer_start
+t_ok "  ... after one more SIGKILL + restart p1's /proc/uptime is its own" \
+  uptime_ok "$(uptime_of p1)" "${UP_BEFORE[p1]}"
 t_contains "  ... and after one more SIGKILL + restart p1's init tree is vetted again" "rc=0" \
   "$(run_in p1 "$VETTED")"
 t_not_contains "  ... and its protected umount refused" "rc=0" "$(run_in p1 "$PROTECTED")"
@@ -191,10 +252,24 @@ t_not_contains "  ... and its protected umount refused" "rc=0" "$(run_in p1 "$PR
 # --- a stop and start (an upgrade) --------------------------------------------------------------
 eci_enforcer_stop
 t_eq "the holder outlives a graceful stop" "$hp" "$(holder_pid)"
+# Fail closed: p2's held procfs state is garbled while no daemon runs (as root, through the
+# holder's fd); that one emulation is then not resumed: ENOTCONN, never a host value.
+p2id=$(docker inspect -f '{{.Id}}' p2)
+p2state=$(find "/proc/$hp/fd" -type l -lname "/memfd:eci-procfs-state:$p2id*" | head -1)
+t_ok "p2's procfs state memfd is in the holder" test -n "$p2state"
+printf '{"garbled":' >"$p2state"
 eci_enforcer_start
+t_eq "after stop+start: p2's garbled state is refused (resumeFailed)" "1" \
+  "$(procfs_status resumeFailed)"
+out=$(run_in p2 'cat /proc/uptime; cat /proc/sys/kernel/panic')
+t_contains "  ... p2's /proc/uptime fails with ENOTCONN" "not connected" "$out"
+t_not_contains "  ... and shows no host uptime" "$(cut -d' ' -f1 /proc/uptime | cut -c1-3)" \
+  "$(printf '%s' "$out" | grep -v rc=)"
 t_contains "after stop+start: a vetted mount works in p3's init tree" "rc=0" \
   "$(run_in p3 "$VETTED")"
 t_not_contains "after stop+start: umount of /proc/uptime still refused" "rc=0" \
   "$(run_in p3 "$PROTECTED")"
+t_contains "after stop+start: p1's kernel.panic is still 77" "77" "$(run_in p1 'cat /proc/sys/kernel/panic')"
+t_ok "after stop+start: p1's /proc/uptime is its own" uptime_ok "$(uptime_of p1)" "${UP_BEFORE[p1]}"
 
 t_summary

@@ -35,6 +35,12 @@ Manager::Manager(ManagerOptions options) : opt_(std::move(options)) {}
 Manager::~Manager() {
   std::lock_guard lk(mu_);
   for (auto& [id, s] : sessions_) {
+    // With the holder keeping its connections, a stop is a restart to come: keep the mounts,
+    // requests wait in the kernel for the next instance (fail closed: pending, not host values).
+    if (holder_) {
+      s->detach();
+      continue;
+    }
     s->stop();
     std::error_code ec;
     std::filesystem::remove(s->dir(), ec);
@@ -63,6 +69,90 @@ Status Manager::cleanupStale() {
   return {};
 }
 
+void Manager::connectHolder() {
+  auto c = fdhold::Client::connectOrStart(opt_.fdHolderSocket, opt_.fdHolderGrace);
+  if (!c.ok()) {
+    LOG_WARN("procfs: no fd holder (%s); containers lose their emulation if we restart",
+             c.error().str().c_str());
+    holder_.reset();
+    return;
+  }
+  holder_.emplace(std::move(*c));
+}
+
+void Manager::hold(const std::string& id, const Session& s) {
+  if (!holder_) return;
+  const auto fds = s.heldFds();
+  if (!holder_->put(kHeldPrefix + id, fds.data(), fds.size()).ok()) resyncHolder();
+}
+
+// The holder went away: reach (or start) one again and give it exactly what we serve now.
+void Manager::resyncHolder() {
+  LOG_WARN("procfs: lost the fd holder; reconnecting and handing it every session again");
+  connectHolder();
+  bool ok = holder_ && holder_->dropPrefix(kHeldPrefix).ok();
+  for (auto& [id, s] : sessions_) {
+    if (!ok) break;
+    const auto fds = s->heldFds();
+    ok = holder_->put(kHeldPrefix + id, fds.data(), fds.size()).ok();
+  }
+  if (holder_ && !ok) {
+    LOG_ERROR("procfs: the fd holder failed again; running without it");
+    holder_.reset();
+  }
+}
+
+void Manager::resumeHeld() {
+  if (opt_.fdHolderSocket.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::lock_guard lk(mu_);
+  connectHolder();
+  if (!holder_) return;
+  auto entries = holder_->list();
+  if (!entries.ok()) {
+    LOG_WARN("procfs: reading the fd holder: %s", entries.error().str().c_str());
+    resyncHolder();
+    return;
+  }
+  for (auto& e : *entries) {
+    if (!e.name.starts_with(kHeldPrefix)) continue;  // the seccomp supervisor's
+    const std::string id = e.name.substr(std::strlen(kHeldPrefix));
+    auto drop = [&](const std::string& why) {
+      // Dropping closes the holder's fds; ours close with `e` or the session: with no fd left
+      // the kernel aborts both connections (ENOTCONN), and cleanupStale() unmounts them.
+      LOG_WARN("procfs: not resuming the emulation of %s: %s", id.c_str(), why.c_str());
+      if (!holder_->drop(e.name).ok()) resyncHolder();
+    };
+    if (!validId(id) || e.fds.size() != Session::kHeldFdCount) {
+      drop("malformed holder entry");
+      ++resumeFailed_;
+      continue;
+    }
+    if (opt_.containerExists && !opt_.containerExists(id)) {
+      drop("the runtime no longer has it");
+      ++resumeDropped_;
+      continue;
+    }
+    // Root uid/gid come from the held state (resume() reads it); the info here is a placeholder
+    // the session replaces.
+    auto s = std::make_unique<Session>(opt_, ContainerInfo{id, 0, 0}, opt_.base / id);
+    if (auto st = s->resume(std::move(e.fds)); !st.ok()) {
+      s->stop();
+      drop(st.error().str());
+      ++resumeFailed_;
+      if (!holder_) return;
+      continue;
+    }
+    LOG_INFO("procfs: resumed the emulation of %s", id.c_str());
+    sessions_.emplace(id, std::move(s));
+    ++resumed_;
+    if (!holder_) return;
+  }
+  resumeMicros_ =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+}
+
 Result<std::filesystem::path> Manager::add(const ContainerInfo& info) {
   if (!validId(info.id)) return Error(EINVAL, "procfs: invalid container id '" + info.id + "'");
   std::lock_guard lk(mu_);
@@ -83,6 +173,7 @@ Result<std::filesystem::path> Manager::add(const ContainerInfo& info) {
     ::rmdir(dir.c_str());
     return std::move(st).error().wrap("procfs emulation for container " + info.id);
   }
+  hold(info.id, *s);
   sessions_.emplace(info.id, std::move(s));
   return dir;
 }
@@ -95,6 +186,7 @@ Status Manager::remove(const std::string& id) {
     if (it == sessions_.end()) return {};
     s = std::move(it->second);
     sessions_.erase(it);
+    if (holder_ && !holder_->drop(kHeldPrefix + id).ok()) resyncHolder();
   }
   const auto dir = s->dir();
   s->stop();
@@ -106,6 +198,12 @@ Status Manager::remove(const std::string& id) {
 
 size_t Manager::checkHealth() {
   std::lock_guard lk(mu_);
+  // A holder that died (killed, crashed) hangs up our socket: hand a new one every session now,
+  // not at our next put, so a restart of ours in between does not lose them.
+  if (holder_) {
+    pollfd p{holder_->fd(), 0, 0};
+    if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL))) resyncHolder();
+  }
   size_t bad = 0;
   for (auto& [id, s] : sessions_) {
     s->checkHung(opt_.hangTimeout);
@@ -123,6 +221,11 @@ nlohmann::json Manager::status() const {
   for (const auto& [id, s] : sessions_)
     if (!s->healthy()) ++bad;
   j["unhealthy"] = bad;
+  j["holder"] = holder_.has_value();
+  j["resumed"] = resumed_;
+  j["resumeFailed"] = resumeFailed_;
+  j["resumeDropped"] = resumeDropped_;
+  j["resumeMicros"] = resumeMicros_;
   return j;
 }
 

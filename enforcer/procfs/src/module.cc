@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "eci/enforcerd/range_allocator.h"
 #include "eci/log.h"
 #include "eci/procfs/spec.h"
 
@@ -41,8 +42,20 @@ class ProcfsModule final : public enforcerd::Module {
     if (::access(opt_.hook.c_str(), X_OK) != 0)
       return Error::fromErrno("access('" + opt_.hook.string() + "', X_OK)",
                               "eci-procfs-hook is not installed");
+    // Restarts (issue 15): the sessions' connections and state are kept by the fd holder the
+    // seccomp supervisor uses too (names "p/<id>" here); a restarted daemon drops those of
+    // containers the runtime no longer has (no live range after RangeAllocator::load()).
+    opt_.manager.fdHolderSocket =
+        (ctx.config.controlSocket.parent_path() / "fdholder.sock").string();
+    opt_.manager.containerExists = [&ranges = ctx.ranges](const std::string& id) {
+      for (const auto& a : ranges.list())
+        if (a.id == id) return true;
+      return false;
+    };
     mgr_ = std::make_unique<Manager>(opt_.manager);
-    // Mounts left by a previous daemon are dead (their /dev/fuse closed with it).
+    mgr_->resumeHeld();
+    // Other mounts left by a previous daemon are dead (their /dev/fuse closed with it, or they
+    // could not be resumed); resumed sessions' mounts are left alone.
     ECI_TRY_CTX(mgr_->cleanupStale(), "procfs: removing stale mounts");
     stopping_ = false;
     health_ = std::thread([this] { healthLoop(); });

@@ -2,7 +2,38 @@
 // thread, hang and health checks, stop, status.
 #include "session.h"
 
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+
 namespace eci::procfs {
+
+namespace {
+
+// The first knob file handle of this process: random, so handles the kernel still holds from a
+// previous process (resume) are unknown here rather than someone else's open file.
+uint64_t randomFhStart() {
+  uint64_t v = 0;
+  if (getrandom(&v, sizeof v, 0) != sizeof v) v = static_cast<uint64_t>(clockNs(CLOCK_REALTIME));
+  return v | 1;  // never 0 (no handle)
+}
+
+Result<std::string> readAll(int fd, size_t max) {
+  std::string out(max + 1, '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t r = pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Error::fromErrno("reading the held procfs state");
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  if (got > max) return Error(EINVAL, "held procfs state too large");
+  out.resize(got);
+  return out;
+}
+
+}  // namespace
 
 Status Session::mount(Connection& c, const fuse_lowlevel_ops& ops,
                       const std::filesystem::path& at) {
@@ -52,11 +83,16 @@ Status Session::waitInit(Connection& c) {
                      [&] { return c.initDone || threadEnded_ || c.dead; });
   }
   if (!c.initDone) return Error(ETIMEDOUT, "FUSE INIT on '" + c.mountpoint.string() + "'");
-  struct stat st {};
-  if (::fstat(c.root.get(), &st) != 0)
-    return Error::fromErrno("stat('" + c.mountpoint.string() + "')");
+  return connIdOf(c);
+}
+
+Status Session::connIdOf(Connection& c) {
+  // DONT_SYNC: st_dev comes from the superblock, no GETATTR (resume() runs before we serve).
+  struct statx stx {};
+  if (statx(c.root.get(), "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &stx) != 0)
+    return Error::fromErrno("statx('" + c.mountpoint.string() + "')");
   // fusectl names a connection by the kernel's dev_t of the superblock (MKDEV: major << 20).
-  c.connId = (static_cast<unsigned long>(major(st.st_dev)) << 20) | minor(st.st_dev);
+  c.connId = (static_cast<unsigned long>(stx.stx_dev_major) << 20) | stx.stx_dev_minor;
   return {};
 }
 
@@ -80,6 +116,7 @@ void Session::wake() {
 }
 
 Status Session::start() {
+  nextFh_ = randomFhStart();
   buildTrees();
   uuid_ = productUuid(info_.id);
   startBoottime_ = boottimeSeconds();
@@ -103,6 +140,115 @@ Status Session::start() {
   ECI_TRY(mount(knobs_, knobsOps(), dir_ / "proc" / "sys"));
   wake();  // poll the new /dev/fuse fd too
   ECI_TRY(waitInit(knobs_));
+  // The state a restarted eci-enforcerd needs (held_state.h); the module hands it to the holder.
+  // Named after the container so that an operator (and the e2e test) can tell them apart in
+  // the holder's /proc/<pid>/fd.
+  const std::string memfdName = "eci-procfs-state:" + info_.id;
+  UniqueFd memfd(static_cast<int>(syscall(SYS_memfd_create, memfdName.c_str(), MFD_CLOEXEC)));
+  if (!memfd) return Error::fromErrno("memfd_create(eci-procfs-state)");
+  stateFd_ = std::move(memfd);
+  saveState();
+  return {};
+}
+
+void Session::saveState() {
+  if (!stateFd_) return;
+  HeldState s;
+  s.staticInit = static_.init;
+  s.knobsInit = knobs_.init;
+  s.rootUid = info_.rootUid;
+  s.rootGid = info_.rootGid;
+  s.startRealNs = startRealNs_;
+  s.startBoottime = startBoottime_;
+  s.hostIdleAtStart = hostIdleAtStart_;
+  {
+    std::lock_guard lk(valuesMu_);
+    for (const auto& v : values_) s.knobs[v.spec().path] = v.render();
+  }
+  const std::string text = encodeHeldState(s);
+  // Truncate after writing: the text never shrinks below what a reader parses as a whole, and a
+  // failure leaves the previous (complete) text or a longer one with our text in front, which
+  // decode refuses (fail closed: that container's emulation is then not resumed).
+  if (pwrite(stateFd_.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+      ftruncate(stateFd_.get(), static_cast<off_t>(text.size())) != 0)
+    LOG_WARN("procfs %s: saving the emulation's state for restarts: %s", info_.id.c_str(),
+             std::strerror(errno));
+}
+
+std::vector<int> Session::heldFds() const {
+  return {static_.fd.load(), knobs_.fd.load(), static_.root.get(), knobs_.root.get(),
+          stateFd_.get()};
+}
+
+Status Session::attach(Connection& c, const fuse_lowlevel_ops& ops, const std::filesystem::path& at,
+                       UniqueFd dev, UniqueFd root, const InitRecord& init) {
+  c.mountpoint = at;
+  c.root = std::move(root);
+  const char* argv[] = {"eci-procfs"};
+  fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
+  c.se = fuse_session_new(&args, &ops, sizeof(fuse_lowlevel_ops), &c);
+  fuse_opt_free_args(&args);
+  if (!c.se) return Error("fuse_session_new('" + at.string() + "') failed");
+  const std::string devPath = "/dev/fd/" + std::to_string(dev.get());
+  if (fuse_session_mount(c.se, devPath.c_str()) != 0)
+    return Error(EIO, "fuse_session_mount('" + devPath + "') for '" + at.string() + "'");
+  c.fd = dev.release();  // libfuse owns it now (fuse_session_destroy closes it)
+  // The kernel's INIT again, so that libfuse accepts requests (se->got_init) with what the kernel
+  // negotiated. Processed here, before the serving thread polls this fd: nothing races it.
+  const std::string req = syntheticInit(init);
+  fuse_buf b{};
+  b.size = req.size();
+  b.mem = const_cast<char*>(req.data());
+  fuse_session_process_buf(c.se, &b);
+  // The init handler ran and libfuse did not exit the session over it (it does on a want/capable
+  // mismatch): the session is in the state the first INIT left the previous one in.
+  if (!c.initDone || fuse_session_exited(c.se))
+    return Error(EPROTO, "replaying FUSE INIT on '" + at.string() + "'");
+  c.init = init;
+  return connIdOf(c);
+}
+
+Status Session::resume(std::vector<UniqueFd> held) {
+  if (held.size() != kHeldFdCount) return Error(EINVAL, "held procfs fds: wrong count");
+  ECI_ASSIGN_OR_RETURN(text, readAll(held[4].get(), kMaxHeldStateBytes));
+  ECI_ASSIGN_OR_RETURN(state, decodeHeldState(text));
+  nextFh_ = randomFhStart();
+  info_.rootUid = state.rootUid;
+  info_.rootGid = state.rootGid;
+  // The same trees as the first process built (same kernel, same knobs): node ids are positions
+  // in them, so the inodes the kernel cached keep meaning the same files.
+  buildTrees();
+  uuid_ = productUuid(info_.id);
+  startBoottime_ = state.startBoottime;
+  startRealNs_ = state.startRealNs;
+  hostIdleAtStart_ = state.hostIdleAtStart;
+  cpus_ = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  if (auto fd = sys::open(opt_.hostUptime.string(), O_RDONLY); fd.ok())
+    hostUptime_ = std::move(*fd);
+  {
+    std::lock_guard lk(valuesMu_);
+    // Exactly the knobs the first process served, each with the container's value: a knob
+    // missing on either side would shift node ids or lose a value.
+    if (state.knobs.size() != values_.size())
+      return Error(EINVAL, "held procfs state: knobs differ from this kernel's");
+    for (auto& v : values_) {
+      auto it = state.knobs.find(v.spec().path);
+      if (it == state.knobs.end() || v.write(it->second, 0) != 0 || v.render() != it->second)
+        return Error(EINVAL, std::string("held procfs state: knob ") + v.spec().path);
+    }
+  }
+  const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) return Error::fromErrno("eventfd()");
+  wakeFd_.reset(efd);
+  stateFd_ = std::move(held[4]);
+  ECI_TRY(
+      attach(static_, staticOps(), dir_, std::move(held[0]), std::move(held[2]), state.staticInit));
+  if (!static_.autoInvalData)
+    return Error(ENOTSUP, "FUSE on this kernel lacks auto_inval_data (Linux >= 3.6 has it)");
+  ECI_TRY(attach(knobs_, knobsOps(), dir_ / "proc" / "sys", std::move(held[1]), std::move(held[3]),
+                 state.knobsInit));
+  resumed_ = true;
+  thread_ = std::thread([this] { loop(); });
   return {};
 }
 
@@ -148,6 +294,9 @@ void Session::serve(Connection& c, short revents) {
                 sizeof opcode);
     for (size_t i = 0; i < std::size(kCountedOps); ++i)
       if (kCountedOps[i].first == opcode) c.ops[i].fetch_add(1, std::memory_order_relaxed);
+    // Kept for a restart of ours (held_state.h); set before the init handler publishes initDone.
+    if (opcode == FUSE_INIT)
+      if (auto r = initRecordOf(c.buf.mem, c.buf.size)) c.init = *r;
   }
   busySinceNs_ = monoNs();
   fuse_session_process_buf(c.se, &c.buf);
@@ -190,6 +339,23 @@ bool Session::healthy() const {
   return !threadEnded_ && !aborted_;
 }
 
+void Session::detach() {
+  if (thread_.joinable()) {
+    stopping_ = true;
+    wake();
+    thread_.join();
+  }
+  // Our copies of the fds close; the holder's keep both connections (and the mounts) alive.
+  for (Connection* c : {&knobs_, &static_}) {
+    if (c->se) fuse_session_destroy(c->se);
+    c->se = nullptr;
+    c->fd = -1;
+    c->root.reset();
+    free(c->buf.mem);
+    c->buf.mem = nullptr;
+  }
+}
+
 void Session::stop() {
   // Knobs first: that mount sits on the static connection's proc/sys.
   unmount(knobs_);
@@ -214,6 +380,7 @@ nlohmann::json Session::status() const {
   nlohmann::json j;
   j["dir"] = dir_.string();
   j["healthy"] = healthy();
+  j["resumed"] = resumed_;
   j["aborted"] = aborted_.load();
   j["skipped"] = skipped_;
   uint64_t total = 0;

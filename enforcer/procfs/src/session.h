@@ -30,11 +30,13 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "eci/fs_util.h"
 #include "eci/log.h"
+#include "eci/procfs/held_state.h"
 #include "eci/procfs/manager.h"
 #include "eci/procfs/spec.h"
 #include "eci/procfs/values.h"
@@ -170,6 +172,7 @@ struct Connection {
   unsigned long connId = 0;    // its name in fusectl
   bool noOpen = false;         // FUSE thread: the kernel does zero-message opens (static)
   bool autoInvalData = false;  // FUSE thread, then start(): set during INIT (static)
+  InitRecord init;             // FUSE thread, then start(): the kernel's INIT, kept for a resume
   std::atomic<bool> initDone{false};
   std::atomic<bool> dead{false};  // the kernel ended it (unmounted or aborted)
   std::atomic<uint64_t> requests{0};
@@ -187,7 +190,18 @@ class Session {
   ~Session() { stop(); }
 
   Status start();
+  // Serves again the connections a previous eci-enforcerd left with the fd holder: `held` is
+  // what heldFds() listed, in that order. Nothing is mounted; on failure the caller stop()s, which
+  // unmounts lazily (the container then gets ENOTCONN, never host values).
+  Status resume(std::vector<UniqueFd> held);
+  // What the fd holder keeps: both /dev/fuse fds, both mount roots (O_PATH), the state memfd.
+  std::vector<int> heldFds() const;
+  static constexpr size_t kHeldFdCount = 5;
   void stop();
+  // Stops serving without unmounting or aborting anything (a graceful stop while the fd holder
+  // keeps the connections): requests wait in the kernel for the next eci-enforcerd.
+  void detach();
+  bool resumed() const { return resumed_; }
   // Wakes waitInit(): a connection's INIT was answered, it died, or the FUSE thread ended.
   void signalInit() {
     std::lock_guard<std::mutex> lk(initMu_);
@@ -208,6 +222,12 @@ class Session {
   std::optional<double> readHostIdle();  // the host's idle seconds, through hostUptime_
   Status mount(Connection& c, const fuse_lowlevel_ops& ops, const std::filesystem::path& at);
   Status waitInit(Connection& c);
+  // resume(): a new libfuse session on a held connection, fed the kernel's original INIT.
+  Status attach(Connection& c, const fuse_lowlevel_ops& ops, const std::filesystem::path& at,
+                UniqueFd dev, UniqueFd root, const InitRecord& init);
+  Status connIdOf(Connection& c);
+  // Rewrites the state memfd (held_state.h) from what we have now: at start, on every knob write.
+  void saveState();
   void unmount(Connection& c);
   void wake();
   void loop();
@@ -230,12 +250,18 @@ class Session {
   static const fuse_lowlevel_ops& knobsOps();
 
   const ManagerOptions& opt_;
-  const ContainerInfo info_;
+  ContainerInfo info_;  // resume() sets the root uid/gid from the held state
   const std::filesystem::path dir_;
   Connection static_{*this, "static"};
   Connection knobs_{*this, "knobs"};
   std::mutex valuesMu_;  // values_ are written by the FUSE thread, read by status()
   std::vector<SysctlValue> values_;
+  UniqueFd stateFd_;  // memfd of the HeldState; the fd holder holds the same file
+  bool resumed_ = false;
+  // Knobs' open files by fh. A handle is looked up, never cast from the kernel's integer: after a
+  // resume the kernel still has handles of the previous process, which must find nothing here.
+  std::unordered_map<uint64_t, std::unique_ptr<OpenFile>> openFiles_;  // FUSE thread only
+  uint64_t nextFh_ = 0;  // random start per process (start/resume): old handles do not collide
   std::vector<std::string> skipped_;  // knobs this kernel does not have
   std::string uuid_;
   PageSnapshot uptime_{kUptimeMaxAgeNs};  // FUSE thread only

@@ -202,9 +202,9 @@ void Session::knobOpen(Connection& c, fuse_req_t req, fuse_ino_t ino, fuse_file_
   const Node* n = c.tree.get(ino);
   if (!n) return (void)fuse_reply_err(req, ENOENT);
   if (n->kind != NodeKind::kSysctl) return (void)fuse_reply_err(req, EISDIR);
-  auto* f = new (std::nothrow) OpenFile{render(*n)};
-  if (!f) return (void)fuse_reply_err(req, ENOMEM);
-  fi->fh = reinterpret_cast<uint64_t>(f);
+  const uint64_t fh = nextFh_++;
+  openFiles_[fh] = std::make_unique<OpenFile>(OpenFile{render(*n)});
+  fi->fh = fh;
   // Re-grow i_size: a previous sendfile shrank it to that snapshot's length, and O_TRUNC opens
   // set it to 0. The kernel only grows i_size on a store of >= 1 byte, so store one byte as the
   // last byte of the reported size, on a page beyond any content (this open drops the page cache
@@ -216,8 +216,8 @@ void Session::knobOpen(Connection& c, fuse_req_t req, fuse_ino_t ino, fuse_file_
                                    FUSE_BUF_SPLICE_NONBLOCK);
   fi->direct_io = 1;  // a write must be seen by the next open: never serve from the page cache
   fi->keep_cache = 0;
-  fi->noflush = 1;                              // nothing to flush: saves a round trip per close()
-  if (fuse_reply_open(req, fi) != 0) delete f;  // the opener went away (interrupted)
+  fi->noflush = 1;  // nothing to flush: saves a round trip per close()
+  if (fuse_reply_open(req, fi) != 0) openFiles_.erase(fh);  // the opener went away (interrupted)
 }
 
 void Session::knobWrite(Connection& c, fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size,
@@ -231,6 +231,7 @@ void Session::knobWrite(Connection& c, fuse_req_t req, fuse_ino_t ino, const cha
     err = values_[n->sysctl].write(std::string_view(buf, size), static_cast<uint64_t>(off));
   }
   if (err) return (void)fuse_reply_err(req, err);
+  saveState();  // before the reply: a value the container saw accepted survives our restart
   fuse_reply_write(req, size);
 }
 
@@ -310,11 +311,12 @@ const fuse_lowlevel_ops& Session::knobsOps() {
       c.session.knobOpen(c, r, ino, fi);
     };
     o.read = [](fuse_req_t r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-      // fh is the pointer our open handler stored: FUSE hands it back as an integer.
-      const auto* f =
-          reinterpret_cast<const OpenFile*>(fi->fh);  // NOLINT(performance-no-int-to-ptr)
-      if (!f) return (void)fuse_reply_err(r, EINVAL);
-      replySlice(r, f->content, size, off);
+      // An unknown handle (opened before our restart: its snapshot died with that process) is
+      // an error, never another file's text.
+      Session& s = conn(r).session;
+      auto it = s.openFiles_.find(fi->fh);
+      if (it == s.openFiles_.end()) return (void)fuse_reply_err(r, EIO);
+      replySlice(r, it->second->content, size, off);
     };
     o.write = [](fuse_req_t r, fuse_ino_t ino, const char* b, size_t s, off_t off,
                  fuse_file_info*) {
@@ -322,7 +324,7 @@ const fuse_lowlevel_ops& Session::knobsOps() {
       c.session.knobWrite(c, r, ino, b, s, off);
     };
     o.release = [](fuse_req_t r, fuse_ino_t, fuse_file_info* fi) {
-      delete reinterpret_cast<OpenFile*>(fi->fh);  // NOLINT(performance-no-int-to-ptr): see read
+      conn(r).session.openFiles_.erase(fi->fh);
       fuse_reply_err(r, 0);
     };
     return o;

@@ -130,6 +130,8 @@ void Supervisor::Impl::reattach() {
       notifies[n.substr(2, slash - 2)].push_back(&e);
       nextHeldSeq =
           std::max<uint64_t>(nextHeldSeq, std::strtoull(n.c_str() + slash + 1, nullptr, 10) + 1);
+    } else if (n.starts_with("p/")) {
+      continue;  // the procfs module's (eci/procfs/manager.h kHeldPrefix): it takes them back
     } else {
       releaseHeld(n, false);  // not ours
     }

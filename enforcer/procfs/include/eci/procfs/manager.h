@@ -30,13 +30,16 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "eci/error.h"
+#include "eci/fd_holder.h"
 
 namespace eci::procfs {
 
@@ -50,7 +53,15 @@ struct ManagerOptions {
   // Where fusectl is (mounted on demand for aborting a hung connection).
   std::filesystem::path fusectl = "/sys/fs/fuse/connections";
   std::chrono::milliseconds hangTimeout{2000};
+  // Restarts (issue 15): each session's connections and state are also kept by the fd holder
+  // on this socket (empty: not kept, they die with us), under "p/<id>". A restarted daemon takes
+  // back those of containers for which containerExists() (unset: all) and serves them again.
+  std::string fdHolderSocket;
+  std::chrono::milliseconds fdHolderGrace{std::chrono::seconds(120)};
+  std::function<bool(const std::string& id)> containerExists;
 };
+// The fd holder names of this module: "p/<container id>".
+inline constexpr char kHeldPrefix[] = "p/";
 
 struct ContainerInfo {
   std::string id;
@@ -63,13 +74,20 @@ class Session;
 class Manager {
  public:
   explicit Manager(ManagerOptions options = {});
-  ~Manager();  // stops and unmounts every session
+  // Stops and unmounts every session; with an fd holder, stops serving only (the holder keeps the
+  // connections for the next instance: a graceful stop or upgrade).
+  ~Manager();
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
 
-  // Unmounts (lazily) whatever a previous instance left under base: those connections died with
-  // it, and a new create must get a fresh mount. Call once at start.
+  // Unmounts (lazily) whatever a previous instance left under base and resumeHeld() did not take
+  // back: those connections died with it, and a new create must get a fresh mount. Call once at
+  // start, after resumeHeld().
   Status cleanupStale();
+  // Before cleanupStale(): serves again the sessions a previous instance left with the fd holder
+  // (ManagerOptions::fdHolderSocket). A session that cannot be resumed is dropped and its mounts
+  // left to cleanupStale() (ENOTCONN in the container, never host values); logged.
+  void resumeHeld();
 
   // Mounts and starts serving <base>/<id> (and <base>/<id>/proc/sys). Idempotent for a live session
   // (returns the same directory); a dead session is replaced. Container ids are
@@ -78,7 +96,8 @@ class Manager {
   // Stops serving, unmounts lazily, removes the directory. Unknown ids are fine.
   Status remove(const std::string& id);
 
-  // Aborts sessions stuck longer than the hang timeout and notes sessions whose thread ended.
+  // Aborts sessions stuck longer than the hang timeout and notes sessions whose thread ended;
+  // hands a new fd holder every session if ours went away.
   // Returns how many sessions are unhealthy.
   size_t checkHealth();
   nlohmann::json status() const;
@@ -90,7 +109,13 @@ class Manager {
   static bool validId(const std::string& id);
 
  private:
+  void connectHolder();
+  void hold(const std::string& id, const Session& s);  // mu_ held
+  void resyncHolder();                                 // mu_ held
   ManagerOptions opt_;
+  std::optional<fdhold::Client> holder_;  // mu_
+  uint64_t resumed_ = 0, resumeFailed_ = 0, resumeDropped_ = 0;
+  int64_t resumeMicros_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Session>> sessions_;
 };
