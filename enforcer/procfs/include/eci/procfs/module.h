@@ -17,7 +17,11 @@ struct ModuleOptions {
   // manager.base empty (the default here) = "procfs" next to the control socket: /run/eci/procfs
   // in production, and a private directory for every test daemon (a daemon's start removes stale
   // mounts in its base, so two daemons must never share one).
-  ManagerOptions manager{.base = {}};
+  ManagerOptions manager = [] {
+    ManagerOptions m;
+    m.base.clear();
+    return m;
+  }();
   // eci-procfs-hook as runc will run it; empty = the installed one
   // (/usr/libexec/eci/eci-procfs-hook), else the build tree's next to eci-enforcerd.
   std::filesystem::path hook;
