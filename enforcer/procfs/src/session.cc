@@ -339,41 +339,38 @@ bool Session::healthy() const {
   return !threadEnded_ && !aborted_;
 }
 
-void Session::detach() {
-  if (thread_.joinable()) {
-    stopping_ = true;
-    wake();
-    thread_.join();
-  }
-  // Our copies of the fds close; the holder's keep both connections (and the mounts) alive.
+void Session::joinThread() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  wake();
+  thread_.join();
+}
+
+void Session::destroyConnections() {
   for (Connection* c : {&knobs_, &static_}) {
     if (c->se) fuse_session_destroy(c->se);
     c->se = nullptr;
     c->fd = -1;
-    c->root.reset();
     free(c->buf.mem);
     c->buf.mem = nullptr;
   }
+}
+
+void Session::detach() {
+  joinThread();
+  // Our copies of the fds close; the holder's keep both connections (and the mounts) alive.
+  destroyConnections();
+  for (Connection* c : {&knobs_, &static_}) c->root.reset();
 }
 
 void Session::stop() {
   // Knobs first: that mount sits on the static connection's proc/sys.
   unmount(knobs_);
   unmount(static_);
-  if (thread_.joinable()) {
-    stopping_ = true;
-    wake();
-    thread_.join();
-  }
-  for (Connection* c : {&knobs_, &static_}) {
-    // Closes /dev/fuse: with no server left the kernel aborts the connection, so binds still
-    // held by a dying container fail with ENOTCONN instead of pinning us.
-    if (c->se) fuse_session_destroy(c->se);
-    c->se = nullptr;
-    c->fd = -1;
-    free(c->buf.mem);
-    c->buf.mem = nullptr;
-  }
+  joinThread();
+  // Closes /dev/fuse: with no server left the kernel aborts the connection, so binds still held
+  // by a dying container fail with ENOTCONN instead of pinning us.
+  destroyConnections();
 }
 
 nlohmann::json Session::status() const {

@@ -214,6 +214,10 @@ class Session {
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
+  // The FUSE thread stopped and joined; both libfuse sessions destroyed (closing our /dev/fuse
+  // copies). For stop() and detach().
+  void joinThread();
+  void destroyConnections();
   void buildTrees();
   // Fills `st` and returns how long the kernel may cache it.
   double fillAttr(Connection& c, fuse_ino_t ino, struct stat* st);
