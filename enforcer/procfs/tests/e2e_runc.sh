@@ -52,11 +52,12 @@ trap "exit 1" INT TERM  # so ctest timeouts still run cleanup
 start_testd() {
   rm -f "$WORK/testd.in"
   mkfifo "$WORK/testd.in"
+  # The reply count starts before testd does: its "ready" may come at once (truncating its output
+  # after the start lost that line now and then: "did not answer" after 10 s).
+  echo 0 >"$WORK/replies"
   "$TESTD" "$BASE" <"$WORK/testd.in" >"$WORK/testd.out" 2>"$WORK/testd.err" &
   TESTD_PID=$!
   exec 7>"$WORK/testd.in"
-  : >"$WORK/testd.out"
-  echo 0 >"$WORK/replies"
   wait_reply >/dev/null  # "ready"
 }
 # Reads the next reply line of testd (with a deadline). The count lives in a file because
