@@ -137,7 +137,11 @@ void Supervisor::Impl::reattach() {
     }
   }
   uint64_t adopted = 0, adoptedFds = 0, dropped = 0;
-  for (auto& [key, e] : bases) {
+  for (auto& base : bases) {
+    // Named copies, not a structured binding: lambdas may not capture bindings before C++20
+    // P1091 landed in clang 16 (the fuzz build uses Debian's clang 14).
+    const std::string& key = base.first;
+    Entry* const e = base.second;
     const std::string id = key.substr(0, key.rfind('@'));
     const bool hasPid = e->name[2] == 'p', hasNet = e->name[3] == 'n';
     auto drop = [&](const char* why) {
