@@ -46,7 +46,10 @@ struct ContainerView {
   std::unique_ptr<ContainerMounts> mounts;
   std::optional<sys::NsId> pidns, netns, userns;
   std::optional<sys::NsId> currentMntns;  // the mount namespace the worker is in now
-  bool statmountWorks = false;            // probeStatmount() passed
+  // The container's first mount namespace and, in it, the roots of its /proc and /sys, opened
+  // when the worker starts: the templates of a fresh proc/sysfs's masks (worker_fresh.h).
+  UniqueFd initialMntns, procTemplate, sysTemplate;
+  bool statmountWorks = false;  // probeStatmount() passed
 };
 
 // The system side of rules.h's Environment for one notification.
