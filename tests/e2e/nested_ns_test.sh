@@ -54,12 +54,15 @@ for mode in privileged sysadmin; do
   # ---- H2 ---------------------------------------------------------------------------------------
   out=$(docker run --rm "${F[@]}" busybox sh -c 'unshare -p -f -m --mount-proc sh -c "
     echo ps=\$(ps -o pid | grep -c \"^ *[0-9]\") keys=\$(wc -c < /proc/keys) up=\$(cut -d. -f1 /proc/uptime)
-    umount /proc/keys; echo ukeys=\$?"; echo after=$(wc -c < /proc/keys)' 2>&1)
+    umount /proc/keys; echo ukeys=\$?"; echo after=$(wc -c < /proc/keys)
+    unshare -p -f sh -c "mount -t proc proc /proc; echo first=\$?"; echo pid1=$(cat /proc/1/comm)' 2>&1)
   t_ok "$mode H2: unshare --mount-proc: only its own processes ($(grep -o 'ps=[0-9]*' <<<"$out"))" \
     grep -Eq 'ps=[1-5] keys=0' <<<"$out"
   container_uptime "$mode H2: uptime the container's" "$(grep -o 'up=[0-9]*' <<<"$out" | cut -d= -f2)"
   t_contains "$mode H2: masks cannot go" "ukeys=1" "$out"
   t_contains "$mode H2: the container's own /proc untouched" "after=0" "$out"
+  t_contains "$mode H2: not over /proc in the container's first mount namespace" "first=1" "$out"
+  t_contains "$mode H2: ... whose /proc is still the container's" "pid1=sh" "$out"
 
   # ---- H3 ---------------------------------------------------------------------------------------
   # runc mounts sysfs read-only where the container's own is (not --privileged): so do we here.

@@ -542,10 +542,13 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     // container's processes (network devices), so it gets a new superblock of its own namespace,
     // made by the worker as the container's root (the kernel then checks that the namespace is
     // the container's or below it), with the container's masks attached before it is attached
-    // itself: it is never visible unmasked. It may cover the container's own /proc (/sys):
-    // `unshare --pid --fork --mount-proc` does, and a masked tree on a masked tree reveals
-    // nothing.
-    if (!(t.mountRoot && t.mount && t.mount->fstype == *d.fstype && t.mount->root == "/"))
+    // itself: it is never visible unmasked. In a mount namespace of its own it may cover the
+    // container's /proc (/sys): `unshare --pid --fork --mount --mount-proc` does, and a masked
+    // tree on a masked tree reveals nothing. Not in the container's first one: there /proc and
+    // /sys are the templates of these masks (worker_fresh.h) and stay what the runtime made.
+    const bool coversTreeRoot =
+        t.mountRoot && t.mount && t.mount->fstype == *d.fstype && t.mount->root == "/";
+    if (!coversTreeRoot || env.callerInContainerMntNs())
       if (auto e = checkOvermount(t, c, env)) return *e;
     if (!freshTreeOptions(proc, d.data ? *d.data : std::string()))
       return refuse(EINVAL, "an option eci does not pass on to a new " + *d.fstype);

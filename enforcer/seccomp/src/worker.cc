@@ -414,6 +414,7 @@ int workerMain(int argc, char** argv) {
   if (setns(worker::kMntnsFd, CLONE_NEWNS) != 0) return 17;
   view.currentMntns = sys::nsIdOfFd(worker::kMntnsFd);
   view.initialMntns = UniqueFd(worker::kMntnsFd);
+  view.firstMntns = view.currentMntns;
   // setns put our root at the container's: its /proc and /sys are the runtime's, which cannot be
   // unmounted, moved or covered (rules.cc), so they stay the templates of fresh trees. Missing
   // or of another type: fresh trees are refused (nothing else depends on them).

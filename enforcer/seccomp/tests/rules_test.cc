@@ -47,7 +47,7 @@ class FakeEnv : public Environment {
  public:
   std::vector<MountEntry> table;
   const Decoded* d = nullptr;
-  bool sysAdmin = true, pidns = true, netns = true;
+  bool sysAdmin = true, pidns = true, netns = true, mntns = true;
   std::map<std::string, PathInfo> overrides;
   PathInfo lookup(const std::optional<std::string>& p) {
     PathInfo info;
@@ -83,6 +83,7 @@ class FakeEnv : public Environment {
   bool callerHasSysAdmin() override { return sysAdmin; }
   bool callerInContainerPidNs() override { return pidns; }
   bool callerInContainerNetNs() override { return netns; }
+  bool callerInContainerMntNs() override { return mntns; }
   PathInfo resolveInRoot(const std::string& p) override { return lookup(p); }
   PathInfo resolveCreated() override { return lookup(d->target); }
 };
@@ -269,7 +270,11 @@ TEST_F(RulesTest, FreshTreesForNestedNamespaces) {
   EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0, "pidns=/proc/1/ns/pid").err, EINVAL);
   EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0, "hidepid").err, EINVAL);
   EXPECT_EQ(mountCall("sysfs", "/tmp/s", "sysfs", 0, "gid=0").err, EINVAL);
-  // It may cover the container's own /proc (`unshare -pf --mount-proc`): masked on masked.
+  // In a mount namespace of its own it may cover the container's /proc (`unshare -pfm
+  // --mount-proc`): masked on masked. Not in the first one, where the templates are.
+  EXPECT_EQ(mountCall("proc", "/proc", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("sysfs", "/sys", "sysfs", 0).err, EPERM);
+  env.mntns = false;
   EXPECT_EQ(mountCall("proc", "/proc", "proc", 0).action, Action::kFreshTree);
   EXPECT_EQ(mountCall("sysfs", "/sys", "sysfs", 0).action, Action::kFreshTree);
   // ... but neither a mask, nor `/`, nor a tree of the other type.

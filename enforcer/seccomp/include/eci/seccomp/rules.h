@@ -182,6 +182,9 @@ class Environment {
   // The caller's pid / net namespace is the container's (needed to clone its /proc, /sys).
   virtual bool callerInContainerPidNs() = 0;
   virtual bool callerInContainerNetNs() = 0;
+  // The caller is in the container's first mount namespace (where the worker's templates of
+  // fresh proc/sysfs masks live, worker_fresh.h).
+  virtual bool callerInContainerMntNs() = 0;
   virtual PathInfo resolveInRoot(const std::string& absPath) = 0;  // e.g. "/proc"
   // Where a creating call's target lands: the existing file (symlinks followed as the call would),
   // else the directory the new file would be made in (O_TMPFILE: the path itself). err set when
