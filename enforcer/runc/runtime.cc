@@ -177,6 +177,7 @@ void runcLog(const Call& c, const char* level, const std::string& msg) {
 }
 
 void debugLog(const Call& c, const std::string& msg) {
+  if (c.eci.debugLog.empty()) return;  // off (as installed): not even the time is formatted
   appendLine(c.eci.debugLog, nowRfc3339() + " [" + std::to_string(getpid()) + "] " + msg);
 }
 
