@@ -7,7 +7,10 @@
 #  H3. a sysfs for a nested network namespace shows that namespace's devices, masks on it;
 #  H4. the masks of a fresh tree may be covered (runc's maskedPaths/readonlyPaths do), but a
 #      fresh tree made below such a cover still gets the real masks;
-#  H5. without CAP_SYS_ADMIN nothing changes (the kernel refuses the nested namespace).
+#  H5. without CAP_SYS_ADMIN nothing changes (the kernel refuses the nested namespace);
+#  H6. what an inner runtime does besides: pin a namespace by binding its /proc file (libnetwork,
+#      CNI, `ip netns add`), mount an mqueue, `pivot_root . .` then unmount the old root lazily
+#      in its own mount namespace; the old root of the first mount namespace stays.
 # Each check proves the container ran and the host is unchanged (uptime stays the container's).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -109,6 +112,30 @@ for mode in privileged sysadmin; do
   t_contains "$mode H4: its emulation cannot go" "rm2=1" "$out"
   t_contains "$mode H4: removing the cover brings the mask back" "uncover=0" "$out"
   container_uptime "$mode H4: uptime under the cover still the container's" "$(grep -o 'back=[0-9]*' <<<"$out" | cut -d= -f2)"
+  # ---- H6 ---------------------------------------------------------------------------------------
+  out=$(docker run --rm "${F[@]}" busybox sh -c 'touch /tmp/n1 /tmp/n2
+    mount --bind /proc/self/ns/net /tmp/n1; echo pin-self=$?
+    unshare -n sleep 60 & p=$!; sleep 0.3
+    mount --bind /proc/$p/ns/net /tmp/n2; echo pin-pid=$?
+    echo devs=$(nsenter --net=/tmp/n2 ip -o link | wc -l) own=$(nsenter --net=/tmp/n1 ip -o link | wc -l)
+    mount --bind /proc/self/exe /tmp/n1; echo exe=$?
+    kill $p
+    mkdir -p /tmp/mq && mount -t mqueue mq /tmp/mq; echo mq=$?
+    mkdir -p /nr && mount -t tmpfs nr /nr && mkdir -p /nr/bin && cp /bin/busybox /nr/bin/
+    unshare -m /bin/busybox sh -c "cd /nr && /bin/busybox pivot_root . . && /bin/busybox umount -l . ; echo prumount=\$?; echo root=\$(/bin/busybox ls /)"
+    cd /; umount -l /; echo first=$?; test -d /proc/1 && echo still' 2>&1)
+  t_contains "$mode H6: its own network namespace pinned by /proc/self/ns/net" "pin-self=0" "$out"
+  t_contains "$mode H6: a nested one pinned by /proc/<pid>/ns/net" "pin-pid=0" "$out"
+  t_ok "$mode H6: ... and it is that nested namespace ($(grep -o 'devs=[0-9]* own=[0-9]*' <<<"$out"))" \
+    grep -Eq 'devs=1 own=[2-9]' <<<"$out"
+  t_ok "$mode H6: /proc/self/exe (no namespace) is no bind source" grep -Eq 'exe=[1-9]' <<<"$out"
+  t_contains "$mode H6: mqueue mounted in its own ipc namespace" "mq=0" "$out"
+  if [ $mode = privileged ]; then  # (pivot_root itself is EPERM under --cap-add SYS_ADMIN here)
+    t_contains "$mode H6: pivot_root . . then umount -l . in its own mount namespace" "prumount=0" "$out"
+    t_contains "$mode H6: ... leaves only the new root" "root=bin" "$out"
+  fi
+  t_contains "$mode H6: the first mount namespace's root cannot go" "first=1" "$out"
+  t_contains "$mode H6: ... and it is still there" "still" "$out"
 done
 
 # ---- H5 -----------------------------------------------------------------------------------------

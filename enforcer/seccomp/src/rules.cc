@@ -311,6 +311,52 @@ std::optional<int> procSelfFd(std::string_view path) {
   return {};
 }
 
+namespace {
+bool isDecimalId(std::string_view s) {
+  if (s.empty() || s.size() > 10 || (s.size() > 1 && s.front() == '0')) return false;
+  return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+}  // namespace
+
+std::optional<ProcNsPath> procNsPath(std::string_view path) {
+  constexpr std::string_view kProc = "/proc/";
+  if (path.substr(0, kProc.size()) != kProc) return {};
+  std::vector<std::string_view> parts;
+  for (std::string_view rest = path.substr(kProc.size()); !rest.empty();) {
+    const size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (slash != std::string_view::npos && rest.empty()) return {};  // trailing slash
+  }
+  ProcNsPath p;
+  if (parts.size() == 3) {
+    if (parts[1] != "ns") return {};
+  } else if (parts.size() == 5) {
+    if (parts[1] != "task" || !isDecimalId(parts[2]) || parts[3] != "ns" ||
+        parts[0] == "thread-self")
+      return {};
+    p.task = parts[2];
+  } else {
+    return {};
+  }
+  if (parts[0] != "self" && parts[0] != "thread-self" && !isDecimalId(parts[0])) return {};
+  static constexpr std::string_view kTypes[] = {"net",
+                                                "ipc",
+                                                "uts",
+                                                "mnt",
+                                                "pid",
+                                                "user",
+                                                "cgroup",
+                                                "time",
+                                                "pid_for_children",
+                                                "time_for_children"};
+  const std::string_view ns = parts.back();
+  if (std::find(std::begin(kTypes), std::end(kTypes), ns) == std::end(kTypes)) return {};
+  p.pid = parts[0];
+  p.ns = ns;
+  return p;
+}
+
 bool isAllowedNewFsType(std::string_view t) {
   static constexpr std::string_view kAllowed[] = {
       "tmpfs", "ramfs", "devpts", "mqueue", "cgroup2", "cgroup", "overlay", "proc", "sysfs"};
@@ -388,6 +434,7 @@ const MountEntry* mountOfPath(const PathInfo& p) {
 std::optional<Decision> checkAttach(const MountEntry* parent, const PathInfo& src, bool recursive,
                                     const ContainerMounts& c, Environment& env) {
   if (!parent || parent->sharedGroup == 0) return std::nullopt;  // parent not shared
+  if (src.nsFile) return std::nullopt;  // a namespace file: no tree, nothing to propagate
   if (!src.attached || !src.mount)
     return refuse(EPERM, "attaching a detached tree below shared mount " + parent->mountPoint);
   std::vector<const MountEntry*> set{&*src.mount};
@@ -418,14 +465,16 @@ std::optional<Decision> checkOvermount(const PathInfo& t, const ContainerMounts&
   // what the runtime put there. Stacking on any other directory (also inside /proc) is allowed.
   if (!(t.attached && t.mountRoot && t.mount && c.isProtected(*t.mount, tableOf(env))))
     return std::nullopt;
-  // One exception: a mask, read-only path or emulation mount that eci attached to a fresh
-  // proc/sysfs (kFreshTree) may be covered. A runtime inside the container does exactly that
-  // for every container it starts (runc's maskedPaths bind /dev/null or a read-only tmpfs over
-  // them, its readonlyPaths bind a path onto itself; Docker-in-Docker). Covering reveals
-  // nothing: the mask stays under the cover and cannot be unmounted or moved, so removing the
-  // cover brings it back. Fresh trees take their masks from the container's own /proc and /sys
-  // (worker ContainerView templates), never from a tree that may carry such covers, and those
-  // stay uncovered: this exception does not reach them.
+  // Exceptions: covering is allowed outside the container's first mount namespace, and there
+  // on a mask, read-only path or emulation mount that eci attached to a fresh proc/sysfs
+  // (kFreshTree). A runtime inside the container does exactly that for every container it
+  // starts (runc's maskedPaths bind /dev/null or a read-only tmpfs over them, its readonlyPaths
+  // bind a path onto itself, its cgroup tmpfs covers /sys/fs/cgroup; Docker-in-Docker).
+  // Covering reveals nothing: what is covered stays under the cover and cannot be unmounted or
+  // moved, so removing the cover brings it back. Fresh trees take their masks from the
+  // container's own /proc and /sys in its first mount namespace (the worker's templates), never
+  // from a tree that may carry covers, and those stay uncovered.
+  if (!env.callerInContainerMntNs()) return std::nullopt;
   const std::vector<MountEntry>* table = tableOf(env)();
   const MountEntry* parent = table ? findById(*table, t.mount->parent) : nullptr;
   if (parent && parent->id != t.mount->id && c.isFreshTree(*parent)) return std::nullopt;
@@ -596,8 +645,21 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
       if (!t.mountRoot || !t.mount) return refuse(EINVAL, "not a mount point");
-      if (c.isProtected(*t.mount, tableOf(env)))
-        return refuse(EPERM, "unmounting protected mount " + t.mount->mountPoint);
+      if (c.isProtected(*t.mount, tableOf(env))) {
+        // Outside the container's first mount namespace a whole tree may go: the rootfs (what
+        // runc does after pivot_root in every container an inner runtime starts), /proc or
+        // /sys, each lazily with everything mounted on it, masks together with what they mask.
+        // A single mask, read-only path or emulation mount on a proc/sysfs tree may never go:
+        // that would uncover what it hides. No unmount propagates from here: protected mounts
+        // are never in a peer group (checkStaysPrivate).
+        const std::vector<MountEntry>* table = tableOf(env)();
+        const MountEntry* parent = table ? findById(*table, t.mount->parent) : nullptr;
+        const bool onTree =
+            !table || (parent && parent->id != t.mount->id && c.isProcOrSysTree(*parent));
+        if (env.callerInContainerMntNs() || onTree || !(d.args[1] & MNT_DETACH))
+          return refuse(EPERM, "unmounting protected mount " + t.mount->mountPoint);
+        return act(Action::kUmount, "lazy unmount of a whole tree outside the first namespace");
+      }
       return act(Action::kUmount, "unmount of the container's own mount");
     }
 

@@ -220,6 +220,14 @@ void Worker::handle(int notifyFd) {
           mountId = static_cast<uint64_t>(t.mount->id);
         }
       }
+      if (!parentFd && t.mount && t.mountRoot && (flags & MNT_DETACH)) {
+        // No parent to go by (`/`: pivot_root's old root, which runc unmounts with `umount2(".",
+        // MNT_DETACH)`): by our own fd on the mount, which a lazy unmount does not mind.
+        mountId = static_cast<uint64_t>(t.mount->id);
+        name.clear();
+        target = env.targetFd();
+        break;
+      }
       env.closeTarget();
       target = parentFd.get();
       break;
@@ -251,6 +259,15 @@ void Worker::handle(int notifyFd) {
     c_.currentMntns.reset();  // it may have entered the container's first namespace
     if (e != 0) return refuse(EPERM, "the container's own masks could not be cloned");
   }
+  // A new mqueue belongs to the ipc namespace of whoever makes it (and the kernel checks
+  // CAP_SYS_ADMIN over that namespace's owner): we make it from the caller's, as the caller
+  // would. Opened before the last ID_VALID check, like the rest.
+  UniqueFd callerIpc;
+  if ((dec.action == Action::kReplayMount || dec.action == Action::kFsopen) && d.fstype &&
+      *d.fstype == "mqueue") {
+    callerIpc = UniqueFd(openat(kProcFd, procPath(pid, "ns/ipc").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!callerIpc) return refuse(EPERM, "the caller's ipc namespace could not be opened");
+  }
   if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
     return refuse(EPERM, "cannot enter the caller's mounts");
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
@@ -273,7 +290,11 @@ void Worker::handle(int notifyFd) {
   UniqueFd result;
   int err = 0;
   const char* refusal = nullptr;
-  if (dec.action == Action::kCreateSetId) {
+  // The worker's own ipc namespace matters to nothing else it does: it simply stays.
+  if (callerIpc && setns(callerIpc.get(), CLONE_NEWIPC) != 0) err = errno;
+  if (err != 0) {
+    // the ipc namespace could not be entered: nothing was done
+  } else if (dec.action == Action::kCreateSetId) {
     err = worker::createSetId(env, d, *c_.mounts, pid, &result, &refusal);
   } else if (dec.action == Action::kFreshTree) {
     const auto options = freshTreeOptions(freshProc, d.data ? *d.data : std::string());

@@ -66,6 +66,15 @@ int act(Action action, const Decoded& d, uint64_t flags, int target, int source,
       // under this name meanwhile (moving or overmounting one is refused, renaming a mount point
       // is EBUSY), so the remaining window cannot reach a protected mount.
       struct statx sx;
+      if (name.empty()) {
+        // The mount's own fd (lazy unmounts only, worker.cc): the fd pins exactly the mount
+        // decided on; the magic link leads to it.
+        if (!(flags & MNT_DETACH)) return EPERM;
+        if (statx(target, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0) return errno;
+        if (sx.stx_mnt_id != mountId || !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) return EPERM;
+        if (umount2(tpath.c_str(), static_cast<int>(flags & ~UMOUNT_NOFOLLOW))) return errno;
+        return 0;
+      }
       if (statx(target, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0) return errno;
       if (sx.stx_mnt_id != mountId || !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) return EPERM;
       // thread-self/fd/<parent> (from our cwd, the host /proc) is the pinned parent directory;

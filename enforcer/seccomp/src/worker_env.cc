@@ -3,13 +3,16 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "eci/fs_util.h"
@@ -255,6 +258,50 @@ UniqueFd RealEnvironment::openBase(int fdNum) {
   return UniqueFd(openat(kProcFd, p.c_str(), O_PATH | O_CLOEXEC));
 }
 
+// A namespace file as the caller names it. self and thread-self are the caller itself (host
+// /proc/<tid>, opened from our host /proc); any other pid is looked up in the caller's own /proc
+// (resolved in its root, no magic links, and it must be a procfs), so it can only reach processes
+// the caller sees. Only the last component, the namespace link itself, is followed; the kernel
+// then checks that we (the container's root) may inspect that process.
+UniqueFd RealEnvironment::openNsFile(const ProcNsPath& p) {
+  UniqueFd dir;
+  std::string rest = "ns/" + p.ns;
+  if (p.pid == "thread-self" || (p.pid == "self" && p.task.empty())) {
+    std::string who = std::to_string(pid_);
+    if (p.pid == "self") {  // the thread group, not the calling thread
+      auto status = fs::readFd(
+          UniqueFd(openat(kProcFd, procPath(pid_, "status").c_str(), O_RDONLY | O_CLOEXEC)).get(),
+          16384, "status");
+      const size_t at = status.ok() ? status->find("\nTgid:\t") : std::string::npos;
+      if (at == std::string::npos) {
+        errno = ESRCH;
+        return UniqueFd();
+      }
+      who = std::to_string(std::strtol(status->c_str() + at + 7, nullptr, 10));
+    }
+    dir = UniqueFd(openat(kProcFd, who.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  } else {
+    // "self/task/<tid>" and "<pid>[/task/<tid>]" go by the caller's own /proc.
+    std::string where = "/proc/" + p.pid;
+    if (!p.task.empty()) where += "/task/" + p.task;
+    const Start start = startOf(AT_FDCWD, where);
+    if (start.base) dir = openFrom(start, where, O_PATH | O_DIRECTORY, 0);
+    struct statfs sf {};
+    if (dir && (fstatfs(dir.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC)) {
+      errno = EPERM;
+      return UniqueFd();
+    }
+  }
+  if (!dir) return UniqueFd();
+  UniqueFd f(openat(dir.get(), rest.c_str(), O_RDONLY | O_CLOEXEC));
+  struct statfs sf {};
+  if (f && (fstatfs(f.get(), &sf) != 0 || sf.f_type != NSFS_MAGIC)) {
+    errno = EPERM;
+    return UniqueFd();
+  }
+  return f;
+}
+
 // Absolute paths stay inside the caller's root (RESOLVE_IN_ROOT); relative ones may not climb
 // above their starting directory (RESOLVE_BENEATH: `..` or an absolute symlink there gives EXDEV,
 // refused) - the worker never follows a path out of the container. Magic links are refused: in
@@ -300,6 +347,16 @@ PathInfo RealEnvironment::resolvePath(int dfd, const std::string& path, bool emp
     // The caller's own fd (rules.h procSelfFd): what its /proc/self/fd/<n> reaches. The rules
     // then judge that file like any other target; the caller could name it by fd anyway.
     out = openBase(*fdNum);
+  } else if (const auto ns = procNsPath(path); ns && &out == &source_.fd) {
+    // A namespace to pin (rules.h procNsPath): the bind source only.
+    out = openNsFile(*ns);
+    if (!out) {
+      info.err = errno;
+      return info;
+    }
+    info.mountRoot = true;
+    info.nsFile = true;
+    return info;
   } else {
     const Start start = startOf(dfd, path);
     if (start.base) out = openFrom(start, path, O_PATH | (follow ? 0 : O_NOFOLLOW), 0);

@@ -103,6 +103,7 @@ class RealEnvironment : public Environment {
   // The directory a path of the caller starts from: its cwd (AT_FDCWD) or its fd `fdNum`.
   UniqueFd openBase(int fdNum);
   Start startOf(int dfd, const std::string& path);
+  UniqueFd openNsFile(const ProcNsPath& p);
   // Resolves `path` as the caller would, into an O_PATH fd the worker owns (see worker_env.cc).
   PathInfo resolvePath(int dfd, const std::string& path, bool emptyOk, bool follow, UniqueFd& out);
   // The mount of `fd`. A new mount's target that is no mount root skips the mount look-up (the

@@ -76,12 +76,31 @@ int build(bool proc, int target, const std::vector<MaskClone>& masks, uint64_t m
   // kernel allows no more than that.
   auto tree = sys::fsmount(fs->get(), FSMOUNT_CLOEXEC, attrsOf(msFlags));
   if (!tree.ok()) return errOf(tree.error());
+  // /proc/sys/net of the new proc stays writable under the read-only /proc/sys mask: it shows
+  // the reader's network namespace, and a runtime writes its containers' sysctls there
+  // (dockerd: net.ipv4.ip_unprivileged_port_start) before making /proc/sys read-only itself.
+  // The kernel lets the container's root write only namespaces its user namespace owns, i.e.
+  // the nested ones it made: the container's own (made by the engine, owned by the host) stays
+  // read-only to it, as do the net sysctls that are global.
+  UniqueFd sysNet;
+  if (proc) {
+    auto clone = sys::openTree(tree->get(), "sys/net", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (clone.ok()) sysNet = std::move(*clone);
+  }
   // Every mask goes on while the tree is detached (Linux >= 6.15 mounts on detached trees; an
   // older kernel refuses here, and so do we): nobody ever sees the tree without them.
   for (const auto& m : masks) {
     UniqueFd at = openBeneath(tree->get(), m.rel, RESOLVE_NO_XDEV);
     if (!at) return errno;
     if (auto st = sys::moveMount(m.tree.get(), "", at.get(), "",
+                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+        !st.ok())
+      return errOf(st.error());
+  }
+  if (sysNet) {
+    UniqueFd at = openBeneath(tree->get(), "sys/net", 0);
+    if (!at) return errno;
+    if (auto st = sys::moveMount(sysNet.get(), "", at.get(), "",
                                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
         !st.ok())
       return errOf(st.error());

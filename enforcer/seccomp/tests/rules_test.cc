@@ -277,7 +277,10 @@ TEST_F(RulesTest, FreshTreesForNestedNamespaces) {
   env.mntns = false;
   EXPECT_EQ(mountCall("proc", "/proc", "proc", 0).action, Action::kFreshTree);
   EXPECT_EQ(mountCall("sysfs", "/sys", "sysfs", 0).action, Action::kFreshTree);
-  // ... but neither a mask, nor `/`, nor a tree of the other type.
+  // There, covering anything reveals nothing; in the first namespace neither a mask, nor `/`,
+  // nor a tree of the other type may be covered.
+  EXPECT_EQ(mountCall("proc", "/proc/kcore", "proc", 0).action, Action::kFreshTree);
+  env.mntns = true;
   EXPECT_EQ(mountCall("proc", "/proc/kcore", "proc", 0).err, EPERM);
   EXPECT_EQ(mountCall("proc", "/proc/uptime", "proc", 0).err, EPERM);
   EXPECT_EQ(mountCall("proc", "/", "proc", 0).err, EPERM);
@@ -319,6 +322,62 @@ TEST_F(RulesTest, MasksOnAFreshTreeStayButMayBeCovered) {
   // Unreadable table: no exception (fail closed).
   env.tableReadable = false;
   EXPECT_EQ(mountCall("/dev/null", "/tmp/f/kcore", nullptr, MS_BIND).err, EPERM);
+}
+
+// What runc does in the mount namespace of every container an inner runtime starts.
+TEST_F(RulesTest, OutsideTheFirstNamespaceCoversAndWholeTreesMayGo) {
+  EXPECT_EQ(mountCall("tmpfs", "/proc/uptime", "tmpfs", 0).err, EPERM);
+  EXPECT_EQ(umountCall("/", MNT_DETACH).err, EPERM);
+  env.mntns = false;
+  // Covers (runc's maskedPaths, readonlyPaths, its cgroup tmpfs over a cloned /sys).
+  EXPECT_EQ(mountCall("/dev/null", "/proc/kcore", nullptr, MS_BIND).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall("tmpfs", "/proc/uptime", "tmpfs", MS_RDONLY).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall("/proc/sys", "/proc/sys", nullptr, MS_BIND | MS_REC).action,
+            Action::kReplayMount);
+  // pivot_root's old root, /proc, /sys: lazily, whole.
+  EXPECT_EQ(umountCall("/", MNT_DETACH).action, Action::kUmount);
+  EXPECT_EQ(umountCall("/proc", MNT_DETACH).action, Action::kUmount);
+  EXPECT_EQ(umountCall("/sys", MNT_DETACH).action, Action::kUmount);
+  EXPECT_EQ(umountCall("/proc").err, EPERM);  // not lazily: refused (it would be EBUSY anyway)
+  // Never a single mask, read-only path or emulation mount on a tree.
+  for (const char* p : {"/proc/kcore", "/proc/uptime", "/proc/sys"})
+    EXPECT_EQ(umountCall(p, MNT_DETACH).err, EPERM) << p;
+  env.tableReadable = false;
+  EXPECT_EQ(umountCall("/", MNT_DETACH).err, EPERM);  // cannot tell: refused
+}
+
+TEST(ProcNsPath, NamesOfNamespaceFiles) {
+  auto p = procNsPath("/proc/self/ns/net");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->pid, "self");
+  EXPECT_EQ(p->task, "");
+  EXPECT_EQ(p->ns, "net");
+  p = procNsPath("/proc/42/task/43/ns/ipc");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->pid, "42");
+  EXPECT_EQ(p->task, "43");
+  EXPECT_EQ(p->ns, "ipc");
+  EXPECT_TRUE(procNsPath("/proc/thread-self/ns/pid_for_children"));
+  EXPECT_TRUE(procNsPath("/proc/self/task/7/ns/net"));
+  for (const char* bad :
+       {"/proc/self/ns/", "/proc/self/ns/net/", "/proc/self/ns/bogus", "/proc/self/fd/3",
+        "/proc/self/exe", "/proc/01/ns/net", "/proc/1/task/x/ns/net", "/proc/../1/ns/net",
+        "/proc/self/ns/../ns/net", "/proc/thread-self/task/1/ns/net", "/proc//ns/net",
+        "proc/self/ns/net", "/proc/self/root/proc/self/ns/net", "/proc/12345678901/ns/net"})
+    EXPECT_FALSE(procNsPath(bad)) << bad;
+}
+
+TEST_F(RulesTest, NamespaceFilesMayBePinned) {
+  PathInfo ns;
+  ns.mountRoot = true;
+  ns.nsFile = true;
+  env.overrides["/proc/self/ns/net"] = ns;
+  EXPECT_EQ(mountCall("/proc/self/ns/net", "/tmp/netns", nullptr, MS_BIND).action,
+            Action::kReplayMount);
+  // Below a shared mount too (`ip netns add` makes /run/netns shared): a file carries no tree.
+  env.table.push_back(parse("600 500 0:90 / /run/netns rw shared:5 - tmpfs tmpfs rw\n")[0]);
+  EXPECT_EQ(mountCall("/proc/self/ns/net", "/run/netns/x", nullptr, MS_BIND).action,
+            Action::kReplayMount);
 }
 
 TEST(FreshTreeOptions, OnlyNarrowingProcOptions) {

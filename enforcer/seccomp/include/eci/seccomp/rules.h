@@ -167,6 +167,7 @@ struct PathInfo {
   bool blockDevice = false;
   unsigned major = 0, minor = 0;    // st_dev of the mount's filesystem
   std::optional<MountEntry> mount;  // the mount the path is on (attached only)
+  bool nsFile = false;              // a namespace file (procNsPath): carries no mount tree
 };
 
 // What the decision needs from the running system.
@@ -238,6 +239,18 @@ std::optional<std::vector<std::pair<std::string, std::string>>> freshTreeOptions
 // name nobody; it takes the caller's fd <n> instead, which is the file the kernel would reach.
 // Strict: decimal, no leading zero, no trailing component. std::nullopt: any other path.
 std::optional<int> procSelfFd(std::string_view path);
+
+// A namespace file named through procfs, the bind source that pins a namespace (libnetwork, CNI
+// and `ip netns add` bind /proc/self/ns/net or /proc/<pid>/task/<tid>/ns/net onto a file):
+// "/proc/{self|thread-self|<pid>}[/task/<tid>]/ns/<type>". Magic links, which the worker
+// otherwise never follows for a caller; it opens these through the caller's own pid namespace
+// view (worker_env.cc). Strict: decimal ids without leading zero, known namespace types only.
+struct ProcNsPath {
+  std::string pid;   // "self", "thread-self" or decimal (in the caller's pid namespace)
+  std::string task;  // decimal, or empty
+  std::string ns;    // "net", "ipc", "uts", "mnt", "pid", "user", "cgroup", "time", ...
+};
+std::optional<ProcNsPath> procNsPath(std::string_view path);
 
 // File system types a container may create itself (all FS_USERNS_MOUNT); none takes a block
 // device. proc and sysfs are served as clones of the container's own (masked) trees.
