@@ -59,6 +59,7 @@ class TableEnv : public Environment {
   bool callerHasSysAdmin() override { return true; }
   bool callerInContainerPidNs() override { return true; }
   bool callerInContainerNetNs() override { return true; }
+  bool callerInContainerMntNs() override { return true; }
   PathInfo resolveInRoot(const std::string& p) override { return lookup(p); }
   PathInfo resolveCreated() override { return lookup(d_.target); }
 

@@ -74,8 +74,11 @@ bool ContainerMounts::isReadOnlyLockedDevice(unsigned major, unsigned minor) con
 }
 
 bool ContainerMounts::isProcOrSysTree(const MountEntry& m) const {
-  const MountEntry* i = initialMatch(m);
-  return i && (i->fstype == "proc" || i->fstype == "sysfs");
+  return m.fstype == "proc" || m.fstype == "sysfs";
+}
+
+bool ContainerMounts::isFreshTree(const MountEntry& m) const {
+  return isProcOrSysTree(m) && !initialMatch(m);
 }
 
 bool ContainerMounts::isProtected(const MountEntry& m, const TableFn& table) const {
@@ -269,6 +272,8 @@ const char* actionName(Action a) {
       return "replay-mount";
     case Action::kCloneTree:
       return "clone-tree";
+    case Action::kFreshTree:
+      return "fresh-tree";
     case Action::kUmount:
       return "umount";
     case Action::kMountSetattr:
@@ -409,9 +414,20 @@ std::optional<Decision> checkOvermount(const PathInfo& t, const ContainerMounts&
                                        Environment& env) {
   // Mounting on `/`, `/proc`, `/sys` or one of the runtime's submounts there would hide or replace
   // what the runtime put there. Stacking on any other directory (also inside /proc) is allowed.
-  if (t.attached && t.mountRoot && t.mount && c.isProtected(*t.mount, tableOf(env)))
-    return refuse(EPERM, "target " + t.mount->mountPoint + " is a protected mount");
-  return std::nullopt;
+  if (!(t.attached && t.mountRoot && t.mount && c.isProtected(*t.mount, tableOf(env))))
+    return std::nullopt;
+  // One exception: a mask, read-only path or emulation mount that eci attached to a fresh
+  // proc/sysfs (kFreshTree) may be covered. A runtime inside the container does exactly that
+  // for every container it starts (runc's maskedPaths bind /dev/null or a read-only tmpfs over
+  // them, its readonlyPaths bind a path onto itself; Docker-in-Docker). Covering reveals
+  // nothing: the mask stays under the cover and cannot be unmounted or moved, so removing the
+  // cover brings it back. Fresh trees take their masks from the container's own /proc and /sys
+  // (worker ContainerView templates), never from a tree that may carry such covers, and those
+  // stay uncovered: this exception does not reach them.
+  const std::vector<MountEntry>* table = tableOf(env)();
+  const MountEntry* parent = table ? findById(*table, t.mount->parent) : nullptr;
+  if (parent && parent->id != t.mount->id && c.isFreshTree(*parent)) return std::nullopt;
+  return refuse(EPERM, "target " + t.mount->mountPoint + " is a protected mount");
 }
 
 bool roLocked(const PathInfo& p, const ContainerMounts& c) {
@@ -509,25 +525,60 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     return refuse(EPERM, "file system type '" + *d.fstype + "' is not mountable in a container");
   PathInfo t = env.resolve(Environment::Which::kTarget);
   if (auto e = needPath(t, "target")) return *e;
-  if (auto e = checkOvermount(t, c, env)) return *e;
   if (*d.fstype == "proc" || *d.fstype == "sysfs") {
     const bool proc = *d.fstype == "proc";
     // The clone would become shared with copies in the target's peers (checkAttach).
     if (!t.mount) return refuse(EPERM, "the mount below a new proc/sysfs is unknown");
     if (t.mount->sharedGroup != 0)
       return refuse(EPERM, "a masked proc/sysfs clone below shared mount " + t.mount->mountPoint);
-    if (proc ? !env.callerInContainerPidNs() : !env.callerInContainerNetNs())
-      return refuse(
-          EPERM, std::string(proc ? "proc" : "sysfs") + " for a nested namespace is not supported");
-    PathInfo src = env.resolveInRoot(proc ? "/proc" : "/sys");
-    if (src.err != 0 || !src.mount || !src.mountRoot || !c.isProcOrSysTree(*src.mount))
-      return refuse(EPERM, "the container's own masked tree to clone is gone");
-    return act(Action::kCloneTree, std::string("new ") + *d.fstype + " as a masked clone");
+    if (proc ? env.callerInContainerPidNs() : env.callerInContainerNetNs()) {
+      if (auto e = checkOvermount(t, c, env)) return *e;
+      PathInfo src = env.resolveInRoot(proc ? "/proc" : "/sys");
+      if (src.err != 0 || !src.mount || !src.mountRoot || !c.isProcOrSysTree(*src.mount))
+        return refuse(EPERM, "the container's own masked tree to clone is gone");
+      return act(Action::kCloneTree, std::string("new ") + *d.fstype + " as a masked clone");
+    }
+    // A nested pid (net) namespace: a clone of the container's tree would show it the whole
+    // container's processes (network devices), so it gets a new superblock of its own namespace,
+    // made by the worker as the container's root (the kernel then checks that the namespace is
+    // the container's or below it), with the container's masks attached before it is attached
+    // itself: it is never visible unmasked. In a mount namespace of its own it may cover the
+    // container's /proc (/sys): `unshare --pid --fork --mount --mount-proc` does, and a masked
+    // tree on a masked tree reveals nothing. Not in the container's first one: there /proc and
+    // /sys are the templates of these masks (worker_fresh.h) and stay what the runtime made.
+    const bool coversTreeRoot =
+        t.mountRoot && t.mount && t.mount->fstype == *d.fstype && t.mount->root == "/";
+    if (!coversTreeRoot || env.callerInContainerMntNs())
+      if (auto e = checkOvermount(t, c, env)) return *e;
+    if (!freshTreeOptions(proc, d.data ? *d.data : std::string()))
+      return refuse(EINVAL, "an option eci does not pass on to a new " + *d.fstype);
+    return act(Action::kFreshTree, std::string("new ") + *d.fstype +
+                                       " of a nested namespace, the container's masks on it");
   }
+  if (auto e = checkOvermount(t, c, env)) return *e;
   return act(Action::kReplayMount, "new " + *d.fstype + " mount");
 }
 
 }  // namespace
+
+std::optional<std::vector<std::pair<std::string, std::string>>> freshTreeOptions(
+    bool proc, std::string_view data) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t at = 0;
+  while (at < data.size()) {
+    size_t end = data.find(',', at);
+    if (end == std::string_view::npos) end = data.size();
+    const std::string_view opt = data.substr(at, end - at);
+    at = end + 1;
+    if (opt.empty()) continue;
+    const size_t eq = opt.find('=');
+    if (!proc || eq == std::string_view::npos || eq + 1 == opt.size()) return std::nullopt;
+    const std::string_view key = opt.substr(0, eq), value = opt.substr(eq + 1);
+    if (key != "hidepid" && key != "subset" && key != "gid") return std::nullopt;
+    out.emplace_back(key, value);
+  }
+  return out;
+}
 
 Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
   if (d.badPointer) return refuse(EFAULT, "unreadable argument");

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -43,6 +45,7 @@
 #include "eci/unique_fd.h"
 #include "worker_act.h"
 #include "worker_env.h"
+#include "worker_fresh.h"
 #include "worker_protocol.h"
 
 namespace eci::seccomp {
@@ -189,6 +192,9 @@ void Worker::handle(int notifyFd) {
       target = env.targetFd();
       source = env.inRootFd();
       break;
+    case Action::kFreshTree:
+      target = env.targetFd();
+      break;
     case Action::kMoveMount:
       target = env.targetFd();
       source = env.sourceFd();
@@ -202,6 +208,15 @@ void Worker::handle(int notifyFd) {
         name = mp.substr(mp.rfind('/') + 1);
         if (!name.empty() && name.size() < 256 && name != "." && name != "..") {
           parentFd = UniqueFd(openat(env.targetFd(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+          // A file mount point (a bind of a file) has no `..`: its directory is found by the
+          // mount point's path in the caller's root. Either way the mount id is checked again
+          // on parent + name before the unmount, so a path swapped meanwhile unmounts nothing.
+          if (!parentFd && errno == ENOTDIR) {
+            const size_t slash = mp.rfind('/');
+            PathInfo dir = env.resolveInRoot(slash == 0 ? "/" : mp.substr(0, slash));
+            if (dir.err == 0 && env.inRootFd() >= 0)
+              parentFd = UniqueFd(fcntl(env.inRootFd(), F_DUPFD_CLOEXEC, 0));
+          }
           mountId = static_cast<uint64_t>(t.mount->id);
         }
       }
@@ -221,6 +236,21 @@ void Worker::handle(int notifyFd) {
   if ((needTarget && target < 0) ||
       ((dec.action == Action::kMoveMount || dec.action == Action::kCloneTree) && source < 0))
     return refuse(EPERM, "a path of the call could not be pinned");
+  // A fresh proc/sysfs: the caller's pid (net) namespace, opened before the last ID_VALID check
+  // below, so it is the caller's and not a recycled pid's; and the container's masks, cloned in
+  // its first mount namespace before we enter the caller's.
+  UniqueFd callerNs;
+  std::vector<worker::MaskClone> masks;
+  const bool freshProc = d.fstype && *d.fstype == "proc";
+  if (dec.action == Action::kFreshTree) {
+    callerNs = UniqueFd(openat(kProcFd, procPath(pid, freshProc ? "ns/pid" : "ns/net").c_str(),
+                               O_RDONLY | O_CLOEXEC));
+    if (!callerNs) return refuse(EPERM, "the caller's namespace could not be opened");
+    const int tmpl = freshProc ? c_.procTemplate.get() : c_.sysTemplate.get();
+    const int e = worker::cloneTemplateMasks(c_.initialMntns.get(), tmpl, &masks);
+    c_.currentMntns.reset();  // it may have entered the container's first namespace
+    if (e != 0) return refuse(EPERM, "the container's own masks could not be cloned");
+  }
   if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
     return refuse(EPERM, "cannot enter the caller's mounts");
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
@@ -245,6 +275,10 @@ void Worker::handle(int notifyFd) {
   const char* refusal = nullptr;
   if (dec.action == Action::kCreateSetId) {
     err = worker::createSetId(env, d, *c_.mounts, pid, &result, &refusal);
+  } else if (dec.action == Action::kFreshTree) {
+    const auto options = freshTreeOptions(freshProc, d.data ? *d.data : std::string());
+    err = options ? worker::freshTree(freshProc, callerNs.get(), target, masks, flags, *options)
+                  : EINVAL;
   } else {
     err = worker::act(dec.action, d, actFlags, target, source, name, mountId, &outFd);
     result = UniqueFd(outFd);
@@ -322,6 +356,18 @@ void Worker::run() {
 
 // Joins the container and runs; exit codes >= 10 name the step that failed (for the
 // supervisor's log).
+// The root of the proc (sysfs) mount at `path`, or an empty fd.
+UniqueFd openTreeRoot(const char* path, long magic) {
+  UniqueFd fd(open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct statfs sf {};
+  struct statx sx {};
+  if (!fd || fstatfs(fd.get(), &sf) != 0 || sf.f_type != magic ||
+      statx(fd.get(), "", AT_EMPTY_PATH, 0, &sx) != 0 ||
+      !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+    return UniqueFd();
+  return fd;
+}
+
 int workerMain(int argc, char** argv) {
   // Dies with the supervisor: a worker must never outlive the fds' owner.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -367,7 +413,13 @@ int workerMain(int argc, char** argv) {
   close(worker::kUsernsFd);
   if (setns(worker::kMntnsFd, CLONE_NEWNS) != 0) return 17;
   view.currentMntns = sys::nsIdOfFd(worker::kMntnsFd);
-  close(worker::kMntnsFd);
+  view.initialMntns = UniqueFd(worker::kMntnsFd);
+  view.firstMntns = view.currentMntns;
+  // setns put our root at the container's: its /proc and /sys are the runtime's, which cannot be
+  // unmounted, moved or covered (rules.cc), so they stay the templates of fresh trees. Missing
+  // or of another type: fresh trees are refused (nothing else depends on them).
+  view.procTemplate = openTreeRoot("/proc", PROC_SUPER_MAGIC);
+  view.sysTemplate = openTreeRoot("/sys", SYSFS_MAGIC);
   view.statmountWorks = probeStatmount(view.mounts->initial());
   LOG_DEBUG("seccomp %s: worker ready (statmount %s)", view.id.c_str(),
             view.statmountWorks ? "in use" : "unavailable: reading mountinfo");

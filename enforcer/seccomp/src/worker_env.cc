@@ -231,6 +231,11 @@ bool RealEnvironment::callerHasSysAdmin() {
 bool RealEnvironment::callerInContainerPidNs() {
   return c_.pidns && nsOf(pid_, "pid") == c_.pidns;
 }
+bool RealEnvironment::callerInContainerMntNs() {
+  // Unknown counts as the first namespace: the stricter answer.
+  const auto& mine = callerMntns();
+  return !mine || !c_.firstMntns || mine == c_.firstMntns;
+}
 bool RealEnvironment::callerInContainerNetNs() {
   return c_.netns && nsOf(pid_, "net") == c_.netns;
 }

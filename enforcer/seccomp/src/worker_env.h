@@ -46,7 +46,11 @@ struct ContainerView {
   std::unique_ptr<ContainerMounts> mounts;
   std::optional<sys::NsId> pidns, netns, userns;
   std::optional<sys::NsId> currentMntns;  // the mount namespace the worker is in now
-  bool statmountWorks = false;            // probeStatmount() passed
+  // The container's first mount namespace and, in it, the roots of its /proc and /sys, opened
+  // when the worker starts: the templates of a fresh proc/sysfs's masks (worker_fresh.h).
+  UniqueFd initialMntns, procTemplate, sysTemplate;
+  std::optional<sys::NsId> firstMntns;  // initialMntns's id
+  bool statmountWorks = false;          // probeStatmount() passed
 };
 
 // The system side of rules.h's Environment for one notification.
@@ -61,6 +65,7 @@ class RealEnvironment : public Environment {
   bool callerHasSysAdmin() override;
   bool callerInContainerPidNs() override;
   bool callerInContainerNetNs() override;
+  bool callerInContainerMntNs() override;
 
   // The caller's mount namespace, looked up once per notification.
   const std::optional<sys::NsId>& callerMntns();

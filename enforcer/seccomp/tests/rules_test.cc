@@ -47,7 +47,7 @@ class FakeEnv : public Environment {
  public:
   std::vector<MountEntry> table;
   const Decoded* d = nullptr;
-  bool sysAdmin = true, pidns = true, netns = true;
+  bool sysAdmin = true, pidns = true, netns = true, mntns = true;
   std::map<std::string, PathInfo> overrides;
   PathInfo lookup(const std::optional<std::string>& p) {
     PathInfo info;
@@ -83,6 +83,7 @@ class FakeEnv : public Environment {
   bool callerHasSysAdmin() override { return sysAdmin; }
   bool callerInContainerPidNs() override { return pidns; }
   bool callerInContainerNetNs() override { return netns; }
+  bool callerInContainerMntNs() override { return mntns; }
   PathInfo resolveInRoot(const std::string& p) override { return lookup(p); }
   PathInfo resolveCreated() override { return lookup(d->target); }
 };
@@ -252,9 +253,86 @@ TEST_F(RulesTest, NewFilesystems) {
   // proc and sysfs: served as masked clones of the container's own trees.
   EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0).action, Action::kCloneTree);
   EXPECT_EQ(mountCall("sysfs", "/tmp/s", "sysfs", 0).action, Action::kCloneTree);
+  // A nested pid (net) namespace gets a fresh superblock of its own with the masks on it.
   env.pidns = false;
-  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0).action, Action::kFreshTree);
+  EXPECT_EQ(mountCall("sysfs", "/tmp/s", "sysfs", 0).action, Action::kCloneTree);
+  env.netns = false;
+  EXPECT_EQ(mountCall("sysfs", "/tmp/s", "sysfs", MS_RDONLY).action, Action::kFreshTree);
   EXPECT_EQ(mountCall("none", "/tmp/x", nullptr, 0).err, EINVAL);
+}
+
+TEST_F(RulesTest, FreshTreesForNestedNamespaces) {
+  env.pidns = env.netns = false;
+  // Options that only narrow what proc shows pass; anything else is not passed on.
+  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0, "hidepid=2,subset=pid").action,
+            Action::kFreshTree);
+  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0, "pidns=/proc/1/ns/pid").err, EINVAL);
+  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0, "hidepid").err, EINVAL);
+  EXPECT_EQ(mountCall("sysfs", "/tmp/s", "sysfs", 0, "gid=0").err, EINVAL);
+  // In a mount namespace of its own it may cover the container's /proc (`unshare -pfm
+  // --mount-proc`): masked on masked. Not in the first one, where the templates are.
+  EXPECT_EQ(mountCall("proc", "/proc", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("sysfs", "/sys", "sysfs", 0).err, EPERM);
+  env.mntns = false;
+  EXPECT_EQ(mountCall("proc", "/proc", "proc", 0).action, Action::kFreshTree);
+  EXPECT_EQ(mountCall("sysfs", "/sys", "sysfs", 0).action, Action::kFreshTree);
+  // ... but neither a mask, nor `/`, nor a tree of the other type.
+  EXPECT_EQ(mountCall("proc", "/proc/kcore", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("proc", "/proc/uptime", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("proc", "/", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("proc", "/sys", "proc", 0).err, EPERM);
+  // A clone (same namespace) still may not cover /proc.
+  env.pidns = true;
+  EXPECT_EQ(mountCall("proc", "/proc", "proc", 0).err, EPERM);
+  EXPECT_EQ(mountCall("proc", "/tmp/p", "proc", 0).action, Action::kCloneTree);
+}
+
+// A fresh proc at /tmp/f (a superblock of its own, 0:99) with clones of the container's masks on
+// it, as worker_fresh.cc builds it.
+TEST_F(RulesTest, MasksOnAFreshTreeStayButMayBeCovered) {
+  for (auto& m : parse("700 500 0:99 / /tmp/f rw - proc proc rw\n"
+                       "701 700 0:5 /null /tmp/f/kcore rw,nosuid - devtmpfs udev rw\n"
+                       "702 700 0:60 /sys /tmp/f/sys ro,nosuid - proc proc rw\n"
+                       "703 700 0:70 / /tmp/f/uptime rw,nosuid - fuse.eci-procfs eci rw\n"
+                       "704 702 0:71 /kernel/panic /tmp/f/sys/kernel/panic rw - fuse.eci eci rw\n"))
+    env.table.push_back(m);
+  EXPECT_TRUE(container.isFreshTree(env.table[env.table.size() - 5]));
+  EXPECT_FALSE(container.isFreshTree(env.table[1]));  // the container's /proc
+  // The masks cannot go, move or be bound without them.
+  for (const char* p : {"/tmp/f/kcore", "/tmp/f/sys", "/tmp/f/uptime", "/tmp/f/sys/kernel/panic"})
+    EXPECT_EQ(umountCall(p, MNT_DETACH).err, EPERM) << p;
+  EXPECT_EQ(mountCall("/tmp/f/sys", "/x", nullptr, MS_MOVE).err, EPERM);
+  EXPECT_EQ(mountCall("/tmp/f", "/tmp/q", nullptr, MS_BIND).err, EPERM);
+  EXPECT_EQ(mountCall(nullptr, "/tmp/f/sys", nullptr, MS_REMOUNT | MS_BIND).err, EPERM);
+  // What runc does in each container it starts: /dev/null or a read-only tmpfs over a mask, a
+  // read-only path bound onto itself. Covering hides the mask and reveals nothing.
+  EXPECT_EQ(mountCall("/dev/null", "/tmp/f/kcore", nullptr, MS_BIND).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall("tmpfs", "/tmp/f/uptime", "tmpfs", MS_RDONLY).action, Action::kReplayMount);
+  EXPECT_EQ(mountCall("/tmp/f/sys", "/tmp/f/sys", nullptr, MS_BIND | MS_REC).action,
+            Action::kReplayMount);
+  // Deeper than the fresh tree's own masks (a knob inside the cloned /proc/sys), and the
+  // container's own tree: still protected.
+  EXPECT_EQ(mountCall("/dev/null", "/tmp/f/sys/kernel/panic", nullptr, MS_BIND).err, EPERM);
+  EXPECT_EQ(mountCall("/dev/null", "/proc/kcore", nullptr, MS_BIND).err, EPERM);
+  EXPECT_EQ(mountCall("tmpfs", "/proc/uptime", "tmpfs", 0).err, EPERM);
+  // Unreadable table: no exception (fail closed).
+  env.tableReadable = false;
+  EXPECT_EQ(mountCall("/dev/null", "/tmp/f/kcore", nullptr, MS_BIND).err, EPERM);
+}
+
+TEST(FreshTreeOptions, OnlyNarrowingProcOptions) {
+  auto o = freshTreeOptions(true, "hidepid=invisible,,subset=pid,gid=5");
+  ASSERT_TRUE(o);
+  ASSERT_EQ(o->size(), 3u);
+  EXPECT_EQ((*o)[0], std::make_pair(std::string("hidepid"), std::string("invisible")));
+  EXPECT_EQ((*o)[2], std::make_pair(std::string("gid"), std::string("5")));
+  EXPECT_TRUE(freshTreeOptions(true, "") && freshTreeOptions(true, "")->empty());
+  EXPECT_TRUE(freshTreeOptions(false, "") && freshTreeOptions(false, "")->empty());
+  EXPECT_FALSE(freshTreeOptions(false, "hidepid=2"));
+  EXPECT_FALSE(freshTreeOptions(true, "hidepid="));
+  EXPECT_FALSE(freshTreeOptions(true, "rw"));
+  EXPECT_FALSE(freshTreeOptions(true, "pidns=3"));
 }
 
 TEST_F(RulesTest, MasksInsideAProcCloneStayProtected) {

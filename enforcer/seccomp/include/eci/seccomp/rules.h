@@ -56,8 +56,14 @@ class ContainerMounts {
   // hot path, never needs it). A table that could not be read (nullptr) makes the answer "yes".
   using TableFn = std::function<const std::vector<MountEntry>*()>;
   bool isProtected(const MountEntry& m, const TableFn& table) const;
-  // A procfs/sysfs mount of the container (the tree a new proc/sysfs mount is cloned from).
+  // A procfs/sysfs mount of the container: its children are masks, read-only paths and the
+  // emulation. Known by type: a container gets proc and sysfs only from the runtime or from eci
+  // (kCloneTree, kFreshTree), always masked; it can make none itself (fsopen and new mounts of
+  // either type are served by eci or refused).
   bool isProcOrSysTree(const MountEntry& m) const;
+  // A proc/sysfs mount eci made fresh for a nested namespace (kFreshTree): a proc/sysfs
+  // superblock that is none of the container's initial ones.
+  bool isFreshTree(const MountEntry& m) const;
   // A mount that must never be in a peer group with (or a slave of) a mount the container can
   // unmount: a protected mount, or a proc/sysfs tree (its children are the masks). Unmounts
   // propagate only through peer groups and masters, so if none of these is ever shared, no
@@ -176,6 +182,9 @@ class Environment {
   // The caller's pid / net namespace is the container's (needed to clone its /proc, /sys).
   virtual bool callerInContainerPidNs() = 0;
   virtual bool callerInContainerNetNs() = 0;
+  // The caller is in the container's first mount namespace (where the worker's templates of
+  // fresh proc/sysfs masks live, worker_fresh.h).
+  virtual bool callerInContainerMntNs() = 0;
   virtual PathInfo resolveInRoot(const std::string& absPath) = 0;  // e.g. "/proc"
   // Where a creating call's target lands: the existing file (symlinks followed as the call would),
   // else the directory the new file would be made in (O_TMPFILE: the path itself). err set when
@@ -195,6 +204,9 @@ enum class Action {
   kError,         // fail with `err`
   kReplayMount,   // mount(2) with our copy: source (fd or string), target fd, fstype, flags, data
   kCloneTree,     // new proc/sysfs: recursive clone of the caller's /proc or /sys onto target
+  kFreshTree,     // new proc/sysfs for a nested pid/net namespace: a new superblock of the
+                  // caller's namespace with the container's masks attached before it is
+                  // (worker_act.cc freshTree)
   kUmount,        // umount2(target fd, flags)
   kMountSetattr,  // mount_setattr(target fd, flags, our copy of the attr)
   kMoveMount,     // move_mount(source fd, target fd)
@@ -213,6 +225,12 @@ struct Decision {
 };
 
 Decision decide(const Decoded& d, const ContainerMounts& container, Environment& env);
+
+// The options a new proc/sysfs for a nested namespace may carry (mount(2)'s data: "k=v,k2=v2"),
+// as fsconfig key/value pairs: for proc only hidepid=, subset= and gid= (each only narrows what
+// the mount shows), for sysfs none. nullopt: an option eci does not pass on (EINVAL).
+std::optional<std::vector<std::pair<std::string, std::string>>> freshTreeOptions(
+    bool proc, std::string_view data);
 
 // A path that names one of the caller's own fds through procfs: "/proc/self/fd/<n>" or
 // "/proc/thread-self/fd/<n>" (runc, and anything built on filepath-securejoin, mounts onto a target
