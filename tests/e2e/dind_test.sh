@@ -134,6 +134,13 @@ inner_containers() {
     "$(docker exec dind sh -c 'touch /tmp/ns1 /tmp/ns2
       mount --bind /proc/self/ns/net /tmp/ns1 && echo pinned
       unshare -n sh -c "mount --bind /proc/\$\$/ns/net /tmp/ns2" && echo pinned' 2>&1 | xargs)"
+  # What runc does for every inner container, one by one (docs/design/dind.md, "What waits").
+  t_eq "mqueue mounts in a new ipc namespace (runc's /dev/mqueue)" "mounted" \
+    "$(docker exec dind unshare -i sh -c 'mkdir -p /tmp/mq && mount -t mqueue mqueue /tmp/mq &&
+      echo mounted' 2>&1)"
+  t_eq "a nested netns writes its own net sysctl (Docker's ip_unprivileged_port_start)" "written" \
+    "$(docker exec dind unshare -m -n -p -f --mount-proc sh -c \
+      'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start && echo written' 2>&1)"
   out=$(docker exec dind docker run --rm busybox cat /proc/self/uid_map 2>&1)
   inner_map=$(trim <<<"$out")
   if map_within "$inner_map" "$outer_map"; then
