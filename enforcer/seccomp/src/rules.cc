@@ -24,6 +24,8 @@ constexpr uint64_t kMoveMountBeneath = 0x00000200;
 constexpr uint64_t kMoveMountSetGroup = 0x00000100;
 constexpr uint64_t kMountAttrRdonly = 0x00000001;
 constexpr uint64_t kMountAttrIdmap = 0x00100000;
+// O_CREAT and __O_TMPFILE (the bit O_TMPFILE adds to O_DIRECTORY): an open that may create.
+constexpr uint64_t kCreatingOpenFlags = O_CREAT | 020000000;
 
 bool underProcOrSys(std::string_view mp) {
   return paths::isUnder(mp, "/proc") || paths::isUnder(mp, "/sys");
@@ -734,6 +736,12 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
     case Call::kCreat:
     case Call::kMknod:
     case Call::kMknodat: {
+      if ((d.call == Call::kOpen || d.call == Call::kOpenat) &&
+          !(d.args[d.call == Call::kOpen ? 1 : 2] & kCreatingOpenFlags)) {
+        // CONTINUE is race-free: the flags are a register the kernel reads from the same
+        // seccomp_data, and without O_CREAT or O_TMPFILE it ignores the mode and creates nothing.
+        return cont("open that creates nothing");
+      }
       if (!(createMode(d) & (S_ISUID | S_ISGID))) {
         // CONTINUE is race-free: the mode is a register the kernel reads from the same
         // seccomp_data, and it holds no set-id bit, whatever path a racer swaps in.

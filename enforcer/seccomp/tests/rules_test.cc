@@ -554,6 +554,10 @@ TEST_F(RulesTest, SetIdCreateOnlyOffHostPaths) {
     EXPECT_EQ(call(Call::kMknodat, p, 0, S_IFREG | 02755).err, EPERM) << p;
     EXPECT_EQ(call(Call::kOpenat, "/data", O_TMPFILE | O_WRONLY, 04755).err, EPERM);
     EXPECT_EQ(call(Call::kOpenat, p, creat, 0755).action, Action::kContinue) << p;
+    // Set-id bits in the mode of an open that creates nothing (the filter looks at the mode
+    // only): the kernel ignores the mode, so it goes through.
+    EXPECT_EQ(call(Call::kOpenat, p, O_RDONLY, 04755).action, Action::kContinue) << p;
+    EXPECT_EQ(call(Call::kOpen, p, O_RDWR | O_APPEND, 06000).action, Action::kContinue) << p;
   }
   // Rootfs, named volume: apk, tar -xp work - emulated, never CONTINUEd (the kernel would walk
   // the path again, after the check, and a racer could swap it for a host path).

@@ -29,8 +29,8 @@ const std::vector<std::string>& notifySyscalls();
 
 // chmod-family calls and the index of their mode argument: trapped only when the mode holds
 // S_ISUID or S_ISGID (SCMP_CMP_MASKED_EQ rules), so a host path never gets a set-id file.
-// Creating calls too: open/openat only when their flags hold O_CREAT or O_TMPFILE (flagsArg),
-// creat and mknod always.
+// Creating calls too (open, openat, creat, mknod, mknodat), on the mode alone; the rules let
+// an open/openat that does not create (flagsArg holds neither O_CREAT nor O_TMPFILE) through.
 struct SetIdCall {
   std::string name;
   unsigned modeArg;
