@@ -40,7 +40,7 @@ done
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/../tests/e2e/lib/harness.sh
 . "$here/../tests/e2e/lib/harness.sh"
-export ECI_HARNESS_PLAIN_RUNC=1
+export ECI_HARNESS_PLAIN_RUNC=1 ECI_HARNESS_NO_RUNC_LOG=1
 
 # shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {

@@ -10,7 +10,7 @@ rounds=${1:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/e2e/lib/harness.sh"
 # Plain runc is reachable only by absolute path now (`runc` IS eci-runc on this daemon).
-export ECI_HARNESS_PLAIN_RUNC=1
+export ECI_HARNESS_PLAIN_RUNC=1 ECI_HARNESS_NO_RUNC_LOG=1
 eci_up >/dev/null || { echo "runc_start.sh: engine did not start" >&2; exit 1; }
 # eci-runc against plain runc on the same dockerd, both through dockerd's private socket: the
 # guard in front of the public one forces the default runtime (bench_apiproxy measures the guard).

@@ -46,15 +46,64 @@ std::optional<NsId> nsIdOf(const std::string& path) {
 }
 
 // The init process of container `id` as runc's state (<root>/<id>/state.json) names it.
+// Reads only state.json's top-level "init_process_pid" and stops there: runc writes it before
+// the container's whole config, which a full parse would build for nothing at every start.
+class InitPidReader : public nlohmann::json_sax<json> {
+ public:
+  std::optional<long long> pid;
+  bool key(string_t& k) override {
+    wanted_ = depth_ == 1 && k == "init_process_pid";
+    return true;
+  }
+  bool number_integer(number_integer_t v) override { return take(v); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return take(v > static_cast<number_unsigned_t>(INT32_MAX) ? -1 : static_cast<long long>(v));
+  }
+  bool start_object(std::size_t) override { return enter(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_object() override { return leave(); }
+  bool end_array() override { return leave(); }
+  bool null() override { return other(); }
+  bool boolean(bool) override { return other(); }
+  bool number_float(number_float_t, const string_t&) override { return other(); }
+  bool string(string_t&) override { return other(); }
+  bool binary(binary_t&) override { return other(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool take(long long v) {
+    if (wanted_ && depth_ == 1) {
+      pid = v;
+      return false;  // found: stop reading
+    }
+    return true;
+  }
+  bool other() {
+    wanted_ = false;
+    return true;
+  }
+  bool enter() {
+    wanted_ = false;
+    ++depth_;
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  bool wanted_ = false;
+};
+
 std::optional<int> initPidOf(const Call& c, const std::string& id) {
   auto text = fs::readFile(c.root + "/" + id + "/state.json", kMaxSpecBytes);
   if (!text.ok()) return std::nullopt;
-  const json st = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  const auto p = st.is_object() ? st.find("init_process_pid") : st.end();
-  if (p == st.end() || !p->is_number_integer() || p->get<long long>() <= 0 ||
-      p->get<long long>() > INT32_MAX)
-    return std::nullopt;
-  return static_cast<int>(p->get<long long>());
+  InitPidReader r;
+  (void)json::sax_parse(*text, &r);
+  if (!r.pid || *r.pid <= 0 || *r.pid > INT32_MAX) return std::nullopt;
+  return static_cast<int>(*r.pid);
 }
 
 // The ECI container whose init process is `pid`, if any. Two facts must agree: runc's state

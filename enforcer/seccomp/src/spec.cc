@@ -112,12 +112,15 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     return Error(EINVAL, "seccomp listener path '" + listenerPath + "' is not absolute");
   if (!spec.is_object()) return Error(EINVAL, "/: the spec is not a JSON object");
   MergeResult res;
-  nlohmann::json out = spec;  // work on a copy: the spec is unchanged on error
   try {
-    nlohmann::json& linux = out["linux"];
-    if (linux.is_null()) linux = nlohmann::json::object();
-    if (!linux.is_object()) return Error(EINVAL, "/linux: not an object");
-    nlohmann::json seccomp = linux.contains("seccomp") ? linux["seccomp"] : nlohmann::json();
+    // Work on a copy of /linux/seccomp only (not of the whole spec, which eci-runc pays for at
+    // every start): the spec is unchanged on error.
+    const auto linux = spec.find("linux");
+    if (linux != spec.end() && !linux->is_null() && !linux->is_object())
+      return Error(EINVAL, "/linux: not an object");
+    nlohmann::json seccomp;
+    if (linux != spec.end() && linux->is_object())
+      if (auto it = linux->find("seccomp"); it != linux->end()) seccomp = *it;
     if (seccomp.is_null()) {
       // --privileged (or an engine without a profile): allow every call libseccomp can name but
       // eci's rules, and ENOSYS for the rest. Not allow-by-default: a call newer than libseccomp
@@ -232,12 +235,11 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     }
     res.notes.push_back("seccomp: kernel-global calls refused with EPERM");
     res.notes.push_back("seccomp: openat2, fchmodat2 and io_uring answered ENOSYS");
-    syscalls = kept;
-    linux["seccomp"] = seccomp;
+    syscalls = std::move(kept);
+    spec["linux"]["seccomp"] = std::move(seccomp);
   } catch (const nlohmann::json::exception& e) {
     return Error(EINVAL, std::string("/linux/seccomp: ") + e.what());
   }
-  spec = std::move(out);
   return res;
 }
 

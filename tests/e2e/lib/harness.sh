@@ -33,6 +33,7 @@
 # ECI_HARNESS_PLAIN_RUNC=1 before eci_up (benchmarks, and tests that show what plain runc does):
 #   adds a runtime "plain-runc" whose path is the real runc by ABSOLUTE path, i.e. a way around eci
 #   on that daemon only; exported as ECI_PLAIN_RUNTIME. Never set it where isolation is tested.
+# ECI_HARNESS_NO_RUNC_LOG=1 before eci_up (benchmarks): eci-runc keeps no debug log, as installed.
 #   ECI_DOCKERD_SOCK (dockerd's private socket), ECI_GUARD_SOCKET_DIR, ECI_GUARD_LOG;
 #   ECI_APIPROXYD_BIN (the guard, found like the other binaries).
 #
@@ -251,7 +252,9 @@ EOF
     # Every engine socket and state dir of this private engine: they live under /tmp, a shared
     # directory, where the built-in list (/run/containerd, /var/lib/containerd...) does not reach.
     ECI_RUNC_RESTRICT="$ECI_T/docker.sock:$ECI_DOCKERD_SOCK:$ECI_T/eci:$ECI_T/containerd.sock:$ECI_T/containerd.sock.ttrpc:$ECI_T/containerd-debug.sock:$ECI_T/containerd:$ECI_T/exec"
-    ECI_RUNC_GUARD_SOCKET_DIR="$ECI_GUARD_SOCKET_DIR" ECI_RUNC_DEBUG_LOG="$ECI_RUNC_LOG")
+    ECI_RUNC_GUARD_SOCKET_DIR="$ECI_GUARD_SOCKET_DIR")
+  # Benchmarks measure eci as installed, which keeps no debug log.
+  [[ "${ECI_HARNESS_NO_RUNC_LOG:-}" == 1 ]] || eci_env+=(ECI_RUNC_DEBUG_LOG="$ECI_RUNC_LOG")
   env "${eci_env[@]}" \
     containerd --config "$ECI_T/containerd/config.toml" >>"$ECI_T/containerd.log" 2>&1 &
   ECI_CONTAINERD_PID=$!
