@@ -20,7 +20,7 @@ rounds=${1:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/e2e/lib/harness.sh"
 . "$here/../tests/e2e/lib/dind_image.sh"
-export ECI_HARNESS_PLAIN_RUNC=1
+export ECI_HARNESS_PLAIN_RUNC=1 ECI_HARNESS_NO_RUNC_LOG=1
 eci_up >/dev/null || { echo "dind_start.sh: engine did not start" >&2; exit 1; }
 eci_dind_image || { echo "dind_start.sh: DinD image failed" >&2; exit 1; }
 # The guard in front of the public socket forces the default runtime: plain-runc is reachable
