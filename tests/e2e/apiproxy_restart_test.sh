@@ -13,7 +13,13 @@
 #   5. a container removed while the guard was down: its socket directory is removed;
 #   6. boot order: the guard started before the engine serves them once the engine is there;
 #   7. a graceful restart (SIGTERM) keeps them too;
-#   8. the time from guard start to all sockets served again, with 10 more running containers.
+#   8. a reboot (the guard stopped, its run directory wiped, as /run is after a reboot): the grant
+#      records in the guard's state directory serve the sockets again; a `docker restart` of the
+#      socket-mounting container gets a working socket with the command list; a corrupt record
+#      fails closed naming its file; a grant whose image the current policy no longer allows is
+#      not served; at boot (engine after the guard) the sockets are bound from the records but
+#      not answered until the engine confirms them;
+#   9. the time from guard start to all sockets served again, with 10 more running containers.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 
@@ -75,8 +81,14 @@ out=$(docker exec holder docker run --rm -v "$W/shared:/d" busybox sh -c 'echo x
 [[ -e "$W/shared/before" ]] || echo "# sibling: $out"
 t_eq "before: a sibling's file on the host bind is the creator's (uid 1000)" "1000" \
   "$(stat -c %u "$W/shared/before" 2>&1)"
-rec="$(dirname "$(sock_of holder)")/grant.json"
+rec_of() {  # NAME: its grant record, in the guard's state directory (kept across reboots)
+  echo "$ECI_GUARD_STATE_DIR/grants/$(basename "$(dirname "$(sock_of "$1")")").json"
+}
+rec=$(rec_of holder)
 t_eq "grant record: root's, 0600" "0:600" "$(stat -c %u:%a "$rec" 2>&1)"
+t_eq "  ... in a root-only directory (0700)" "0:700" "$(stat -c %u:%a "$ECI_GUARD_STATE_DIR/grants" 2>&1)"
+t_ok "  ... not next to the socket (/run is empty after a reboot)" \
+  test ! -e "$(dirname "$(sock_of holder)")/grant.json"
 t_eq "grant record: names the container and its creator" "$HOLDER_ID 1000" \
   "$(jq -r '"\(.containerId) \(.uid)"' "$rec" 2>&1)"
 t_eq "grant record: invisible inside the container (only the socket is bound)" "docker.sock" \
@@ -90,11 +102,12 @@ run_sock gone
 for i in $(seq 1 $N); do run_sock "many$i"; done
 FORGED_ID=$(docker inspect -f '{{.Id}}' forged)
 # A record with good ownership and mode, naming another container (what a forger would aim for).
-frec="$(dirname "$(sock_of forged)")/grant.json"
+frec=$(rec_of forged)
 jq -c --arg id "$HOLDER_ID" '.containerId = $id' "$frec" >"$W/forged.json"
 install -m 0600 -o root -g root "$W/forged.json" "$frec"
-rm -f "$(dirname "$(sock_of norecord)")/grant.json"
+rm -f "$(rec_of norecord)"
 GONE_DIR=$(dirname "$(sock_of gone)")
+GONE_REC=$(rec_of gone)
 # A container that moves its socket's parent away and puts a symlink to /proc in its place: the
 # re-injection must not take eci's /proc/uptime emulation off (it is not a socket).
 docker run -d --name trick -v "$SOCK:/x/uptime" dockercli:1 sleep 100000 >/dev/null
@@ -186,6 +199,7 @@ t_eq "  ... audited once (rule socket-reserve, no usable grant record)" "1" \
   "$(audit_count --arg id "$(docker inspect -f '{{.Id}}' norecord)" 'select(.container == $id and .rule == "socket-reserve" and (.reason | test("no usable grant record")))')"
 t_eq "containers served again leave no socket-reserve record (holder)" "0" "$(reserve_audited "$HOLDER_ID")"
 t_ok "a removed container's socket directory is removed" test ! -e "$GONE_DIR"
+t_ok "  ... and its grant record (the grant is dropped)" test ! -e "$GONE_REC"
 
 # --- 6. boot order: the engine comes after the guard ------------------------------------------
 # The guard starts while its upstream path does not exist yet (as at boot, where dockerd starts
@@ -195,12 +209,13 @@ eci_guard_kill9
 rm -f "$W/late.sock"
 "$ECI_APIPROXYD_BIN" --listen "$SOCK" --socket-mode 0660 --socket-group 0 \
   --upstream "$W/late.sock" --control-socket "$ECI_CONTROL_SOCK" \
-  --socket-dir "$ECI_GUARD_SOCKET_DIR" >>"$ECI_GUARD_LOG" 2>&1 &
+  --socket-dir "$ECI_GUARD_SOCKET_DIR" --state-dir "$ECI_GUARD_STATE_DIR" >>"$ECI_GUARD_LOG" 2>&1 &
 bootpid=$!
 _eci_wait_for 20 test -S "$SOCK"
 sleep 1
+# (-m: the socket is bound from its record already, and a client waits in its backlog.)
 t_fails "boot order: no engine yet, the container's socket is not served yet" \
-  curl -sf --unix-socket "$MANY1_SOCK" http://d/_ping
+  curl -sf -m 2 --unix-socket "$MANY1_SOCK" http://d/_ping
 ln -s "$ECI_DOCKERD_SOCK" "$W/late.sock"
 t_ok "boot order: once the engine is there, the events watcher serves it again" \
   _eci_wait_for 10 "${PRIV[@]}" docker exec many1 docker version
@@ -215,7 +230,82 @@ eci_guard_start
 t_contains "after SIGTERM + start: docker ps from inside works" "holder" "$(inside_ps holder)"
 t_contains "  ... and the stopped-then-started container's too" "stopped" "$(inside_ps stopped)"
 
-# --- 8. removal still cleans up ------------------------------------------------------------------
+# --- 8. reboot: /run is empty, the records in the state directory are not -------------------
+# A container restarted by the engine itself (restart policy) after a reboot never passes the
+# guard: its socket must be there before, with the identity and the command list of its grant.
+as1000 docker run -d --name reboot --restart always -v "$SOCK:/var/run/docker.sock" \
+  -v "$W/shared:/shared" dockercli:1 sleep 100000 >/dev/null
+REBOOT_ID=$(docker inspect -f '{{.Id}}' reboot)
+REBOOT_SOCK=$(sock_of reboot)
+t_contains "reboot: before, docker ps from inside works" "reboot" "$(inside_ps reboot)"
+# A corrupt record (a torn write of some other tool, a bad disk): that socket fails closed.
+run_sock corrupt
+CORRUPT_REC=$(rec_of corrupt)
+printf '{"containerId": "%s", "imag' "$(docker inspect -f '{{.Id}}' corrupt)" >"$CORRUPT_REC"
+reboot_guard() {  # stop the guard, wipe its run directory (what a reboot does to /run), start it
+  eci_guard_stop
+  rm -rf "$ECI_GUARD_SOCKET_DIR"
+  lines_before=$(wc -l <"$ECI_GUARD_LOG")
+  eci_guard_start
+  _eci_wait_for 30 curl -sf --unix-socket "$SOCK" http://d/_ping
+  newlog=$(tail -n +"$((lines_before + 1))" "$ECI_GUARD_LOG")
+}
+reboot_guard
+t_ok "reboot: the run directory was wiped and the socket made again" test -S "$REBOOT_SOCK"
+docker restart -t 0 reboot >/dev/null
+t_contains "reboot: after docker restart the container's socket works" "reboot" "$(inside_ps reboot)"
+t_contains "  ... the command list still applies (volume ls: Docker's 403 message)" \
+  "$BLOCKED" "$(docker exec reboot docker volume ls 2>&1)"
+t_contains "  ... with the container's identity" "from container ${REBOOT_ID:0:12}'s socket" \
+  "$(tail -n +"$((lines_before + 1))" "$ECI_GUARD_LOG")"
+docker exec reboot docker run --rm -v "$W/shared:/d" busybox sh -c 'echo x > /d/reboot' >/dev/null 2>&1
+t_eq "  ... a sibling created through it acts as the creator (host file uid 1000)" "1000" \
+  "$(stat -c %u "$W/shared/reboot" 2>&1)"
+t_contains "reboot: the corrupt record fails closed, logged with its file" \
+  "$CORRUPT_REC is corrupt" "$newlog"
+t_contains "  ... its socket stays dead (fail closed)" "Cannot connect to the Docker daemon" \
+  "$(inside_ps corrupt)"
+
+# The policy no longer allows the image: a grant served again is checked as a start would be.
+nopolicy=$(jq -c '.socketMount.images = []' <<<"$policy")
+eci_push_policy "$nopolicy" >/dev/null
+reboot_guard
+docker restart -t 0 reboot >/dev/null 2>&1
+out=$("${PRIV[@]}" docker exec reboot docker ps 2>&1)
+t_contains "reboot, image no longer allowed: the socket is not served" \
+  "Cannot connect to the Docker daemon" "$out"
+t_contains "  ... logged: the current policy refuses its start" \
+  "the current policy refuses its start (rule socket-mount" "$(grep "${REBOOT_ID:0:12}" <<<"$newlog")"
+t_ok "  ... its record is kept (the container still exists)" test -e "$(rec_of reboot)"
+eci_push_policy "$policy" >/dev/null
+
+# Boot order after a reboot: the guard comes first, the engine later. The sockets are bound from
+# the records at once (the engine's restart policy needs the files), but nothing is answered on
+# them until the engine confirmed each container (and the policy its image).
+eci_guard_stop
+rm -rf "$ECI_GUARD_SOCKET_DIR" "$W/late.sock"
+"$ECI_APIPROXYD_BIN" --listen "$SOCK" --socket-mode 0660 --socket-group 0 \
+  --upstream "$W/late.sock" --control-socket "$ECI_CONTROL_SOCK" \
+  --socket-dir "$ECI_GUARD_SOCKET_DIR" --state-dir "$ECI_GUARD_STATE_DIR" >>"$ECI_GUARD_LOG" 2>&1 &
+bootpid=$!
+_eci_wait_for 20 test -S "$SOCK"
+t_ok "boot: the socket file is bound from the record before the engine is there" \
+  _eci_wait_for 10 test -S "$REBOOT_SOCK"
+t_fails "  ... but not answered yet (no engine to confirm the grant)" \
+  curl -sf -m 2 --unix-socket "$REBOOT_SOCK" http://d/_ping
+ln -s "$ECI_DOCKERD_SOCK" "$W/late.sock"
+t_ok "boot: once the engine is there, the socket answers" \
+  _eci_wait_for 10 curl -sf -m 2 --unix-socket "$REBOOT_SOCK" http://d/_ping
+kill "$bootpid" 2>/dev/null
+wait "$bootpid" 2>/dev/null
+eci_guard_start
+docker restart -t 0 reboot >/dev/null
+t_contains "  ... and after a restart of the container too" "reboot" "$(inside_ps reboot)"
+REBOOT_REC=$(rec_of reboot)
+docker rm -f reboot corrupt >/dev/null
+t_ok "removing the container drops its grant record" _eci_wait_for 5 test ! -e "$REBOOT_REC"
+
+# --- 9. removal still cleans up ------------------------------------------------------------------
 hs=$(sock_of holder)
 docker rm -f holder >/dev/null
 sleep 1

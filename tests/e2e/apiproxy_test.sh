@@ -499,7 +499,8 @@ for http in 1 0; do
   fakepid=$!
   _eci_wait_for 10 test -S "$W/fake-up.sock"
   "$ECI_APIPROXYD_BIN" --listen "$W/g2.sock" --socket-group 0 --upstream "$W/fake-up.sock" \
-    --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g2-sockets" >"$W/g2.log" 2>&1 &
+    --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g2-sockets" \
+    --state-dir "$W/g2-state" >"$W/g2.log" 2>&1 &
   g2pid=$!
   _eci_wait_for 10 test -S "$W/g2.sock"
   out=$(curl -s -m 5 --unix-socket "$W/g2.sock" http://d/v1.41/containers/json -w ' %{http_code}')
@@ -522,7 +523,8 @@ done
 # engine-unreachable however many requests fail (one outage, one record per 10 s).
 rm -rf "$W/g3.sock" "$W/g3-sockets"
 "$ECI_APIPROXYD_BIN" --listen "$W/g3.sock" --socket-group 0 --upstream "$W/no-engine.sock" \
-  --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g3-sockets" >"$W/g3.log" 2>&1 &
+  --control-socket "$ECI_CONTROL_SOCK" --socket-dir "$W/g3-sockets" \
+  --state-dir "$W/g3-state" >"$W/g3.log" 2>&1 &
 g3pid=$!
 _eci_wait_for 10 test -S "$W/g3.sock"
 for i in 1 2 3; do

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   eci::apiproxy::ProxyConfig cfg;
   CLI::App app{"eci-apiproxyd: the Engine API guard in front of dockerd", "eci-apiproxyd"};
   std::string listen = cfg.listenSocket, upstream = cfg.upstreamSocket, control = cfg.controlSocket,
-              socketDir = cfg.socketDir;
+              socketDir = cfg.socketDir, stateDir = cfg.stateDir;
   std::string owner = "0", group, mode = "0660";
   int digestRefresh = static_cast<int>(cfg.digestRefresh.count());
   bool debug = false;
@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
   app.add_option("--control-socket", control, "eci-enforcerd's control socket (policy)")
       ->capture_default_str();
   app.add_option("--socket-dir", socketDir, "directory of per-container engine sockets")
+      ->capture_default_str();
+  app.add_option("--state-dir", stateDir,
+                 "root-only directory of the guard's state (per-container socket grants, kept "
+                 "across reboots)")
       ->capture_default_str();
   app.add_option("--protect-socket", cfg.protectedSockets,
                  "another engine socket no container may mount (repeatable)")
@@ -90,6 +94,7 @@ int main(int argc, char** argv) {
   cfg.upstreamSocket = upstream;
   cfg.controlSocket = control;
   cfg.socketDir = socketDir;
+  cfg.stateDir = stateDir;
   cfg.digestRefresh = std::chrono::seconds(digestRefresh);
   if (!resolveUser(owner, cfg.listenUid)) {
     LOG_ERROR("--socket-owner: no such user '%s'", owner.c_str());

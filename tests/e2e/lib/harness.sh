@@ -21,7 +21,8 @@
 #   eci_guard_start / eci_guard_stop / eci_guard_kill9
 #                          (re)start, stop (SIGTERM) or SIGKILL the Engine API guard (eci-apiproxyd): it serves
 #                          $ECI_T/docker.sock (DOCKER_HOST) and forwards to dockerd's private
-#                          $ECI_DOCKERD_SOCK; per-container sockets under $ECI_GUARD_SOCKET_DIR.
+#                          $ECI_DOCKERD_SOCK; per-container sockets under $ECI_GUARD_SOCKET_DIR,
+#                          their grant records under $ECI_GUARD_STATE_DIR/grants.
 #   eci_leftovers          prints mounts and directories eci left under its run dir (empty = clean).
 #   eci_allocation_count   number of uid/gid ranges eci-enforcerd has allocated (from its state).
 # Variables: ECI_T (the tmp dir), ECI_DATA_ROOT (dockerd's data-root), ECI_CONTROL_SOCK,
@@ -34,7 +35,8 @@
 #   adds a runtime "plain-runc" whose path is the real runc by ABSOLUTE path, i.e. a way around eci
 #   on that daemon only; exported as ECI_PLAIN_RUNTIME. Never set it where isolation is tested.
 # ECI_HARNESS_NO_RUNC_LOG=1 before eci_up (benchmarks): eci-runc keeps no debug log, as installed.
-#   ECI_DOCKERD_SOCK (dockerd's private socket), ECI_GUARD_SOCKET_DIR, ECI_GUARD_LOG;
+#   ECI_DOCKERD_SOCK (dockerd's private socket), ECI_GUARD_SOCKET_DIR, ECI_GUARD_STATE_DIR,
+#   ECI_GUARD_LOG;
 #   ECI_APIPROXYD_BIN (the guard, found like the other binaries).
 #
 # Assertions (count into `N passed, N failed`; t_summary's exit status fails the script):
@@ -143,8 +145,8 @@ eci_guard_start() {
   _eci_daemon_start eci-apiproxyd ECI_GUARD_PID "$ECI_T/docker.sock" "$ECI_GUARD_LOG" \
     "${ECI_APIPROXYD_BIN:-}" --listen "$ECI_T/docker.sock" --socket-mode 0660 --socket-group 0 \
     --upstream "$ECI_DOCKERD_SOCK" --control-socket "$ECI_CONTROL_SOCK" \
-    --socket-dir "$ECI_GUARD_SOCKET_DIR" --protect-socket "$ECI_T/containerd.sock" \
-    --protect-socket "$ECI_T/containerd.sock.ttrpc"
+    --socket-dir "$ECI_GUARD_SOCKET_DIR" --state-dir "$ECI_GUARD_STATE_DIR" \
+    --protect-socket "$ECI_T/containerd.sock" --protect-socket "$ECI_T/containerd.sock.ttrpc"
 }
 
 eci_guard_stop() { _eci_daemon_stop ECI_GUARD_PID; }
@@ -209,6 +211,7 @@ eci_enforcer_up() {
   export ECI_AUDIT_LOG="$ECI_T/audit/audit.log"
   export ECI_RUN_DIR="$ECI_T/eci-runc" ECI_RUNC_LOG="$ECI_T/eci-runc.log"
   export ECI_DOCKERD_SOCK="$ECI_T/dockerd.sock" ECI_GUARD_SOCKET_DIR="$ECI_T/apiproxy/sockets"
+  export ECI_GUARD_STATE_DIR="$ECI_T/apiproxy-state"
   export ECI_GUARD_LOG="$ECI_T/apiproxyd.log"
   mkdir -p "$ECI_T/trusted-keys" "$ECI_T/keys" "$ECI_T/containerd" "$ECI_T/exec"
   trap eci_down EXIT

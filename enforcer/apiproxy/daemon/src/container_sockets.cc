@@ -44,34 +44,125 @@ Result<std::shared_ptr<Listener>> Proxy::Impl::openContainerSocket(const SocketG
   return l;
 }
 
-// The same socket again after a restart (reconcile.h): the directory exists (root's, 0711, the
-// record checked), the dead socket file is replaced, and the listener carries the identity the
-// grant gave it before it accepts anything.
+// The socket's directory, root's 0711 (the container's root must reach the socket through it;
+// its name is the secret). Made again after a reboot (/run is empty then).
+static Status ensureSocketDir(const std::filesystem::path& socketDir, const std::string& token) {
+  std::error_code fec;
+  std::filesystem::create_directories(socketDir, fec);
+  ::chmod(socketDir.c_str(), 0711);
+  const std::filesystem::path dir = socketDir / token;
+  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) {
+    return Error::fromErrno("mkdir('" + dir.string() + "')");
+  }
+  // Not a symlink or anything else planted there: lstat, and root's.
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return Error::fromErrno("lstat('" + dir.string() + "')");
+  if (!S_ISDIR(st.st_mode) || st.st_uid != 0) {
+    return Error(dir.string() + " is not a directory of root's");
+  }
+  if (::chmod(dir.c_str(), 0711) != 0) return Error::fromErrno("chmod('" + dir.string() + "')");
+  return okStatus();
+}
+
+// The same socket again after a restart or reboot (reconcile.h): the record checked by the pass,
+// the listener bound at start from that record (pending) is let accept, or the dead socket file
+// is replaced by a new listener; either way it carries the identity of the grant before it
+// accepts anything.
 Result<std::shared_ptr<Listener>> Proxy::Impl::reopenContainerSocket(
     const std::string& token, const GrantRecord& record, std::vector<std::string> bindSources) {
   if (!isSocketToken(token)) return Error("refusing to re-serve a socket named " + token);
-  const std::filesystem::path dir = cfg.socketDir / token;
-  auto l = std::make_shared<Listener>(io, dir / std::string(kSocketName), token);
+  std::lock_guard lk(mu);
+  std::shared_ptr<Listener> l;
+  if (auto it = listeners.find(token); it != listeners.end()) {
+    if (!it->second->pending) return Error("socket " + token + " is served already");
+    l = it->second;
+  } else {
+    l = std::make_shared<Listener>(io, cfg.socketDir / token / std::string(kSocketName), token);
+  }
   l->containerId = record.containerId;
   l->imageId = record.imageId;
   l->bindSources = std::move(bindSources);
   l->ownerUid = record.uid;
   l->ownerGid = record.gid;
-  std::lock_guard lk(mu);
-  if (listeners.count(token)) return Error("socket " + token + " is served already");
-  if (::chmod(dir.c_str(), 0711) != 0) return Error::fromErrno("chmod('" + dir.string() + "')");
-  ECI_TRY(listenOn(l, 0666, 0, 0));  // removes the dead socket file first
-  listeners[token] = l;
+  if (!l->pending) {
+    ECI_TRY(ensureSocketDir(cfg.socketDir, token));
+    ECI_TRY(listenOn(l, 0666, 0, 0));  // removes the dead socket file first
+    listeners[token] = l;
+  }
+  l->pending = false;
   asio::co_spawn(io, acceptLoop(l), asio::detached);
   return l;
 }
 
+void Proxy::Impl::bindRecordedSockets() {
+  if (auto st = grants.prepare(); !st.ok()) {
+    LOG_ERROR("grant records in %s unusable, no per-container socket is served again: %s",
+              grants.dir().c_str(), st.error().str().c_str());
+    return;
+  }
+  int bound = 0;
+  for (const std::string& token : grants.tokens()) {
+    auto record = grants.load(token);
+    if (!record.ok()) {
+      // Fail closed: that container's socket stays dead; the admin finds the file named here.
+      LOG_ERROR("grant record %s: not serving socket %s: %s", grants.fileOf(token).c_str(),
+                token.c_str(), record.error().str().c_str());
+      continue;
+    }
+    std::lock_guard lk(mu);
+    if (listeners.count(token)) continue;
+    auto l =
+        std::make_shared<Listener>(io, cfg.socketDir / token / std::string(kSocketName), token);
+    l->containerId = record->containerId;
+    l->imageId = record->imageId;
+    l->ownerUid = record->uid;
+    l->ownerGid = record->gid;
+    l->pending = true;  // no acceptLoop until the engine pass confirms the grant
+    Status st = ensureSocketDir(cfg.socketDir, token);
+    if (st.ok()) st = listenOn(l, 0666, 0, 0);
+    if (!st.ok()) {
+      LOG_ERROR("container %s: cannot bind its engine socket %s: %s",
+                record->containerId.substr(0, 12).c_str(), l->path.c_str(),
+                st.error().str().c_str());
+      continue;
+    }
+    listeners[token] = l;
+    ++bound;
+  }
+  if (bound > 0) {
+    LOG_INFO(
+        "%d per-container sockets bound from the grant records in %s; each is accepted on once "
+        "the engine confirms its container and the policy its image",
+        bound, grants.dir().c_str());
+  }
+}
+
+void Proxy::Impl::dropPendingSocket(const std::string& token) {
+  std::shared_ptr<Listener> l;
+  {
+    std::lock_guard lk(mu);
+    auto it = listeners.find(token);
+    if (it == listeners.end() || !it->second->pending) return;
+    l = it->second;
+    listeners.erase(it);
+  }
+  l->closed = true;
+  asio::post(io, [l] {
+    error_code ec;
+    l->acceptor.close(ec);
+  });
+  std::error_code fec;
+  std::filesystem::remove(l->path, fec);
+}
+
 void Proxy::Impl::removeUnservedSocketDir(const std::string& token) {
+  dropPendingSocket(token);
   std::lock_guard lk(mu);
   if (token.empty() || listeners.count(token)) return;
   std::error_code fec;
   std::filesystem::remove_all(cfg.socketDir / token, fec);
-  LOG_INFO("removed the engine socket directory %s: its container is gone", token.c_str());
+  grants.remove(token);
+  LOG_INFO("removed the engine socket %s and its grant: its container is gone", token.c_str());
 }
 
 bool Proxy::Impl::reserveSockets(const char* when, std::chrono::milliseconds listTimeout) {
@@ -79,8 +170,13 @@ bool Proxy::Impl::reserveSockets(const char* when, std::chrono::milliseconds lis
   ReserveHooks hooks;
   hooks.serving = [this](const std::string& token) {
     std::lock_guard lk(mu);
-    return listeners.count(token) > 0;
+    auto it = listeners.find(token);
+    return it != listeners.end() && !it->second->pending;
   };
+  hooks.loadRecord = [this](const std::string& token) { return grants.load(token); };
+  hooks.recheck = [this](const GrantRecord& r) { return gate.recheckSocketGrant(r); };
+  hooks.dropPending = [this](const std::string& token) { dropPendingSocket(token); };
+  hooks.recordedTokens = [this] { return grants.tokens(); };
   hooks.reopen = [this](const std::string& token, const GrantRecord& r,
                         std::vector<std::string> binds) {
     return reopenContainerSocket(token, r, std::move(binds));
@@ -127,6 +223,7 @@ void Proxy::Impl::closeContainerSocket(const std::string& token) {
   });
   std::error_code fec;
   std::filesystem::remove_all(cfg.socketDir / token, fec);
+  grants.remove(token);  // the grant ends with its container
 }
 
 // Containers removed without a DELETE through the guard (--rm, engine-side removal): follow the

@@ -259,6 +259,40 @@ void Gate::containerGone(const std::string& id) {
            token.c_str());
 }
 
+std::optional<std::string> Gate::recheckSocketGrant(const GrantRecord& record) {
+  // The policy as a create or start would see it: read afresh (a push applies at once; an
+  // unreachable eci-enforcerd gives the fail-closed defaults, which allow no socket mount).
+  PolicyPtr ps = policyFor(/*fresh=*/true);
+  Request req;
+  req.method = "POST";
+  req.target = "/containers/" + record.containerId + "/start";
+  req.contentLength = 0;
+  // Root on the public socket: what is checked is the container (its image by ID against the
+  // socket-mount allowlist, its binds), not the rights of whoever asks.
+  Caller caller;
+  caller.uid = 0;
+  caller.gid = 0;
+  Config rc;
+  rc.publicSocket = cfg_.listenSocket.string();
+  rc.privateSocket = cfg_.upstreamSocket.string();
+  rc.otherSockets = cfg_.protectedSockets;
+  rc.socketDir = cfg_.socketDir.string();
+  if (!ps->engineDataRoot.empty()) rc.extraRestricted.push_back(ps->engineDataRoot);
+  Facts facts;
+  RealHostFs fs;
+  Decision d;
+  for (int round = 0;; ++round) {
+    d = apiproxy::decide(req, caller, ps->policy, rc, facts, fs, round);
+    if (d.verdict != Verdict::kNeedFacts || round >= kMaxRounds) break;
+    fetchFacts(d.need, facts);
+  }
+  if (d.verdict == Verdict::kAllow) return std::nullopt;
+  if (d.verdict == Verdict::kRefuse) {
+    return "the current policy refuses its start (rule " + d.rule + ": " + d.reason + ")";
+  }
+  return std::string("its start could not be decided under the current policy");
+}
+
 void Gate::adoptSocket(const std::string& id, const std::string& token) {
   std::lock_guard lk(mu_);
   socketsByContainer_[id] = token;
@@ -282,7 +316,7 @@ void Gate::auditRelayRefusal(const Listener& l, const Peer& peer, std::string_vi
   auditRefusal(req, caller, auditCallerKey(caller, l.token), f, status);
 }
 
-Gate::Gate(const ProxyConfig& cfg) : cfg_(cfg) {
+Gate::Gate(const ProxyConfig& cfg, const GrantStore& grants) : cfg_(cfg), grants_(grants) {
   AuditBudget::Options o;
   // Never more than the senders the client library has: a record the budget admits is never
   // dropped there for want of one (which would be unfair again).
@@ -567,7 +601,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
         // (reconcile.h). Without it the socket is not re-served after a restart (fail closed).
         const GrantRecord record{id, granted->imageId, granted->ownerUid, granted->ownerGid};
         lk.unlock();
-        if (auto st = writeGrantRecord(cfg_.socketDir, token, record); !st.ok()) {
+        if (auto st = grants_.store(token, record); !st.ok()) {
           LOG_WARN("container %s: no grant record (its socket will not survive a restart): %s",
                    id.substr(0, 12).c_str(), st.error().str().c_str());
         }

@@ -13,6 +13,7 @@
 #include "audit_budget.h"
 #include "audit_refusal.h"
 #include "eci/apiproxy/decide.h"
+#include "grant_store.h"
 #include "proxy_impl.h"
 
 namespace eci::apiproxy {
@@ -23,7 +24,8 @@ class Gate {
   using OpenSocket = std::function<Result<std::shared_ptr<Listener>>(const SocketGrant& grant)>;
   using CloseSocket = std::function<void(const std::string& token)>;
 
-  explicit Gate(const ProxyConfig& cfg);
+  // `grants`: where granted sockets are recorded (outlives the gate).
+  Gate(const ProxyConfig& cfg, const GrantStore& grants);
   void setSocketHooks(OpenSocket open, CloseSocket close) {
     open_ = std::move(open);
     close_ = std::move(close);
@@ -37,6 +39,12 @@ class Gate {
   std::optional<Outcome> decideInline(Exchange& ex);
   // The engine removed a container: drop its socket, if it had one.
   void containerGone(const std::string& id);
+  // Why container `record.containerId` may no longer have its engine socket under the current
+  // policy, or nullopt if it may: the start decision (decide.h) for it, made afresh as root on
+  // the public socket. A grant served again after a restart or a reboot is checked like a
+  // `docker start` through the guard, because a start by the engine itself (a restart policy,
+  // at boot) never passes the guard. Blocking (eci-enforcerd, engine look-ups).
+  std::optional<std::string> recheckSocketGrant(const GrantRecord& record);
   // A socket re-served after a restart (reconcile.h) belongs to container `id` again.
   void adoptSocket(const std::string& id, const std::string& token);
   // A refusal the relay answered itself (no decision made it: the engine unreachable, a body too
@@ -87,6 +95,7 @@ class Gate {
   void fetchFacts(const Need& need, Facts& facts);
 
   const ProxyConfig& cfg_;
+  const GrantStore& grants_;
   OpenSocket open_;
   CloseSocket close_;
   std::mutex mu_;

@@ -108,7 +108,17 @@ Status Proxy::start() {
   // pass then re-serves. Only if the engine answers now (a guard restart: 2 s at most for the
   // list); at boot the engine starts after the guard (Type=notify ordering), so waiting here
   // would stall the boot, and the events watcher makes the pass when the engine comes.
-  impl_->reserveSockets("guard start", std::chrono::seconds(2));
+  if (auto st = impl_->grants.prepare(); !st.ok()) {
+    // Fail closed on grants only: without a usable state directory no socket is granted or
+    // served again (gate: the record cannot be written), everything else works.
+    LOG_ERROR("grant records: %s", st.error().str().c_str());
+  }
+  if (!impl_->reserveSockets("guard start", std::chrono::seconds(2))) {
+    // No engine yet (boot): it will restart containers with a restart policy before anyone can
+    // ask it about them, and their binds need the socket files. Bound now from the records,
+    // accepted on once the events watcher's pass has confirmed each with the engine.
+    impl_->bindRecordedSockets();
+  }
   asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
   asio::co_spawn(impl_->io, impl_->auditSummaryLoop(), asio::detached);
   impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });

@@ -49,6 +49,11 @@ struct Listener {
   uid_t ownerUid = static_cast<uid_t>(-1);
   gid_t ownerGid = static_cast<gid_t>(-1);
   std::atomic<bool> closed{false};
+  // Listening but not accepting yet: bound at start from a grant record on disk (after a reboot
+  // the engine restarts containers before anyone could ask it about them, and their binds need
+  // the socket file); accepted on only once a pass with the engine confirmed the grant
+  // (reconcile.h). Clients wait in the backlog meanwhile. Under the registry's mutex.
+  bool pending = false;
   bool isContainerSocket() const { return !token.empty(); }
 };
 

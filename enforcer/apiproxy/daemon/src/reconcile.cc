@@ -16,21 +16,6 @@ namespace eci::apiproxy {
 
 namespace {
 
-constexpr size_t kMaxGrantRecord = 4096;
-
-// Root-owned and writable by root alone: nobody else could have put anything in it.
-Status checkRootOnly(int fd, const std::string& what, bool wantDir) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return Error::fromErrno("fstat(" + what + ")");
-  if (wantDir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-    return Error(what + " is not a " + (wantDir ? "directory" : "regular file"));
-  }
-  if (st.st_uid != 0) return Error(what + " is not owned by root");
-  // The directory: no group/other write. The record: no group/other access at all.
-  if ((st.st_mode & (wantDir ? 022 : 077)) != 0) return Error(what + " is open to others");
-  return okStatus();
-}
-
 // The container's init is the pid the engine named, and that pid still is the same process:
 // a pidfd is opened first, then the pid's cgroup must name the container (a recycled pid would
 // be in another cgroup), then the pidfd must still be alive (so the cgroup read was of it).
@@ -71,27 +56,6 @@ ReserveFailure failureOf(const std::string& id, const std::string& inspectJson) 
 }
 
 }  // namespace
-
-Status writeGrantRecord(const std::filesystem::path& socketDir, const std::string& token,
-                        const GrantRecord& record) {
-  if (!isSocketToken(token)) return Error("grant record: bad token " + token);
-  return fs::writeFileAtomic(socketDir / token / std::string(kGrantRecordName),
-                             grantRecordJson(record), 0600);
-}
-
-Result<GrantRecord> readGrantRecord(const std::filesystem::path& socketDir,
-                                    const std::string& token) {
-  if (!isSocketToken(token)) return Error("grant record: bad token " + token);
-  const std::string dirName = (socketDir / token).string();
-  ECI_ASSIGN_OR_RETURN(dir, sys::open(dirName, O_PATH | O_DIRECTORY | O_NOFOLLOW));
-  ECI_TRY(checkRootOnly(dir.get(), dirName, /*wantDir=*/true));
-  ECI_ASSIGN_OR_RETURN(
-      file, sys::openAt(dir.get(), std::string(kGrantRecordName), O_RDONLY | O_NOFOLLOW));
-  const std::string fileName = dirName + "/" + std::string(kGrantRecordName);
-  ECI_TRY(checkRootOnly(file.get(), fileName, /*wantDir=*/false));
-  ECI_ASSIGN_OR_RETURN(text, fs::readFd(file.get(), kMaxGrantRecord, fileName));
-  return parseGrantRecord(text);
-}
 
 Result<ReserveReport> reserveContainerSockets(const ProxyConfig& cfg, const ReserveHooks& hooks,
                                               std::chrono::milliseconds listTimeout) {
@@ -134,15 +98,20 @@ Result<ReserveReport> reserveContainerSockets(const ProxyConfig& cfg, const Rese
       if (!done.count(m.token)) {
         // The identity comes from the record the guard wrote at grant time, never from the
         // container or the engine (a container cannot forge it: see reserve.h).
-        auto record = readGrantRecord(cfg.socketDir, m.token);
+        auto record = hooks.loadRecord(m.token);
         std::optional<std::string> why;
         if (!record.ok()) {
           why = "no usable grant record (" + record.error().str() + ")";
         } else {
           why = grantMismatch(*record, *target);
         }
+        // The grant as the current policy sees it: the engine may start this container itself
+        // (restart policy, boot) without asking the guard, so it is checked here as a start
+        // through the guard would be (its image by ID against the socket-mount allowlist).
+        if (!why) why = hooks.recheck(*record);
         if (why) {
           // Fail closed: the container's socket stays dead until it is re-created.
+          hooks.dropPending(m.token);
           LOG_WARN("container %s: not re-serving its engine socket %s: %s", shortId.c_str(),
                    m.source.c_str(), why->c_str());
           ++report.notReserved;
@@ -179,10 +148,15 @@ Result<ReserveReport> reserveContainerSockets(const ProxyConfig& cfg, const Rese
     if (!failure.reason.empty()) report.failures.push_back(std::move(failure));
   }
 
-  // Directories of containers the engine no longer has (removed while the guard was down).
+  // Directories and records of containers the engine no longer has (removed while the guard was
+  // down, or before a reboot): their grants are dropped.
+  std::set<std::string> stale;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(cfg.socketDir, ec)) {
-    const std::string name = e.path().filename().string();
+    stale.insert(e.path().filename().string());
+  }
+  for (const auto& tok : hooks.recordedTokens()) stale.insert(tok);
+  for (const auto& name : stale) {
     if (!isSocketToken(name) || referenced.count(name) || hooks.serving(name)) continue;
     hooks.removeIfUnserved(name);
     ++report.staleRemoved;

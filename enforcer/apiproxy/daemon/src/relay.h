@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gate.h"
+#include "grant_store.h"
 #include "proxy_impl.h"
 #include "reserve.h"
 
@@ -31,9 +32,13 @@ inline auto ecToken(error_code& ec) {
 
 struct Proxy::Impl {
   explicit Impl(ProxyConfig c)
-      : cfg(std::move(c)), pool(static_cast<size_t>(std::max(1, cfg.workerThreads))), gate(cfg) {}
+      : cfg(std::move(c)),
+        grants(cfg.stateDir),
+        pool(static_cast<size_t>(std::max(1, cfg.workerThreads))),
+        gate(cfg, grants) {}
 
   ProxyConfig cfg;
+  GrantStore grants;
   asio::io_context io{1};
   asio::thread_pool pool;
   Gate gate;
@@ -62,7 +67,15 @@ struct Proxy::Impl {
                                                           const GrantRecord& record,
                                                           std::vector<std::string> bindSources);
   void closeContainerSocket(const std::string& token);
+  // Removes <socketDir>/<token> and its grant record unless a listener accepts on it (a pending
+  // one is closed first): its container is gone.
   void removeUnservedSocketDir(const std::string& token);
+  // At start, when the engine cannot be asked yet (boot): binds every socket a grant record on
+  // disk names, pending (not accepting) until the engine pass confirms it (reconcile.h).
+  void bindRecordedSockets();
+  // A pending listener the engine pass refused: closed, its socket file removed (the record
+  // stays until its container is gone: a policy change back may serve it again after a restart).
+  void dropPendingSocket(const std::string& token);
   // One reconcile pass (reconcile.h), logged with its duration. false: the engine could not be
   // listed within listTimeout.
   bool reserveSockets(const char* when, std::chrono::milliseconds listTimeout);

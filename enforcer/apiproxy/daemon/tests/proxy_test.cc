@@ -125,6 +125,7 @@ class ProxyTest : public ::testing::Test {
     cfg.upstreamSocket = dir_ / "engine.sock";
     cfg.controlSocket = dir_ / "enforcer.sock";  // absent: the fail-closed policy (ECI on)
     cfg.socketDir = dir_ / "sockets";
+    cfg.stateDir = dir_ / "state";  // never the host's /var/lib/eci/apiproxy
     cfg.protectedSockets.clear();
     proxy_ = std::make_unique<Proxy>(cfg);
     ASSERT_TRUE(proxy_->start().ok());
@@ -318,6 +319,60 @@ TEST_F(ProxyTest, LargeBodiesAreRelayedWholeOnAKeptConnection) {
   got += readToEof(fd->get());
   EXPECT_EQ(statusLine(got), "HTTP/1.1 200 OK");
   EXPECT_EQ(got.substr(got.size() - 2), "OK") << got;
+}
+
+// Response bodies are read in pieces larger than Beast's own 64 KiB reads (readBodyPiece): a
+// body with a Content-Length and a close-delimited one arrive whole, byte for byte, the first on
+// a connection that serves the next request; a body dockerd cuts short is not passed off as
+// complete (the client's connection closes before its length).
+TEST_F(ProxyTest, LengthAndCloseDelimitedBodiesAreRelayedWholeAndACutOneIsNot) {
+  std::string big((5u << 20) + 13, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  engine_ =
+      std::make_unique<FakeEngine>(dir_ / "engine.sock", [&](int fd, const std::string& head) {
+        if (head.find("/archive") != std::string::npos) {
+          writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nContent-Length: " +
+                           std::to_string(big.size()) + "\r\n\r\n" + big);
+          // Keep-alive: the next request on this connection gets a small answer.
+          char buf[4096];
+          if (::read(fd, buf, sizeof buf) > 0) {
+            writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
+          }
+        } else if (head.find("/export") != std::string::npos) {
+          writeAll(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + big);  // ends at EOF
+        } else {
+          writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) +
+                           "\r\n\r\n" + big.substr(0, big.size() / 2));  // then closes
+        }
+      });
+  startGuard();
+  auto bodyOf = [](const std::string& answer) {
+    const size_t end = answer.find("\r\n\r\n");
+    return end == std::string::npos ? std::string() : answer.substr(end + 4);
+  };
+  auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
+  ASSERT_TRUE(fd.ok());
+  writeAll(fd->get(),
+           "GET /v1.41/containers/c/archive?path=/big HTTP/1.1\r\nHost: docker\r\n\r\n"
+           "GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n");
+  const std::string two = readToEof(fd->get());
+  EXPECT_EQ(statusLine(two), "HTTP/1.1 200 OK");
+  const std::string first = bodyOf(two);
+  ASSERT_GE(first.size(), big.size());
+  EXPECT_TRUE(first.compare(0, big.size(), big) == 0) << "the Content-Length body differs";
+  EXPECT_EQ(first.substr(big.size(), 17), "HTTP/1.1 200 OK\r\n") << "no second answer";
+  EXPECT_EQ(two.substr(two.size() - 2), "OK");
+
+  const std::string closeDelimited =
+      exchange("GET /v1.41/containers/c/export HTTP/1.1\r\nHost: docker\r\n\r\n");
+  EXPECT_EQ(statusLine(closeDelimited), "HTTP/1.1 200 OK");
+  EXPECT_TRUE(bodyOf(closeDelimited) == big) << "the close-delimited body differs";
+
+  const std::string cut =
+      exchange("GET /v1.41/containers/c/logs?stdout=1 HTTP/1.1\r\nHost: docker\r\n\r\n");
+  EXPECT_EQ(statusLine(cut), "HTTP/1.1 200 OK");
+  EXPECT_NE(cut.find("Content-Length: " + std::to_string(big.size())), std::string::npos);
+  EXPECT_LT(bodyOf(cut).size(), big.size()) << "a body cut short was completed";
 }
 
 // Answers every request on a connection with 200 "OK" (keep-alive) until the guard closes it;

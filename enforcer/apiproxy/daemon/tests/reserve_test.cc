@@ -1,6 +1,6 @@
-// Re-serving per-container sockets after a restart: the pure pieces (reserve.h) and the grant
-// record on disk (reconcile.h). The e2e part (a real container, SIGKILLed guard) is
-// tests/e2e/apiproxy_restart_test.sh.
+// Re-serving per-container sockets after a restart or reboot: the pure pieces (reserve.h) and
+// the grant records in the guard's state directory (grant_store.h). The e2e part (a real container,
+// SIGKILLed guard) is tests/e2e/apiproxy_restart_test.sh.
 #include "reserve.h"
 
 #include <gtest/gtest.h>
@@ -9,8 +9,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
+#include "grant_store.h"
 #include "reconcile.h"
 
 namespace eci::apiproxy {
@@ -159,49 +161,122 @@ class GrantFile : public ::testing::Test {
     char tmpl[] = "/tmp/eci-reserve-test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    ASSERT_EQ(::mkdir((dir_ / kTok).c_str(), 0711), 0);
+    // The state directory as an installed guard would get it: not there yet.
+    store_.emplace(dir_ / "var-lib-eci-apiproxy");
   }
   void TearDown() override { fs::remove_all(dir_); }
-  fs::path record() const { return dir_ / kTok / "grant.json"; }
+  fs::path record() const { return store_->fileOf(kTok); }
+  void writeRaw(const std::string& text) const {
+    std::ofstream(record()) << text;
+    ASSERT_EQ(::chmod(record().c_str(), 0600), 0);
+  }
   fs::path dir_;
+  std::optional<GrantStore> store_;
 };
 
-TEST_F(GrantFile, WrittenRootOnlyAndReadBack) {
+TEST_F(GrantFile, StoredRootOnlyInTheStateDirAndLoadedBack) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (the record must be root's)";
-  ASSERT_TRUE(writeGrantRecord(dir_, kTok, {kId, kImage, 1000, 1000}).ok());
+  ASSERT_TRUE(store_->prepare().ok());
   struct stat st {};
+  ASSERT_EQ(::stat(store_->dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(store_->dir(), dir_ / "var-lib-eci-apiproxy" / "grants");
+  ASSERT_TRUE(store_->store(kTok, {kId, kImage, 1000, 1001}).ok());
   ASSERT_EQ(::stat(record().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
-  auto r = readGrantRecord(dir_, kTok);
+  EXPECT_EQ(record(), store_->dir() / (kTok + ".json"));
+  auto r = store_->load(kTok);
   ASSERT_TRUE(r.ok()) << r.error().str();
   EXPECT_EQ(r->containerId, kId);
+  EXPECT_EQ(r->imageId, kImage);
   EXPECT_EQ(r->uid, 1000u);
+  EXPECT_EQ(r->gid, 1001u);
+  // Stored again (same token): replaced whole, no temporary file left behind.
+  ASSERT_TRUE(store_->store(kTok, {kId, kImage, 1002, 1002}).ok());
+  EXPECT_EQ(store_->load(kTok)->uid, 1002u);
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(store_->dir())) files += e.is_regular_file();
+  EXPECT_EQ(files, 1u);
+}
+
+TEST_F(GrantFile, PrepareMakesAWideDirectoryRootOnly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  fs::create_directories(store_->dir());
+  ASSERT_EQ(::chmod(store_->dir().c_str(), 0755), 0);
+  ASSERT_TRUE(store_->prepare().ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(store_->dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  // Someone else's directory is not the guard's state.
+  ASSERT_EQ(::chown(store_->dir().c_str(), 1000, 1000), 0);
+  EXPECT_FALSE(store_->prepare().ok());
+}
+
+TEST_F(GrantFile, TokensAreTheRecordsOnly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  ASSERT_TRUE(store_->prepare().ok());
+  ASSERT_TRUE(store_->store(kTok, {kId, kImage, 1000, 1000}).ok());
+  std::ofstream(store_->dir() / "notes.txt") << "x";
+  std::ofstream(store_->dir() / ("." + kTok + ".json.tmp123")) << "x";
+  std::ofstream(store_->dir() / "0123456789ABCDEF0123456789abcdef.json") << "x";
+  EXPECT_EQ(store_->tokens(), std::vector<std::string>{kTok});
+  store_->remove(kTok);
+  EXPECT_FALSE(fs::exists(record()));
+  EXPECT_TRUE(store_->tokens().empty());
+  store_->remove(kTok);        // none: no error
+  store_->remove("../notes");  // not a token: nothing removed
+  EXPECT_TRUE(fs::exists(store_->dir() / "notes.txt"));
+}
+
+TEST_F(GrantFile, ACorruptRecordIsNoRecordAndNamesItsFile) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the record must be root's)";
+  ASSERT_TRUE(store_->prepare().ok());
+  for (const std::string& text :
+       {std::string(), std::string("{\"containerId\": \"") + kId, std::string("[]"),
+        std::string("{\"containerId\":\"") + kId + "\",\"imageId\":\"" + kImage +
+            "\",\"uid\":-1,\"gid\":0}",
+        std::string(8192, ' ')}) {
+    writeRaw(text);
+    auto r = store_->load(kTok);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().str().find(record().string()), std::string::npos) << r.error().str();
+  }
+  EXPECT_TRUE(store_->tokens() == std::vector<std::string>{kTok});  // still there for the admin
 }
 
 TEST_F(GrantFile, RecordsOthersCouldTouchAreNoRecords) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (the record must be root's)";
-  ASSERT_TRUE(writeGrantRecord(dir_, kTok, {kId, kImage, 1000, 1000}).ok());
+  ASSERT_TRUE(store_->prepare().ok());
+  ASSERT_TRUE(store_->store(kTok, {kId, kImage, 1000, 1000}).ok());
   // Readable by others.
   ASSERT_EQ(::chmod(record().c_str(), 0644), 0);
-  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  EXPECT_FALSE(store_->load(kTok).ok());
   ASSERT_EQ(::chmod(record().c_str(), 0600), 0);
   // Owned by someone else.
   ASSERT_EQ(::chown(record().c_str(), 1000, 1000), 0);
-  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  EXPECT_FALSE(store_->load(kTok).ok());
   ASSERT_EQ(::chown(record().c_str(), 0, 0), 0);
   // The directory writable by others.
-  ASSERT_EQ(::chmod((dir_ / kTok).c_str(), 0777), 0);
-  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
-  ASSERT_EQ(::chmod((dir_ / kTok).c_str(), 0711), 0);
-  EXPECT_TRUE(readGrantRecord(dir_, kTok).ok());
+  ASSERT_EQ(::chmod(store_->dir().c_str(), 0777), 0);
+  EXPECT_FALSE(store_->load(kTok).ok());
+  ASSERT_EQ(::chmod(store_->dir().c_str(), 0700), 0);
+  EXPECT_TRUE(store_->load(kTok).ok());
+  // The directory a symlink to a good one.
+  fs::rename(store_->dir(), dir_ / "real-grants");
+  fs::create_symlink(dir_ / "real-grants", store_->dir());
+  EXPECT_FALSE(store_->load(kTok).ok());
+  fs::remove(store_->dir());
+  fs::rename(dir_ / "real-grants", store_->dir());
+  EXPECT_TRUE(store_->load(kTok).ok());
   // A symlink in place of the record.
   fs::rename(record(), dir_ / "real.json");
   fs::create_symlink(dir_ / "real.json", record());
-  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
+  EXPECT_FALSE(store_->load(kTok).ok());
   // No record; a token that is not one.
   fs::remove(record());
-  EXPECT_FALSE(readGrantRecord(dir_, kTok).ok());
-  EXPECT_FALSE(readGrantRecord(dir_, "../" + kTok.substr(3)).ok());
+  EXPECT_FALSE(store_->load(kTok).ok());
+  EXPECT_FALSE(store_->load("../" + kTok.substr(3)).ok());
+  EXPECT_FALSE(store_->store("../" + kTok.substr(3), {kId, kImage, 1000, 1000}).ok());
 }
 
 }  // namespace

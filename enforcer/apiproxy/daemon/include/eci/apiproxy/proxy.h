@@ -26,6 +26,9 @@ struct ProxyConfig {
   std::filesystem::path controlSocket = "/run/eci/enforcer.sock";  // eci-enforcerd (policy)
   // Per-container engine sockets: <socketDir>/<32 hex>/docker.sock (CONTRACTS.md 3).
   std::filesystem::path socketDir = "/run/eci-apiproxy/sockets";
+  // The guard's state: the per-container socket grants (<stateDir>/grants, grant_store.h), kept
+  // across reboots (eci-enforcerd's --state-dir is /var/lib/eci).
+  std::filesystem::path stateDir = "/var/lib/eci/apiproxy";
   // Other engine sockets no container may mount (containerd's, ...).
   std::vector<std::string> protectedSockets = {"/run/containerd/containerd.sock"};
   // How long a registry digest looked up through the engine stays fresh.
