@@ -137,12 +137,13 @@ void Proxy::Impl::bindRecordedSockets() {
   }
 }
 
-void Proxy::Impl::dropPendingSocket(const std::string& token) {
+std::shared_ptr<Listener> Proxy::Impl::takeListener(const std::string& token, bool pendingOnly) {
   std::shared_ptr<Listener> l;
   {
     std::lock_guard lk(mu);
     auto it = listeners.find(token);
-    if (it == listeners.end() || !it->second->pending) return;
+    if (it == listeners.end() || token.empty() || (pendingOnly && !it->second->pending))
+      return nullptr;
     l = it->second;
     listeners.erase(it);
   }
@@ -151,6 +152,12 @@ void Proxy::Impl::dropPendingSocket(const std::string& token) {
     error_code ec;
     l->acceptor.close(ec);
   });
+  return l;
+}
+
+void Proxy::Impl::dropPendingSocket(const std::string& token) {
+  auto l = takeListener(token, /*pendingOnly=*/true);
+  if (!l) return;
   std::error_code fec;
   std::filesystem::remove(l->path, fec);
 }
@@ -208,19 +215,7 @@ bool Proxy::Impl::reserveSockets(const char* when, std::chrono::milliseconds lis
 }
 
 void Proxy::Impl::closeContainerSocket(const std::string& token) {
-  std::shared_ptr<Listener> l;
-  {
-    std::lock_guard lk(mu);
-    auto it = listeners.find(token);
-    if (it == listeners.end() || token.empty()) return;
-    l = it->second;
-    listeners.erase(it);
-  }
-  l->closed = true;
-  asio::post(io, [l] {
-    error_code ec;
-    l->acceptor.close(ec);
-  });
+  if (!takeListener(token, /*pendingOnly=*/false)) return;
   std::error_code fec;
   std::filesystem::remove_all(cfg.socketDir / token, fec);
   grants.remove(token);  // the grant ends with its container

@@ -151,6 +151,18 @@ class DeferringHostFs : public HostFs {
 
 }  // namespace
 
+// What the rules protect besides the policy: the engine's sockets, the per-container socket dir
+// and the engine's data root.
+Config Gate::rulesConfig(const PolicyState& ps) const {
+  Config rc;
+  rc.publicSocket = cfg_.listenSocket.string();
+  rc.privateSocket = cfg_.upstreamSocket.string();
+  rc.otherSockets = cfg_.protectedSockets;
+  rc.socketDir = cfg_.socketDir.string();
+  if (!ps.engineDataRoot.empty()) rc.extraRestricted.push_back(ps.engineDataRoot);
+  return rc;
+}
+
 Gate::PolicyPtr Gate::cachedPolicy(bool fresh) {
   std::lock_guard lk(mu_);
   if (!fresh && policy_ && policy_->valid &&
@@ -272,12 +284,7 @@ std::optional<std::string> Gate::recheckSocketGrant(const GrantRecord& record) {
   Caller caller;
   caller.uid = 0;
   caller.gid = 0;
-  Config rc;
-  rc.publicSocket = cfg_.listenSocket.string();
-  rc.privateSocket = cfg_.upstreamSocket.string();
-  rc.otherSockets = cfg_.protectedSockets;
-  rc.socketDir = cfg_.socketDir.string();
-  if (!ps->engineDataRoot.empty()) rc.extraRestricted.push_back(ps->engineDataRoot);
+  const Config rc = rulesConfig(*ps);
   Facts facts;
   RealHostFs fs;
   Decision d;
@@ -440,12 +447,7 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
       return v;
     }
   }
-  Config rc;
-  rc.publicSocket = cfg_.listenSocket.string();
-  rc.privateSocket = cfg_.upstreamSocket.string();
-  rc.otherSockets = cfg_.protectedSockets;
-  rc.socketDir = cfg_.socketDir.string();
-  if (!ps->engineDataRoot.empty()) rc.extraRestricted.push_back(ps->engineDataRoot);
+  Config rc = rulesConfig(*ps);
   // Only a create with its body read can be given a socket (decideCreate asks for the body
   // first): no getrandom for every other request.
   if (req.body) rc.freshToken = freshToken();

@@ -84,6 +84,7 @@ class Gate {
   PolicyPtr policyFor(bool fresh);
   // The cached policy if it may serve a request that does not need a fresh one, else nullptr.
   PolicyPtr cachedPolicy(bool fresh);
+  Config rulesConfig(const PolicyState& ps) const;
   // Shared by decide() (mayBlock) and decideInline(): std::nullopt only when !mayBlock and the
   // decision would have to block or has effects.
   std::optional<Outcome> decideImpl(Exchange& ex, bool mayBlock);

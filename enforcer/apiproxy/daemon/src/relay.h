@@ -76,6 +76,9 @@ struct Proxy::Impl {
   // A pending listener the engine pass refused: closed, its socket file removed (the record
   // stays until its container is gone: a policy change back may serve it again after a restart).
   void dropPendingSocket(const std::string& token);
+  // Takes the listener of `token` out of the table (only a pending one if `pendingOnly`) and
+  // closes its acceptor on the io thread; nullptr if there is none.
+  std::shared_ptr<Listener> takeListener(const std::string& token, bool pendingOnly);
   // One reconcile pass (reconcile.h), logged with its duration. false: the engine could not be
   // listed within listTimeout.
   bool reserveSockets(const char* when, std::chrono::milliseconds listTimeout);
