@@ -35,15 +35,6 @@ W=$ECI_T/dind-work
 mkdir -p "$W/home" && chown "$CU:$CG" "$W/home"
 as_dev() { setpriv --reuid "$CU" --regid "$CG" --groups 0 env HOME="$W/home" "$@"; }
 trim() { tr -s ' \t' ' ' | sed 's/^ //; s/ $//'; }
-# Waits up to SECONDS for CMD... to succeed.
-wait_ok() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.5
-  done
-}
 # "inner-host-start inner-len" lies within "outer-host-start outer-len" (maps: "0 H L" lines).
 map_within() {  # INNER-MAP OUTER-MAP
   local is il os ol
@@ -79,7 +70,7 @@ vol=eci-dind-vol-$$
 as_dev docker volume create "$vol" >/dev/null
 as_dev docker run -d --privileged --name dind --memory 1g -v "$vol:/var/lib/docker" \
   -v "$share:/hostshare" eci-dind:local dockerd >/dev/null
-t_ok "inner dockerd answers (no storage/iptables flags)" wait_ok 60 docker exec dind docker version
+t_ok "inner dockerd answers (no storage/iptables flags)" _eci_wait_for 60 docker exec dind docker version
 dlog() { docker logs dind 2>&1; }
 t_eq "inner storage driver: overlay2 (the default) on the volume" "overlay2" \
   "$(docker exec dind docker info -f '{{.Driver}}' 2>&1)"
@@ -120,7 +111,7 @@ nvol=eci-node-vol-$$
 as_dev docker volume create "$nvol" >/dev/null
 as_dev docker run -d --privileged --name node -v "$nvol:/var/lib/containerd" eci-dind:local \
   containerd >/dev/null
-t_ok "node: containerd answers" wait_ok 30 docker exec node ctr version
+t_ok "node: containerd answers" _eci_wait_for 30 docker exec node ctr version
 out=$(docker exec node ctr image import /images/busybox.tar 2>&1)
 t_contains "node: ctr image import of the saved busybox" "docker.io/library/busybox:latest" "$out"
 
@@ -162,7 +153,7 @@ inner_containers() {
   docker exec dind docker network create innernet >/dev/null 2>&1
   docker exec dind docker run -d --name web --network innernet -p 8081:8080 busybox sh -c \
     'mkdir /www && echo served-inside > /www/index.html && exec httpd -f -p 8080 -h /www' >/dev/null 2>&1
-  t_ok "inner web container runs" wait_ok 20 docker exec dind docker exec web wget -qO- http://127.0.0.1:8080/
+  t_ok "inner web container runs" _eci_wait_for 20 docker exec dind docker exec web wget -qO- http://127.0.0.1:8080/
   t_eq "inner bridge: another container reaches it by name" "served-inside" \
     "$(docker exec dind docker run --rm --network innernet busybox wget -qO- http://web:8080/ 2>&1)"
   t_ok "  ... and pings it" docker exec dind docker run --rm --network innernet busybox ping -c1 -W2 web
