@@ -192,7 +192,9 @@ out=$(admin_audit --container direct-flood)
 t_contains "eci-admin audit shows the suppressed count" "more suppressed before this" "$out"
 
 # --- --follow sees new records -------------------------------------------------------------------
-admin_audit --follow --format json --container followme >"$W/follow.out" 2>&1 &
+# The binary itself in the background, not the admin_audit function: $! would be a subshell, and
+# killing it would leave eci-admin following the log after the suite.
+"$ECI_ADMIN_BIN" audit --file "$A" --follow --format json --container followme >"$W/follow.out" 2>&1 &
 fpid=$!
 sleep 0.5
 docker run --rm --name followme -v "$ECI_T/docker.sock:/s" busybox true >/dev/null 2>&1
