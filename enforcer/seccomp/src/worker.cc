@@ -61,6 +61,12 @@ using worker::ProcessMemory;
 using worker::procPath;
 using worker::RealEnvironment;
 
+// An fd on the task's namespace of `kind` ("mnt", "pid", ...), from the host /proc.
+UniqueFd openNsOf(pid_t pid, const char* kind) {
+  const std::string rest = std::string("ns/") + kind;
+  return UniqueFd(openat(kProcFd, procPath(pid, rest.c_str()).c_str(), O_RDONLY | O_CLOEXEC));
+}
+
 class Worker {
  public:
   Worker(ContainerView view, worker::Shared* shared) : c_(std::move(view)), shared_(shared) {}
@@ -123,7 +129,7 @@ void Worker::respond(int fd, uint64_t id, int err, bool cont) {
 int Worker::enterMntnsOf(pid_t pid, const std::optional<NsId>& ns) {
   if (!ns) return ESRCH;
   if (c_.currentMntns == ns) return 0;
-  UniqueFd fd(openat(kProcFd, procPath(pid, "ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd = openNsOf(pid, "mnt");
   if (!fd) return errno;
   // setns resets our root and cwd to the namespace's root; cwd goes back to the host /proc so
   // the thread-self/fd magic links keep resolving.
@@ -251,8 +257,7 @@ void Worker::handle(int notifyFd) {
   std::vector<worker::MaskClone> masks;
   const bool freshProc = d.fstype && *d.fstype == "proc";
   if (dec.action == Action::kFreshTree) {
-    callerNs = UniqueFd(openat(kProcFd, procPath(pid, freshProc ? "ns/pid" : "ns/net").c_str(),
-                               O_RDONLY | O_CLOEXEC));
+    callerNs = openNsOf(pid, freshProc ? "pid" : "net");
     if (!callerNs) return refuse(EPERM, "the caller's namespace could not be opened");
     const int tmpl = freshProc ? c_.procTemplate.get() : c_.sysTemplate.get();
     const int e = worker::cloneTemplateMasks(c_.initialMntns.get(), tmpl, &masks);
@@ -265,7 +270,7 @@ void Worker::handle(int notifyFd) {
   UniqueFd callerIpc;
   if ((dec.action == Action::kReplayMount || dec.action == Action::kFsopen) && d.fstype &&
       *d.fstype == "mqueue") {
-    callerIpc = UniqueFd(openat(kProcFd, procPath(pid, "ns/ipc").c_str(), O_RDONLY | O_CLOEXEC));
+    callerIpc = openNsOf(pid, "ipc");
     if (!callerIpc) return refuse(EPERM, "the caller's ipc namespace could not be opened");
   }
   if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
@@ -375,8 +380,6 @@ void Worker::run() {
   }
 }
 
-// Joins the container and runs; exit codes >= 10 name the step that failed (for the
-// supervisor's log).
 // The root of the proc (sysfs) mount at `path`, or an empty fd.
 UniqueFd openTreeRoot(const char* path, long magic) {
   UniqueFd fd(open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -389,6 +392,8 @@ UniqueFd openTreeRoot(const char* path, long magic) {
   return fd;
 }
 
+// Joins the container and runs; exit codes >= 10 name the step that failed (for the
+// supervisor's log).
 int workerMain(int argc, char** argv) {
   // Dies with the supervisor: a worker must never outlive the fds' owner.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
