@@ -15,6 +15,10 @@
 #   ECI_BENCH_UPTIME_N       /proc/uptime open+read+close per inner round (default 3000)
 #   ECI_BENCH_UPTIME_ROUNDS  inner rounds of the uptime probe (it prints their median; default 5)
 #   ECI_BENCH_START_N        `docker run --rm busybox true` per runtime per round (default 3)
+#   ECI_NOTIFY_FLOOR         bench/notify_floor (default $ECI_BUILD_DIR/bench/notify_floor): when
+#                            it is there, each round also times the floor of a trapped pair (a
+#                            supervisor that only performs the call) and the report gives issue
+#                            15's figure, eci's trapped pair / that floor (target <= 1.5)
 #
 # Prints a table (figure | runc median | eci median | ratio | target | met?) plus loadavg and
 # kernel. Exit status: 0 when every sample was measured, even if targets are missed (this is a
@@ -204,6 +208,34 @@ setup=$(
   setup_line "eci (info rows)" "${priv_eci[@]}"
 )
 
+# The floor of a trapped pair, sampled in the same rounds as eci's (bench/notify_floor.c: a
+# seccomp-notify supervisor that does nothing but make the caller's mount and umount itself, on
+# the host in a private mount namespace). Its "no filter" line is kept too: set next to runc's
+# in-container pair it shows how much of a gap is the container's mount table, not the supervisor.
+notify_floor=${ECI_NOTIFY_FLOOR:-${ECI_BUILD_DIR:-build}/bench/notify_floor}
+[[ -x $notify_floor ]] || notify_floor=""
+floor_sample() {
+  local out=$W/floor.out acts plain
+  [[ -n $notify_floor && ! -e $W/floor.failed ]] || return 0
+  if ! "$notify_floor" "$n_mount" 1 >"$out" 2>&1; then
+    failed=1
+    : >"$W/floor.failed"
+    echo "compare.sh: notify_floor failed" >&2
+    sed 's/^/  | /' "$out" | head -n 10 >&2
+    return 0
+  fi
+  acts=$(sed -En 's/^ *notify \+ supervisor mounts itself +([0-9]+) ns\/pair.*/\1/p' "$out")
+  plain=$(sed -En 's/^ *no filter +([0-9]+) ns\/pair.*/\1/p' "$out")
+  if [[ ! $acts =~ ^[1-9][0-9]*$ || ! $plain =~ ^[1-9][0-9]*$ ]]; then
+    failed=1
+    : >"$W/floor.failed"
+    echo "compare.sh: no timing in notify_floor's output" >&2
+    return 0
+  fi
+  echo "$acts" >>"$W/floor.acts"
+  echo "$plain" >>"$W/floor.plain"
+}
+
 # Rounds: every figure once per runtime per round; who goes first alternates so a drift in
 # machine load (other users of the 2 cores) does not favour one runtime.
 for ((r = 1; r <= rounds; r++)); do
@@ -215,6 +247,7 @@ for ((r = 1; r <= rounds; r++)); do
     for ((k = 0; k < reps; k++)); do
       for rt in "${order[@]}"; do sample "$fig" "$rt"; done
     done
+    [[ $fig != mount ]] || floor_sample
   done
   echo "compare.sh: round $r/$rounds done (loadavg $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 done
@@ -258,6 +291,26 @@ echo
 echo "(info) rows: --privileged drops Docker's seccomp profile for runc (no filter at all) while eci"
 echo "       keeps its own filter, so they show eci's full cost, not a like-for-like ratio."
 [[ -z $priv_note ]] || echo "       note: $priv_note."
+if [[ -n $notify_floor && ! -e $W/floor.failed && ! -e $W/mount.failed ]]; then
+  fa=$(median "$W/floor.acts") fp=$(median "$W/floor.plain") em=$(median "$W/mount.eci")
+  rm_=$(median "$W/mount.runc")
+  ratio=$(awk -v e="$em" -v f="$fa" 'BEGIN { printf "%.3f", e / f }')
+  met=NO
+  ! awk -v x="$ratio" 'BEGIN { exit !(x <= 1.5) }' || met=yes
+  echo
+  echo "trapped tmpfs mount+umount pair against the floor of any seccomp-notify supervisor"
+  echo "(bench/notify_floor.c, same rounds; issue 15's figure: eci / floor <= 1.5):"
+  printf '  floor, supervisor only performs the call  %9.0f ns/pair\n' "$fa"
+  printf '  eci, --cap-add SYS_ADMIN                  %9.0f ns/pair   eci / floor = %s  met? %s\n' \
+    "$em" "$ratio" "$met"
+  printf '  untrapped pair: floor host ns %.0f ns, runc container %.0f ns (the container'"'"'s own\n' \
+    "$fp" "$rm_"
+  echo "  mount table's share of any gap)"
+elif [[ -z $notify_floor ]]; then
+  echo
+  echo "(no bench/notify_floor built: the trapped pair's ratio to the floor is not reported)"
+fi
+echo
 echo "samples (runc / eci):"
 for f in "${figures[@]}"; do
   fig=${f%%|*}

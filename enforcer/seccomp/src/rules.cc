@@ -202,15 +202,20 @@ Decoded decode(Call call, const uint64_t args[6], MemoryReader& mem) {
   };
   switch (call) {
     case Call::kMount: {
-      str(args[0], kMaxPath, d.source);
-      str(args[1], kMaxPath, d.target);
-      str(args[2], kMaxFsName, d.fstype);
-      if (args[4] != 0) {
-        // mount(2) copies up to a page of data whatever its type; every type eci lets through
-        // takes a string, so a string (bounded by the page) is the whole argument.
-        d.data = mem.readString(args[4], kMaxData);
-        if (!d.data) d.badPointer = true;
-      }
+      // mount(2) copies up to a page of data whatever its type; every type eci lets through
+      // takes a string, so a string (bounded by the page) is the whole argument. The four are
+      // read as one batch (every trapped mount pays for each syscall of the supervisor).
+      std::vector<MemoryReader::StringRead> reads;
+      auto add = [&](uint64_t addr, size_t max, std::optional<std::string>& out) {
+        if (addr != 0) reads.push_back({addr, max, &out});  // NULL: absent, as str() above
+      };
+      add(args[0], kMaxPath, d.source);
+      add(args[1], kMaxPath, d.target);
+      add(args[2], kMaxFsName, d.fstype);
+      add(args[4], kMaxData, d.data);
+      mem.readStrings(reads);
+      for (const auto& r : reads)
+        if (!*r.out) d.badPointer = true;
       break;
     }
     case Call::kUmount2:

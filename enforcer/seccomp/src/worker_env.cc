@@ -69,6 +69,38 @@ std::optional<std::string> ProcessMemory::readString(uint64_t addr, size_t max) 
   return std::nullopt;  // no NUL within PATH_MAX: the kernel would say ENAMETOOLONG
 }
 
+// The first page-bounded piece of every string in one process_vm_readv. The kernel copies the
+// remote pieces in order and stops at the first that faults, returning what it copied: a piece
+// copied whole that holds a NUL is the whole string; anything else (longer than its first
+// piece, at or after a fault, or the call failing) goes through readString, so every result
+// is exactly readString's and a bad pointer is still a bad pointer.
+void ProcessMemory::readStrings(const std::vector<StringRead>& reads) {
+  constexpr size_t kBatch = 4;
+  if (reads.empty() || reads.size() > kBatch) return MemoryReader::readStrings(reads);
+  char bufs[kBatch][4096];
+  iovec local[kBatch], remote[kBatch];
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const uint64_t a = reads[i].addr;
+    const size_t chunk = std::min(reads[i].max, static_cast<size_t>(4096 - (a & 4095)));
+    local[i] = {bufs[i], chunk};
+    // An address in the caller's memory, not ours: it is only ever handed to the kernel.
+    remote[i] = {reinterpret_cast<void*>(a), chunk};  // NOLINT(performance-no-int-to-ptr)
+  }
+  const auto cnt = static_cast<unsigned long>(reads.size());
+  const ssize_t n = process_vm_readv(pid_, local, cnt, remote, cnt, 0);
+  size_t left = n > 0 ? static_cast<size_t>(n) : 0;
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const size_t chunk = local[i].iov_len;
+    const size_t got = std::min(left, chunk);
+    left -= got;
+    const char* nul = got == chunk ? static_cast<const char*>(memchr(bufs[i], 0, chunk)) : nullptr;
+    if (nul)
+      *reads[i].out = std::string(bufs[i], static_cast<size_t>(nul - bufs[i]));
+    else
+      *reads[i].out = readString(reads[i].addr, reads[i].max);
+  }
+}
+
 namespace {
 
 // One mount's record from statmount(2) (see sys::statMount), as the rules' MountEntry.

@@ -31,6 +31,7 @@ class ProcessMemory : public MemoryReader {
   explicit ProcessMemory(pid_t pid) : pid_(pid) {}
   std::optional<std::string> readBytes(uint64_t addr, size_t len) override;
   std::optional<std::string> readString(uint64_t addr, size_t max) override;
+  void readStrings(const std::vector<StringRead>& reads) override;
 
  private:
   pid_t pid_;

@@ -114,9 +114,20 @@ Call callFromName(std::string_view name);
 // process gone); readString also when no NUL is found within `max` bytes.
 class MemoryReader {
  public:
+  // One string of a batch: read from `addr`, at most `max` bytes, into `*out` (as readString).
+  struct StringRead {
+    uint64_t addr;
+    size_t max;
+    std::optional<std::string>* out;
+  };
   virtual ~MemoryReader() = default;
   virtual std::optional<std::string> readString(uint64_t addr, size_t max) = 0;
   virtual std::optional<std::string> readBytes(uint64_t addr, size_t len) = 0;
+  // Several strings of one call (mount's source, target, type, data). Each result is exactly
+  // what readString gives; a reader may fetch them together (one syscall instead of four).
+  virtual void readStrings(const std::vector<StringRead>& reads) {
+    for (const auto& r : reads) *r.out = readString(r.addr, r.max);
+  }
 };
 
 inline constexpr size_t kMaxPath = 4096;  // PATH_MAX
