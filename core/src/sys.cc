@@ -112,6 +112,14 @@ Result<UniqueFd> open(const std::string& path, int flags, mode_t mode) {
   return UniqueFd(static_cast<int>(fd));
 }
 
+Status writeMessage(int fd, const void* buf, size_t len, const std::string& what) {
+  const long n = retryEintr([&] { return ::write(fd, buf, len); });
+  if (n < 0) return Error::fromErrno("write(fd " + std::to_string(fd) + ", " + what + ")");
+  if (static_cast<size_t>(n) != len)
+    return Error(EIO, "write(fd " + std::to_string(fd) + ", " + what + "): short write");
+  return {};
+}
+
 Result<UniqueFd> openAt(int dirfd, const std::string& path, int flags, mode_t mode) {
   const long fd =
       retryEintr([&] { return ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode); });

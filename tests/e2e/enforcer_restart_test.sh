@@ -15,7 +15,11 @@
 #    --privileged) /proc/uptime reads again after the restart and is still the container's (small,
 #    advancing, not the host's), and a knob the container wrote keeps its value; during the gap a
 #    read blocks or fails, never shows a host value; a container whose held state was garbled
-#    during a stop is not resumed (ENOTCONN, never host values).
+#    during a stop is not resumed (ENOTCONN, never host values);
+#  - a request eci-enforcerd had read from /dev/fuse but not answered when SIGKILLed (caught with
+#    SIGSTOP, see below) is sent again by the kernel after the restart and answered: every reader
+#    finishes with the container's value; knob files opened before the kill keep working (read the
+#    container's value, take a valid write, refuse an invalid one; the host's value unchanged).
 # ECI_RESTART_PRIV (default 3, at least 3): how many --privileged containers (the gap figure in
 # bench/README.md is with 20).
 set -u
@@ -271,5 +275,125 @@ t_not_contains "after stop+start: umount of /proc/uptime still refused" "rc=0" \
   "$(run_in p3 "$PROTECTED")"
 t_contains "after stop+start: p1's kernel.panic is still 77" "77" "$(run_in p1 'cat /proc/sys/kernel/panic')"
 t_ok "after stop+start: p1's /proc/uptime is its own" uptime_ok "$(uptime_of p1)" "${UP_BEFORE[p1]}"
+
+# --- in-flight requests and open knob files across a SIGKILL (enforcer/procfs README "Restarts") --
+# (a) Requests the killed eci-enforcerd had READ but not answered: many readers in p3 hammer a
+# knob (OPEN + one READ per byte + RELEASE: busybox `read` is a builtin, no fork) while
+# eci-enforcerd is SIGKILLed with its FUSE thread between a read of /dev/fuse and its reply
+# (caught with SIGSTOP, below). The new one asks the kernel to resend such requests
+# (FUSE_NOTIFY_RESEND) and answers them; the status counts requests that came back with
+# FUSE_UNIQUE_RESEND. Every reader must then finish, having seen only p3's value: none blocked,
+# none a host value or an error.
+# (b) Knob files opened (`exec 3<...`) before the SIGKILL in p1, used after the restart: a read
+# gets p1's value, a valid write is taken, an invalid one refused (EINVAL), the host unchanged.
+t_contains "p3: writes kernel.panic=66 (emulated; the readers' expected value)" "66" \
+  "$(run_in p3 'echo 66 > /proc/sys/kernel/panic && cat /proc/sys/kernel/panic')"
+NREADERS=16
+cat >"$CTL/p3/reader.sh" <<'READER'
+i=$1 n=0 bad=0
+while [ ! -e /ctl/stop ]; do
+  if read -r v < /proc/sys/kernel/panic && [ "$v" = 66 ]; then :; else
+    bad=$((bad + 1))
+    echo "got '$v'" >> /ctl/bad.$i
+  fi
+  n=$((n + 1))
+done
+echo "$n $bad" > /ctl/done.$i
+READER
+rm -f "$CTL"/p3/{stop,done.*,bad.*}
+t_contains "p3: $NREADERS readers started" "rc=0" \
+  "$(run_in p3 "for i in \$(seq 1 $NREADERS); do sh /ctl/reader.sh \$i </dev/null >/dev/null 2>&1 & done")"
+# (b): three knob files of p1 opened before the kill, each used once after the restart by the
+# same process (a child of p1's init, waiting for /ctl/go).
+rm -f "$CTL"/p1/{go,knobfd.out,knobfd.opened}
+send p1 '(exec 3</proc/sys/kernel/panic 4<>/proc/sys/kernel/panic 5<>/proc/sys/kernel/panic; echo opened > /ctl/knobfd.opened; while [ ! -e /ctl/go ]; do sleep 0.05; done; read -r v <&3; echo "read3=$v rc=$?"; echo 93 >&4; echo "write4 rc=$?"; echo 9x >&5; echo "write5 rc=$?"; read -r w < /proc/sys/kernel/panic; echo "fresh=$w") > /ctl/knobfd.tmp 2>&1 && mv /ctl/knobfd.tmp /ctl/knobfd.out &'
+answer p1 10 >/dev/null
+for _ in $(seq 1 50); do [[ -e $CTL/p1/knobfd.opened ]] && break; sleep 0.1; done
+t_ok "p1: three kernel.panic files are open before the SIGKILL" test -e "$CTL/p1/knobfd.opened"
+# Catching a request in flight, deterministically: eci-enforcerd is stopped (SIGSTOP) and
+# continued until one of its threads is stopped right at the return of a read(2) of /dev/fuse
+# that brought an OPEN or a READ, i.e. holding a request a reader waits for and that it has not
+# answered (/proc/<tid>/syscall names the syscall a stopped thread is in: 0 = read, its fd and
+# buffer; libfuse 3.14 reads with read(2), no splice without a write_buf handler; the opcode is
+# the second u32 of the fuse_in_header in that buffer, read through /proc/<pid>/mem). It is
+# SIGKILLed in that state. The status' resentRequests then shows the kernel sent it again (bit
+# 63) to the new eci-enforcerd, and the reader must get its answer.
+held_fuse_opcode() {  # PID: the opcode a thread of PID stopped right after reading from /dev/fuse
+  local t nr fd buf op
+  for t in /proc/"$1"/task/*; do
+    read -r nr fd buf _ <"$t/syscall" 2>/dev/null || continue
+    [[ $nr == 0 && $fd == 0x* && $buf == 0x* ]] || continue
+    [[ $(readlink "/proc/$1/fd/$((fd))") == /dev/fuse ]] || continue
+    op=$(dd if="/proc/$1/mem" bs=8 count=1 iflag=skip_bytes skip=$((buf)) 2>/dev/null |
+      od -An -tu4 -j4 | tr -d ' ')
+    [[ -n $op ]] && echo "$op" && return 0
+  done
+  return 1
+}
+sleep 1
+tries=0
+caught=0
+while ((tries < 400)); do
+  tries=$((tries + 1))
+  kill -STOP "$ECI_ENFORCERD_PID"
+  for _ in 1 2 3 4 5; do  # until every thread has stopped
+    grep -q running /proc/"$ECI_ENFORCERD_PID"/task/*/syscall 2>/dev/null || break
+    sleep 0.01
+  done
+  op=$(held_fuse_opcode "$ECI_ENFORCERD_PID")
+  if [[ $op == 14 || $op == 15 ]]; then  # FUSE_OPEN, FUSE_READ: a reader waits for the answer
+    caught=1
+    break
+  fi
+  kill -CONT "$ECI_ENFORCERD_PID"
+  sleep 0.01
+done
+t_eq "eci-enforcerd stopped holding a request it had read from /dev/fuse (opcode ${op:-?}, $tries tries)" \
+  "1" "$caught"
+eci_enforcer_kill9  # SIGKILL ends a stopped process too
+sleep 0.3
+eci_enforcer_start
+for _ in $(seq 1 50); do
+  [[ $(procfs_status resentRequests) =~ ^[1-9] ]] && break
+  sleep 0.1
+done
+resent=$(procfs_status resentRequests)
+echo "# in-flight: opcode $op caught after $tries SIGSTOP(s); $resent request(s) resent and answered;" \
+  "$(procfs_status adoptedKnobHandles) knob handle(s) of the killed daemon served again"
+t_ok "the kernel resent the unanswered request(s) to the new eci-enforcerd ($resent)" \
+  test "${resent:-0}" -ge 1
+t_eq "  ... every resumed connection was asked to resend (FUSE_NOTIFY_RESEND took)" "0" \
+  "$(procfs_status resendFailed)"
+touch "$CTL/p3/stop"
+for _ in $(seq 1 100); do
+  (($(find "$CTL/p3" -name 'done.*' | wc -l) >= NREADERS)) && break
+  sleep 0.1
+done
+ndone=$(find "$CTL/p3" -name 'done.*' | wc -l)
+t_eq "every reader of p3 finished (none blocked on an unanswered request)" "$NREADERS" "$ndone"
+reads=$(cat "$CTL"/p3/done.* 2>/dev/null | awk '{n += $1} END {print n + 0}')
+bad=$(cat "$CTL"/p3/done.* 2>/dev/null | awk '{b += $2} END {print b + 0}')
+t_eq "  ... and every one of their $reads reads was p3's value 66 (no error, no host value)" "0" "$bad"
+[[ -n $(cat "$CTL"/p3/bad.* 2>/dev/null) ]] && sort "$CTL"/p3/bad.* | uniq -c | head -5 | sed 's/^/#   /'
+if ((ndone < NREADERS)); then
+  # Blocked readers wait uninterruptibly for an answer: abort p3's FUSE connections so that the
+  # suite can end (its containers can be removed).
+  awk '$9 == "fuse.eci" {split($3, d, ":"); print d[2]}' \
+    "/proc/$(docker inspect -f '{{.State.Pid}}' p3)/mountinfo" | sort -u |
+    while read -r id; do echo 1 >"/sys/fs/fuse/connections/$id/abort" 2>/dev/null; done
+fi
+touch "$CTL/p1/go"
+for _ in $(seq 1 50); do [[ -e $CTL/p1/knobfd.out ]] && break; sleep 0.1; done
+knobfd=$(cat "$CTL/p1/knobfd.out" 2>/dev/null)
+t_contains "p1: a knob file opened before the SIGKILL reads p1's value after it" "read3=77 rc=0" \
+  "$knobfd"
+t_contains "p1:   ... one takes a valid write after it" "write4 rc=0" "$knobfd"
+t_contains "p1:   ... one refuses an invalid write (validated like any write)" "write5 rc=1" "$knobfd"
+t_contains "p1:   ... and a fresh open reads the value written through the old file" "fresh=93" \
+  "$knobfd"
+t_ok "  ... the killed daemon's knob handles were served as freshly opened ($(procfs_status adoptedKnobHandles))" \
+  test "$(procfs_status adoptedKnobHandles)" -ge 3
+t_eq "the host's kernel.panic never changed (after the old files' writes)" "$host_panic" \
+  "$(cat /proc/sys/kernel/panic)"
 
 t_summary

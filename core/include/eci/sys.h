@@ -19,6 +19,10 @@ namespace eci::sys {
 
 Result<UniqueFd> open(const std::string& path, int flags, mode_t mode = 0);
 Result<UniqueFd> openAt(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+// One write(2) of a whole message to a device that takes messages, not streams (/dev/fuse: a
+// reply or notification is one write, the kernel refuses a partial one). EINTR is retried; a
+// short write is an error. `what` names the message in the error.
+Status writeMessage(int fd, const void* buf, size_t len, const std::string& what);
 
 // New mount API (Linux >= 5.2; MOUNT_ATTR_IDMAP >= 5.12).
 Result<UniqueFd> openTree(int dirfd, const std::string& path, unsigned flags);

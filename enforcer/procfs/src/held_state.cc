@@ -118,4 +118,19 @@ std::string syntheticInit(const InitRecord& r) {
   return out;
 }
 
+std::string resendNotification() {
+  fuse_out_header h{};
+  h.len = sizeof h;
+  h.error = kFuseNotifyResend;
+  h.unique = 0;
+  std::string out(sizeof h, '\0');
+  std::memcpy(out.data(), &h, sizeof h);
+  return out;
+}
+
+bool initAdvertisesResend(const InitRecord& r) {
+  // flags2 carries bits 32..63 of the 64-bit INIT flags (FUSE_INIT_EXT).
+  return (r.flags & FUSE_INIT_EXT) && (r.flags2 & static_cast<uint32_t>(kFuseHasResend >> 32));
+}
+
 }  // namespace eci::procfs

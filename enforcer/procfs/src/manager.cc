@@ -218,9 +218,19 @@ nlohmann::json Manager::status() const {
   j["base"] = opt_.base.string();
   j["containers"] = sessions_.size();
   size_t bad = 0;
-  for (const auto& [id, s] : sessions_)
+  uint64_t resent = 0, adopted = 0, resendFailed = 0;
+  for (const auto& [id, s] : sessions_) {
     if (!s->healthy()) ++bad;
+    resent += s->resentRequests();
+    adopted += s->adoptedKnobHandles();
+    resendFailed += s->resendFailures();
+  }
   j["unhealthy"] = bad;
+  // Restarts (README "Restarts"): requests the previous process had read and the kernel resent
+  // to us, and knob file handles opened before the restart that were served again.
+  j["resentRequests"] = resent;
+  j["adoptedKnobHandles"] = adopted;
+  j["resendFailed"] = resendFailed;  // connections whose FUSE_NOTIFY_RESEND failed (< 6.9)
   j["holder"] = holder_.has_value();
   j["resumed"] = resumed_;
   j["resumeFailed"] = resumeFailed_;

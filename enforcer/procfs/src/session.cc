@@ -116,7 +116,7 @@ void Session::wake() {
 }
 
 Status Session::start() {
-  nextFh_ = randomFhStart();
+  knobFiles_.reset(randomFhStart());
   buildTrees();
   uuid_ = productUuid(info_.id);
   startBoottime_ = boottimeSeconds();
@@ -212,7 +212,7 @@ Status Session::resume(std::vector<UniqueFd> held) {
   if (held.size() != kHeldFdCount) return Error(EINVAL, "held procfs fds: wrong count");
   ECI_ASSIGN_OR_RETURN(text, readAll(held[4].get(), kMaxHeldStateBytes));
   ECI_ASSIGN_OR_RETURN(state, decodeHeldState(text));
-  nextFh_ = randomFhStart();
+  knobFiles_.reset(randomFhStart());
   info_.rootUid = state.rootUid;
   info_.rootGid = state.rootGid;
   // The same trees as the first process built (same kernel, same knobs): node ids are positions
@@ -248,8 +248,31 @@ Status Session::resume(std::vector<UniqueFd> held) {
   ECI_TRY(attach(knobs_, knobsOps(), dir_ / "proc" / "sys", std::move(held[1]), std::move(held[3]),
                  state.knobsInit));
   resumed_ = true;
+  // Both libfuse sessions accept requests now (INIT replayed) and nobody reads them yet: what the
+  // kernel requeues lands in the pending queue and is the first thing the thread reads.
+  notifyResend(static_);
+  notifyResend(knobs_);
   thread_ = std::thread([this] { loop(); });
   return {};
+}
+
+void Session::notifyResend(Connection& c) {
+  // Requests the previous process read but never answered (killed between its read and its
+  // reply) are still in the processing queue of this /dev/fuse file; without this they are never
+  // answered. Re-sent requests are ordinary requests for us: every handler here is idempotent (a
+  // knob write at the same offset with the same bytes leaves the same value; see README).
+  const std::string msg = resendNotification();
+  const Status st = sys::writeMessage(c.fd.load(), msg.data(), msg.size(), "FUSE_NOTIFY_RESEND");
+  c.resendResult = st.ok() ? 0 : (st.error().code() ? st.error().code() : EIO);
+  if (st.ok()) return;
+  // An older kernel (< 6.9) does not know the notification (EINVAL): today's behaviour then, a
+  // request the previous process had read stays unanswered until its reader is killed. Nothing
+  // is served from the host either way.
+  LOG_WARN(
+      "procfs %s: %s connection: asking the kernel to resend unanswered requests "
+      "(FUSE_NOTIFY_RESEND, Linux >= 6.9; kernel advertises it: %s): %s",
+      info_.id.c_str(), c.name, initAdvertisesResend(c.init) ? "yes" : "no",
+      st.error().str().c_str());
 }
 
 void Session::loop() {
@@ -294,6 +317,10 @@ void Session::serve(Connection& c, short revents) {
                 sizeof opcode);
     for (size_t i = 0; i < std::size(kCountedOps); ++i)
       if (kCountedOps[i].first == opcode) c.ops[i].fetch_add(1, std::memory_order_relaxed);
+    uint64_t unique;
+    std::memcpy(&unique, static_cast<const char*>(c.buf.mem) + offsetof(fuse_in_header, unique),
+                sizeof unique);
+    if (unique & kFuseUniqueResend) c.resentRequests.fetch_add(1, std::memory_order_relaxed);
     // Kept for a restart of ours (held_state.h); set before the init handler publishes initDone.
     if (opcode == FUSE_INIT)
       if (auto r = initRecordOf(c.buf.mem, c.buf.size)) c.init = *r;
@@ -388,6 +415,8 @@ nlohmann::json Session::status() const {
     cj["initialized"] = c->initDone.load();
     cj["dead"] = c->dead.load();
     cj["requests"] = c->requests.load();
+    cj["resendResult"] = c->resendResult.load();
+    cj["resentRequests"] = c->resentRequests.load();
     nlohmann::json ops = nlohmann::json::object();
     for (size_t i = 0; i < std::size(kCountedOps); ++i)
       ops[kCountedOps[i].second] = c->ops[i].load(std::memory_order_relaxed);
@@ -396,6 +425,7 @@ nlohmann::json Session::status() const {
     j["connections"][c->name] = std::move(cj);
   }
   j["requests"] = total;
+  j["adoptedKnobHandles"] = knobFiles_.adopted();
   return j;
 }
 

@@ -37,6 +37,7 @@
 #include "eci/fs_util.h"
 #include "eci/log.h"
 #include "eci/procfs/held_state.h"
+#include "eci/procfs/knob_handles.h"
 #include "eci/procfs/manager.h"
 #include "eci/procfs/spec.h"
 #include "eci/procfs/values.h"
@@ -142,12 +143,6 @@ inline double boottimeSeconds() {
   return static_cast<double>(clockNs(CLOCK_BOOTTIME)) / 1e9;
 }
 
-// Knobs: the per-open snapshot. Reads at any offset are served from it, so `cat` and short reads
-// see one consistent text (lxcfs does the same).
-struct OpenFile {
-  std::string content;
-};
-
 // Requests counted per connection for status(): the e2e tests check that OPEN and RELEASE never
 // reach the static connection after the first OPEN, and that reads are mostly kernel-only.
 inline constexpr std::pair<uint32_t, const char*> kCountedOps[] = {
@@ -176,6 +171,11 @@ struct Connection {
   std::atomic<bool> initDone{false};
   std::atomic<bool> dead{false};  // the kernel ended it (unmounted or aborted)
   std::atomic<uint64_t> requests{0};
+  // Restarts: requests that came with FUSE_UNIQUE_RESEND (read, unanswered, by the previous
+  // process; the kernel sent them again after our FUSE_NOTIFY_RESEND), and what that notify's
+  // write returned (-1: not sent, this session was not resumed; 0: done; else the errno).
+  std::atomic<uint64_t> resentRequests{0};
+  std::atomic<int> resendResult{-1};
   std::array<std::atomic<uint64_t>, std::size(kCountedOps)> ops{};
 };
 
@@ -211,6 +211,15 @@ class Session {
   bool checkHung(std::chrono::milliseconds timeout);
   bool healthy() const;
   nlohmann::json status() const;
+  // Restarts: requests the kernel sent again (FUSE_UNIQUE_RESEND) on both connections, and knob
+  // handles of a previous process adopted (for the manager's totals).
+  uint64_t resentRequests() const {
+    return static_.resentRequests.load() + knobs_.resentRequests.load();
+  }
+  uint64_t adoptedKnobHandles() const { return knobFiles_.adopted(); }
+  uint64_t resendFailures() const {
+    return (static_.resendResult.load() > 0 ? 1 : 0) + (knobs_.resendResult.load() > 0 ? 1 : 0);
+  }
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
@@ -230,6 +239,8 @@ class Session {
   Status attach(Connection& c, const fuse_lowlevel_ops& ops, const std::filesystem::path& at,
                 UniqueFd dev, UniqueFd root, const InitRecord& init);
   Status connIdOf(Connection& c);
+  // resume(): asks the kernel to send again what the previous process read but did not answer.
+  void notifyResend(Connection& c);
   // Rewrites the state memfd (held_state.h) from what we have now: at start, on every knob write.
   void saveState();
   void unmount(Connection& c);
@@ -246,8 +257,12 @@ class Session {
   void staticOpen(Connection& c, fuse_req_t req, fuse_ino_t ino);
   void staticRead(Connection& c, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
   void knobOpen(Connection& c, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
-  void knobWrite(Connection& c, fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size,
-                 off_t off);
+  void knobRead(Connection& c, fuse_req_t req, fuse_ino_t ino, uint64_t fh, size_t size, off_t off);
+  void knobWrite(Connection& c, fuse_req_t req, fuse_ino_t ino, uint64_t fh, const char* buf,
+                 size_t size, off_t off);
+  // The snapshot handle `fh` reads on `ino` (knob_handles.h: adopts a previous process's handle
+  // on a knob node in a resumed session), or nullptr.
+  const std::string* knobSnapshot(Connection& c, fuse_ino_t ino, uint64_t fh);
   // What both connections answer alike, then each one's table.
   static void setCommonOps(fuse_lowlevel_ops& o);
   static const fuse_lowlevel_ops& staticOps();
@@ -262,10 +277,10 @@ class Session {
   std::vector<SysctlValue> values_;
   UniqueFd stateFd_;  // memfd of the HeldState; the fd holder holds the same file
   bool resumed_ = false;
-  // Knobs' open files by fh. A handle is looked up, never cast from the kernel's integer: after a
-  // resume the kernel still has handles of the previous process, which must find nothing here.
-  std::unordered_map<uint64_t, std::unique_ptr<OpenFile>> openFiles_;  // FUSE thread only
-  uint64_t nextFh_ = 0;  // random start per process (start/resume): old handles do not collide
+  // Knobs' open files by fh (knob_handles.h). A handle is looked up, never cast from the kernel's
+  // integer; after a resume the kernel still has handles of the previous process: on a knob node
+  // they get a fresh snapshot of this container's value, on anything else nothing.
+  KnobHandles knobFiles_;             // FUSE thread only (but adopted(), read by status())
   std::vector<std::string> skipped_;  // knobs this kernel does not have
   std::string uuid_;
   PageSnapshot uptime_{kUptimeMaxAgeNs};  // FUSE thread only

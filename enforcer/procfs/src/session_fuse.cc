@@ -202,8 +202,9 @@ void Session::knobOpen(Connection& c, fuse_req_t req, fuse_ino_t ino, fuse_file_
   const Node* n = c.tree.get(ino);
   if (!n) return (void)fuse_reply_err(req, ENOENT);
   if (n->kind != NodeKind::kSysctl) return (void)fuse_reply_err(req, EISDIR);
-  const uint64_t fh = nextFh_++;
-  openFiles_[fh] = std::make_unique<OpenFile>(OpenFile{render(*n)});
+  // The snapshot: reads at any offset are served from it, so `cat` and short reads see one
+  // consistent text (lxcfs does the same).
+  const uint64_t fh = knobFiles_.open(ino, render(*n));
   fi->fh = fh;
   // Re-grow i_size: a previous sendfile shrank it to that snapshot's length, and O_TRUNC opens
   // set it to 0. The kernel only grows i_size on a store of >= 1 byte, so store one byte as the
@@ -217,14 +218,35 @@ void Session::knobOpen(Connection& c, fuse_req_t req, fuse_ino_t ino, fuse_file_
   fi->direct_io = 1;  // a write must be seen by the next open: never serve from the page cache
   fi->keep_cache = 0;
   fi->noflush = 1;  // nothing to flush: saves a round trip per close()
-  if (fuse_reply_open(req, fi) != 0) openFiles_.erase(fh);  // the opener went away (interrupted)
+  if (fuse_reply_open(req, fi) != 0) knobFiles_.forget(fh);  // the opener went away (interrupted)
 }
 
-void Session::knobWrite(Connection& c, fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size,
-                        off_t off) {
+const std::string* Session::knobSnapshot(Connection& c, fuse_ino_t ino, uint64_t fh) {
+  const Node* n = c.tree.get(ino);
+  const bool isKnob = n && n->kind == NodeKind::kSysctl;
+  // Only a resumed session adopts unknown handles: in one that served every open itself an
+  // unknown handle cannot come from the kernel, so it stays an error. The node id is the kernel's
+  // (the container cannot choose it) and names the same knob as before the restart: the trees
+  // are built identically and resume() checked the knob set (README "Restarts").
+  return knobFiles_.find(fh, ino, isKnob, resumed_, [&] { return render(*n); });
+}
+
+void Session::knobRead(Connection& c, fuse_req_t req, fuse_ino_t ino, uint64_t fh, size_t size,
+                       off_t off) {
+  const std::string* snapshot = knobSnapshot(c, ino, fh);
+  if (!snapshot) return (void)fuse_reply_err(req, EIO);  // never another file's text
+  replySlice(req, *snapshot, size, off);
+}
+
+void Session::knobWrite(Connection& c, fuse_req_t req, fuse_ino_t ino, uint64_t fh, const char* buf,
+                        size_t size, off_t off) {
   const Node* n = c.tree.get(ino);
   if (!n || n->kind != NodeKind::kSysctl) return (void)fuse_reply_err(req, EACCES);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  // A handle of the previous process is adopted here too (its snapshot taken before this write,
+  // as an open before it would have). The write itself never depends on the handle: the node
+  // says which value, and it is validated like every write.
+  (void)knobSnapshot(c, ino, fh);
   int err;
   {
     std::lock_guard lk(valuesMu_);
@@ -310,21 +332,17 @@ const fuse_lowlevel_ops& Session::knobsOps() {
       Connection& c = conn(r);
       c.session.knobOpen(c, r, ino, fi);
     };
-    o.read = [](fuse_req_t r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-      // An unknown handle (opened before our restart: its snapshot died with that process) is
-      // an error, never another file's text.
-      Session& s = conn(r).session;
-      auto it = s.openFiles_.find(fi->fh);
-      if (it == s.openFiles_.end()) return (void)fuse_reply_err(r, EIO);
-      replySlice(r, it->second->content, size, off);
+    o.read = [](fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+      Connection& c = conn(r);
+      c.session.knobRead(c, r, ino, fi->fh, size, off);
     };
     o.write = [](fuse_req_t r, fuse_ino_t ino, const char* b, size_t s, off_t off,
-                 fuse_file_info*) {
+                 fuse_file_info* fi) {
       Connection& c = conn(r);
-      c.session.knobWrite(c, r, ino, b, s, off);
+      c.session.knobWrite(c, r, ino, fi->fh, b, s, off);
     };
-    o.release = [](fuse_req_t r, fuse_ino_t, fuse_file_info* fi) {
-      conn(r).session.openFiles_.erase(fi->fh);
+    o.release = [](fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
+      conn(r).session.knobFiles_.release(fi->fh, ino);
       fuse_reply_err(r, 0);
     };
     return o;

@@ -86,5 +86,39 @@ TEST(SyntheticInit, RecordOfRefusesOtherRequests) {
   EXPECT_EQ(initRecordOf(noExt.data(), noExt.size())->flags2, 0u);
 }
 
+TEST(ResendNotification, IsABareNotifyHeaderWithCode7) {
+  const std::string msg = resendNotification();
+  // The exact bytes fs/fuse/dev.c expects: len == bytes written, unique 0 (a notification, not a
+  // reply), error = FUSE_NOTIFY_RESEND (7), no payload.
+  ASSERT_EQ(msg.size(), 16u);
+  const unsigned char expected[16] = {16, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(0, std::memcmp(msg.data(), expected, sizeof expected));
+  fuse_out_header h;
+  std::memcpy(&h, msg.data(), sizeof h);
+  EXPECT_EQ(h.len, msg.size());
+  EXPECT_EQ(h.unique, 0u);
+  EXPECT_EQ(h.error, kFuseNotifyResend);
+  // The code follows FUSE_NOTIFY_DELETE (6), the last one Debian 12's headers know.
+  EXPECT_EQ(kFuseNotifyResend, FUSE_NOTIFY_DELETE + 1);
+}
+
+TEST(ResendNotification, ResentUniquesAreNeverOursOrAnInterrupt) {
+  // The resend bit is the top bit: a resent request's unique is never 0 (a notification), keeps
+  // bit 0 clear (FUSE_INT_REQ_BIT: interrupts), and never equals the synthetic INIT's unique for
+  // any id the kernel could have issued (its count would need 2^63 - 256 requests).
+  EXPECT_EQ(kFuseUniqueResend, 0x8000'0000'0000'0000ull);
+  const uint64_t resent = 42 | kFuseUniqueResend;
+  EXPECT_NE(resent, 0u);
+  EXPECT_EQ(resent & 1u, 0u);
+  EXPECT_NE(resent, kSyntheticInitUnique);
+}
+
+TEST(ResendNotification, AdvertisedByFlags2Bit7OnlyWithInitExt) {
+  EXPECT_TRUE(initAdvertisesResend({7, 45, 0, FUSE_INIT_EXT, 1u << 7}));
+  EXPECT_FALSE(initAdvertisesResend({7, 45, 0, FUSE_INIT_EXT, 0}));
+  EXPECT_FALSE(initAdvertisesResend({7, 38, 0, 0, 1u << 7}));  // flags2 ignored without INIT_EXT
+  EXPECT_EQ(kFuseHasResend >> 32, 1u << 7);
+}
+
 }  // namespace
 }  // namespace eci::procfs
