@@ -3,14 +3,18 @@
 # interleaved rounds. Prints one table:
 #   added latency per plain request (/_ping, /version, /containers/json), medians of N curls each;
 #   docker run --rm busybox true, median of R runs each (guard / direct ratio);
-#   docker cp out of a container and docker logs of SIZE_MB MiB, MB/s each;
+#   docker cp out of a container, docker cp into one and docker logs of SIZE_MB MiB, MB/s each,
+#   with the bare relay (the floor) next to them;
 #   guard RSS with 100 open attach streams.
 # Usage: ECI_BUILD_DIR=build bash bench/apiproxy.sh [N=300] [R=10] [SIZE_MB=1024]
+# ECI_BENCH_PARTS: which parts run (default "latency run cp cpin logs rss").
 set -u
 . "$(dirname "$0")/../tests/e2e/lib/harness.sh"
 N=${1:-300}
 R=${2:-10}
 SIZE_MB=${3:-1024}
+PARTS=" ${ECI_BENCH_PARTS:-latency run cp cpin logs rss} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
 eci_up >/dev/null || { echo "harness did not start"; exit 1; }
 G="$ECI_T/docker.sock"
 D="$ECI_DOCKERD_SOCK"
@@ -32,7 +36,7 @@ if [[ -x "$RELAY" ]]; then
   _eci_wait_for 10 test -S "$ECI_T/floor.sock" && F="$ECI_T/floor.sock"
 fi
 printf '%-34s %12s %12s %12s\n' "measure" "direct" "guard" "added/ratio"
-for path in /_ping /v1.41/version /v1.41/containers/json; do
+part latency && for path in /_ping /v1.41/version /v1.41/containers/json; do
   : >"$ECI_T/a" && : >"$ECI_T/b" && : >"$ECI_T/f"
   for ((i = 0; i < N; i++)); do
     lat "$D" "$path" >>"$ECI_T/a"
@@ -48,7 +52,6 @@ for path in /_ping /v1.41/version /v1.41/containers/json; do
     printf '%-34s %12s %12s %10sus\n' "  guard beyond the floor" "" "" "$((b - f))"
   fi
 done
-[[ -n "${relay_pid:-}" ]] && kill "$relay_pid" 2>/dev/null
 
 runtime() {  # SOCK -> ms
   local s e
@@ -58,22 +61,26 @@ runtime() {  # SOCK -> ms
   echo $(((e - s) / 1000000))
 }
 : >"$ECI_T/a" && : >"$ECI_T/b"
-for ((i = 0; i < R; i++)); do
+part run && for ((i = 0; i < R; i++)); do
   runtime "$D" >>"$ECI_T/a"
   runtime "$G" >>"$ECI_T/b"
 done
-a=$(median <"$ECI_T/a")
-b=$(median <"$ECI_T/b")
-printf '%-34s %10sms %10sms %11s\n' "docker run --rm true (median)" "$a" "$b" \
-  "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3fx", b / a}')"
+if part run; then
+  a=$(median <"$ECI_T/a")
+  b=$(median <"$ECI_T/b")
+  printf '%-34s %10sms %10sms %11s\n' "docker run --rm true (median)" "$a" "$b" \
+    "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3fx", b / a}')"
+fi
 
 # Throughput: a container holding SIZE_MB MiB in a file and having written it to its log.
 # Log lines of printable text: NULs would be JSON-escaped sixfold in the json-file log.
 # Sizes in bytes: busybox head takes no M suffix ("invalid number '64M'").
 BYTES=$((SIZE_MB * 1048576))
-docker run -d --name big busybox sh -c "head -c $BYTES /dev/zero > /big.tmp && mv /big.tmp /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $BYTES; sleep 100000" >/dev/null
-until docker exec big sh -c "test \$(stat -c %s /big) -eq $BYTES" 2>/dev/null; do sleep 1; done
-sleep 2
+if part cp || part cpin || part logs; then
+  docker run -d --name big busybox sh -c "head -c $BYTES /dev/zero > /big.tmp && mv /big.tmp /big; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c $BYTES; sleep 100000" >/dev/null
+  until docker exec big sh -c "test \$(stat -c %s /big) -eq $BYTES" 2>/dev/null; do sleep 1; done
+  sleep 2
+fi
 mbps() {  # SOCK CMD... -> MB/s
   local sock=$1 s e
   shift
@@ -82,24 +89,38 @@ mbps() {  # SOCK CMD... -> MB/s
   e=$(date +%s%N)
   awk -v mb="$SIZE_MB" -v ns=$((e - s)) 'BEGIN {printf "%.0f\n", mb / (ns / 1e9)}'
 }
-for what in cp logs; do
+# docker cp INTO the container: an upload (PUT .../archive, a chunked tar body) of a file of
+# SIZE_MB MiB (sparse: reading it costs no disk), to the same path each time.
+truncate -s "$BYTES" "$ECI_T/upload"
+for what in cp cpin logs; do
+  part "$what" || continue
   case $what in
-    cp) cmd=(docker cp big:/big -) ;;
-    logs) cmd=(docker logs big) ;;
+    cp) cmd=(docker cp big:/big -) label="docker cp out" ;;
+    cpin) cmd=(docker cp "$ECI_T/upload" big:/upload) label="docker cp into" ;;
+    logs) cmd=(docker logs big) label="docker logs" ;;
   esac
-  : >"$ECI_T/a" && : >"$ECI_T/b"
+  : >"$ECI_T/a" && : >"$ECI_T/b" && : >"$ECI_T/f"
   for ((i = 0; i < 3; i++)); do
     mbps "$D" "${cmd[@]}" >>"$ECI_T/a"
     mbps "$G" "${cmd[@]}" >>"$ECI_T/b"
+    [[ -n "$F" ]] && mbps "$F" "${cmd[@]}" >>"$ECI_T/f"
   done
   a=$(median <"$ECI_T/a")
   b=$(median <"$ECI_T/b")
-  printf '%-34s %8sMB/s %8sMB/s %11s\n' "docker $what ${SIZE_MB} MiB (median of 3)" "$a" "$b" \
+  printf '%-34s %8sMB/s %8sMB/s %11s\n' "$label ${SIZE_MB} MiB (median of 3)" "$a" "$b" \
     "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3fx", b / a}')"
+  if [[ -n "$F" ]]; then
+    f=$(median <"$ECI_T/f")
+    printf '%-34s %8sMB/s %8sMB/s %11s\n' "  floor: bare relay, same" "$a" "$f" \
+      "$(awk -v a="$a" -v b="$f" 'BEGIN {printf "%.3fx", b / a}')"
+  fi
+  echo "  samples direct: $(tr '\n' ' ' <"$ECI_T/a")guard: $(tr '\n' ' ' <"$ECI_T/b")floor: $(tr '\n' ' ' <"$ECI_T/f")"
 done
-docker rm -f big >/dev/null
+[[ -n "${relay_pid:-}" ]] && kill "$relay_pid" 2>/dev/null
+docker rm -f big >/dev/null 2>&1
 
 # RSS with 100 open attach streams through the guard.
+part rss || exit 0
 docker run -d --name att -i busybox sh -c 'while true; do sleep 1; done' >/dev/null
 pids=()
 for ((i = 0; i < 100; i++)); do

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-  static char buf[65536];
+  static char buf[262144]; /* as large as the guard's largest body read */
   for (;;) {
     struct epoll_event evs[64];
     int n = epoll_wait(ep, evs, 64, -1);

@@ -117,6 +117,30 @@ t_contains "docker-compose up through the guard" "compose-says-hi" "$out"
 printf 'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /v1.41/version HTTP/1.1\r\nHost: d\r\n\r\nGET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n' >"$W/ka"
 t_eq "keep-alive: three answers on one connection" "3" "$(raw "$W/ka" | grep -o 'HTTP/1.1 200' | wc -l)"
 
+# Spare engine connections (relay.h): each client connection's request goes out on a connection
+# made ahead and never used before, replaced in the background; none serves a second client.
+# Many `docker` invocations one after another and at once all work, and the guard holds no more
+# sockets after them than before (a connection kept or leaked per client would show).
+guard_sockets() { find /proc/"$ECI_GUARD_PID"/fd -lname 'socket:*' 2>/dev/null | wc -l; }
+sleep 1.5  # the sweep has filled the spares
+sockets_before=$(guard_sockets)
+ok=0
+for ((i = 0; i < 40; i++)); do
+  [[ $(docker version --format '{{.Server.APIVersion}}' 2>/dev/null) == 1.* ]] && ok=$((ok + 1))
+done
+t_eq "spares: 40 docker version one after another, all answered" "40" "$ok"
+burst=()
+for ((i = 0; i < 24; i++)); do
+  (docker ps -q >/dev/null 2>&1 && docker info --format '{{.ID}}' >/dev/null 2>&1 && echo ok) \
+    >"$W/burst.$i" &
+  burst+=($!)
+done
+wait "${burst[@]}"  # only these: a bare `wait` would wait for the harness's daemons too
+t_eq "spares: 24 clients at once (ps, info), all answered" "24" "$(cat "$W"/burst.* | grep -c '^ok$')"
+sleep 1.5
+t_ok "spares: no socket left behind by 88 client connections (before $sockets_before, after $(guard_sockets))" \
+  test "$(guard_sockets)" -le "$sockets_before"
+
 # --- 2. framing: smuggling and malformed requests ---------------------------------------------
 smuggle() {  # NAME WANT-STATUS BYTES (printf format); a create named smug-NAME must never exist
   local name=$1 want=$2

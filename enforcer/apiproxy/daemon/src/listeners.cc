@@ -1,5 +1,5 @@
 // eci-apiproxyd's listening sockets: binding one (public or per-container) and its accept loop,
-// the idle connections to dockerd kept for reuse, and Proxy's start/run/stop. The per-container
+// the spare (never used) connections to dockerd, and Proxy's start/run/stop. The per-container
 // sockets themselves and the engine's events are container_sockets.cc; the relay on each
 // accepted connection is proxy.cc.
 #include <sys/socket.h>
@@ -14,31 +14,74 @@
 
 namespace eci::apiproxy {
 
-std::optional<Socket> Proxy::Impl::takeIdleUpstream() {
-  while (!idleUpstreams.empty()) {
-    Socket s = std::move(idleUpstreams.back().socket);
-    const bool fresh =
-        std::chrono::steady_clock::now() - idleUpstreams.back().since < kMaxUpstreamIdle;
-    idleUpstreams.pop_back();
-    if (!fresh) continue;  // closed by ~Socket
-    // Still open and silent? dockerd closing it (a restart) shows as EOF, anything else it
-    // might send as data: either way the connection is dropped, never used.
-    error_code ec;
-    char c;
-    s.non_blocking(true, ec);
-    if (!ec) s.receive(asio::buffer(&c, 1), Socket::message_peek, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      s.non_blocking(false, ec);
-      if (!ec) return s;
+namespace {
+
+// A spare's state before use: dockerd sends nothing on a connection that brought no request, so a
+// readable one was closed (EOF) or is out of step (data): either way it is never used. Also false
+// for any error. One syscall: the spare is in non-blocking mode from its connect on (the relay
+// only makes asynchronous calls on it), so the peek cannot block.
+bool stillUnused(Socket& s) {
+  error_code ec;
+  char c;
+  s.receive(asio::buffer(&c, 1), Socket::message_peek, ec);
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+}  // namespace
+
+std::optional<Socket> Proxy::Impl::takeSpareUpstream() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!spareUpstreams.empty()) {
+    SpareUpstream spare = std::move(spareUpstreams.front());
+    spareUpstreams.pop_front();
+    // Leaves the pool for good (relay.h: one dockerd connection per client connection).
+    if (now - spare.connectedAt < kMaxSpareAge && stillUnused(spare.socket)) {
+      return std::move(spare.socket);
     }
-    s.close(ec);
+    LOG_DEBUG("a spare dockerd connection was closed or is too old: dropped");
   }
   return std::nullopt;
 }
 
-void Proxy::Impl::parkUpstream(Socket s) {
-  if (stopping || idleUpstreams.size() >= kMaxIdleUpstreams) return;  // closed by ~Socket
-  idleUpstreams.push_back({std::move(s), std::chrono::steady_clock::now()});
+void Proxy::Impl::fillSpareUpstreams() {
+  if (stopping || io.stopped()) return;  // also: a client coroutine's end while `io` is destroyed
+  while (spareUpstreams.size() + spareConnectsInFlight < kSpareUpstreams) {
+    ++spareConnectsInFlight;
+    asio::co_spawn(io, connectSpareUpstream(), asio::detached);
+  }
+}
+
+awaitable<void> Proxy::Impl::connectSpareUpstream() {
+  Socket s(io);
+  error_code ec;
+  co_await s.async_connect(asio::local::stream_protocol::endpoint(cfg.upstreamSocket.string()),
+                           ecToken(ec));
+  --spareConnectsInFlight;
+  if (ec) {
+    // dockerd is down or not there yet: the sweep tries again in a second, and a client meanwhile
+    // connects itself (and gets the audited 502 if that fails too).
+    LOG_DEBUG("spare dockerd connection: %s", ec.message().c_str());
+    co_return;
+  }
+  if (stopping || spareUpstreams.size() >= kSpareUpstreams) co_return;  // closed by ~Socket
+  s.non_blocking(true, ec);  // for stillUnused, off the request's path
+  if (ec) co_return;
+  spareUpstreams.push_back({std::move(s), std::chrono::steady_clock::now()});
+}
+
+awaitable<void> Proxy::Impl::spareUpstreamsLoop() {
+  asio::steady_timer t(io);
+  while (!stopping) {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(spareUpstreams, [&](SpareUpstream& s) {
+      return now - s.connectedAt >= kMaxSpareAge || !stillUnused(s.socket);
+    });
+    fillSpareUpstreams();
+    t.expires_after(std::chrono::seconds(1));
+    error_code ec;
+    co_await t.async_wait(ecToken(ec));
+    if (ec) co_return;
+  }
 }
 
 Status Proxy::Impl::listenOn(const std::shared_ptr<Listener>& l, mode_t mode, uid_t uid,
@@ -121,6 +164,7 @@ Status Proxy::start() {
   }
   asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
   asio::co_spawn(impl_->io, impl_->auditSummaryLoop(), asio::detached);
+  asio::co_spawn(impl_->io, impl_->spareUpstreamsLoop(), asio::detached);
   impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
   return okStatus();
 }
@@ -148,8 +192,8 @@ void Proxy::stop() {
         std::filesystem::remove(l->path, fec);
       }
     }
-    // Idle connections to dockerd end with the guard (dockerd would keep them open otherwise).
-    impl_->idleUpstreams.clear();
+    // Spare connections to dockerd end with the guard (dockerd would keep them open otherwise).
+    impl_->spareUpstreams.clear();
     impl_->io.stop();
   });
 }

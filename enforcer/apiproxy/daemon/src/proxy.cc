@@ -26,9 +26,9 @@ namespace eci::apiproxy {
 namespace {
 
 constexpr size_t kRelayBuffer = 64 * 1024;  // request/response bodies (cp, logs, load), at first
-// ... and at most: a response body is read up to this much a syscall while reads fill the buffer
-// (a unix socket holds ~200 KiB queued): `docker cp` out of a container took ~92 syscalls per MiB
-// through 64 KiB reads (strace -c: recvfrom, sendmsg, epoll_wait), a quarter of that now.
+// ... and at most: a body (either way) is read up to this much a syscall while reads fill the
+// buffer (a unix socket holds ~200 KiB queued): `docker cp` out of a container took ~92 syscalls
+// per MiB through 64 KiB reads (strace -c: recvfrom, sendmsg, epoll_wait), a quarter of that now.
 constexpr size_t kRelayBufferMax = 256 * 1024;
 constexpr size_t kTunnelBuffer = 64 * 1024;  // each direction of a hijacked stream, at most
 constexpr size_t kTunnelStartBuffer = 1024;  // ... and at first
@@ -61,12 +61,6 @@ class RelayBuffer {
   size_t size_ = kRelayBuffer;
 };
 
-// Beast reads as much as the buffer's free capacity (at least 512 bytes): a body relayed through
-// a buffer sized for heads would take a syscall per 512 bytes.
-void growForBody(beast::flat_buffer& b) {
-  if (b.capacity() < kRelayBuffer) b.reserve(kRelayBuffer);
-}
-
 // A body read (Beast's read_some) stops after one chunk even when more are buffered: `docker
 // logs` is one small chunk per log line, and relaying them one by one cost a write each and two
 // thirds of the throughput. This parses what is already buffered into the body buffer's room
@@ -86,16 +80,18 @@ void parseBuffered(http::parser<isRequest, http::buffer_body>& p, beast::flat_bu
   }
 }
 
-// The next piece of a response body, decoded into `relay`; returns its size (0 only when the
-// body is complete, or with `ec` set). What `b` holds is parsed first; the socket is read only
-// when that gave nothing, so a stream (`logs -f`, events) goes on as soon as a piece arrives.
-// The read goes straight into `b`, as large as `relay` (Beast's own read_some reads 64 KiB at
-// most): bytes are still framed by Beast's parser (the body's end decides whether the dockerd
-// connection may serve another client), only read in larger pieces; the buffer doubles while
-// reads fill it. EOF ends a close-delimited body; any other body cut short is an error (the
-// client's connection is closed, its answer incomplete).
+// The next piece of a body (a response's, or a streamed request's: uploads), decoded into
+// `relay`; returns its size (0 only when the body is complete, or with `ec` set). What `b` holds
+// is parsed first; the socket is read only when that gave nothing, so a stream (`logs -f`,
+// events) goes on as soon as a piece arrives. The read goes straight into `b`, as large as
+// `relay` (Beast's own read_some reads 64 KiB at most): bytes are still framed by Beast's parser
+// (Content-Length or chunked, with its checks; the body's end decides where the next request or
+// answer begins), only read in larger pieces; the buffer doubles while reads fill it. EOF ends a
+// close-delimited response body (a request has none); any other body cut short is an error (the
+// connection is closed, the body incomplete).
+template <bool isRequest>
 awaitable<size_t> readBodyPiece(Socket& from, beast::flat_buffer& b,
-                                http::response_parser<http::buffer_body>& p, RelayBuffer& relay,
+                                http::parser<isRequest, http::buffer_body>& p, RelayBuffer& relay,
                                 error_code& ec) {
   auto& body = p.get().body();
   relay.ensure();
@@ -285,9 +281,21 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
   beast::flat_buffer cbuf;
   beast::flat_buffer ubuf;
   std::optional<Socket> up;
-  bool upClean = false;  // `up` finished its last exchange completely (it may be parked)
+  bool upClean = false;  // `up` finished its last exchange completely (it may serve the next)
   RelayBuffer relay;     // while a body is relayed
   error_code ec;
+  // The spare this client connection took is replaced when the connection ends, not as soon as
+  // its answer is written: the connect (and dockerd's accept) would compete for the two cores with
+  // the client reading that answer. New client connections meanwhile take the other spares, or
+  // connect; the sweep fills up every second.
+  bool spareTaken = false;
+  struct RefillAtEnd {
+    Impl* impl;
+    const bool* due;
+    ~RefillAtEnd() {
+      if (*due) impl->fillSpareUpstreams();
+    }
+  } refillAtEnd{this, &spareTaken};
 
   for (;;) {
     relay.release();
@@ -307,10 +315,9 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         co_return;
       }
       const size_t n = co_await client.async_read_some(cbuf.prepare(kHeadReadChunk), ecToken(ec));
-      if (ec) {  // EOF between requests, or the client went away mid-head
-        if (up && upClean) parkUpstream(std::move(*up));
-        co_return;
-      }
+      // EOF between requests, or the client went away mid-head. Its dockerd connection, if
+      // any, is closed with it (relay.h: never handed to another client).
+      if (ec) co_return;
       cbuf.commit(n);
     }
     const std::string rawHead(static_cast<const char*>(cbuf.data().data()), headLen);
@@ -408,15 +415,21 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     // context, load, cp, chunked) is read from the client as it goes out and cannot be.
     const bool replayable = ex.body.has_value() || rp.is_done();
     if (up && (!upClean || !replayable)) {
-      // A streamed body never goes out on a reused connection: dockerd may close one just as it
-      // is reused (its idle close racing the request), and such a request cannot be sent again.
-      // The kept connection waits for another request. One with bytes past its last answer is
-      // out of step with dockerd and not used again.
-      if (upClean) parkUpstream(std::move(*up));
+      // A streamed body never goes out on a connection that carried a request before: dockerd may
+      // close one just as it is used again (a close racing the request), and such a request
+      // cannot be sent again. One with bytes past its last answer is out of step with dockerd.
+      // Either way it is closed: never handed to another client (relay.h).
+      error_code ignored;
+      up->close(ignored);
       up.reset();
       ubuf.consume(ubuf.size());
     }
-    if (!up && replayable) up = takeIdleUpstream();
+    // A spare (never used; relay.h) for a request the guard holds whole: if dockerd closed it just
+    // as it was taken, the request goes out again (below). A streamed body gets a new connection.
+    if (!up && replayable) {
+      up = takeSpareUpstream();
+      if (up) spareTaken = true;
+    }
     const bool reused = up.has_value();
     if (!up && !co_await connectUpstream(up, *l, caller, req.method_string(), req.target())) {
       co_await writeRefusal(client, {502, "eci-apiproxyd: the engine is not reachable"}, false);
@@ -449,15 +462,16 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       }
       co_await http::async_write(*up, *whole, ecToken(ec));
       if (!ec) co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
-      // dockerd closed a reused connection just as the request went out on it (its idle close
-      // raced the reuse; the MSG_PEEK check in takeIdleUpstream cannot see a close that comes
+      // dockerd closed a kept connection or a spare just as the request went out on it (its close
+      // raced the request; the MSG_PEEK check in takeSpareUpstream cannot see a close that comes
       // after it): the request is sent once more, on a new connection. Only when not one byte
       // of an answer came: dockerd closes only connections it reads no request on (idle, or
       // shutting down), and an answer begun may have been acted on. Never on a new connection,
       // never twice: dockerd failing a request it was surely given is its answer (502).
       if (ec && reused && closedUnanswered(ec, *spo, ubuf)) {
         LOG_DEBUG(
-            "dockerd closed a reused connection under %s %s (%s): sending it again on a new one",
+            "dockerd closed a kept or spare connection under %s %s (%s): sending it again on a new "
+            "one",
             std::string(whole->method_string()).c_str(), std::string(whole->target()).c_str(),
             ec.message().c_str());
         error_code ignored;
@@ -477,13 +491,8 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       if (ec) co_return;
       while (!sr.is_done()) {
         if (!rp.is_done()) {
-          relay.ensure();
-          if (cbuf.size() == 0) growForBody(cbuf);
-          req.body().data = relay.data();
-          req.body().size = relay.size();
-          co_await http::async_read_some(client, cbuf, rp, ecToken(ec));
-          if (ec == http::error::need_buffer) ec = {};
-          if (!ec) parseBuffered(rp, cbuf, ec);
+          // Read as the response bodies are (up to 256 KiB a read), framed by the same parser.
+          const size_t got = co_await readBodyPiece(client, cbuf, rp, relay, ec);
           if (ec) {
             // A malformed chunk mid-body: dockerd has a partial request; drop both.
             if (ec != asio::error::eof) {
@@ -491,10 +500,10 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
             }
             co_return;
           }
-          req.body().size = relay.size() - req.body().size;
-          // Nothing parsed yet (a chunk header only): no buffer at all. An empty buffer would
-          // be serialized as a zero-size chunk, which is the end of a chunked body.
-          req.body().data = req.body().size > 0 ? relay.data() : nullptr;
+          req.body().size = got;
+          // Nothing left (the body ended with a chunk header only): no buffer at all. An empty
+          // buffer would be serialized as a zero-size chunk, which is the end of a chunked body.
+          req.body().data = got > 0 ? relay.data() : nullptr;
           req.body().more = !rp.is_done();
         } else {
           req.body().data = nullptr;
@@ -607,8 +616,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     if (!reqKeepAlive) {
       error_code ignored;
       client.shutdown(Socket::shutdown_send, ignored);
-      if (upClean) parkUpstream(std::move(*up));
-      co_return;
+      co_return;  // its dockerd connection is closed with it (relay.h)
     }
   }
 }

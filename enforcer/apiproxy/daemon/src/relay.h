@@ -1,5 +1,5 @@
 // The state of eci-apiproxyd's relay (Proxy::Impl), shared by its three parts: the listening
-// sockets, accept loops, idle dockerd connections and start/stop (listeners.cc), the
+// sockets, accept loops, spare dockerd connections and start/stop (listeners.cc), the
 // per-container sockets, their re-serving after a restart and the engine's events
 // (container_sockets.cc), and the per-connection request/response relay (proxy.cc). I/O thread
 // unless said otherwise.
@@ -8,6 +8,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -100,22 +101,39 @@ struct Proxy::Impl {
   awaitable<bool> connectUpstream(std::optional<Socket>& up, const Listener& l, const Peer& caller,
                                   std::string_view method, std::string_view target);
 
-  // Idle keep-alive connections to dockerd, reused by the next client connection: a connect per
-  // `docker` invocation costs the guard four syscalls and dockerd an accept. Only connections
-  // whose last answer was read completely come here (never a hijacked one), and dockerd's API is
-  // stateless per request: a request goes out on a reused connection exactly as on a new one.
-  // I/O thread only.
-  // dockerd closes a connection that brings no request within 5 minutes (its ReadHeaderTimeout):
-  // a parked one is used within a minute or dropped, so it never races that close.
-  static constexpr size_t kMaxIdleUpstreams = 8;
-  static constexpr std::chrono::seconds kMaxUpstreamIdle{60};
-  struct IdleUpstream {
+  // Spare connections to dockerd: connected ahead of need and never used, so a new client
+  // connection finds one ready (no connect, no accept by dockerd on its critical path), and
+  // replaced when the client connection that took it ends (proxy.cc, fillSpareUpstreams).
+  //
+  // INVARIANT: a connection to dockerd serves exactly one client connection. A spare has carried
+  // nothing; it goes to the first client connection that needs one and never comes back: when that
+  // client connection ends, its dockerd connection is closed, never handed to another client. A
+  // connection that carried an exchange may be out of step with dockerd in ways the guard cannot
+  // see (a hijacked stream, a body read halfway, an answer dockerd framed differently from Beast),
+  // and a second client on it could be handed the first one's answer, or have its request read as
+  // the tail of the first one's request, which the guard decided for someone else. The price:
+  // dockerd answers the first request on a connection ~30 us slower than a later one (its
+  // connection goroutine is new; bench/README.md), which reuse across clients saved.
+  //
+  // A spare dockerd closed (a restart; its 5 min ReadHeaderTimeout on a connection that brings no
+  // request) is readable (EOF): it is dropped, never used, when taken (MSG_PEEK) and by the sweep
+  // every second, which also replaces spares older than kMaxSpareAge (far from that timeout). A
+  // close racing the take is the retry's case (proxy.cc). I/O thread only.
+  static constexpr size_t kSpareUpstreams = 4;  // `docker run` opens 3 connections at once
+  static constexpr std::chrono::seconds kMaxSpareAge{60};
+  struct SpareUpstream {
     Socket socket;
-    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point connectedAt;
   };
-  std::vector<IdleUpstream> idleUpstreams;
-  std::optional<Socket> takeIdleUpstream();
-  void parkUpstream(Socket s);
+  std::deque<SpareUpstream> spareUpstreams;
+  size_t spareConnectsInFlight = 0;
+  // A spare still unused and open, or nullopt (then the caller connects).
+  std::optional<Socket> takeSpareUpstream();
+  // Starts connects (in the background) until there are kSpareUpstreams spares.
+  void fillSpareUpstreams();
+  awaitable<void> connectSpareUpstream();
+  // Every second until stop: drops dead and old spares, fills up.
+  awaitable<void> spareUpstreamsLoop();
 };
 
 }  // namespace eci::apiproxy
