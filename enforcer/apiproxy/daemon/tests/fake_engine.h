@@ -65,8 +65,11 @@ class FakeEngine {
     }
     for (auto& t : conns_) t.join();
   }
-  // Connections accepted that have not sent a byte yet: the guard's spares.
+  // Connections accepted that have brought no request but the guard's warm-up yet: its spares.
   int silentConnections() const { return silent_; }
+  // Warm-up exchanges answered (one per spare the guard made).
+  int warmUps() const { return warmUps_; }
+  static constexpr std::string_view kWarmUpRequest = "GET /_ping HTTP/1.1\r\nHost: api\r\n\r\n";
 
  private:
   void serve() {
@@ -81,16 +84,20 @@ class FakeEngine {
       conns_.emplace_back([this, c] {
         std::string req;
         char buf[4096];
-        bool silent = true;
-        while (req.find("\r\n\r\n") == std::string::npos) {
-          const ssize_t n = ::read(c, buf, sizeof buf);
-          if (silent) {
-            silent = false;
-            --silent_;
+        for (;;) {
+          while (req.find("\r\n\r\n") == std::string::npos) {
+            const ssize_t n = ::read(c, buf, sizeof buf);
+            if (n <= 0) break;
+            req.append(buf, static_cast<size_t>(n));
           }
-          if (n <= 0) break;
-          req.append(buf, static_cast<size_t>(n));
+          // The guard's warm-up of a spare (listeners.cc): answered as dockerd does, keep-alive;
+          // the connection still counts as a spare until a client's request comes.
+          if (req != kWarmUpRequest) break;
+          ++warmUps_;
+          writeAll(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nOK");
+          req.clear();
         }
+        --silent_;
         if (req.rfind("GET /containers/json?all=1 ", 0) == 0) {
           writeAll(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]");
         } else if (!req.empty() && answer_) {
@@ -113,6 +120,7 @@ class FakeEngine {
   std::mutex mu_;
   std::vector<int> open_;  // connections not yet closed (under mu_)
   std::atomic<int> silent_{0};
+  std::atomic<int> warmUps_{0};
   UniqueFd listenFd_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -62,9 +62,10 @@ bool waitForSpares(const FakeEngine& engine, int n) {
 constexpr int kSpares = 4;
 
 // One `docker` invocation after another: each client connection's request goes out on a spare
-// made before it came (the engine had it open, silent), the spare is replaced once the answer is
-// out, and no engine connection ever serves a second client connection, though the engine keeps
-// every one open (a reuse would show fewer connections than clients).
+// made before it came (the engine had it open, warmed up by the guard's own /_ping and otherwise
+// silent), the spare is replaced once the answer is out, and no engine connection ever serves a
+// second client connection, though the engine keeps every one open (a reuse would show fewer
+// connections than clients).
 TEST_F(ProxyTest, EachClientConnectionGetsItsOwnSpareEngineConnection) {
   std::atomic<int> pingConnections{0};
   engine_ =
@@ -78,6 +79,10 @@ TEST_F(ProxyTest, EachClientConnectionGetsItsOwnSpareEngineConnection) {
     EXPECT_TRUE(waitForSpares(*engine_, kSpares)) << "not replenished after request " << i;
   }
   EXPECT_EQ(pingConnections.load(), 3);
+  // Every spare was warmed up once, by the guard (the last one's may still be under way: the
+  // engine counts a connection as a spare from its accept), and no client request was one.
+  for (int i = 0; i < 200 && engine_->warmUps() < kSpares + 3; ++i) ::usleep(10 * 1000);
+  EXPECT_EQ(engine_->warmUps(), kSpares + 3);
 }
 
 // dockerd restarts while the guard holds its spares: every spare is closed under it. The next
