@@ -189,6 +189,14 @@ t_contains "  ... it is its own cgroup (the same files as its /sys/fs/cgroup)" "
 t_not_contains "  ... not the host's tree (no $PARENT in it)" "$PARENT" "$out"
 t_contains "  ... and its limits stay refused there" "fresh:maxdesc=1" "$out"
 t_eq "  ... the outside limit still holds" "2" "$(cat "$dir/cgroup.max.descendants")"
+# A v1 hierarchy it was never put in (a v2 engine on this hybrid kernel): its cgroup there is the
+# hierarchy's root, so a v1 mount from its cgroup namespace would show the host's whole tree
+# (every host pid in cgroup.procs). Refused: eci's worker makes v1 mounts from its own namespace.
+t_eq "  ... (its v1 pids cgroup is the hierarchy's root)" "8:pids:/" \
+  "$(grep -E '^[0-9]+:pids:' "/proc/$pid/cgroup" | sed 's/^[0-9]*/8/')"
+out=$(docker exec "$cid" sh -c 'mkdir -p /tmp/cg1 && mount -t cgroup -o pids cgroup /tmp/cg1 && echo v1mounted && wc -l < /tmp/cg1/cgroup.procs' 2>&1)
+t_not_contains "a v1 cgroup mount of the host's hierarchy root is refused" "v1mounted" "$out"
+t_contains "  ... (the mount was attempted)" "mount: permission denied" "$out"
 
 # What docker:dind's entrypoint does on a v2 host: every process into a child "init", then the
 # controllers it has enabled for its children (no-internal-process rule).

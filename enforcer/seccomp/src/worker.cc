@@ -264,20 +264,22 @@ void Worker::handle(int notifyFd) {
     c_.currentMntns.reset();  // it may have entered the container's first namespace
     if (e != 0) return refuse(EPERM, "the container's own masks could not be cloned");
   }
-  // A new mqueue belongs to the ipc namespace of whoever makes it, a new cgroup/cgroup2 mount is
-  // rooted at the cgroup namespace of whoever makes it (and for both the kernel checks
-  // CAP_SYS_ADMIN over that namespace's owner): we make it from the caller's, as the caller
-  // would. From our own (the host's) a cgroup mount would be refused - its owner is the host's
-  // user namespace - and, were it not, would show the host's whole tree; from the caller's it is
-  // the caller's own subtree with its owners as they are (a delegated cgroup stays bounded by
-  // the root-owned files above and in it). Opened before the last ID_VALID check, like the rest.
+  // A new mqueue belongs to the ipc namespace of whoever makes it, a new cgroup2 mount is rooted
+  // at the cgroup namespace of whoever makes it (and for both the kernel checks CAP_SYS_ADMIN
+  // over that namespace's owner): we make it from the caller's, as the caller would. From our own
+  // (the host's) a cgroup2 mount is refused - its owner is the host's user namespace - and, were
+  // it not, would show the host's whole tree; from the caller's it is the caller's own cgroup
+  // (engines never put a container at the unified root), owners as they are: a delegated cgroup
+  // stays bounded by the root-owned files in and above it (e2e_cgroup2). cgroup v1 mounts never
+  // get here (rules.cc isAllowedNewFsType says why). Opened before the last ID_VALID check, like
+  // the rest.
   UniqueFd callerFsNs;
   int callerFsNsType = 0;
   if ((dec.action == Action::kReplayMount || dec.action == Action::kFsopen) && d.fstype) {
     if (*d.fstype == "mqueue") {
       callerFsNs = openNsOf(pid, "ipc");
       callerFsNsType = CLONE_NEWIPC;
-    } else if (*d.fstype == "cgroup2" || *d.fstype == "cgroup") {
+    } else if (*d.fstype == "cgroup2") {
       callerFsNs = openNsOf(pid, "cgroup");
       callerFsNsType = CLONE_NEWCGROUP;
     }
@@ -308,7 +310,7 @@ void Worker::handle(int notifyFd) {
   const char* refusal = nullptr;
   // The worker's own ipc and cgroup namespaces matter to nothing else it does (a cgroup
   // namespace changes what cgroup mounts and /proc/<pid>/cgroup show, not where we are): they
-  // simply stay until the next mqueue or cgroup mount enters the next caller's.
+  // simply stay until the next mqueue or cgroup2 mount enters the next caller's.
   if (callerFsNs && setns(callerFsNs.get(), callerFsNsType) != 0) err = errno;
   if (err != 0) {
     // the namespace could not be entered: nothing was done
