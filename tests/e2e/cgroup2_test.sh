@@ -18,7 +18,9 @@
 #   C  it cannot change what is set on it from outside: writes to its own cgroup.max.depth,
 #      cgroup.max.descendants, cgroup.freeze, cgroup.type, hugetlb.2MB.max are refused (attempts
 #      shown), a cgroup.max.descendants set from outside holds on the host and bounds its
-#      children; its root's uid cannot write the parent's cgroup.procs or the host's root cgroup
+#      children; its root's uid cannot write the parent's cgroup.procs or the host's root cgroup;
+#      its own `mount -t cgroup2` shows only its cgroup (eci's seccomp worker makes it from the
+#      caller's cgroup namespace), a v1 mount (the host's whole hierarchy here) is refused
 #   D  Docker-in-Docker: an inner dockerd on the delegated cgroup in v2 mode ("cgroupfs 2") runs
 #      `docker run`; the inner container's cgroup is below the outer one on the host
 #   E  the host's real /sys/fs/cgroup (outside the namespace) is unchanged, and after the harness
