@@ -59,6 +59,43 @@ TEST(CgroupDelegation, EachMountedHierarchyGivesTheContainersDirectoryAndProcess
   }
 }
 
+// A unified (cgroup v2) host: cgroup2 at /sys/fs/cgroup, no v1 mount. As e2e_cgroup2 runs it
+// (tests/e2e/cgroup2_test.sh), the init still lists the v1 hierarchies the kernel has, bound
+// elsewhere or nowhere: they are not mounted here and get nothing.
+TEST(CgroupDelegation, UnifiedHostGivesTheV2DirectoryAndItsThreeDelegationFiles) {
+  auto table = parseMountInfo(
+      "25 1 0:22 / / rw - ext4 /dev/vda rw\n"
+      "52 25 0:38 / /sys/fs/cgroup rw,nosuid,nodev,noexec - cgroup2 cgroup2 rw,nsdelegate\n");
+  ASSERT_TRUE(table.ok());
+  const std::string procCgroup =
+      "9:name=systemd:/\n"
+      "4:memory:/process_api/adc0\n"
+      "0::/eci-e2e-cg2-1/abc\n";
+  auto t = delegationTargets(procCgroup, *table);
+  ASSERT_TRUE(t.ok()) << t.error().str();
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ((*t)[0].dir, "/sys/fs/cgroup/eci-e2e-cg2-1/abc");
+  // Exactly the kernel's delegation files (cgroup-v2.rst "Delegation Containment"): never
+  // cgroup.max.depth/descendants, cgroup.freeze, cgroup.kill, cgroup.type or a controller's file.
+  EXPECT_EQ((*t)[0].files,
+            (std::vector<std::string>{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"}));
+  // systemd's cgroup driver: a scope below a slice, the same three files.
+  auto scope = delegationTargets("0::/system.slice/docker-abc.scope\n", *table);
+  ASSERT_TRUE(scope.ok());
+  ASSERT_EQ(scope->size(), 1u);
+  EXPECT_EQ((*scope)[0].dir, "/sys/fs/cgroup/system.slice/docker-abc.scope");
+  // A process in the v2 root (a host process): nothing.
+  auto root = delegationTargets("0::/\n", *table);
+  ASSERT_TRUE(root.ok());
+  EXPECT_TRUE(root->empty());
+  // A cgroup2 bind of a sub-cgroup (root not "/") is not the hierarchy: its path would be shifted.
+  auto bound = parseMountInfo("52 25 0:38 /docker /mnt/cg rw - cgroup2 cgroup2 rw\n");
+  ASSERT_TRUE(bound.ok());
+  auto none = delegationTargets("0::/docker/abc\n", *bound);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(CgroupDelegation, NeverAHierarchysRootNeverAPartialControllerMatch) {
   // A process in the root cgroup (a host process): nothing to delegate.
   auto root = delegationTargets("4:memory:/\n0::/\n", mounts());

@@ -363,8 +363,15 @@ std::optional<ProcNsPath> procNsPath(std::string_view path) {
 }
 
 bool isAllowedNewFsType(std::string_view t) {
-  static constexpr std::string_view kAllowed[] = {
-      "tmpfs", "ramfs", "devpts", "mqueue", "cgroup2", "cgroup", "overlay", "proc", "sysfs"};
+  // cgroup2, made from the caller's cgroup namespace (worker.cc): its own cgroup. Not cgroup v1:
+  // a container sits at the ROOT of every v1 hierarchy its engine did not put it in (a v2 engine
+  // on a hybrid kernel: all of them), so a v1 mount from its cgroup namespace shows the host's
+  // whole hierarchy, every host pid in cgroup.procs (e2e_cgroup2). Nothing is lost: the worker
+  // made v1 mounts from the host's cgroup namespace, where the kernel refused them (EPERM) anyway;
+  // runc mounts a container's own cgroups before the filter is on, and an inner runc binds them
+  // while its containers share the cgroup namespace (Docker's v1 default).
+  static constexpr std::string_view kAllowed[] = {"tmpfs",   "ramfs",   "devpts", "mqueue",
+                                                  "cgroup2", "overlay", "proc",   "sysfs"};
   return std::find(std::begin(kAllowed), std::end(kAllowed), t) != std::end(kAllowed);
 }
 

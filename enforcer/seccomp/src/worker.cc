@@ -264,14 +264,27 @@ void Worker::handle(int notifyFd) {
     c_.currentMntns.reset();  // it may have entered the container's first namespace
     if (e != 0) return refuse(EPERM, "the container's own masks could not be cloned");
   }
-  // A new mqueue belongs to the ipc namespace of whoever makes it (and the kernel checks
-  // CAP_SYS_ADMIN over that namespace's owner): we make it from the caller's, as the caller
-  // would. Opened before the last ID_VALID check, like the rest.
-  UniqueFd callerIpc;
-  if ((dec.action == Action::kReplayMount || dec.action == Action::kFsopen) && d.fstype &&
-      *d.fstype == "mqueue") {
-    callerIpc = openNsOf(pid, "ipc");
-    if (!callerIpc) return refuse(EPERM, "the caller's ipc namespace could not be opened");
+  // A new mqueue belongs to the ipc namespace of whoever makes it, a new cgroup2 mount is rooted
+  // at the cgroup namespace of whoever makes it (and for both the kernel checks CAP_SYS_ADMIN
+  // over that namespace's owner): we make it from the caller's, as the caller would. From our own
+  // (the host's) a cgroup2 mount is refused - its owner is the host's user namespace - and, were
+  // it not, would show the host's whole tree; from the caller's it is the caller's own cgroup
+  // (engines never put a container at the unified root), owners as they are: a delegated cgroup
+  // stays bounded by the root-owned files in and above it (e2e_cgroup2). cgroup v1 mounts never
+  // get here (rules.cc isAllowedNewFsType says why). Opened before the last ID_VALID check, like
+  // the rest.
+  UniqueFd callerFsNs;
+  int callerFsNsType = 0;
+  if ((dec.action == Action::kReplayMount || dec.action == Action::kFsopen) && d.fstype) {
+    if (*d.fstype == "mqueue") {
+      callerFsNs = openNsOf(pid, "ipc");
+      callerFsNsType = CLONE_NEWIPC;
+    } else if (*d.fstype == "cgroup2") {
+      callerFsNs = openNsOf(pid, "cgroup");
+      callerFsNsType = CLONE_NEWCGROUP;
+    }
+    if (callerFsNsType != 0 && !callerFsNs)
+      return refuse(EPERM, "the caller's namespace for this filesystem could not be opened");
   }
   if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
     return refuse(EPERM, "cannot enter the caller's mounts");
@@ -295,10 +308,12 @@ void Worker::handle(int notifyFd) {
   UniqueFd result;
   int err = 0;
   const char* refusal = nullptr;
-  // The worker's own ipc namespace matters to nothing else it does: it simply stays.
-  if (callerIpc && setns(callerIpc.get(), CLONE_NEWIPC) != 0) err = errno;
+  // The worker's own ipc and cgroup namespaces matter to nothing else it does (a cgroup
+  // namespace changes what cgroup mounts and /proc/<pid>/cgroup show, not where we are): they
+  // simply stay until the next mqueue or cgroup2 mount enters the next caller's.
+  if (callerFsNs && setns(callerFsNs.get(), callerFsNsType) != 0) err = errno;
   if (err != 0) {
-    // the ipc namespace could not be entered: nothing was done
+    // the namespace could not be entered: nothing was done
   } else if (dec.action == Action::kCreateSetId) {
     err = worker::createSetId(env, d, *c_.mounts, pid, &result, &refusal);
   } else if (dec.action == Action::kFreshTree) {

@@ -346,6 +346,16 @@ TEST_F(RulesTest, OutsideTheFirstNamespaceCoversAndWholeTreesMayGo) {
   EXPECT_EQ(umountCall("/", MNT_DETACH).err, EPERM);  // cannot tell: refused
 }
 
+// cgroup2 is the container's own cgroup (made from its cgroup namespace); a v1 mount could be the
+// host's whole hierarchy (the container is at the root of those it was not put in): refused.
+TEST(NewFsTypes, Cgroup2ButNeverCgroupV1) {
+  EXPECT_TRUE(isAllowedNewFsType("cgroup2"));
+  EXPECT_TRUE(isAllowedNewFsType("mqueue"));
+  EXPECT_FALSE(isAllowedNewFsType("cgroup"));
+  EXPECT_FALSE(isAllowedNewFsType("cgroup1"));
+  EXPECT_FALSE(isAllowedNewFsType("ext4"));
+}
+
 TEST(ProcNsPath, NamesOfNamespaceFiles) {
   auto p = procNsPath("/proc/self/ns/net");
   ASSERT_TRUE(p);

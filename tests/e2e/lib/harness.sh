@@ -35,6 +35,8 @@
 #   adds a runtime "plain-runc" whose path is the real runc by ABSOLUTE path, i.e. a way around eci
 #   on that daemon only; exported as ECI_PLAIN_RUNTIME. Never set it where isolation is tested.
 # ECI_HARNESS_NO_RUNC_LOG=1 before eci_up (benchmarks): eci-runc keeps no debug log, as installed.
+# ECI_HARNESS_DOCKERD_ARGS before eci_up: more dockerd flags, split on spaces (e.g.
+#   "--cgroup-parent /eci-e2e-x": a suite that must find its containers' cgroups, and only them).
 #   ECI_DOCKERD_SOCK (dockerd's private socket), ECI_GUARD_SOCKET_DIR, ECI_GUARD_STATE_DIR,
 #   ECI_GUARD_LOG;
 #   ECI_APIPROXYD_BIN (the guard, found like the other binaries).
@@ -287,11 +289,12 @@ EOF
     ECI_BRIDGE=$bridge
     netargs=(--bridge "$bridge")
   fi
+  # shellcheck disable=SC2086 # ECI_HARNESS_DOCKERD_ARGS is a list of flags: split on purpose
   env "${eci_env[@]}" dockerd --config-file "$ECI_T/daemon.json" --data-root "$ECI_DATA_ROOT" \
     --exec-root "$ECI_T/exec" --host "unix://$ECI_DOCKERD_SOCK" --pidfile "$ECI_T/docker.pid" \
     --containerd "$ECI_T/containerd.sock" "${netargs[@]}" --iptables=false --ip-masq=false \
     --ip-forward=false --userland-proxy=false --storage-driver overlay2 \
-    >>"$ECI_T/dockerd.log" 2>&1 &
+    ${ECI_HARNESS_DOCKERD_ARGS:-} >>"$ECI_T/dockerd.log" 2>&1 &
   ECI_DOCKERD_PID=$!
   # Clients reach dockerd only through the guard (CONTRACTS.md 2).
   _eci_wait_for 60 test -S "$ECI_DOCKERD_SOCK"

@@ -264,7 +264,8 @@ struct ProcNsPath {
 std::optional<ProcNsPath> procNsPath(std::string_view path);
 
 // File system types a container may create itself (all FS_USERNS_MOUNT); none takes a block
-// device. proc and sysfs are served as clones of the container's own (masked) trees.
+// device. proc and sysfs are served as clones of the container's own (masked) trees. cgroup2
+// yes, cgroup v1 no (rules.cc says why).
 bool isAllowedNewFsType(std::string_view fstype);
 
 }  // namespace eci::seccomp
