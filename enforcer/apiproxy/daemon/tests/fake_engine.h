@@ -159,6 +159,15 @@ class ProxyTest : public ::testing::Test {
     ASSERT_TRUE(proxy_->start().ok());
     runner_ = std::thread([this] { proxy_->run(); });
   }
+  // The guard in front of a fake engine answering with `answer`, and one client connection to
+  // it (invalid, the test failed, when it cannot connect).
+  UniqueFd startAndConnect(FakeEngine::Answer answer) {
+    engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock", std::move(answer));
+    startGuard();
+    auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
+    EXPECT_TRUE(fd.ok());
+    return fd.ok() ? std::move(*fd) : UniqueFd();
+  }
   // One request on a fresh connection; the whole answer.
   std::string exchange(const std::string& request) {
     auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));

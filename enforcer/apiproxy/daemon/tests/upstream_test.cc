@@ -275,12 +275,9 @@ std::string pingThen(int fd, const std::string& second) {
 // the GET goes out again on a new connection, and that connection's answer reaches the client.
 TEST_F(ProxyTest, AGetOnAKeptConnectionClosedAtItsNextRequestIsSentAgainOnANewOne) {
   auto log = std::make_shared<EngineLog>();
-  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock",
-                                         closesAtSecondRequest(log.get(), SecondRequest::kClose));
-  startGuard();
-  auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
-  ASSERT_TRUE(fd.ok());
-  const std::string res = pingThen(fd->get(), kVersion);
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kClose));
+  ASSERT_TRUE(fd);
+  const std::string res = pingThen(fd.get(), kVersion);
   EXPECT_EQ(statusLine(res), "HTTP/1.1 200 OK") << res;
   const auto seen = log->requestsFor("/v1.41/version");
   ASSERT_EQ(seen.size(), 2u) << log->dump();
@@ -317,21 +314,18 @@ TEST_F(ProxyTest, ASpareClosedAsTheRequestArrivesIsSentAgainOnANewOne) {
 // through).
 TEST_F(ProxyTest, AnInspectedBodyIsSentAgainWholeOnANewConnection) {
   auto log = std::make_shared<EngineLog>();
-  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock",
-                                         closesAtSecondRequest(log.get(), SecondRequest::kClose));
-  startGuard();
-  auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
-  ASSERT_TRUE(fd.ok());
-  writeAll(fd->get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");  // keep-alive
-  const std::string first = readAnswer(fd->get());
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kClose));
+  ASSERT_TRUE(fd);
+  writeAll(fd.get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");  // keep-alive
+  const std::string first = readAnswer(fd.get());
   EXPECT_EQ(statusLine(first), "HTTP/1.1 200 OK");
   EXPECT_EQ(bodyOf(first), "conn-1");
   const std::string body = R"({"Image":"alpine","Cmd":["echo","retried"]})";
-  writeAll(fd->get(),
+  writeAll(fd.get(),
            "POST /v1.41/containers/create?name=r HTTP/1.1\r\nHost: docker\r\n"
            "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\n\r\n" + body);
-  const std::string res = readToEof(fd->get());
+  const std::string res = readToEof(fd.get());
   EXPECT_EQ(statusLine(res), "HTTP/1.1 409 Conflict") << res;
   const auto seen = log->requestsFor("/v1.41/containers/create?name=r");
   ASSERT_EQ(seen.size(), 2u);
@@ -349,18 +343,15 @@ TEST_F(ProxyTest, AnInspectedBodyIsSentAgainWholeOnANewConnection) {
 // holds an idle engine connection (which dockerd would close at the next request).
 TEST_F(ProxyTest, AStreamedBodyGoesOutOnANewConnection) {
   auto log = std::make_shared<EngineLog>();
-  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock",
-                                         closesAtSecondRequest(log.get(), SecondRequest::kClose));
-  startGuard();
-  auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
-  ASSERT_TRUE(fd.ok());
-  writeAll(fd->get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
-  EXPECT_EQ(bodyOf(readAnswer(fd->get())), "conn-1");
-  writeAll(fd->get(),
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kClose));
+  ASSERT_TRUE(fd);
+  writeAll(fd.get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
+  EXPECT_EQ(bodyOf(readAnswer(fd.get())), "conn-1");
+  writeAll(fd.get(),
            "POST /v1.41/images/load?quiet=1 HTTP/1.1\r\nHost: docker\r\n"
            "Content-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n"
            "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n-load!\r\n0\r\n\r\n");
-  const std::string res = readToEof(fd->get());
+  const std::string res = readToEof(fd.get());
   EXPECT_EQ(statusLine(res), "HTTP/1.1 200 OK") << res;
   const auto seen = log->requestsFor("/v1.41/images/load?quiet=1");
   ASSERT_EQ(seen.size(), 1u);
@@ -373,12 +364,9 @@ TEST_F(ProxyTest, AStreamedBodyGoesOutOnANewConnection) {
 // the client gets the 502.
 TEST_F(ProxyTest, AnAnswerHeadPartlyReceivedIsNotRetried) {
   auto log = std::make_shared<EngineLog>();
-  engine_ = std::make_unique<FakeEngine>(
-      dir_ / "engine.sock", closesAtSecondRequest(log.get(), SecondRequest::kPartialHead));
-  startGuard();
-  auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
-  ASSERT_TRUE(fd.ok());
-  EXPECT_EQ(statusLine(pingThen(fd->get(), kVersion)), "HTTP/1.1 502 Bad Gateway");
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kPartialHead));
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(statusLine(pingThen(fd.get(), kVersion)), "HTTP/1.1 502 Bad Gateway");
   EXPECT_EQ(log->requestsFor("/v1.41/version").size(), 1u);
 }
 
@@ -409,16 +397,13 @@ TEST_F(ProxyTest, ARequestIsSentAgainAtMostOnceAndNeverAfterANewConnectionFailed
 TEST_F(ProxyTest, AKeptConnectionClosedAfterItsAnswerIsNotTheClientsError) {
   std::atomic<int> pingConnections{0};
   std::atomic<int> closed{0};
-  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock",
-                                         keepAliveOk(true, &pingConnections, &closed));
-  startGuard();
-  auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
-  ASSERT_TRUE(fd.ok());
-  writeAll(fd->get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
-  EXPECT_EQ(statusLine(readAnswer(fd->get())), "HTTP/1.1 200 OK");
+  UniqueFd fd = startAndConnect(keepAliveOk(true, &pingConnections, &closed));
+  ASSERT_TRUE(fd);
+  writeAll(fd.get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
+  EXPECT_EQ(statusLine(readAnswer(fd.get())), "HTTP/1.1 200 OK");
   for (int w = 0; w < 500 && closed.load() < 1; ++w) ::usleep(10 * 1000);
-  writeAll(fd->get(), kPing);
-  const std::string res = readToEof(fd->get());
+  writeAll(fd.get(), kPing);
+  const std::string res = readToEof(fd.get());
   EXPECT_EQ(statusLine(res), "HTTP/1.1 200 OK") << res;
   EXPECT_EQ(pingConnections.load(), 2);
 }
