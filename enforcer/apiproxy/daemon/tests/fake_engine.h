@@ -42,9 +42,10 @@ inline std::string readToEof(int fd) {
 
 // A stand-in for dockerd's private socket: one request per connection; a create is answered 201
 // without an Id, anything else 200 {} (or what `answer` writes on the connection). The guard's
-// container list (its reconcile pass at start and on each events connection, reconcile.h) is
-// always answered "no containers" here, never given to `answer`: the tests count and time the
-// relay's own connections.
+// own requests (its container list for the reconcile pass at start and on each events
+// connection, reconcile.h; its events watcher; the warm-up of a spare) are answered here, never
+// given to `answer`: the tests count and time the relay's own connections, and only a client's
+// request, made while the test body runs, can reach what `answer` captured.
 class FakeEngine {
  public:
   using Answer = std::function<void(int fd, const std::string& requestHead)>;
@@ -98,7 +99,14 @@ class FakeEngine {
           req.clear();
         }
         --silent_;
-        if (req.rfind("GET /containers/json?all=1 ", 0) == 0) {
+        if (req.rfind("GET /events", 0) == 0) {
+          // The guard's own destroy-events watcher (unversioned; a client's is /v1.xx/events):
+          // held open, silent, until the guard or this engine ends it. Never given to `answer`:
+          // the watcher reconnects whenever it likes, also after a test body has returned, when
+          // what `answer` captured from that body is gone.
+          while (::read(c, buf, sizeof buf) > 0) {
+          }
+        } else if (req.rfind("GET /containers/json?all=1 ", 0) == 0) {
           writeAll(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]");
         } else if (!req.empty() && answer_) {
           answer_(c, req);

@@ -24,9 +24,14 @@ using namespace eci::apiproxy::testing;  // NOLINT(google-build-using-namespace)
 // Answers every request on a connection with 200 "OK" (keep-alive) until the guard closes it;
 // with `closeAfterOne`, closes after the first answer as a restarting dockerd would. Counts the
 // connections that carried a /_ping (the guard's own look-ups connect too).
-// `closed` counts the connections closed that way.
-FakeEngine::Answer keepAliveOk(bool closeAfterOne, std::atomic<int>* pingConnections,
-                               std::atomic<int>* closed = nullptr) {
+// `closed` counts the connections closed that way. The counters are shared with the engine's
+// threads, which may still answer the guard's own requests after the test body has returned.
+using Counter = std::shared_ptr<std::atomic<int>>;
+Counter counter() {
+  return std::make_shared<std::atomic<int>>(0);
+}
+FakeEngine::Answer keepAliveOk(bool closeAfterOne, Counter pingConnections,
+                               Counter closed = nullptr) {
   return [closeAfterOne, pingConnections, closed](int fd, const std::string& head) {
     if (head.find("/_ping") != std::string::npos) ++*pingConnections;
     std::string pending = head;
@@ -67,9 +72,8 @@ constexpr int kSpares = 4;
 // second client connection, though the engine keeps every one open (a reuse would show fewer
 // connections than clients).
 TEST_F(ProxyTest, EachClientConnectionGetsItsOwnSpareEngineConnection) {
-  std::atomic<int> pingConnections{0};
-  engine_ =
-      std::make_unique<FakeEngine>(dir_ / "engine.sock", keepAliveOk(false, &pingConnections));
+  Counter pingConnections = counter();
+  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock", keepAliveOk(false, pingConnections));
   startGuard();
   ASSERT_TRUE(waitForSpares(*engine_, kSpares)) << engine_->silentConnections();
   for (int i = 0; i < 3; ++i) {
@@ -78,7 +82,7 @@ TEST_F(ProxyTest, EachClientConnectionGetsItsOwnSpareEngineConnection) {
     EXPECT_EQ(res.substr(res.size() - 2), "OK") << res;
     EXPECT_TRUE(waitForSpares(*engine_, kSpares)) << "not replenished after request " << i;
   }
-  EXPECT_EQ(pingConnections.load(), 3);
+  EXPECT_EQ(pingConnections->load(), 3);
   // Every spare was warmed up once, by the guard (the last one's may still be under way: the
   // engine counts a connection as a spare from its accept), and no client request was one.
   for (int i = 0; i < 200 && engine_->warmUps() < kSpares + 3; ++i) ::usleep(10 * 1000);
@@ -90,14 +94,13 @@ TEST_F(ProxyTest, EachClientConnectionGetsItsOwnSpareEngineConnection) {
 // spare is dropped, never used (EOF at MSG_PEEK), and none of them is a client's error. The sweep
 // then makes new spares on the new engine.
 TEST_F(ProxyTest, SparesTheEngineClosedAreReplacedWithoutAClientError) {
-  std::atomic<int> pingConnections{0};
-  engine_ =
-      std::make_unique<FakeEngine>(dir_ / "engine.sock", keepAliveOk(false, &pingConnections));
+  Counter pingConnections = counter();
+  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock", keepAliveOk(false, pingConnections));
   startGuard();
   ASSERT_TRUE(waitForSpares(*engine_, kSpares));
   engine_.reset();  // closes the spares (and the events watcher's connection)
-  std::atomic<int> newPings{0};
-  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock", keepAliveOk(false, &newPings));
+  Counter newPings = counter();
+  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock", keepAliveOk(false, newPings));
   for (int i = 0; i < 3; ++i) {
     const std::string res = exchange(kPing);
     EXPECT_EQ(statusLine(res), "HTTP/1.1 200 OK") << "sequential request " << i << ": " << res;
@@ -107,7 +110,7 @@ TEST_F(ProxyTest, SparesTheEngineClosedAreReplacedWithoutAClientError) {
   for (auto& a : answers) clients.emplace_back([&] { a = exchange(kPing); });
   for (auto& t : clients) t.join();
   for (const auto& a : answers) EXPECT_EQ(statusLine(a), "HTTP/1.1 200 OK") << a;
-  EXPECT_EQ(newPings.load(), 9);
+  EXPECT_EQ(newPings->load(), 9);
   EXPECT_TRUE(waitForSpares(*engine_, kSpares)) << engine_->silentConnections();
 }
 
@@ -194,7 +197,7 @@ bool readRequest(int fd, std::string& pending, std::string& head, std::string& b
 // is not counted and never answered). Connections numbered past
 // `answeringConnections`, and the first `closingFirstConnections`, close at their first request
 // unanswered.
-FakeEngine::Answer closesAtSecondRequest(EngineLog* log, SecondRequest second,
+FakeEngine::Answer closesAtSecondRequest(std::shared_ptr<EngineLog> log, SecondRequest second,
                                          int answeringConnections = 1 << 30,
                                          int closingFirstConnections = 0) {
   return [log, second, answeringConnections, closingFirstConnections](int fd,
@@ -275,7 +278,7 @@ std::string pingThen(int fd, const std::string& second) {
 // the GET goes out again on a new connection, and that connection's answer reaches the client.
 TEST_F(ProxyTest, AGetOnAKeptConnectionClosedAtItsNextRequestIsSentAgainOnANewOne) {
   auto log = std::make_shared<EngineLog>();
-  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kClose));
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log, SecondRequest::kClose));
   ASSERT_TRUE(fd);
   const std::string res = pingThen(fd.get(), kVersion);
   EXPECT_EQ(statusLine(res), "HTTP/1.1 200 OK") << res;
@@ -293,7 +296,7 @@ TEST_F(ProxyTest, AGetOnAKeptConnectionClosedAtItsNextRequestIsSentAgainOnANewOn
 TEST_F(ProxyTest, ASpareClosedAsTheRequestArrivesIsSentAgainOnANewOne) {
   auto log = std::make_shared<EngineLog>();
   engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock",
-                                         closesAtSecondRequest(log.get(), SecondRequest::kClose,
+                                         closesAtSecondRequest(log, SecondRequest::kClose,
                                                                /*answeringConnections=*/1 << 30,
                                                                /*closingFirstConnections=*/1));
   startGuard();
@@ -314,7 +317,7 @@ TEST_F(ProxyTest, ASpareClosedAsTheRequestArrivesIsSentAgainOnANewOne) {
 // through).
 TEST_F(ProxyTest, AnInspectedBodyIsSentAgainWholeOnANewConnection) {
   auto log = std::make_shared<EngineLog>();
-  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kClose));
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log, SecondRequest::kClose));
   ASSERT_TRUE(fd);
   writeAll(fd.get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");  // keep-alive
   const std::string first = readAnswer(fd.get());
@@ -343,7 +346,7 @@ TEST_F(ProxyTest, AnInspectedBodyIsSentAgainWholeOnANewConnection) {
 // holds an idle engine connection (which dockerd would close at the next request).
 TEST_F(ProxyTest, AStreamedBodyGoesOutOnANewConnection) {
   auto log = std::make_shared<EngineLog>();
-  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kClose));
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log, SecondRequest::kClose));
   ASSERT_TRUE(fd);
   writeAll(fd.get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
   EXPECT_EQ(bodyOf(readAnswer(fd.get())), "conn-1");
@@ -364,7 +367,7 @@ TEST_F(ProxyTest, AStreamedBodyGoesOutOnANewConnection) {
 // the client gets the 502.
 TEST_F(ProxyTest, AnAnswerHeadPartlyReceivedIsNotRetried) {
   auto log = std::make_shared<EngineLog>();
-  UniqueFd fd = startAndConnect(closesAtSecondRequest(log.get(), SecondRequest::kPartialHead));
+  UniqueFd fd = startAndConnect(closesAtSecondRequest(log, SecondRequest::kPartialHead));
   ASSERT_TRUE(fd);
   EXPECT_EQ(statusLine(pingThen(fd.get(), kVersion)), "HTTP/1.1 502 Bad Gateway");
   EXPECT_EQ(log->requestsFor("/v1.41/version").size(), 1u);
@@ -376,7 +379,7 @@ TEST_F(ProxyTest, ARequestIsSentAgainAtMostOnceAndNeverAfterANewConnectionFailed
   auto log = std::make_shared<EngineLog>();
   engine_ = std::make_unique<FakeEngine>(
       dir_ / "engine.sock",
-      closesAtSecondRequest(log.get(), SecondRequest::kClose, /*answeringConnections=*/1));
+      closesAtSecondRequest(log, SecondRequest::kClose, /*answeringConnections=*/1));
   startGuard();
   ASSERT_TRUE(waitForSpares(*engine_, kSpares));
   auto fd = ipc::connectUnix(dir_ / "docker.sock", std::chrono::seconds(5));
@@ -395,17 +398,17 @@ TEST_F(ProxyTest, ARequestIsSentAgainAtMostOnceAndNeverAfterANewConnectionFailed
 // next request (no MSG_PEEK check for a connection kept with its client): that request is sent
 // again on a new connection and answered.
 TEST_F(ProxyTest, AKeptConnectionClosedAfterItsAnswerIsNotTheClientsError) {
-  std::atomic<int> pingConnections{0};
-  std::atomic<int> closed{0};
-  UniqueFd fd = startAndConnect(keepAliveOk(true, &pingConnections, &closed));
+  Counter pingConnections = counter();
+  Counter closed = counter();
+  UniqueFd fd = startAndConnect(keepAliveOk(true, pingConnections, closed));
   ASSERT_TRUE(fd);
   writeAll(fd.get(), "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
   EXPECT_EQ(statusLine(readAnswer(fd.get())), "HTTP/1.1 200 OK");
-  for (int w = 0; w < 500 && closed.load() < 1; ++w) ::usleep(10 * 1000);
+  for (int w = 0; w < 500 && closed->load() < 1; ++w) ::usleep(10 * 1000);
   writeAll(fd.get(), kPing);
   const std::string res = readToEof(fd.get());
   EXPECT_EQ(statusLine(res), "HTTP/1.1 200 OK") << res;
-  EXPECT_EQ(pingConnections.load(), 2);
+  EXPECT_EQ(pingConnections->load(), 2);
 }
 
 // An upload with a chunked body (`docker cp` into a container, load, a build context) read in
@@ -417,7 +420,7 @@ TEST_F(ProxyTest, AChunkedUploadIsRelayedWholeAndTheNextRequestAfterIt) {
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 11 + i / 999) % 26);
   auto log = std::make_shared<EngineLog>();
   engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock",
-                                         closesAtSecondRequest(log.get(), SecondRequest::kClose));
+                                         closesAtSecondRequest(log, SecondRequest::kClose));
   startGuard();
   std::string chunked;
   for (size_t off = 0; off < big.size();) {
