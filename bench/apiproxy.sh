@@ -35,6 +35,8 @@ if [[ -x "$RELAY" ]]; then
   relay_pid=$!
   _eci_wait_for 10 test -S "$ECI_T/floor.sock" && F="$ECI_T/floor.sock"
 fi
+# A long-lived client next to curl's one process per request (bench/ping_client.c).
+PING=${ECI_PING_CLIENT:-${ECI_BUILD_DIR:-build}/bench/ping_client}
 printf '%-34s %12s %12s %12s\n' "measure" "direct" "guard" "added/ratio"
 part latency && for path in /_ping /v1.41/version /v1.41/containers/json; do
   : >"$ECI_T/a" && : >"$ECI_T/b" && : >"$ECI_T/f"
@@ -50,6 +52,19 @@ part latency && for path in /_ping /v1.41/version /v1.41/containers/json; do
     f=$(median <"$ECI_T/f")
     printf '%-34s %10sus %10sus %10sus\n' "  floor: bare relay, same GET" "$a" "$f" "$((f - a))"
     printf '%-34s %12s %12s %10sus\n' "  guard beyond the floor" "" "" "$((b - f))"
+  fi
+  # The same GET from one long-lived client (an SDK's view: a fresh connection per request, no
+  # process start before each one; bench/ping_client.c), the sockets sampled round-robin.
+  if [[ -x "$PING" ]] && "$PING" "$path" "$N" "$D" "$G" ${F:+"$F"} >"$ECI_T/w" 2>"$ECI_T/w.err"; then
+    wa=$(awk -v s="$D" '$1 == s {print $2}' "$ECI_T/w")
+    wb=$(awk -v s="$G" '$1 == s {print $2}' "$ECI_T/w")
+    printf '%-34s %10sus %10sus %10sus\n' "  warm client (ping_client)" "$wa" "$wb" "$((wb - wa))"
+    if [[ -n "$F" ]]; then
+      wf=$(awk -v s="$F" '$1 == s {print $2}' "$ECI_T/w")
+      printf '%-34s %10sus %10sus %10sus\n' "  warm client, bare relay" "$wa" "$wf" "$((wf - wa))"
+    fi
+  elif [[ -x "$PING" ]]; then
+    echo "  warm client (ping_client): failed: $(head -c 200 "$ECI_T/w.err")"
   fi
 done
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Container start cost of eci: median wall time of `docker run --rm busybox true` with eci-runc
 # (the default runtime, found by dockerd as `runc`) vs plain runc (--runtime plain-runc: the real
-# runc by absolute path) on the SAME private dockerd, interleaved in one run so machine noise hits both alike. Prints both medians and the ratio (target <= 1.10,
-# aim 1.05). Needs root.
+# runc by absolute path) on the SAME private dockerd, interleaved in one run so machine noise hits
+# both alike. Prints both medians and the ratio (issue 13: target <= 1.05). Needs root.
 #
 #   bench/runc_start.sh [ROUNDS]       (default 30; ECI_BUILD_DIR = the build dir)
 set -uo pipefail
@@ -43,4 +43,4 @@ printf 'docker run --rm busybox true, %d interleaved rounds (%d eci / %d runc ok
   "$rounds" "${#eci_times[@]}" "${#runc_times[@]}"
 printf '  median eci : %8.1f ms\n' "$(bc -l <<<"$eci_med/1000")"
 printf '  median runc: %8.1f ms\n' "$(bc -l <<<"$runc_med/1000")"
-printf '  ratio eci/runc: %.3f (target <= 1.10, aim 1.05)\n' "$(bc -l <<<"$eci_med/$runc_med")"
+printf '  ratio eci/runc: %.3f (issue 13: target <= 1.05)\n' "$(bc -l <<<"$eci_med/$runc_med")"
