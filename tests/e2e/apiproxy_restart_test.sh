@@ -19,7 +19,10 @@
 #      fails closed naming its file; a grant whose image the current policy no longer allows is
 #      not served; at boot (engine after the guard) the sockets are bound from the records but
 #      not answered until the engine confirms them;
-#   9. the time from guard start to all sockets served again, with 10 more running containers.
+#   9. the time from guard start to all sockets served again, with 10 more running containers;
+#  10. an upgrade from a guard older than the state directory: a record in the old layout
+#      (<socket-dir>/<token>/grant.json, as that guard wrote it) is migrated at start and its
+#      container's socket served again; a tampered one (not root's) is refused, its socket dead.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 
@@ -305,7 +308,56 @@ REBOOT_REC=$(rec_of reboot)
 docker rm -f reboot corrupt >/dev/null
 t_ok "removing the container drops its grant record" _eci_wait_for 5 test ! -e "$REBOOT_REC"
 
-# --- 9. removal still cleans up ------------------------------------------------------------------
+# --- 9. an older guard's records: migrated at start --------------------------------------------
+# Before the state directory (commit e496217) the guard kept each record next to its socket:
+# <socket-dir>/<token>/grant.json, the same JSON, root:root 0600, written atomically into the
+# root 0711 token directory. An upgrade finds those; each is moved into the state directory at
+# start, before the pass reads the records (which checks it against the engine and the policy
+# like any other), or refused if it is not exactly what that guard wrote.
+run_sock oldrec
+run_sock oldtamper
+OLDREC_SOCK=$(sock_of oldrec)
+OLDREC_NEW=$(rec_of oldrec)
+OLDREC_OLD="$(dirname "$OLDREC_SOCK")/grant.json"
+OLDREC_TEXT=$(cat "$OLDREC_NEW")
+TAMPER_SOCK=$(sock_of oldtamper)
+TAMPER_NEW=$(rec_of oldtamper)
+TAMPER_OLD="$(dirname "$TAMPER_SOCK")/grant.json"
+eci_guard_stop
+# What the old guard left: its record file where and as it wrote it; none in the state directory.
+install -m 0600 -o root -g root "$OLDREC_NEW" "$OLDREC_OLD" && rm -f "$OLDREC_NEW"
+install -m 0600 -o root -g root "$TAMPER_NEW" "$TAMPER_OLD" && rm -f "$TAMPER_NEW"
+chown 1000:1000 "$TAMPER_OLD"  # tampered: a user's file (content and mode as the guard wrote)
+t_eq "old layout: the record is the old guard's (root 0600, next to the socket), none in the state dir" \
+  "0:600 absent" "$(stat -c %u:%a "$OLDREC_OLD" 2>&1) $(test -e "$OLDREC_NEW" && echo present || echo absent)"
+lines_before=$(wc -l <"$ECI_GUARD_LOG")
+eci_guard_start
+_eci_wait_for 30 curl -sf --unix-socket "$SOCK" http://d/_ping
+newlog=$(tail -n +"$((lines_before + 1))" "$ECI_GUARD_LOG")
+t_contains "old layout: the guard logs what it migrated and refused" \
+  "grant records migrated from $ECI_GUARD_SOCKET_DIR: 1, refused: 1" "$newlog"
+t_ok "old layout: the container's socket answers again on its host path" \
+  curl -sf -m 5 --unix-socket "$OLDREC_SOCK" http://d/_ping
+t_contains "  ... and inside the same running container (docker ps)" "oldrec" "$(inside_ps oldrec)"
+t_contains "  ... the command list still applies (volume ls: Docker's 403 message)" \
+  "$BLOCKED" "$(docker exec oldrec docker volume ls 2>&1)"
+t_eq "  ... its record is now in the state directory, the old content" "$OLDREC_TEXT" \
+  "$(cat "$OLDREC_NEW" 2>&1)"
+t_eq "  ... root's, 0600" "0:600" "$(stat -c %u:%a "$OLDREC_NEW" 2>&1)"
+t_ok "  ... the old grant.json is gone" test ! -e "$OLDREC_OLD"
+out=$(inside_ps oldtamper)
+t_contains "old layout, tampered record (a user's file): the socket stays dead" \
+  "Cannot connect to the Docker daemon" "$out"
+t_fails "  ... nothing answers on its host path either" \
+  curl -sf -m 2 --unix-socket "$TAMPER_SOCK" http://d/_ping
+t_ok "  ... no record was made from it" test ! -e "$TAMPER_NEW"
+t_ok "  ... the file is left in place for the admin" test -e "$TAMPER_OLD"
+t_contains "  ... refused, logged with its file and why" \
+  "old grant record $TAMPER_OLD refused (left in place, its socket is not served again): $TAMPER_OLD is not owned by root" \
+  "$newlog"
+docker rm -f oldrec oldtamper >/dev/null
+
+# --- 10. removal still cleans up -----------------------------------------------------------------
 hs=$(sock_of holder)
 docker rm -f holder >/dev/null
 sleep 1

@@ -12,8 +12,9 @@ namespace eci::apiproxy {
 
 namespace {
 
-constexpr size_t kMaxGrantRecord = 4096;
 constexpr std::string_view kRecordSuffix = ".json";
+
+}  // namespace
 
 // Root-owned and writable by root alone: nobody else could have put anything in it. A record
 // must not even be readable by others (it names who created which container).
@@ -27,8 +28,6 @@ Status checkRootOnly(int fd, const std::string& what, bool wantDir) {
   if ((st.st_mode & (wantDir ? 022 : 077)) != 0) return Error(what + " is open to others");
   return okStatus();
 }
-
-}  // namespace
 
 std::filesystem::path GrantStore::fileOf(const std::string& token) const {
   return grantsDir_ / (token + std::string(kRecordSuffix));
@@ -62,7 +61,7 @@ Result<GrantRecord> GrantStore::load(const std::string& token) const {
   const std::string fileName = fileOf(token).string();
   ECI_ASSIGN_OR_RETURN(file, sys::openAt(dir.get(), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
   ECI_TRY(checkRootOnly(file.get(), fileName, /*wantDir=*/false));
-  ECI_ASSIGN_OR_RETURN(text, fs::readFd(file.get(), kMaxGrantRecord, fileName));
+  ECI_ASSIGN_OR_RETURN(text, fs::readFd(file.get(), kMaxGrantRecordSize, fileName));
   auto r = parseGrantRecord(text);
   if (!r.ok()) return Error(fileName + " is corrupt: " + r.error().str());
   return r;

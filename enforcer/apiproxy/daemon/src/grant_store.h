@@ -16,6 +16,14 @@
 
 namespace eci::apiproxy {
 
+// A grant record is a few hundred bytes; anything beyond this is not one.
+inline constexpr size_t kMaxGrantRecordSize = 4096;
+
+// Root-owned and writable by root alone (wantDir: a directory no one else may write; else: a
+// regular file no one else may read or write): nobody else could have put anything in it. The
+// one check every grant record read goes through (GrantStore::load, grant_migrate.h).
+Status checkRootOnly(int fd, const std::string& what, bool wantDir);
+
 class GrantStore {
  public:
   explicit GrantStore(std::filesystem::path stateDir)

@@ -11,6 +11,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "eci/log.h"
+#include "grant_migrate.h"
 #include "relay.h"
 
 namespace eci::apiproxy {
@@ -176,6 +177,11 @@ Status Proxy::start() {
     // Fail closed on grants only: without a usable state directory no socket is granted or
     // served again (gate: the record cannot be written), everything else works.
     LOG_ERROR("grant records: %s", st.error().str().c_str());
+  } else if (auto m = migrateOldGrantRecords(impl_->cfg.socketDir, impl_->grants); !m.ok()) {
+    // Records of a guard older than the state directory (grant_migrate.h), moved before the
+    // pass reads the records. A socket directory others could write holds nothing trusted.
+    LOG_ERROR("old grant records in %s not migrated (their sockets are not served again): %s",
+              impl_->cfg.socketDir.c_str(), m.error().str().c_str());
   }
   if (!impl_->reserveSockets("guard start", std::chrono::seconds(2))) {
     // No engine yet (boot): it will restart containers with a restart policy before anyone can

@@ -1,9 +1,9 @@
 // Re-serving per-container engine sockets after the guard restarts (issue 14): the pure pieces.
-// A socket granted at create lives at <socketDir>/<32 lowercase hex>/docker.sock; next to it the
-// guard writes grant.json (root, 0600, in a root-owned 0711 directory the container never sees:
-// its bind shows only the socket file), naming the container, its image and who created it. On
-// start the guard lists every container, and a container whose binds name such a socket gets its
-// listener back with the identity of that record, if the record names this very container.
+// A socket granted at create lives at <socketDir>/<32 lowercase hex>/docker.sock (in a root-owned
+// 0711 directory); the guard records the grant in its state directory (grant_store.h), naming
+// the container, its image and who created it. On start the guard lists every container, and a
+// container whose binds name such a socket gets its listener back with the identity of that
+// record, if the record names this very container.
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +18,7 @@
 namespace eci::apiproxy {
 
 inline constexpr std::string_view kSocketName = "docker.sock";
+// An older guard's record, next to the socket: <socketDir>/<token>/grant.json (grant_migrate.h).
 inline constexpr std::string_view kGrantRecordName = "grant.json";
 
 // true for exactly 32 characters of [0-9a-f] (what freshToken makes).
