@@ -96,13 +96,13 @@ void Enforcer::stopModules() {
   }
 }
 
-json Enforcer::handleControl(const json& request, std::function<void()>* after) {
+json Enforcer::handleControl(const json& request) {
   try {
     if (!request.is_object()) return errorReply("request: expected a JSON object");
     auto op = stringField(request, "op", true);
     if (!op.ok()) return errorReply(op.error().str());
     if (*op == "create") return create(request);
-    if (*op == "release") return release(request, after);
+    if (*op == "release") return release(request);
     if (*op == "setCaller") return setCaller(request);
     if (*op == "status") return statusJson();
     if (*op == "audit") return auditOp(request);
@@ -182,10 +182,7 @@ json Enforcer::create(const json& request) {
       // Undo only what this call made: with an id that was already live, its modules' state
       // and range belong to that container.
       if (fresh) {
-        for (size_t j = 0; j < i; ++j) {
-          modules_[j]->onRelease(*id);
-          modules_[j]->afterRelease(*id);
-        }
+        for (size_t j = 0; j < i; ++j) modules_[j]->onRelease(*id);
         (void)ranges_.release(*id);
       }
       auto err = std::move(st).error().wrap(std::string("module ") + modules_[i]->name());
@@ -209,22 +206,11 @@ json Enforcer::create(const json& request) {
   return reply;
 }
 
-json Enforcer::release(const json& request, std::function<void()>* after) {
+json Enforcer::release(const json& request) {
   auto id = stringField(request, "id", true);
   if (!id.ok()) return errorReply(id.error().str());
   if (!validContainerId(*id)) return errorReply("request /id: invalid container id '" + *id + "'");
   for (size_t i = started_; i > 0; --i) modules_[i - 1]->onRelease(*id);
-  // The modules' slow halves (module.h afterRelease) once the reply is out: eci-runc's delete,
-  // and `docker rm` behind it, wait for this reply. The server runs it before the connection
-  // counts as done, so the daemon's stop still waits for it.
-  auto finish = [this, id = *id, n = started_] {
-    for (size_t i = n; i > 0; --i) modules_[i - 1]->afterRelease(id);
-  };
-  if (after) {
-    *after = std::move(finish);
-  } else {
-    finish();
-  }
   if (auto st = callers_.release(*id); !st.ok()) {
     LOG_ERROR("release %s: caller record: %s", id->c_str(), st.error().str().c_str());
   }

@@ -136,15 +136,11 @@ void Server::serve(UniqueFd conn, Endpoint endpoint) {
                 req.error().str().c_str());
       return;
     }
-    std::function<void()> after;  // the handler's work for once the reply is out
-    json reply = endpoint == Endpoint::kControl ? enforcer_.handleControl(*req, &after)
-                                                : enforcer_.handlePush(*req);
+    json reply =
+        endpoint == Endpoint::kControl ? enforcer_.handleControl(*req) : enforcer_.handlePush(*req);
     if (auto st = ipc::sendMessage(conn.get(), reply, timeout); !st.ok()) {
       LOG_WARN("%s socket: sending a reply: %s", endpointName(endpoint), st.error().str().c_str());
     }
-    // Closed first: the client (eci-runc) is done as soon as it has the reply.
-    conn.reset();
-    if (after) after();
   }();
   conn.reset();
   std::lock_guard lock(mu_);

@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <mutex>
 
 #include "test_util.h"
@@ -42,7 +41,6 @@ class FakeModule : public Module {
     return {};
   }
   void onRelease(const std::string& id) override { rec_.add("release " + name_ + " " + id); }
-  void afterRelease(const std::string& id) override { rec_.add("after " + name_ + " " + id); }
   json status() const override { return {{"containers", 0}}; }
 
  private:
@@ -290,38 +288,10 @@ TEST_F(EnforcerTest, ModulesStartInOrderStopInReverseAndSeeContainers) {
     e.stopModules();
     e.stopModules();  // idempotent
   }
-  EXPECT_EQ(rec.events, (std::vector<std::string>{
-                            "start seccomp", "start procfs", "create seccomp c1 100000",
-                            "create procfs c1 100000", "release procfs c1", "release seccomp c1",
-                            "after procfs c1", "after seccomp c1", "stop procfs", "stop seccomp"}));
-}
-
-// The server answers a release before the modules' slow halves (module.h afterRelease): the
-// reply is there, the range free, the modules' fast halves done, and the rest waits for `after`.
-TEST_F(EnforcerTest, ReleaseIsAnsweredBeforeTheModulesAfterRelease) {
-  Recorder rec;
-  Enforcer e(cfg_);
-  e.addModule(std::make_unique<FakeModule>("seccomp", rec));
-  e.addModule(std::make_unique<FakeModule>("procfs", rec));
-  ASSERT_TRUE(e.init().ok());
-  ASSERT_TRUE(e.startModules().ok());
-  ASSERT_TRUE(create(e, "c1")["ok"]);
-  std::function<void()> after;
-  EXPECT_EQ(e.handleControl({{"op", "release"}, {"id", "c1"}}, &after),
-            (json{{"ok", true}, {"released", true}}));
-  EXPECT_EQ(e.ranges().inUse(), 0u);
-  EXPECT_THAT(rec.events, ::testing::Contains("release procfs c1"));
-  EXPECT_THAT(rec.events, ::testing::Contains("release seccomp c1"));
-  EXPECT_THAT(rec.events, ::testing::Not(::testing::Contains("after procfs c1")));
-  ASSERT_TRUE(after);
-  after();
-  const std::vector<std::string> tail(rec.events.end() - 2, rec.events.end());
-  EXPECT_EQ(tail, (std::vector<std::string>{"after procfs c1", "after seccomp c1"}));
-  // Other operations leave nothing for later.
-  std::function<void()> none;
-  (void)e.handleControl({{"op", "status"}}, &none);
-  EXPECT_FALSE(none);
-  e.stopModules();
+  EXPECT_EQ(rec.events,
+            (std::vector<std::string>{"start seccomp", "start procfs", "create seccomp c1 100000",
+                                      "create procfs c1 100000", "release procfs c1",
+                                      "release seccomp c1", "stop procfs", "stop seccomp"}));
 }
 
 TEST_F(EnforcerTest, ModuleStartFailureStopsTheOnesStarted) {
@@ -349,7 +319,6 @@ TEST_F(EnforcerTest, ModuleCreateFailureFailsCreateAndReleasesRange) {
   EXPECT_THAT(r["error"].get<std::string>(), HasSubstr("module b: supervisor unavailable"));
   EXPECT_EQ(e.ranges().inUse(), 0u);
   EXPECT_THAT(rec.events, ::testing::Contains("release a c1"));
-  EXPECT_THAT(rec.events, ::testing::Contains("after a c1"));  // both halves, at once
 }
 
 TEST_F(EnforcerTest, SecondCreateOfALiveIdIsNotFreshAndItsFailureReleasesNothing) {

@@ -34,14 +34,6 @@ Manager::Manager(ManagerOptions options) : opt_(std::move(options)) {}
 
 Manager::~Manager() {
   std::lock_guard lk(mu_);
-  // Retired sessions are no one's any more (the holder dropped them): stopped, not detached.
-  for (auto& [id, s] : retiring_) {
-    if (!s) continue;  // finishRetired() is stopping it
-    s->stop();
-    std::error_code ec;
-    std::filesystem::remove(s->dir(), ec);
-  }
-  retiring_.clear();
   for (auto& [id, s] : sessions_) {
     // With the holder keeping its connections, a stop is a restart to come: keep the mounts,
     // requests wait in the kernel for the next instance (fail closed: pending, not host values).
@@ -163,13 +155,7 @@ void Manager::resumeHeld() {
 
 Result<std::filesystem::path> Manager::add(const ContainerInfo& info) {
   if (!validId(info.id)) return Error(EINVAL, "procfs: invalid container id '" + info.id + "'");
-  std::unique_lock lk(mu_);
-  // The same id's previous emulation is still being taken down (retire(): the release was
-  // answered first). Its directory is this one; wait until it is gone. Bounded: a stop takes
-  // milliseconds; a take-down that hangs fails this create (fail closed) rather than sharing it.
-  if (!retired_.wait_for(lk, kRetireWait, [&] { return retiring_.count(info.id) == 0; }))
-    return Error(EBUSY, "procfs: the previous emulation of container " + info.id +
-                            " is still being removed");
+  std::lock_guard lk(mu_);
   if (auto it = sessions_.find(info.id); it != sessions_.end()) {
     if (it->second->healthy()) return it->second->dir();
     it->second->stop();
@@ -193,46 +179,21 @@ Result<std::filesystem::path> Manager::add(const ContainerInfo& info) {
 }
 
 Status Manager::remove(const std::string& id) {
-  retire(id);
-  return finishRetired(id);
-}
-
-void Manager::retire(const std::string& id) {
-  std::lock_guard lk(mu_);
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return;
-  auto s = std::move(it->second);
-  sessions_.erase(it);
-  if (holder_ && !holder_->drop(kHeldPrefix + id).ok()) resyncHolder();
-  if (retiring_.count(id) != 0) {
-    // Cannot happen (add() of an id waits until its retired session is gone, so there is no new
-    // one to retire meanwhile); if it did, this one is stopped here rather than queued behind.
-    s->stop();
-    return;
-  }
-  retiring_.emplace(id, std::move(s));
-}
-
-Status Manager::finishRetired(const std::string& id) {
   std::unique_ptr<Session> s;
   {
     std::lock_guard lk(mu_);
-    auto it = retiring_.find(id);
-    if (it == retiring_.end()) return {};
-    s = std::move(it->second);  // stays listed (null) until its directory is gone: add() waits
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return {};
+    s = std::move(it->second);
+    sessions_.erase(it);
+    if (holder_ && !holder_->drop(kHeldPrefix + id).ok()) resyncHolder();
   }
   const auto dir = s->dir();
   s->stop();
   s.reset();
-  Status st;
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
-    st = Error::fromErrno("rmdir('" + dir.string() + "')");
-  {
-    std::lock_guard lk(mu_);
-    retiring_.erase(id);
-  }
-  retired_.notify_all();
-  return st;
+    return Error::fromErrno("rmdir('" + dir.string() + "')");
+  return {};
 }
 
 size_t Manager::checkHealth() {

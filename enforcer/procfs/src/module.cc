@@ -81,16 +81,9 @@ class ProcfsModule final : public enforcerd::Module {
     return {};
   }
 
-  // Out of service before the release is answered; unmounted and stopped after it (a stop
-  // waits for the FUSE thread: the slowest part of `docker rm` here). Nothing of the container
-  // reads these files any more, and they sit under a root-only directory of the host, so the
-  // range being granted again meanwhile gives no one a way in.
   void onRelease(const std::string& id) override {
-    if (mgr_) mgr_->retire(id);
-  }
-  void afterRelease(const std::string& id) override {
     if (!mgr_) return;
-    if (auto st = mgr_->finishRetired(id); !st.ok())
+    if (auto st = mgr_->remove(id); !st.ok())
       LOG_WARN("procfs: removing the emulation of %s: %s, ignoring", id.c_str(),
                st.error().str().c_str());
   }

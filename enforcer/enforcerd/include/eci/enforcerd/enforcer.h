@@ -3,7 +3,6 @@
 // (server.h) feeds it requests from the sockets; tests call the handlers directly.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -47,10 +46,8 @@ class Enforcer {
   bool audit(audit::Record record);
 
   // Control socket: create, release, setCaller, status, audit. Never throws; errors are
-  // {"ok":false,"error":...}. `after`, when given, receives work to run once the reply has been
-  // sent (the modules' afterRelease); without it that work is done before returning.
-  nlohmann::json handleControl(const nlohmann::json& request,
-                               std::function<void()>* after = nullptr);
+  // {"ok":false,"error":...}.
+  nlohmann::json handleControl(const nlohmann::json& request);
   // Push socket (and vsock): push.
   nlohmann::json handlePush(const nlohmann::json& request);
 
@@ -62,7 +59,7 @@ class Enforcer {
 
  private:
   nlohmann::json create(const nlohmann::json& request);
-  nlohmann::json release(const nlohmann::json& request, std::function<void()>* after);
+  nlohmann::json release(const nlohmann::json& request);
   nlohmann::json setCaller(const nlohmann::json& request);
   nlohmann::json auditOp(const nlohmann::json& request);
 

@@ -8,9 +8,7 @@
 //      that fails to start stops the daemon (modules already started are stopped in reverse): a
 //      supervisor that is not running must not let containers be created as if it were.
 //   3. While serving: onCreate() after a range is granted and before the grant is sent;
-//      onRelease() when a container's range is released, before the release is answered, and
-//      afterRelease() once it has been answered (eci-runc's `delete`, and with it `docker rm`,
-//      does not wait for slow take-downs); status() for `eci-admin status`.
+//      onRelease() when a container's range is released; status() for `eci-admin status`.
 //   4. stopModules(): stop() in reverse order, after the sockets stopped accepting and in-flight
 //      requests finished. stop() must be idempotent and must not block longer than a few seconds.
 // Hooks are called from connection threads concurrently; a module guards its own state.
@@ -59,11 +57,6 @@ class Module {
     return {};
   }
   virtual void onRelease(const std::string& /*containerId*/) {}
-  // The rest of a release, run after the reply on the same connection (and before the daemon
-  // stops its modules). Only for work nothing waits on: the container is gone, its range may be
-  // granted again already, and a create of the same id may come in meanwhile (the module orders
-  // that itself). A release made inside a failed create runs both halves at once.
-  virtual void afterRelease(const std::string& /*containerId*/) {}
   // Shown under "modules"/<name> in the status reply.
   virtual nlohmann::json status() const { return nullptr; }
 };

@@ -29,7 +29,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -95,16 +94,7 @@ class Manager {
   // [A-Za-z0-9_.-]{1,128}, not "."/"..".
   Result<std::filesystem::path> add(const ContainerInfo& info);
   // Stops serving, unmounts lazily, removes the directory. Unknown ids are fine.
-  // retire() + finishRetired().
   Status remove(const std::string& id);
-  // remove() in two halves, so that eci-enforcerd can answer a release between them (the
-  // container is gone: nothing of it reads these files any more). retire() takes the session out
-  // of service at once: no longer listed or counted, no longer given to the fd holder (a restart
-  // in between does not resume it). finishRetired() does the slow part: unmount, stop the FUSE
-  // thread, remove the directory. Until it has run, add() of the same id waits for it (a
-  // `docker start` right after a stop), so a new session never meets the old one's directory.
-  void retire(const std::string& id);
-  Status finishRetired(const std::string& id);
 
   // Aborts sessions stuck longer than the hang timeout and notes sessions whose thread ended;
   // hands a new fd holder every session if ours went away.
@@ -128,11 +118,6 @@ class Manager {
   int64_t resumeMicros_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Session>> sessions_;
-  // How long add() waits for the same id's retired session to be taken down.
-  static constexpr std::chrono::seconds kRetireWait{10};
-  // retire()d, not yet finishRetired(): out of service, still mounted.
-  std::map<std::string, std::unique_ptr<Session>> retiring_;  // mu_
-  std::condition_variable retired_;                           // retiring_ lost an entry
 };
 
 }  // namespace eci::procfs
