@@ -54,18 +54,27 @@ void Proxy::Impl::fillSpareUpstreams() {
 }
 
 awaitable<void> Proxy::Impl::connectSpareUpstream() {
+  std::optional<Socket> s = co_await connectWarmedUpstream();
+  // In flight until here, warm-up included (relay.h). Counting only the connect let a sweep or a
+  // client connection's end during a warm-up start one more spare, closed unused after its own
+  // warm-up by the check below: a dockerd connection and a request for nothing.
+  --spareConnectsInFlight;
+  if (!s || stopping || spareUpstreams.size() >= kSpareUpstreams) co_return;  // closed by ~Socket
+  spareUpstreams.push_back({std::move(*s), std::chrono::steady_clock::now()});
+}
+
+awaitable<std::optional<Socket>> Proxy::Impl::connectWarmedUpstream() {
   Socket s(io);
   error_code ec;
   co_await s.async_connect(asio::local::stream_protocol::endpoint(cfg.upstreamSocket.string()),
                            ecToken(ec));
-  --spareConnectsInFlight;
   if (ec) {
     // dockerd is down or not there yet: the sweep tries again in a second, and a client meanwhile
     // connects itself (and gets the audited 502 if that fails too).
     LOG_DEBUG("spare dockerd connection: %s", ec.message().c_str());
-    co_return;
+    co_return std::nullopt;
   }
-  if (stopping || spareUpstreams.size() >= kSpareUpstreams) co_return;  // closed by ~Socket
+  if (stopping) co_return std::nullopt;
   // Warm-up: one `GET /_ping` of the guard's own before the spare is offered. dockerd answers the
   // first request on a connection ~30 us slower than later ones (its connection goroutine and
   // buffers are new; bench/README.md): paid here, off every client's path. The invariant of
@@ -74,7 +83,7 @@ awaitable<void> Proxy::Impl::connectSpareUpstream() {
   // keep-alive, a byte after the answer) drops the connection.
   static constexpr std::string_view kWarmUp = "GET /_ping HTTP/1.1\r\nHost: api\r\n\r\n";
   co_await asio::async_write(s, asio::buffer(kWarmUp), ecToken(ec));
-  if (ec) co_return;
+  if (ec) co_return std::nullopt;
   beast::flat_buffer b;
   http::response_parser<http::string_body> p;
   p.header_limit(8 * 1024);
@@ -83,12 +92,11 @@ awaitable<void> Proxy::Impl::connectSpareUpstream() {
   if (ec || p.get().result() != http::status::ok || !p.get().keep_alive() || b.size() != 0) {
     LOG_DEBUG("spare dockerd connection: warm-up /_ping failed (%s): dropped",
               ec ? ec.message().c_str() : "unexpected answer");
-    co_return;
+    co_return std::nullopt;
   }
-  if (stopping || spareUpstreams.size() >= kSpareUpstreams) co_return;
   s.non_blocking(true, ec);  // for stillUnused, off the request's path
-  if (ec) co_return;
-  spareUpstreams.push_back({std::move(s), std::chrono::steady_clock::now()});
+  if (ec) co_return std::nullopt;
+  co_return std::optional<Socket>(std::move(s));
 }
 
 awaitable<void> Proxy::Impl::spareUpstreamsLoop() {

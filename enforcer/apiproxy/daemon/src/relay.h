@@ -126,12 +126,16 @@ struct Proxy::Impl {
     std::chrono::steady_clock::time_point connectedAt;
   };
   std::deque<SpareUpstream> spareUpstreams;
+  // Spares being connected or warmed up: counted until offered or given up, so that a sweep or a
+  // client connection's end meanwhile does not start one more (it would be closed unused).
   size_t spareConnectsInFlight = 0;
   // A spare still unused and open, or nullopt (then the caller connects).
   std::optional<Socket> takeSpareUpstream();
   // Starts connects (in the background) until there are kSpareUpstreams spares.
   void fillSpareUpstreams();
   awaitable<void> connectSpareUpstream();
+  // One new dockerd connection that carried the guard's warm-up `GET /_ping`, or nullopt.
+  awaitable<std::optional<Socket>> connectWarmedUpstream();
   // Every second until stop: drops dead and old spares, fills up.
   awaitable<void> spareUpstreamsLoop();
 };
