@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "eci/fs_util.h"
 #include "eci/log.h"
 #include "eci/sys.h"
 #include "reserve.h"
@@ -43,14 +42,9 @@ Result<Moved> migrateOne(int socketDirFd, const std::string& socketDirName, cons
   // component opened): a path swapped in meanwhile cannot redirect the read or the removal.
   ECI_ASSIGN_OR_RETURN(dir, sys::openAt(socketDirFd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW));
   ECI_TRY(checkRootOnly(dir.get(), dirName, /*wantDir=*/true));
-  // O_NONBLOCK: a FIFO planted there must not hang the start (it is then refused: not regular).
-  ECI_ASSIGN_OR_RETURN(file,
-                       sys::openAt(dir.get(), kOldRecordName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
   // The old guard wrote 0600 root and its reader refused any group/other bit: so does this.
-  ECI_TRY(checkRootOnly(file.get(), fileName, /*wantDir=*/false));
-  ECI_ASSIGN_OR_RETURN(text, fs::readFd(file.get(), kMaxGrantRecordSize, fileName));
-  auto record = parseGrantRecord(text);
-  if (!record.ok()) return Error(fileName + " is corrupt: " + record.error().str());
+  UniqueFd file;
+  ECI_ASSIGN_OR_RETURN(record, readGrantRecordAt(dir.get(), kOldRecordName, fileName, &file));
 
   // A record in the state directory was written by this guard, after the old one: it wins
   // (whatever state it is in: load() judges it, an older record never replaces it).
@@ -61,7 +55,7 @@ Result<Moved> migrateOne(int socketDirFd, const std::string& socketDirName, cons
     if (errno != ENOENT) return Error::fromErrno("lstat(" + newFile + ")");
     // Stored (atomic, fsynced) before the old file goes: a crash in between leaves both, and the
     // next start finds the new one and removes the old.
-    if (auto s = store.store(name, *record); !s.ok()) {
+    if (auto s = store.store(name, record); !s.ok()) {
       return Error("not stored in " + store.dir().string() + ": " + s.error().str());
     }
     moved = Moved::kStored;

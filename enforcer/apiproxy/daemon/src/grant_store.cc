@@ -13,6 +13,8 @@ namespace eci::apiproxy {
 namespace {
 
 constexpr std::string_view kRecordSuffix = ".json";
+// A grant record is a few hundred bytes; anything beyond this is not one.
+constexpr size_t kMaxGrantRecordSize = 4096;
 
 }  // namespace
 
@@ -57,13 +59,18 @@ Result<GrantRecord> GrantStore::load(const std::string& token) const {
   const std::string dirName = grantsDir_.string();
   ECI_ASSIGN_OR_RETURN(dir, sys::open(dirName, O_PATH | O_DIRECTORY | O_NOFOLLOW));
   ECI_TRY(checkRootOnly(dir.get(), dirName, /*wantDir=*/true));
-  const std::string name = token + std::string(kRecordSuffix);
-  const std::string fileName = fileOf(token).string();
-  ECI_ASSIGN_OR_RETURN(file, sys::openAt(dir.get(), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
-  ECI_TRY(checkRootOnly(file.get(), fileName, /*wantDir=*/false));
-  ECI_ASSIGN_OR_RETURN(text, fs::readFd(file.get(), kMaxGrantRecordSize, fileName));
+  return readGrantRecordAt(dir.get(), token + std::string(kRecordSuffix), fileOf(token).string());
+}
+
+Result<GrantRecord> readGrantRecordAt(int dirFd, const std::string& name, const std::string& path,
+                                      UniqueFd* opened) {
+  // O_NONBLOCK: a FIFO planted there must not hang the reader (it is then refused: not regular).
+  ECI_ASSIGN_OR_RETURN(file, sys::openAt(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
+  ECI_TRY(checkRootOnly(file.get(), path, /*wantDir=*/false));
+  ECI_ASSIGN_OR_RETURN(text, fs::readFd(file.get(), kMaxGrantRecordSize, path));
   auto r = parseGrantRecord(text);
-  if (!r.ok()) return Error(fileName + " is corrupt: " + r.error().str());
+  if (!r.ok()) return Error(path + " is corrupt: " + r.error().str());
+  if (opened) *opened = std::move(file);
   return r;
 }
 

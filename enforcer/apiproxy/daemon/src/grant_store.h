@@ -12,17 +12,21 @@
 #include <vector>
 
 #include "eci/error.h"
+#include "eci/unique_fd.h"
 #include "reserve.h"
 
 namespace eci::apiproxy {
 
-// A grant record is a few hundred bytes; anything beyond this is not one.
-inline constexpr size_t kMaxGrantRecordSize = 4096;
-
 // Root-owned and writable by root alone (wantDir: a directory no one else may write; else: a
-// regular file no one else may read or write): nobody else could have put anything in it. The
-// one check every grant record read goes through (GrantStore::load, grant_migrate.h).
+// regular file no one else may read or write): nobody else could have put anything in it.
 Status checkRootOnly(int fd, const std::string& what, bool wantDir);
+
+// The one way every grant record is read (GrantStore::load, grant_migrate.h): the file `name` in
+// the already verified directory `dirFd`, never through a symlink, root-only (checkRootOnly),
+// bounded, parsed strictly. `path` names it in errors. `opened`, if given, keeps the fd that was
+// read (the migration removes exactly that file).
+Result<GrantRecord> readGrantRecordAt(int dirFd, const std::string& name, const std::string& path,
+                                      UniqueFd* opened = nullptr);
 
 class GrantStore {
  public:

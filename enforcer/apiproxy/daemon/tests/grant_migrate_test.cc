@@ -18,17 +18,19 @@
 
 #include "eci/fs_util.h"
 #include "grant_store.h"
+#include "grant_test_ids.h"
 #include "reserve.h"
 
 namespace eci::apiproxy {
 namespace {
 
+using grant_ids::kId;
+using grant_ids::kImage;
+using grant_ids::kTok;
+
 namespace stdfs = std::filesystem;
 
-const std::string kTok = "0123456789abcdef0123456789abcdef";
 const std::string kTok2 = "fedcba9876543210fedcba9876543210";
-const std::string kId = std::string(64, 'a');
-const std::string kImage = "sha256:" + std::string(64, 'b');
 
 std::string slurp(const stdfs::path& p) {
   std::ifstream in(p);

@@ -13,17 +13,19 @@
 #include <string>
 
 #include "grant_store.h"
+#include "grant_test_ids.h"
 #include "reconcile.h"
 
 namespace eci::apiproxy {
 namespace {
 
+using grant_ids::kId;
+using grant_ids::kImage;
+using grant_ids::kTok;
+
 namespace fs = std::filesystem;
 
 const std::string kDir = "/run/eci-apiproxy/sockets";
-const std::string kTok = "0123456789abcdef0123456789abcdef";
-const std::string kId = std::string(64, 'a');
-const std::string kImage = "sha256:" + std::string(64, 'b');
 
 TEST(SocketToken, ExactlyThirtyTwoLowercaseHex) {
   EXPECT_TRUE(isSocketToken(kTok));
