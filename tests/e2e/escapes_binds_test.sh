@@ -206,15 +206,23 @@ chown "$CU:$CG" "$share"
 echo secret >"$share/root-secret" && chmod 0600 "$share/root-secret"   # root's, 0600
 echo mine >"$share/mine" && chown "$CU:$CG" "$share/mine" && chmod 0600 "$share/mine"
 chmod 0755 "$share/rootdir"                                             # root's, 0755
+# Root's world-writable directory and file, and a sticky directory with root's file in it: the
+# caller may write the first two on the host, and may not remove the third; nor may the container.
+mkdir -p "$share/open" "$share/sticky" && chmod 0777 "$share/open" && chmod 1777 "$share/sticky"
 for priv in "" "--privileged"; do
   tag="caller${priv:+ (privileged)}"
-  rm -f "$share/new" "$share/rootdir/new"
+  rm -f "$share/new" "$share/rootdir/new" "$share/open/made"
+  echo s >"$share/shared" && chmod 0666 "$share/shared"
+  echo r >"$share/sticky/roots" && chmod 0666 "$share/sticky/roots"
   # shellcheck disable=SC2086
   id=$(docker create $priv -v "$share:/c" busybox sh -c \
     'echo new > /c/new; stat -c %u:%g /c/mine; cat /c/mine;
      cat /c/root-secret 2>/dev/null && echo READ-SECRET;
      echo x > /c/rootdir/new 2>/dev/null && echo WROTE-ROOTDIR;
-     chown 0:0 /c/new; chown 1:1 /c/new 2>/dev/null && echo CHOWNED; true')
+     chown 0:0 /c/new; chown 1:1 /c/new 2>/dev/null && echo CHOWNED;
+     echo o > /c/open/made && echo WROTE-OPEN; echo y >> /c/shared && echo APPENDED;
+     chmod u+s /c/shared 2>/dev/null && echo SETUID-SHARED;
+     rm -f /c/sticky/roots 2>/dev/null; test -e /c/sticky/roots || echo REMOVED-STICKY; true')
   t_ok "$tag: setCaller $CU:$CG recorded by eci-enforcerd" set_caller "$id" "$CU" "$CG"
   out=$(docker start -a "$id" 2>&1)
   t_contains "$tag: the container ran and reads the caller's 0600 file" "mine" "$out"
@@ -225,6 +233,15 @@ for priv in "" "--privileged"; do
   t_eq "$tag: after chown 0:0 inside, the file is still the caller's" "$CU:$CG" \
     "$(stat -c %u:%g "$share/new" 2>/dev/null)"
   t_ok "$tag: nothing was written into root's directory" test ! -e "$share/rootdir/new"
+  t_contains "$tag: root's 0777 directory is writable, as for the caller" "WROTE-OPEN" "$out"
+  t_eq "$tag: ... and the new file is the caller's" "$CU:$CG" \
+    "$(stat -c %u:%g "$share/open/made" 2>/dev/null)"
+  t_contains "$tag: root's 0666 file is writable, as for the caller" "APPENDED" "$out"
+  t_eq "$tag: ... and stays root's, not set-id" "0:0 666 s y" \
+    "$(stat -c '%u:%g %a' "$share/shared") $(tr '\n' ' ' <"$share/shared" | sed 's/ $//')"
+  t_not_contains "$tag: root's file cannot be made set-id" "SETUID-SHARED" "$out"
+  t_not_contains "$tag: root's file in a sticky directory cannot be removed" "REMOVED-STICKY" "$out"
+  t_ok "$tag: ... it is still there" test -e "$share/sticky/roots"
   docker rm -f "$id" >/dev/null
 done
 # The record survives a restart of the container (docker stop deletes runc's container).

@@ -35,6 +35,9 @@ Status checkRange(const char* what, IdRange r);
 // was made here, so a rollback removes only what this call made.
 Status makeMountPoint(const std::string& target, bool directory, bool& created);
 void removeMountPoint(const std::string& target);
+// The uid_map (gid_map) text of callerMapping(): on-disk `id` <-> container root, every on-disk id
+// outside the container's range (and other than `id`) to itself, the container's range unmapped.
+std::string callerMapText(uint32_t id, IdRange container);
 // The uid and gid ranges of the user namespace `nsfd` as a process inside it reads them.
 Result<std::pair<IdRange, IdRange>> readMaps(int nsfd);
 

@@ -117,13 +117,8 @@ Result<UserNamespace> UserNamespace::create(const std::string& pinPath, IdRange 
 
 Result<UniqueFd> callerMapping(IdRange container, uint32_t uid, uint32_t gid) {
   ECI_TRY(checkRange("uid", container));
-  // Inside-id U -> host id R (container root), one id each: on a mount ID-mapped through it, a
-  // file U owns shows as container root and container root's writes land as U; every other
-  // on-disk id is unmapped (the container acts as "other" there) and no other container id can
-  // create files, so nothing on the host can become root's or another user's.
-  const std::string r = std::to_string(container.hostStart);
   UniqueFd out;
-  ECI_TRY(withNewUserns(std::to_string(uid) + " " + r + " 1", std::to_string(gid) + " " + r + " 1",
+  ECI_TRY(withNewUserns(callerMapText(uid, container), callerMapText(gid, container),
                         [&](const std::string& proc) -> Status {
                           ECI_ASSIGN_OR_RETURN(fd, sys::open(proc + "/ns/user", O_RDONLY));
                           out = std::move(fd);
@@ -133,6 +128,45 @@ Result<UniqueFd> callerMapping(IdRange container, uint32_t uid, uint32_t gid) {
 }
 
 namespace detail {
+
+// On a mount ID-mapped through this map, on-disk id U shows as container root (host id R, the
+// range's start) and container root's writes land as U. Every other on-disk id k maps to host id
+// k, except the container's own range [R, R+size), which stays unmapped:
+// - no process of the container holds any of those host ids (its user namespace maps only its
+//   range), so a file of host root or of a third user is "other" to it: its mode bits decide, and
+//   container root has no capability over it (the kernel grants CAP_DAC_OVERRIDE, CAP_FOWNER or
+//   CAP_CHOWN over an inode only if the inode's owner and group are mapped in the caller's
+//   namespace): root's 0600 files stay unreadable, root's files in a sticky directory cannot be
+//   removed, and nothing can be chowned or made set-id there;
+// - container users other than root (host ids R+1...) are not mapped at all, so only container
+//   root can create files, and what it creates is U's: nothing on the host can become root's or
+//   a third user's;
+// - every inode has a mapping, so the kernel lets writes through where the mode bits allow: a
+//   world-writable directory or file of root's (/tmp, a shared directory, an X11 socket) is
+//   writable as it is for U on the host. Left unmapped, the kernel refuses any write to an inode
+//   whose owner or group it cannot map (HAS_UNMAPPED_ID), stricter than U's own rights.
+// (uid_t)-1 is never an id: the last line ends below it.
+std::string callerMapText(uint32_t id, IdRange container) {
+  constexpr uint64_t kEnd = 0xffffffffULL;  // exclusive
+  const uint64_t r = container.hostStart, rEnd = r + container.size;
+  std::string map = std::to_string(id) + " " + std::to_string(r) + " 1\n";
+  auto identity = [&map](uint64_t from, uint64_t to) {
+    if (to > from)
+      map += std::to_string(from) + " " + std::to_string(from) + " " + std::to_string(to - from) +
+             "\n";
+  };
+  // [0, kEnd) without the container's range and without `id` (which may lie inside the range):
+  // the gaps between the two excluded intervals, taken in order.
+  std::pair<uint64_t, uint64_t> cuts[2] = {{id, uint64_t{id} + 1}, {r, rEnd}};
+  if (cuts[1].first < cuts[0].first) std::swap(cuts[0], cuts[1]);
+  uint64_t from = 0;
+  for (const auto& [cutStart, cutEnd] : cuts) {
+    identity(from, cutStart);
+    from = std::max(from, cutEnd);
+  }
+  identity(from, kEnd);
+  return map;
+}
 
 // "0 <start> <size>" as a process inside the namespace reads /proc/self/{uid,gid}_map.
 Result<IdRange> parseSingleMap(const std::string& text, const char* what) {

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <optional>
 
+#include "../src/internal.h"
 #include "idmap_fixture.h"
 
 namespace eci::idmap {
@@ -44,6 +45,20 @@ TEST(LayoutTest, RefusesIdsThatCouldEscape) {
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(l->rootfsPath(), "/run/eci/idmap/c1/rootfs");
   EXPECT_EQ(l->usernsPath(), "/run/eci/idmap/c1/userns");
+}
+
+TEST(CallerMapTest, OneIdToContainerRootTheRestToItselfBesideTheRange) {
+  const IdRange r{100000, 65536};
+  EXPECT_EQ(detail::callerMapText(1000, r),
+            "1000 100000 1\n0 0 1000\n1001 1001 98999\n165536 165536 4294801759\n");
+  EXPECT_EQ(detail::callerMapText(0, r), "0 100000 1\n1 1 99999\n165536 165536 4294801759\n");
+  // An id above the range, one inside it, the last id there is.
+  EXPECT_EQ(detail::callerMapText(200000, r),
+            "200000 100000 1\n0 0 100000\n165536 165536 34464\n200001 200001 4294767294\n");
+  EXPECT_EQ(detail::callerMapText(100005, r),
+            "100005 100000 1\n0 0 100000\n165536 165536 4294801759\n");
+  EXPECT_EQ(detail::callerMapText(4294967294u, r),
+            "4294967294 100000 1\n0 0 100000\n165536 165536 4294801758\n");
 }
 
 TEST(OverlayOptionsTest, ParsesEngineOptions) {
@@ -234,7 +249,8 @@ TEST_F(IdmapTest, BindShowsHostOwnersAndWritesLandAsZero) {
 }
 
 TEST_F(IdmapTest, CallerMappedBindActsWithTheCallersRights) {
-  // Contract 4: container root acts on the bind as uid 1234 / gid 4321, nothing else is mapped.
+  // Contract 4: container root acts on the bind as uid 1234 / gid 4321, and on anyone else's files
+  // as "other", exactly as uid 1234 would on the host.
   const std::string share = tmp_.path() + "/share";
   ASSERT_EQ(::mkdir(share.c_str(), 0755), 0);
   ASSERT_EQ(::chown(share.c_str(), 1234, 4321), 0);
@@ -244,6 +260,20 @@ TEST_F(IdmapTest, CallerMappedBindActsWithTheCallersRights) {
   ASSERT_EQ(::chmod((share + "/roots").c_str(), 0600), 0);
   const std::string rootDir = share + "/rootdir";
   ASSERT_EQ(::mkdir(rootDir.c_str(), 0755), 0);
+  // Root's world-writable directory and file: writable for uid 1234 on the host, so for the
+  // container too. Root's sticky directory holds files of root and of a third user (5555).
+  const std::string openDir = share + "/open";
+  ASSERT_EQ(::mkdir(openDir.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(openDir.c_str(), 0777), 0);  // past the umask
+  testing::writeFile(share + "/shared", "s\n");
+  ASSERT_EQ(::chmod((share + "/shared").c_str(), 0666), 0);
+  const std::string sticky = share + "/sticky";
+  ASSERT_EQ(::mkdir(sticky.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(sticky.c_str(), 01777), 0);
+  testing::writeFile(sticky + "/roots", "r\n");
+  ASSERT_EQ(::chmod((sticky + "/roots").c_str(), 0666), 0);
+  testing::writeFile(sticky + "/third", "t\n", 5555, 5555);
+  ASSERT_EQ(::chmod((sticky + "/third").c_str(), 0666), 0);
   auto layout = Layout::make(runDir(), "c8");
   ASSERT_TRUE(layout.ok());
   auto cfs = ContainerFs::begin(*layout, kRange, kRange);
@@ -270,11 +300,31 @@ TEST_F(IdmapTest, CallerMappedBindActsWithTheCallersRights) {
     // (unmapped on this mount) it fails.
     if (::chown((t + "/written").c_str(), 0, 0) != 0) out += "chown to self failed; ";
     if (::chown((t + "/written").c_str(), 1, 1) == 0) out += "chown to another id worked; ";
+    // What uid 1234 may do with root's files, and no more.
+    std::ofstream w3(t + "/open/made");
+    w3 << "x";
+    w3.close();
+    if (!w3) out += "cannot write into root's 0777 dir; ";
+    std::ofstream w4(t + "/shared", std::ios::app);
+    w4 << "y";
+    w4.close();
+    if (!w4) out += "cannot append to root's 0666 file; ";
+    if (::chmod((t + "/shared").c_str(), 04666) == 0) out += "made root's file set-id; ";
+    if (::chown((t + "/shared").c_str(), 0, 0) == 0) out += "took root's file; ";
+    if (::unlink((t + "/sticky/roots").c_str()) == 0)
+      out += "removed root's file from a sticky dir; ";
+    if (::unlink((t + "/sticky/third").c_str()) == 0) out += "removed a third user's file; ";
+    if (statUid(t + "/open/made") != "0") out += "new file shows as " + statUid(t + "/open/made");
     return out;
   });
   EXPECT_EQ(failures, "");
   EXPECT_EQ(testing::owner(share + "/written"), "1234:4321");
   EXPECT_FALSE(fsys::exists(rootDir + "/nope"));
+  EXPECT_EQ(testing::owner(openDir + "/made"), "1234:4321");
+  EXPECT_EQ(testing::readFileOr(share + "/shared"), "s\ny");
+  EXPECT_EQ(testing::owner(share + "/shared"), "0:0");
+  EXPECT_TRUE(fsys::exists(sticky + "/roots"));
+  EXPECT_TRUE(fsys::exists(sticky + "/third"));
 }
 
 TEST_F(IdmapTest, RecursiveBindKeepsSubmountsIdMappedAndLeavesOutExcluded) {

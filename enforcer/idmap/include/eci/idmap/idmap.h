@@ -223,10 +223,12 @@ struct BindOptions {
 };
 
 // A user namespace (fd) for a host bind that acts with a caller's rights (contract 4): container
-// root (host id container.hostStart) <-> on-disk uid/gid `uid`/`gid`, nothing else mapped. Files
+// root (host id container.hostStart) <-> on-disk uid/gid `uid`/`gid`; every other on-disk id
+// outside the container's range maps to the same host id, which no container process holds. Files
 // the caller owns show as root's inside and what container root creates is the caller's; files of
-// anyone else are "other" to the container (no capability over them), and no container user can
-// create a file owned by host root or a third user.
+// anyone else are "other" to the container (their mode bits decide, no capability over them), and
+// no container user can create a file owned by host root or a third user (userns.cc
+// callerMapText says why each holds).
 Result<UniqueFd> callerMapping(IdRange container, uint32_t uid, uint32_t gid);
 
 // Attaches an ID-mapped clone of `source` (a directory, or a file/socket/device node mounted on a
