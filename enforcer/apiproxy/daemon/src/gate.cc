@@ -174,6 +174,10 @@ Gate::PolicyPtr Gate::cachedPolicy(bool fresh) {
 
 Gate::PolicyPtr Gate::policyFor(bool fresh) {
   if (auto p = cachedPolicy(fresh)) return p;
+  return fetchPolicy();
+}
+
+Gate::PolicyPtr Gate::fetchPolicy() {
   auto st = std::make_shared<PolicyState>();
   st->fetched = std::chrono::steady_clock::now();
   auto reply = ipc::call(cfg_.controlSocket, json{{"op", "status"}}, std::chrono::seconds(5));
@@ -393,7 +397,33 @@ std::optional<Outcome> Gate::decideInline(Exchange& ex) {
   return decideImpl(ex, /*mayBlock=*/false);
 }
 
+void Gate::checkEngineTcp() {
+  std::optional<std::string> problem = engineTcpWithoutTls(cfg_.upstreamSocket);
+  if (problem) LOG_ERROR("%s: refusing every request while ECI is on", problem->c_str());
+  std::lock_guard lk(mu_);
+  tcpProblem_ = std::move(problem);
+  tcpCheckedAt_ = std::chrono::steady_clock::now();
+}
+
+void Gate::refreshDecisionCaches() {
+  const auto now = std::chrono::steady_clock::now();
+  const std::chrono::steady_clock::time_point last(
+      std::chrono::steady_clock::duration(lastRequestAt_.load(std::memory_order_relaxed)));
+  if (now - last > kRefreshWhileActive) return;
+  bool policyDue, tcpDue;
+  {
+    std::lock_guard lk(mu_);
+    policyDue = !policy_ || now - policy_->fetched >= cfg_.policyRefresh / 2;
+    // Due before the next call (half a refresh period away), not only when already stale.
+    tcpDue = now + cfg_.policyRefresh / 2 - tcpCheckedAt_ > kTcpCheckEvery;
+  }
+  if (policyDue) fetchPolicy();
+  if (tcpDue) checkEngineTcp();
+}
+
 std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
+  lastRequestAt_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                       std::memory_order_relaxed);
   Outcome v;
   const auto& h = *ex.header;
   // Bodies mean a decision that matters (create, start, build, ...): read the policy afresh so
@@ -423,17 +453,18 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
   if (ps->policy.enabled) {
     // No TCP without TLS while ECI is on: such an engine is reachable past the guard, so the
     // guard refuses everything until it is fixed (checked at most every 10 s).
+    bool tcpDue;
+    {
+      std::lock_guard lk(mu_);
+      tcpDue = std::chrono::steady_clock::now() - tcpCheckedAt_ > kTcpCheckEvery;
+    }
+    if (tcpDue) {
+      if (!mayBlock) return std::nullopt;  // the check connects to dockerd and reads /proc
+      checkEngineTcp();
+    }
     std::optional<std::string> tcp;
     {
       std::lock_guard lk(mu_);
-      const auto now = std::chrono::steady_clock::now();
-      if (now - tcpCheckedAt_ > std::chrono::seconds(10)) {
-        if (!mayBlock) return std::nullopt;  // the check connects to dockerd and reads /proc
-        tcpProblem_ = engineTcpWithoutTls(cfg_.upstreamSocket);
-        tcpCheckedAt_ = now;
-        if (tcpProblem_)
-          LOG_ERROR("%s: refusing every request while ECI is on", tcpProblem_->c_str());
-      }
       tcp = tcpProblem_;
     }
     if (tcp) {

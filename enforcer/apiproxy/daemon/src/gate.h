@@ -6,6 +6,8 @@
 // thread calls it first and uses its answer only for an allow that needed no I/O at all.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <set>
 #include <vector>
@@ -59,6 +61,15 @@ class Gate {
   void sendAuditRecord(const std::string& callerKey, nlohmann::json record);
   // Sends the summaries due ("N refusals from X not recorded"); the relay calls it every second.
   void flushAuditSummaries();
+  // Keeps what decideInline() decides on fresh while clients come: the policy is read again
+  // once it is half its refresh period old, the TCP-without-TLS check is made again before it is
+  // due. Without it the first plain GET after a pause of a second (every interactive `docker ps`)
+  // found both stale and went to the pool, to wait there for eci-enforcerd. Blocking: the relay
+  // runs it on the pool every half refresh period, and only while requests came in the last
+  // kRefreshWhileActive (an idle guard wakes nobody). How stale a GET's policy may be is
+  // unchanged (at most policyRefresh); requests with a body still read it afresh.
+  void refreshDecisionCaches();
+  static constexpr std::chrono::seconds kRefreshWhileActive{60};
   // A restarted guard could not give container `id` its socket back (reconcile.h): one audit
   // record per container until it is served again or removed (every pass logs it; the audit
   // log gets the fact once, not once per engine reconnect).
@@ -82,6 +93,11 @@ class Gate {
   using PolicyPtr = std::shared_ptr<const PolicyState>;
   // The policy to decide on; `fresh`: read it from eci-enforcerd now (blocking).
   PolicyPtr policyFor(bool fresh);
+  // Reads the policy from eci-enforcerd and publishes it (blocking).
+  PolicyPtr fetchPolicy();
+  // Checks whether the engine listens on TCP without TLS and publishes the answer (blocking: it
+  // connects to dockerd and reads /proc, never under mu_).
+  void checkEngineTcp();
   // The cached policy if it may serve a request that does not need a fresh one, else nullptr.
   PolicyPtr cachedPolicy(bool fresh);
   Config rulesConfig(const PolicyState& ps) const;
@@ -108,9 +124,12 @@ class Gate {
   std::map<std::string, Digest> digests_;
   // container id -> socket token (per-container sockets)
   std::map<std::string, std::string> socketsByContainer_;
-  // Last "engine on TCP without TLS" check (engine_tcp.h).
+  // Last "engine on TCP without TLS" check (engine_tcp.h), made at most every kTcpCheckEvery.
+  static constexpr std::chrono::seconds kTcpCheckEvery{10};
   std::chrono::steady_clock::time_point tcpCheckedAt_{};
   std::optional<std::string> tcpProblem_;
+  // When a request was last decided (refreshDecisionCaches), steady_clock ticks.
+  std::atomic<std::chrono::steady_clock::rep> lastRequestAt_{0};
   // Each caller's share of the audit senders; shared with the senders' completion callbacks,
   // which may run after the gate is gone (detached threads at exit).
   std::shared_ptr<AuditBudget> auditBudget_;

@@ -150,6 +150,23 @@ awaitable<void> Proxy::Impl::acceptLoop(std::shared_ptr<Listener> l) {
   }
 }
 
+awaitable<void> Proxy::Impl::decisionCachesLoop() {
+  const auto period = cfg.policyRefresh / 2;
+  if (period <= std::chrono::milliseconds(0)) co_return;  // no cache to keep fresh
+  asio::steady_timer t(io);
+  while (!stopping) {
+    t.expires_after(period);
+    error_code ec;
+    co_await t.async_wait(ecToken(ec));
+    if (ec || stopping) co_return;
+    // On the pool: it may wait for eci-enforcerd and dockerd. One at a time (awaited).
+    co_await offload<int>([this] {
+      gate.refreshDecisionCaches();
+      return 0;
+    });
+  }
+}
+
 awaitable<void> Proxy::Impl::auditSummaryLoop() {
   asio::steady_timer t(io);
   while (!stopping) {
@@ -200,6 +217,7 @@ Status Proxy::start() {
   asio::co_spawn(impl_->io, impl_->acceptLoop(pub), asio::detached);
   asio::co_spawn(impl_->io, impl_->auditSummaryLoop(), asio::detached);
   asio::co_spawn(impl_->io, impl_->spareUpstreamsLoop(), asio::detached);
+  asio::co_spawn(impl_->io, impl_->decisionCachesLoop(), asio::detached);
   impl_->eventsThread = std::thread([impl] { impl->watchEvents(); });
   return okStatus();
 }

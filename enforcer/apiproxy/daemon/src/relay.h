@@ -138,6 +138,8 @@ struct Proxy::Impl {
   awaitable<std::optional<Socket>> connectWarmedUpstream();
   // Every second until stop: drops dead and old spares, fills up.
   awaitable<void> spareUpstreamsLoop();
+  // Gate::refreshDecisionCaches() every half policy refresh period, on the pool.
+  awaitable<void> decisionCachesLoop();
 };
 
 }  // namespace eci::apiproxy

@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "eci/ipc.h"
+#include "eci/policy.h"
 #include "fake_engine.h"
 
 namespace eci::apiproxy {
@@ -34,6 +37,69 @@ TEST_F(ProxyTest, RelayRefusalsLeaveTheGuardServing) {
   // 502: no engine behind the guard.
   EXPECT_EQ(statusLine(exchange(kPing)), "HTTP/1.1 502 Bad Gateway");
   EXPECT_EQ(statusLine(exchange(kPing)), "HTTP/1.1 502 Bad Gateway");
+}
+
+// A stand-in for eci-enforcerd's control socket that takes `delay` to answer each `status` with
+// an ECI-on policy, and counts them.
+class SlowEnforcer {
+ public:
+  SlowEnforcer(const fs::path& path, std::chrono::milliseconds delay) : delay_(delay) {
+    auto l = ipc::listenUnix(path);
+    EXPECT_TRUE(l.ok());
+    if (l.ok()) listenFd_ = std::move(*l);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~SlowEnforcer() {
+    stop_ = true;
+    thread_.join();
+  }
+  int statusCalls() const { return calls_.load(); }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{listenFd_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      UniqueFd c(::accept4(listenFd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!c) continue;
+      auto req = ipc::recvMessage(c.get(), std::chrono::seconds(2));
+      if (!req.ok() || req->value("op", "") != "status") continue;
+      calls_.fetch_add(1);
+      std::this_thread::sleep_for(delay_);
+      Policy policy;
+      policy.enabled = true;
+      (void)ipc::sendMessage(c.get(), {{"ok", true}, {"policy", policy.toJson()}});
+    }
+  }
+  std::chrono::milliseconds delay_;
+  UniqueFd listenFd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> calls_{0};
+  std::thread thread_;
+};
+
+// A plain GET after a pause longer than the policy's refresh period (1 s) is still decided on
+// the I/O thread: while clients come, the guard reads the policy again in the background
+// (Gate::refreshDecisionCaches). Before, such a GET (every interactive `docker ps`) waited for a
+// pool thread and for eci-enforcerd's answer: here at least the 150 ms the stand-in takes.
+TEST_F(ProxyTest, APlainGetAfterAPauseIsDecidedOnAPolicyReadInTheBackground) {
+  using std::chrono::milliseconds;
+  SlowEnforcer enforcer(dir_ / "enforcer.sock", milliseconds(150));
+  engine_ = std::make_unique<FakeEngine>(dir_ / "engine.sock");
+  startGuard();
+  EXPECT_EQ(statusLine(exchange(kPing)), "HTTP/1.1 200 OK");  // the first reads the policy
+  const int first = enforcer.statusCalls();
+  EXPECT_GE(first, 1);
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(milliseconds(1300));
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(statusLine(exchange(kPing)), "HTTP/1.1 200 OK");
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, milliseconds(100))
+        << "GET after a pause took " << std::chrono::duration_cast<milliseconds>(took).count()
+        << " ms";
+  }
+  EXPECT_GE(enforcer.statusCalls(), first + 3) << "the policy was not read in the background";
 }
 
 TEST_F(ProxyTest, AFailedCreateHookIsA500AndTheGuardServesOn) {
