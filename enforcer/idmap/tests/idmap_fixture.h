@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "eci/idmap/idmap.h"
@@ -31,3 +32,13 @@ class IdmapTest : public ::testing::Test {
 };
 
 }  // namespace eci::idmap::testing
+
+// What every test file of the fixture uses, by its short name.
+namespace eci::idmap {
+using testing::EngineLayout;
+using testing::IdmapTest;
+using testing::kRange;
+using testing::statUid;
+using testing::TempDir;
+namespace fsys = std::filesystem;
+}  // namespace eci::idmap

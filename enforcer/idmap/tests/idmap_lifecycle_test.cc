@@ -23,13 +23,6 @@
 namespace eci::idmap {
 namespace {
 
-using testing::EngineLayout;
-using testing::IdmapTest;
-using testing::kRange;
-using testing::statUid;
-using testing::TempDir;
-namespace fsys = std::filesystem;
-
 TEST_F(IdmapTest, FailureMidwayLeavesNothing) {
   EngineLayout e = testing::makeEngineLayout(tmp_.path());
   const std::string vol = tmp_.path() + "/vol";

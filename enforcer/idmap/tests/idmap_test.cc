@@ -25,13 +25,6 @@
 namespace eci::idmap {
 namespace {
 
-using testing::EngineLayout;
-using testing::IdmapTest;
-using testing::kRange;
-using testing::statUid;
-using testing::TempDir;
-namespace fsys = std::filesystem;
-
 // ---- pure parsing ------------------------------------------------------------------------------
 
 TEST(LayoutTest, RefusesIdsThatCouldEscape) {
