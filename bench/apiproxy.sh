@@ -7,13 +7,13 @@
 #   with the bare relay (the floor) next to them;
 #   guard RSS with 100 open attach streams.
 # Usage: ECI_BUILD_DIR=build bash bench/apiproxy.sh [N=300] [R=10] [SIZE_MB=1024]
-# ECI_BENCH_PARTS: which parts run (default "latency run cp cpin logs rss").
+# ECI_BENCH_PARTS: which parts run (default "latency pause run cp cpin logs rss").
 set -u
 . "$(dirname "$0")/../tests/e2e/lib/harness.sh"
 N=${1:-300}
 R=${2:-10}
 SIZE_MB=${3:-1024}
-PARTS=" ${ECI_BENCH_PARTS:-latency run cp cpin logs rss} "
+PARTS=" ${ECI_BENCH_PARTS:-latency pause run cp cpin logs rss} "
 part() { [[ "$PARTS" == *" $1 "* ]]; }
 eci_up >/dev/null || { echo "harness did not start"; exit 1; }
 G="$ECI_T/docker.sock"
@@ -67,6 +67,23 @@ part latency && for path in /_ping /v1.41/version /v1.41/containers/json; do
     echo "  warm client (ping_client): failed: $(head -c 200 "$ECI_T/w.err")"
   fi
 done
+
+# An interactive user: `docker ps` after a pause. The guard keeps its policy fresh in the
+# background while clients come (Gate::refreshDecisionCaches); without that, the first GET after a
+# second's pause waited for eci-enforcerd. 10 samples per socket, 1.5 s apart (ECI_BENCH_PAUSES).
+PAUSES=${ECI_BENCH_PAUSES:-10}
+part pause && {
+  : >"$ECI_T/a" && : >"$ECI_T/b"
+  for ((i = 0; i < PAUSES; i++)); do
+    sleep 1.5
+    lat "$D" /v1.41/containers/json >>"$ECI_T/a"
+    sleep 1.5
+    lat "$G" /v1.41/containers/json >>"$ECI_T/b"
+  done
+  a=$(median <"$ECI_T/a")
+  b=$(median <"$ECI_T/b")
+  printf '%-34s %10sus %10sus %10sus\n' "GET /containers/json, 1.5 s pauses" "$a" "$b" "$((b - a))"
+}
 
 runtime() {  # SOCK -> ms
   local s e
