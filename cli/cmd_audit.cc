@@ -134,10 +134,10 @@ int runAudit(const AuditOptions& o) {
     const auto p = audit::rotatedPath(o.file, n);
     auto res = audit::readAll(p, filter, 0);
     if (!res.ok()) {
-      if (res.error().code() == ENOENT) continue;
+      if (res.error().kind() == ErrorKind::kNotFound) continue;
       std::fprintf(stderr, "eci-admin audit: %s\n",
-                   res.error().code() != 0 ? openError(p.string(), res.error().code()).c_str()
-                                           : res.error().str().c_str());
+                   res.error().isSystem() ? openError(p.string(), res.error().code()).c_str()
+                                          : res.error().str().c_str());
       return 2;
     }
     any = true;

@@ -53,7 +53,7 @@ int runExport(const ExportOptions& o) {
   auto ex = mdm::exportFor(*target, in);
   if (!ex.ok()) {
     (void)std::fprintf(stderr, "eci-admin export: %s\n", ex.error().str().c_str());
-    return ex.error().code() == EINVAL ? 1 : 2;
+    return ex.error().kind() == ErrorKind::kInvalidInput ? 1 : 2;
   }
   // Read back with our own parsers before writing anything.
   if (auto ok = mdm::verifyExport(*ex, in); !ok.ok()) {

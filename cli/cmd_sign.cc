@@ -25,9 +25,12 @@ int fail(int code, const std::string& msg) {
   return code;
 }
 
-// I/O problems (missing file, permissions) are exit 2; content that is wrong is exit 1.
+// I/O problems (missing file, permissions, a file over the size limit) are exit 2; content that is
+// wrong is exit 1: an invalid-input error, or one described by its message only (the parsers'
+// Error(message)), unless a system call failed.
 int ioOrInvalid(const Error& e) {
-  return e.code() != 0 ? 2 : 1;
+  const bool content = e.kind() == ErrorKind::kInvalidInput || e.kind() == ErrorKind::kOther;
+  return !e.isSystem() && content ? 1 : 2;
 }
 
 struct KeygenOptions {
@@ -183,7 +186,8 @@ int runVerify(const VerifyOptions& o) {
   // its own message rather than by the reader.
   auto text = fs::readFile(o.bundle, (4u << 20) + 1);
   if (!text.ok()) {
-    return fail(text.error().code() == EFBIG ? 1 : 2, "policy verify: " + text.error().str());
+    return fail(text.error().kind() == ErrorKind::kTooLarge ? 1 : 2,
+                "policy verify: " + text.error().str());
   }
   auto b = verifyBundle(*text, trusted);
   if (!b.ok()) {

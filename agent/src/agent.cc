@@ -38,8 +38,9 @@ std::string nowRfc3339() {
   return buf;
 }
 
+// The provider could not be reached (http.cc, oidc.cc): keep the last state rather than drop it.
 bool transient(const Error& e) {
-  return e.code() == EHOSTUNREACH;
+  return e.kind() == ErrorKind::kUnavailable;
 }
 
 const char* desiredName(int d) {

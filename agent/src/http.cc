@@ -72,9 +72,9 @@ Result<HttpResponse> once(const std::string& url, const std::string* postBody,
     transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
                 rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_RECV_ERROR ||
                 rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING;
-    // EHOSTUNREACH marks "the provider could not be reached" for callers that keep the last
+    // kUnavailable marks "the provider could not be reached" for callers that keep the last
     // state in that case (as opposed to a definite refusal).
-    return Error(transient ? EHOSTUNREACH : 0,
+    return Error(transient ? ErrorKind::kUnavailable : ErrorKind::kOther,
                  url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
   }
   transient = status == 429 || status >= 500;
@@ -96,8 +96,9 @@ Result<HttpResponse> withRetry(const std::string& url, const std::string* body,
     }
   }
   if (last.ok()) return last;  // a 5xx after the last attempt: the caller reads the status
-  return Error(last.error().code(),
-               last.error().message() + " (after " + std::to_string(opts.attempts) + " attempts)");
+  return last.error().withMessage(
+      last.error().message() + " (after " + std::to_string(opts.attempts) + " attempts)",
+      last.error().hint());
 }
 
 }  // namespace

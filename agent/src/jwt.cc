@@ -8,6 +8,8 @@
 
 #include <ctime>
 
+#include "eci/base64.h"
+
 namespace eci::agent {
 
 struct Jwks::Key {
@@ -19,21 +21,12 @@ struct Jwks::Key {
 
 namespace {
 
-int b64val(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 Result<std::string> jsonB64(const nlohmann::json& jwk, const char* name) {
   auto it = jwk.find(name);
   if (it == jwk.end() || !it->is_string()) {
     return Error(std::string("JWK member '") + name + "' missing or not a string");
   }
-  return base64UrlDecode(it->get<std::string>());
+  return base64::decodeUrl(it->get<std::string>());
 }
 
 EVP_PKEY* fromData(const char* type, OSSL_PARAM_BLD* bld) {
@@ -99,7 +92,7 @@ Result<EVP_PKEY*> ecKey(const nlohmann::json& jwk) {
 }
 
 Result<nlohmann::json> parseJsonPart(std::string_view b64, const char* what) {
-  ECI_ASSIGN_OR_RETURN(raw, base64UrlDecode(b64));
+  ECI_ASSIGN_OR_RETURN(raw, base64::decodeUrl(b64));
   auto j = nlohmann::json::parse(raw, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return Error(std::string("ID token: ") + what + " is not a JSON object");
@@ -134,42 +127,6 @@ Result<int64_t> numericClaim(const nlohmann::json& c, const char* name, bool req
 }
 
 }  // namespace
-
-Result<std::string> base64UrlDecode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    if (c == '=') break;
-    int v = b64val(c);
-    if (v < 0) return Error("invalid base64url character");
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-std::string base64UrlEncode(std::string_view in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(tbl[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(tbl[(acc << (6 - bits)) & 63]);
-  return out;
-}
 
 int64_t unixNow() {
   return static_cast<int64_t>(::time(nullptr));
@@ -244,7 +201,7 @@ Result<nlohmann::json> verifyIdToken(std::string_view token, const Jwks& jwks,
     // Anything else ("none", HS256 keyed with a public key, ...) is the classic JWT downgrade.
     if (!kty) return Error("ID token: algorithm '" + alg + "' not accepted (RS256 or ES256 only)");
     const std::string kid = header.value("kid", std::string());
-    ECI_ASSIGN_OR_RETURN(sig, base64UrlDecode(p.signature));
+    ECI_ASSIGN_OR_RETURN(sig, base64::decodeUrl(p.signature));
 
     std::string derSig;
     if (alg == "ES256") {

@@ -101,7 +101,7 @@ Result<Discovery> OidcClient::discover() {
     const std::string url = base + "/.well-known/openid-configuration";
     ECI_ASSIGN_OR_RETURN(resp, httpGet(url, http_));
     if (resp.status != 200) {
-      return Error(resp.status >= 500 ? EHOSTUNREACH : 0,
+      return Error(resp.status >= 500 ? ErrorKind::kUnavailable : ErrorKind::kOther,
                    "OIDC discovery " + url + ": HTTP " + std::to_string(resp.status));
     }
     ECI_ASSIGN_OR_RETURN(j, jsonBody(resp, "OIDC discovery " + url));
@@ -134,7 +134,7 @@ Result<Jwks*> OidcClient::jwks(bool forceRefresh) {
   if (jwks_ && !forceRefresh) return &*jwks_;
   ECI_ASSIGN_OR_RETURN(resp, httpGet(d.jwksUri, http_));
   if (resp.status != 200) {
-    return Error(resp.status >= 500 ? EHOSTUNREACH : 0,
+    return Error(resp.status >= 500 ? ErrorKind::kUnavailable : ErrorKind::kOther,
                  "JWKS " + d.jwksUri + ": HTTP " + std::to_string(resp.status));
   }
   ECI_ASSIGN_OR_RETURN(set, Jwks::parse(resp.body));
@@ -229,7 +229,7 @@ Result<TokenSet> OidcClient::waitForDeviceToken(const DeviceAuthorization& auth,
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
-    return Error(ECANCELED, "sign-in cancelled");
+    return Error(ErrorKind::kCancelled, "sign-in cancelled");
   } catch (const nlohmann::json::exception& e) {
     // A value of an unexpected type (or a number out of range) in input we do not control.
     return Error(std::string("identity provider: unexpected JSON: ") + e.what());

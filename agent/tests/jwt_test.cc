@@ -8,6 +8,7 @@
 #include <openssl/rsa.h>
 
 #include "eci/agent/oidc.h"
+#include "eci/base64.h"
 
 namespace eci::agent {
 namespace {
@@ -20,7 +21,7 @@ std::string bnB64(EVP_PKEY* k, const char* name) {
   std::string out(static_cast<size_t>(BN_num_bytes(bn)), '\0');
   BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
   BN_free(bn);
-  return base64UrlEncode(out);
+  return base64::encodeUrl(out);
 }
 
 // A test issuer: real keys, real signatures, JWKs exported the way a provider publishes them.
@@ -51,13 +52,13 @@ struct TestKey {
             {"kid", kid},
             {"crv", "P-256"},
             {"use", "sig"},
-            {"x", base64UrlEncode(x)},
-            {"y", base64UrlEncode(y)}};
+            {"x", base64::encodeUrl(x)},
+            {"y", base64::encodeUrl(y)}};
   }
   std::string sign(const json& claims, json header = json::object()) const {
     if (!header.contains("alg")) header["alg"] = alg;
     if (!header.contains("kid")) header["kid"] = kid;
-    std::string input = base64UrlEncode(header.dump()) + "." + base64UrlEncode(claims.dump());
+    std::string input = base64::encodeUrl(header.dump()) + "." + base64::encodeUrl(claims.dump());
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey);
     size_t len = 0;
@@ -77,7 +78,7 @@ struct TestKey {
       ECDSA_SIG_free(es);
       sig = raw;
     }
-    return input + "." + base64UrlEncode(sig);
+    return input + "." + base64::encodeUrl(sig);
   }
 };
 
@@ -191,16 +192,16 @@ TEST_F(JwtTest, TamperedPayload) {
   auto c = claims();
   c["orgs"] = {"victimorg"};
   auto d1 = tok.find('.'), d2 = tok.rfind('.');
-  std::string forged = tok.substr(0, d1) + "." + base64UrlEncode(c.dump()) + tok.substr(d2);
+  std::string forged = tok.substr(0, d1) + "." + base64::encodeUrl(c.dump()) + tok.substr(d2);
   expectError(verify(forged), "signature does not verify");
 }
 
 TEST_F(JwtTest, AlgNoneAndHmacRefused) {
-  std::string none =
-      base64UrlEncode(json{{"alg", "none"}}.dump()) + "." + base64UrlEncode(claims().dump()) + ".";
+  std::string none = base64::encodeUrl(json{{"alg", "none"}}.dump()) + "." +
+                     base64::encodeUrl(claims().dump()) + ".";
   expectError(verify(none), "algorithm 'none' not accepted");
-  std::string hs = base64UrlEncode(json{{"alg", "HS256"}, {"kid", "rsa1"}}.dump()) + "." +
-                   base64UrlEncode(claims().dump()) + ".AAAA";
+  std::string hs = base64::encodeUrl(json{{"alg", "HS256"}, {"kid", "rsa1"}}.dump()) + "." +
+                   base64::encodeUrl(claims().dump()) + ".AAAA";
   expectError(verify(hs), "algorithm 'HS256' not accepted");
 }
 
@@ -223,8 +224,8 @@ TEST(Jwks, RejectsUnusableSets) {
   json bad = {{"keys",
                {{{"kty", "EC"},
                  {"crv", "P-256"},
-                 {"x", base64UrlEncode(std::string(32, '\x01'))},
-                 {"y", base64UrlEncode(std::string(32, '\x02'))}}}}};
+                 {"x", base64::encodeUrl(std::string(32, '\x01'))},
+                 {"y", base64::encodeUrl(std::string(32, '\x02'))}}}}};
   EXPECT_FALSE(Jwks::parse(bad.dump()).ok());
   // A 1024-bit RSA key.
   EVP_PKEY* small = EVP_RSA_gen(1024);
@@ -236,11 +237,11 @@ TEST(Jwks, RejectsUnusableSets) {
 TEST(Base64Url, RoundTrip) {
   for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
                                                        "foobar", std::string("\0\xff", 2)}) {
-    auto d = base64UrlDecode(base64UrlEncode(s));
+    auto d = base64::decodeUrl(base64::encodeUrl(s));
     ASSERT_TRUE(d.ok());
     EXPECT_EQ(*d, s);
   }
-  EXPECT_FALSE(base64UrlDecode("ab+c").ok());
+  EXPECT_FALSE(base64::decodeUrl("ab+c").ok());
 }
 
 TEST(OrgMembership, MemberAndNonMember) {

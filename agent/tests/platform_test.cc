@@ -24,7 +24,8 @@ class FakePlatform : public Platform {
       const std::filesystem::path& path) const override {
     auto it = files.find(path.string());
     if (it == files.end()) return std::optional<std::string>();
-    if (it->second == "UNLOCKED") return Error(EPERM, path.string() + ": writable by group 20");
+    if (it->second == "UNLOCKED")
+      return Error(ErrorKind::kDenied, path.string() + ": writable by group 20");
     return std::optional<std::string>(it->second);
   }
   std::optional<std::string> policyKey;

@@ -315,7 +315,7 @@ Result<ReadResult> readAll(const std::filesystem::path& path, const Filter& filt
     }
     res.malformed += split.dropped();
   }
-  if (!any) return Error(ENOENT, "no audit log at '" + path.string() + "'");
+  if (!any) return Error(ErrorKind::kNotFound, "no audit log at '" + path.string() + "'");
   return res;
 }
 

@@ -33,29 +33,36 @@ std::string encode(Op op, std::string_view name) {
 
 Result<Message> decode(const void* buf, size_t len) {
   Header h;
-  if (len < sizeof h) return Error(EPROTO, "fd holder: message shorter than its header");
+  if (len < sizeof h)
+    return Error(ErrorKind::kProtocol, "fd holder: message shorter than its header");
   std::memcpy(&h, buf, sizeof h);
-  if (h.magic != kMagic) return Error(EPROTO, "fd holder: wrong magic (another protocol)");
-  if (h.op < Op::kPut || h.op > Op::kEnd) return Error(EPROTO, "fd holder: unknown op");
-  if (h.nameLen > kMaxNameLen) return Error(EPROTO, "fd holder: name too long");
-  if (len != sizeof h + h.nameLen) return Error(EPROTO, "fd holder: length does not match");
+  if (h.magic != kMagic)
+    return Error(ErrorKind::kProtocol, "fd holder: wrong magic (another protocol)");
+  if (h.op < Op::kPut || h.op > Op::kEnd)
+    return Error(ErrorKind::kProtocol, "fd holder: unknown op");
+  if (h.nameLen > kMaxNameLen) return Error(ErrorKind::kProtocol, "fd holder: name too long");
+  if (len != sizeof h + h.nameLen)
+    return Error(ErrorKind::kProtocol, "fd holder: length does not match");
   Message m{h.op, std::string(static_cast<const char*>(buf) + sizeof h, h.nameLen)};
   for (unsigned char ch : m.name)
-    if (ch < 0x21 || ch > 0x7e) return Error(EPROTO, "fd holder: name not printable ASCII");
+    if (ch < 0x21 || ch > 0x7e)
+      return Error(ErrorKind::kProtocol, "fd holder: name not printable ASCII");
   return m;
 }
 
 Status Store::put(std::string name, std::vector<UniqueFd> fds) {
-  if (fds.empty()) return Error(EINVAL, "fd holder: put '" + name + "' without fds");
+  if (fds.empty())
+    return Error(ErrorKind::kInvalidInput, "fd holder: put '" + name + "' without fds");
   if (name.empty() || name.size() > kMaxNameLen)
-    return Error(EINVAL, "fd holder: empty or too long name");
+    return Error(ErrorKind::kInvalidInput, "fd holder: empty or too long name");
   auto it = entries_.find(name);
   if (it != entries_.end()) {
     it->second = std::move(fds);  // the old fds close here
     return {};
   }
   if (entries_.size() >= kMaxEntries)
-    return Error(ENOSPC, "fd holder: " + std::to_string(kMaxEntries) + " entries held already");
+    return Error(ErrorKind::kUnavailable,
+                 "fd holder: " + std::to_string(kMaxEntries) + " entries held already");
   entries_.emplace(std::move(name), std::move(fds));
   return {};
 }
@@ -95,7 +102,7 @@ bool peerIsRoot(int fd) {
 Result<sockaddr_un> addressOf(const std::string& path) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path)
-    return Error(ENAMETOOLONG, "fd holder socket path '" + path + "' is too long");
+    return Error(ErrorKind::kTooLarge, "fd holder socket path '" + path + "' is too long");
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   return addr;
@@ -275,7 +282,7 @@ Status startHolder(const std::string& socketPath, std::chrono::milliseconds grac
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Error(ECHILD, "starting the fd holder failed");
+    return Error(ErrorKind::kInternal, "starting the fd holder failed");
   return {};
 }
 
@@ -294,7 +301,7 @@ Result<Client> Client::connectOrStart(const std::string& socketPath,
 }
 
 Status Client::send(Op op, std::string_view name, const int* fds, size_t n) {
-  if (name.size() > kMaxNameLen) return Error(ENAMETOOLONG, "fd holder: name too long");
+  if (name.size() > kMaxNameLen) return Error(ErrorKind::kTooLarge, "fd holder: name too long");
   const std::string m = encode(op, name);
   if (sys::sendWithFds(sock_.get(), m.data(), m.size(), fds, n) != static_cast<ssize_t>(m.size()))
     return Error::fromErrno("sending to the fd holder");
@@ -302,14 +309,15 @@ Status Client::send(Op op, std::string_view name, const int* fds, size_t n) {
 }
 
 Status Client::put(std::string_view name, const int* fds, size_t n) {
-  if (n == 0 || n > sys::kMaxPassedFds) return Error(EINVAL, "fd holder: 1..8 fds per put");
+  if (n == 0 || n > sys::kMaxPassedFds)
+    return Error(ErrorKind::kInvalidInput, "fd holder: 1..8 fds per put");
   return send(Op::kPut, name, fds, n);
 }
 Status Client::drop(std::string_view name) {
   return send(Op::kDrop, name, nullptr, 0);
 }
 Status Client::dropPrefix(std::string_view prefix) {
-  if (prefix.empty()) return Error(EINVAL, "fd holder: empty prefix");
+  if (prefix.empty()) return Error(ErrorKind::kInvalidInput, "fd holder: empty prefix");
   return send(Op::kDropPrefix, prefix, nullptr, 0);
 }
 
@@ -326,11 +334,11 @@ Result<std::vector<Client::Entry>> Client::list() {
     Entry e;
     for (size_t i = 0; i < ngot; ++i) e.fds.emplace_back(got[i]);
     if (n < 0) return Error::fromErrno("reading the fd holder's list");
-    if (n == 0) return Error(ECONNRESET, "the fd holder closed the connection");
+    if (n == 0) return Error(ErrorKind::kProtocol, "the fd holder closed the connection");
     ECI_ASSIGN_OR_RETURN(msg, decode(buf, static_cast<size_t>(n)));
     if (msg.op == Op::kEnd) return out;
     if (msg.op != Op::kEntry || truncated || e.fds.empty())
-      return Error(EPROTO, "fd holder: unexpected reply to list");
+      return Error(ErrorKind::kProtocol, "fd holder: unexpected reply to list");
     e.name = std::move(msg.name);
     out.push_back(std::move(e));
   }

@@ -103,7 +103,8 @@ Result<LockReport> checkFileLocked(const std::filesystem::path& file) {
   }
   // Lexical only: ".." through a symlink would be wrong, but any symlink is refused anyway.
   abs = abs.lexically_normal();
-  if (!abs.has_filename()) return Error(EISDIR, "'" + file.string() + "' names a directory");
+  if (!abs.has_filename())
+    return Error(ErrorKind::kInvalidInput, "'" + file.string() + "' names a directory");
 
   LockReport report;
   report.file = abs;
@@ -130,7 +131,7 @@ Result<LockReport> checkFileLocked(const std::filesystem::path& file) {
 
 Result<std::string> readLockedFile(const std::filesystem::path& file, size_t maxBytes) {
   ECI_ASSIGN_OR_RETURN(report, checkFileLocked(file));
-  if (!report.locked()) return Error(EPERM, report.str());
+  if (!report.locked()) return Error(ErrorKind::kDenied, report.str());
   // O_NOFOLLOW + O_NONBLOCK: a last-moment swap to a symlink or a FIFO fails instead of being
   // followed or hanging the agent.
   UniqueFd fd(::open(report.file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
@@ -138,7 +139,8 @@ Result<std::string> readLockedFile(const std::filesystem::path& file, size_t max
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Error::fromErrno("fstat('" + report.file.string() + "')");
   if (st.st_dev != report.dev || st.st_ino != report.ino) {
-    return Error(EAGAIN, report.file.string() + ": replaced while being checked; try again");
+    return Error(ErrorKind::kUnavailable,
+                 report.file.string() + ": replaced while being checked; try again");
   }
   std::string out;
   char buf[65536];
@@ -150,8 +152,8 @@ Result<std::string> readLockedFile(const std::filesystem::path& file, size_t max
     }
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > maxBytes) {
-      return Error(EFBIG, "'" + report.file.string() + "' is larger than " +
-                              std::to_string(maxBytes) + " bytes");
+      return Error(ErrorKind::kTooLarge, "'" + report.file.string() + "' is larger than " +
+                                             std::to_string(maxBytes) + " bytes");
     }
     out.append(buf, static_cast<size_t>(n));
   }

@@ -30,7 +30,8 @@ Result<std::string> readFd(int fd, size_t maxBytes, const std::string& name) {
     }
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > maxBytes) {
-      return Error(EFBIG, "'" + name + "' is larger than " + std::to_string(maxBytes) + " bytes");
+      return Error(ErrorKind::kTooLarge,
+                   "'" + name + "' is larger than " + std::to_string(maxBytes) + " bytes");
     }
     out.append(buf, static_cast<size_t>(n));
   }
@@ -101,7 +102,7 @@ Result<std::string> realpathWithMissingTail(const std::string& path, bool skipUn
     tail = prefix.substr(slash) + tail;
     prefix = slash == 0 ? "/" : prefix.substr(0, slash);
   }
-  return Error(ELOOP, "resolve('" + path + "')");
+  return Error(ErrorKind::kInvalidInput, "resolve('" + path + "')");
 }
 
 }  // namespace eci::fs

@@ -25,8 +25,8 @@ Result<sockaddr_un> unixAddress(const std::filesystem::path& path) {
   addr.sun_family = AF_UNIX;
   const std::string& s = path.native();
   if (s.empty() || s.size() >= sizeof addr.sun_path) {
-    return Error(ENAMETOOLONG, "socket path '" + s + "' is empty or longer than " +
-                                   std::to_string(sizeof addr.sun_path - 1) + " bytes");
+    return Error(ErrorKind::kInvalidInput, "socket path '" + s + "' is empty or longer than " +
+                                               std::to_string(sizeof addr.sun_path - 1) + " bytes");
   }
   std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
   return addr;
@@ -49,7 +49,8 @@ Status waitFor(int fd, short events, Clock::time_point deadline, const char* wha
       if (errno == EINTR) continue;
       return Error::fromErrno(std::string("poll(") + what + ")");
     }
-    if (rc == 0) return Error(ETIMEDOUT, std::string(what) + ": peer did not respond in time");
+    if (rc == 0)
+      return Error(ErrorKind::kTimeout, std::string(what) + ": peer did not respond in time");
     // POLLHUP/POLLERR: let the following recv/send report what happened.
     return {};
   }
@@ -68,10 +69,11 @@ Status readFull(int fd, char* buf, size_t n, Clock::time_point deadline, bool* g
     }
     if (r == 0) {
       if (off == 0 && gotAny != nullptr && !*gotAny) {
-        return Error(ECONNRESET, "reading frame: peer closed the connection");
+        return Error(ErrorKind::kProtocol, "reading frame: peer closed the connection");
       }
-      return Error(ECONNRESET, "reading frame: peer closed the connection mid-frame (" +
-                                   std::to_string(off) + " of " + std::to_string(n) + " bytes)");
+      return Error(ErrorKind::kProtocol, "reading frame: peer closed the connection mid-frame (" +
+                                             std::to_string(off) + " of " + std::to_string(n) +
+                                             " bytes)");
     }
     off += static_cast<size_t>(r);
     if (gotAny != nullptr) *gotAny = true;
@@ -117,7 +119,7 @@ Result<UniqueFd> listenUnix(const std::filesystem::path& path, int backlog) {
   struct stat st {};
   if (::lstat(p.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      return Error(EEXIST, "listen on '" + p + "': path exists and is not a socket");
+      return Error(ErrorKind::kConflict, "listen on '" + p + "': path exists and is not a socket");
     }
     // A socket file left by a crashed daemon refuses connections; a live one accepts. Never steal
     // the path from a running instance (two enforcers would hand out the same uid ranges).
@@ -126,7 +128,8 @@ Result<UniqueFd> listenUnix(const std::filesystem::path& path, int backlog) {
     if (!probe) return Error::fromErrno("socket(AF_UNIX)");
     if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
         errno == EAGAIN) {
-      return Error(EADDRINUSE, "listen on '" + p + "': another process is listening there");
+      return Error(ErrorKind::kConflict,
+                   "listen on '" + p + "': another process is listening there");
     }
     if (errno != ECONNREFUSED && errno != ENOENT) {
       return Error::fromErrno("connect('" + p + "') (checking for a live listener)");
@@ -162,7 +165,8 @@ Result<UniqueFd> connectUnix(const std::filesystem::path& path, milliseconds tim
     // returns EINPROGRESS); retry until the deadline instead of failing a create under load.
     if (errno == EAGAIN) {
       if (remainingMs(deadline) == 0) {
-        return Error(ETIMEDOUT, "connect('" + path.string() + "'): listener backlog full");
+        return Error(ErrorKind::kTimeout,
+                     "connect('" + path.string() + "'): listener backlog full");
       }
       std::this_thread::sleep_for(milliseconds(std::min(5, remainingMs(deadline))));
       continue;
@@ -188,8 +192,9 @@ Status sendMessage(int fd, const json& msg, milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   ECI_ASSIGN_OR_RETURN(body, internal::dumpJson(msg, "sending frame"));
   if (body.size() > kMaxFrameBytes) {
-    return Error(EMSGSIZE, "sending frame: " + std::to_string(body.size()) +
-                               " bytes exceeds the limit of " + std::to_string(kMaxFrameBytes));
+    return Error(ErrorKind::kTooLarge, "sending frame: " + std::to_string(body.size()) +
+                                           " bytes exceeds the limit of " +
+                                           std::to_string(kMaxFrameBytes));
   }
   const uint32_t n = static_cast<uint32_t>(body.size());
   std::string frame;
@@ -211,8 +216,9 @@ Result<json> recvMessage(int fd, milliseconds timeout, size_t maxBytes) {
                      uint32_t{hdr[3]};
   // Checked before allocating: a hostile length must not make us reserve gigabytes.
   if (n > maxBytes || n > kMaxFrameBytes) {
-    return Error(EMSGSIZE, "reading frame: length " + std::to_string(n) + " exceeds the limit of " +
-                               std::to_string(std::min(maxBytes, kMaxFrameBytes)) + " bytes");
+    return Error(ErrorKind::kTooLarge,
+                 "reading frame: length " + std::to_string(n) + " exceeds the limit of " +
+                     std::to_string(std::min(maxBytes, kMaxFrameBytes)) + " bytes");
   }
   if (n == 0) return Error("reading frame: empty frame");
   std::string body(n, '\0');

@@ -66,7 +66,7 @@ inline Result<std::string> dumpJson(const nlohmann::json& j, const std::string& 
   try {
     return j.dump();
   } catch (const std::exception& e) {
-    return Error(EINVAL, what + ": cannot serialise: invalid UTF-8 in a string");
+    return Error(ErrorKind::kInvalidInput, what + ": cannot serialise: invalid UTF-8 in a string");
   }
 }
 

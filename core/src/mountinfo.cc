@@ -76,7 +76,8 @@ Result<std::vector<MountEntry>> parseMountInfo(std::string_view text, size_t max
     ++lineNo;
     if (line.empty()) continue;
     auto bad = [&](const char* what) {
-      return Error(EINVAL, "mountinfo line " + std::to_string(lineNo) + ": " + what);
+      return Error(ErrorKind::kInvalidInput,
+                   "mountinfo line " + std::to_string(lineNo) + ": " + what);
     };
     auto f = splitFields(line);
     // id parent maj:min root mountpoint options [optional...] - fstype source superopts
@@ -108,7 +109,8 @@ Result<std::vector<MountEntry>> parseMountInfo(std::string_view text, size_t max
     e.source = unescapeOctal(*(sep + 2));
     if (f.end() - sep > 3) e.superOptions = std::string(*(sep + 3));
     if (out.size() >= maxEntries) {
-      return Error(E2BIG, "mountinfo: more than " + std::to_string(maxEntries) + " mounts");
+      return Error(ErrorKind::kTooLarge,
+                   "mountinfo: more than " + std::to_string(maxEntries) + " mounts");
     }
     out.push_back(std::move(e));
   }

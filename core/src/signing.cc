@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "eci/base64.h"
 #include "eci/fs_util.h"
 #include "json_strict.h"
 
@@ -70,46 +71,6 @@ std::string hex(const unsigned char* data, size_t n) {
     out.push_back(kDigits[data[i] >> 4]);
     out.push_back(kDigits[data[i] & 0xf]);
   }
-  return out;
-}
-
-std::string base64Encode(const std::string& raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(raw.data()),
-                                static_cast<int>(raw.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-// EVP_DecodeBlock is lenient (it skips leading whitespace, returns padding as zero bytes and
-// ignores non-zero trailing bits), so one signature could have several spellings. Accept only the
-// canonical encoding: the alphabet, '=' only as final padding, and re-encoding must round-trip.
-Result<std::string> base64DecodeStrict(const std::string& text) {
-  if (text.empty() || text.size() % 4 != 0) {
-    return Error("invalid base64: length " + std::to_string(text.size()) +
-                 " is not a positive multiple of 4");
-  }
-  size_t pad = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '=') {
-      if (i + 2 < text.size()) return Error("invalid base64: '=' before the end");
-      ++pad;
-      continue;
-    }
-    if (pad > 0) return Error("invalid base64: data after '=' padding");
-    if (!std::isalnum(c) && c != '+' && c != '/') {
-      return Error("invalid base64: unexpected character at offset " + std::to_string(i));
-    }
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) < pad) return Error("invalid base64");
-  out.resize(static_cast<size_t>(n) - pad);
-  if (base64Encode(out) != text) return Error("invalid base64: non-canonical encoding");
   return out;
 }
 
@@ -304,14 +265,15 @@ Result<std::string> signBundle(const KeyPair& key, const Policy& policy, uint64_
   };
   ECI_ASSIGN_OR_RETURN(canonical, internal::dumpJson(body, "signing policy bundle"));
   ECI_ASSIGN_OR_RETURN(sig, key.sign(signedBytes(canonical)));
-  body["signature"] = base64Encode(sig);
+  body["signature"] = base64::encode(sig);
   ECI_ASSIGN_OR_RETURN(out, internal::dumpJson(body, "signing policy bundle"));
   return out + "\n";
 }
 
 Result<Bundle> verifyBundle(const std::string& text, const std::vector<KeyPair>& trusted) {
   if (text.size() > kMaxBundleBytes) {
-    return Error(EFBIG, "policy bundle: larger than " + std::to_string(kMaxBundleBytes) + " bytes");
+    return Error(ErrorKind::kTooLarge,
+                 "policy bundle: larger than " + std::to_string(kMaxBundleBytes) + " bytes");
   }
   ECI_ASSIGN_OR_RETURN(doc, internal::parseJsonStrict(text, "policy bundle"));
   if (!doc.is_object()) return bundleError("expected a JSON object");
@@ -348,7 +310,7 @@ Result<Bundle> verifyBundle(const std::string& text, const std::vector<KeyPair>&
   }
   const auto& sigJ = doc["signature"];
   if (!sigJ.is_string()) return bundleError("/signature: expected string");
-  auto sig = base64DecodeStrict(sigJ.get_ref<const std::string&>());
+  auto sig = base64::decode(sigJ.get_ref<const std::string&>());
   if (!sig.ok()) return bundleError("/signature: " + sig.error().message());
   if (sig->size() != kSignatureBytes) {
     return bundleError("/signature: expected " + std::to_string(kSignatureBytes) + " bytes, got " +

@@ -116,7 +116,8 @@ Status writeMessage(int fd, const void* buf, size_t len, const std::string& what
   const long n = retryEintr([&] { return ::write(fd, buf, len); });
   if (n < 0) return Error::fromErrno("write(fd " + std::to_string(fd) + ", " + what + ")");
   if (static_cast<size_t>(n) != len)
-    return Error(EIO, "write(fd " + std::to_string(fd) + ", " + what + "): short write");
+    return Error(ErrorKind::kInternal,
+                 "write(fd " + std::to_string(fd) + ", " + what + "): short write");
   return {};
 }
 
@@ -355,7 +356,8 @@ Result<MountRecord> statMount(uint64_t uniqueId) {
   StatmountFixed h;
   std::memcpy(&h, buf, sizeof(h));
   if ((h.mask & kWant) != kWant || h.size <= kStrOffset || h.size > sizeof(buf))
-    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): incomplete answer");
+    return Error(ErrorKind::kProtocol,
+                 "statmount(" + std::to_string(uniqueId) + "): incomplete answer");
   const size_t len = h.size - kStrOffset;
   const char* str = buf + kStrOffset;
   auto at = [&](uint32_t off, std::string& out) {
@@ -367,17 +369,20 @@ Result<MountRecord> statMount(uint64_t uniqueId) {
   };
   MountRecord m;
   if (!at(h.mntRoot, m.root) || !at(h.mntPoint, m.mountPoint) || !at(h.fsType, m.fstype))
-    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
+    return Error(ErrorKind::kProtocol,
+                 "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
   // Only FUSE sets a subtype. Kernels since 6.11 answer when there is one; without an answer a
   // FUSE record may lack it (a kernel before 6.11), and is refused rather than misnamed.
   std::string subtype;
   if ((h.mask & kFsSubtype) && !at(h.fsSubtype, subtype))
-    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
+    return Error(ErrorKind::kProtocol,
+                 "statmount(" + std::to_string(uniqueId) + "): string out of bounds");
   if (!subtype.empty()) {
     m.fstype += "." + subtype;
   } else if (!(h.mask & kFsSubtype) && (m.fstype == "fuse" || m.fstype == "fuseblk")) {
-    return Error(EPROTO, "statmount(" + std::to_string(uniqueId) + "): no subtype for " + m.fstype +
-                             " (kernel before 6.11)");
+    return Error(ErrorKind::kUnsupported, "statmount(" + std::to_string(uniqueId) +
+                                              "): no subtype for " + m.fstype +
+                                              " (kernel before 6.11)");
   }
   m.uniqueId = h.mntId;
   m.parentUniqueId = h.mntParentId;
@@ -396,7 +401,7 @@ Result<uint64_t> uniqueMountId(int fd) {
   if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, kStatxMntIdUnique, &sx) != 0)
     return Error::fromErrno("statx(" + std::to_string(fd) + ", STATX_MNT_ID_UNIQUE)");
   if (!(sx.stx_mask & kStatxMntIdUnique))
-    return Error(EINVAL, "statx(STATX_MNT_ID_UNIQUE)",
+    return Error(ErrorKind::kUnsupported, "statx(STATX_MNT_ID_UNIQUE)",
                  "this kernel has no unique mount ids (< 6.8)");
   return static_cast<uint64_t>(sx.stx_mnt_id);
 }
@@ -522,7 +527,7 @@ ssize_t recvWithFds(int sock, void* buf, size_t len, int* fds, size_t maxFds, si
 Status mkdirAllAs(const std::string& absPath, uid_t uid, gid_t gid,
                   const std::vector<gid_t>& groups, mode_t mode) {
   if (absPath.empty() || absPath[0] != '/') {
-    return Error(EINVAL, "mkdirAllAs: not an absolute path: " + quote(absPath));
+    return Error(ErrorKind::kInvalidInput, "mkdirAllAs: not an absolute path: " + quote(absPath));
   }
   // Every prefix is built before fork(): the child of a multi-threaded process may only make
   // async-signal-safe calls (no allocation), and a raw syscall per step is all it does.
@@ -559,7 +564,7 @@ Status mkdirAllAs(const std::string& absPath, uid_t uid, gid_t gid,
       return Error::fromErrno("waitpid() for mkdir as uid " + std::to_string(uid));
   }
   if (!WIFEXITED(status)) {
-    return Error(EIO,
+    return Error(ErrorKind::kInternal,
                  "mkdir " + quote(absPath) + " as uid " + std::to_string(uid) + ": the child died");
   }
   const int err = WEXITSTATUS(status);

@@ -64,12 +64,14 @@ Status replaceMountInNs(int treeFd, int pidfd, const std::string& destination) {
   const size_t slash = destination.rfind('/');
   if (destination.empty() || destination[0] != '/' || slash == std::string::npos ||
       slash + 1 >= destination.size()) {
-    return Error(EINVAL, "replaceMountInNs: not an absolute file path: " + destination);
+    return Error(ErrorKind::kInvalidInput,
+                 "replaceMountInNs: not an absolute file path: " + destination);
   }
   const std::string parentPath = slash == 0 ? "/" : destination.substr(0, slash);
   const std::string base = destination.substr(slash + 1);
   if (base == "." || base == "..") {
-    return Error(EINVAL, "replaceMountInNs: not an absolute file path: " + destination);
+    return Error(ErrorKind::kInvalidInput,
+                 "replaceMountInNs: not an absolute file path: " + destination);
   }
   const char* parentC = parentPath.c_str();
   const char* baseC = base.c_str();
@@ -151,7 +153,7 @@ Status replaceMountInNs(int treeFd, int pidfd, const std::string& destination) {
                  std::string("mount injection at ") + destination + ": " + stepName(failed[0]));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Error(EIO, "mount injection at " + destination + ": the child died");
+    return Error(ErrorKind::kInternal, "mount injection at " + destination + ": the child died");
   }
   return okStatus();
 }

@@ -99,7 +99,7 @@ TEST(FdHolderStore, IsBounded) {
     ASSERT_TRUE(s.put(std::to_string(i), one(p.w.get())).ok());
   auto st = s.put("one-more", one(p.w.get()));
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code(), ENOSPC);
+  EXPECT_EQ(st.error().kind(), ErrorKind::kUnavailable);
   EXPECT_TRUE(s.put("0", one(p.w.get())).ok()) << "replacing stays possible";
 }
 

@@ -57,7 +57,7 @@ TEST_F(FileLockTest, GroupWritableNamesTheGroup) {
                            "writable by root only");
   auto content = readLockedFile(f, 1 << 20);
   ASSERT_FALSE(content.ok());
-  EXPECT_EQ(content.error().code(), EPERM);
+  EXPECT_EQ(content.error().kind(), ErrorKind::kDenied);
   EXPECT_NE(content.error().str().find("writable by group 50 (staff)"), std::string::npos);
 }
 
@@ -168,7 +168,7 @@ TEST_F(FileLockTest, OversizedFileRefused) {
   auto f = write(dir_ / "a.json", 0644);
   auto r = readLockedFile(f, 4);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), EFBIG);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTooLarge);
 }
 
 TEST_F(FileLockTest, RelativePathIsResolvedAgainstCwd) {

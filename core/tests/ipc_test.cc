@@ -78,7 +78,7 @@ TEST(IpcTest, OversizedFrameRefusedBeforeReadingBody) {
   const auto start = Clock::now();
   auto r = recvMessage(p.b.get(), 2000ms);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), EMSGSIZE);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTooLarge);
   EXPECT_NE(r.error().str().find("exceeds the limit"), std::string::npos);
   EXPECT_LT(Clock::now() - start, 1000ms);
 }
@@ -88,14 +88,14 @@ TEST(IpcTest, CallerLimitApplies) {
   ASSERT_TRUE(sendMessage(p.a.get(), json{{"k", std::string(200, 'v')}}).ok());
   auto r = recvMessage(p.b.get(), 1000ms, 100);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), EMSGSIZE);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTooLarge);
 }
 
 TEST(IpcTest, SendRefusesOversizedMessage) {
   auto p = socketPair();
   auto s = sendMessage(p.a.get(), json{{"k", std::string(kMaxFrameBytes, 'v')}});
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code(), EMSGSIZE);
+  EXPECT_EQ(s.error().kind(), ErrorKind::kTooLarge);
 }
 
 TEST(IpcTest, TimeoutOnSilentPeer) {
@@ -104,7 +104,7 @@ TEST(IpcTest, TimeoutOnSilentPeer) {
   auto r = recvMessage(p.b.get(), 200ms);
   const auto took = Clock::now() - start;
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ETIMEDOUT);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTimeout);
   EXPECT_GE(took, 190ms);
   EXPECT_LT(took, 2000ms);
 }
@@ -114,7 +114,7 @@ TEST(IpcTest, TimeoutOnPeerThatStopsMidFrame) {
   writeRaw(p.a.get(), header(10) + "{\"a\"");
   auto r = recvMessage(p.b.get(), 200ms);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ETIMEDOUT);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTimeout);
 }
 
 TEST(IpcTest, SendTimesOutWhenPeerDoesNotRead) {
@@ -122,7 +122,7 @@ TEST(IpcTest, SendTimesOutWhenPeerDoesNotRead) {
   // Fill the socket buffer; a peer that never reads must not block the writer forever.
   auto s = sendMessage(p.a.get(), json{{"k", std::string(kMaxFrameBytes - 100, 'v')}}, 300ms);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code(), ETIMEDOUT);
+  EXPECT_EQ(s.error().kind(), ErrorKind::kTimeout);
 }
 
 TEST(IpcTest, PeerDisconnectBeforeFrame) {
@@ -130,7 +130,7 @@ TEST(IpcTest, PeerDisconnectBeforeFrame) {
   p.a.reset();
   auto r = recvMessage(p.b.get(), 1000ms);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ECONNRESET);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kProtocol);
   EXPECT_NE(r.error().str().find("peer closed the connection"), std::string::npos);
 }
 
@@ -140,7 +140,7 @@ TEST(IpcTest, PeerDisconnectMidFrame) {
   p.a.reset();
   auto r = recvMessage(p.b.get(), 1000ms);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ECONNRESET);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kProtocol);
   EXPECT_NE(r.error().str().find("mid-frame"), std::string::npos) << r.error().str();
 }
 
@@ -233,7 +233,7 @@ TEST_F(ListenerTest, CallTimesOutOnServerThatNeverAnswers) {
   const auto start = Clock::now();
   auto r = call(sock, json{{"op", "status"}}, 300ms);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ETIMEDOUT);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTimeout);
   EXPECT_LT(Clock::now() - start, 2000ms);
   EXPECT_NE(r.error().str().find(sock.string()), std::string::npos) << r.error().str();
 }
@@ -264,7 +264,7 @@ TEST_F(ListenerTest, LiveSocketIsNotStolen) {
   ASSERT_TRUE(l.ok());
   auto l2 = listenUnix(sock);
   ASSERT_FALSE(l2.ok());
-  EXPECT_EQ(l2.error().code(), EADDRINUSE);
+  EXPECT_EQ(l2.error().kind(), ErrorKind::kConflict);
 }
 
 TEST_F(ListenerTest, ConnectTimesOutWhenBacklogStaysFull) {
@@ -286,13 +286,13 @@ TEST_F(ListenerTest, ConnectTimesOutWhenBacklogStaysFull) {
     }
   }
   ASSERT_TRUE(refused) << last.str();
-  EXPECT_EQ(last.code(), ETIMEDOUT);
+  EXPECT_EQ(last.kind(), ErrorKind::kTimeout);
   EXPECT_NE(last.str().find("backlog full"), std::string::npos) << last.str();
   EXPECT_LT(Clock::now() - start, 3000ms);
   // A second listenUnix on a live-but-stuck server must neither block nor steal the path.
   auto l2 = listenUnix(sock);
   ASSERT_FALSE(l2.ok());
-  EXPECT_EQ(l2.error().code(), EADDRINUSE);
+  EXPECT_EQ(l2.error().kind(), ErrorKind::kConflict);
 }
 
 TEST_F(ListenerTest, RegularFileIsNotRemoved) {
@@ -306,7 +306,7 @@ TEST_F(ListenerTest, RegularFileIsNotRemoved) {
 TEST_F(ListenerTest, TooLongPathRefused) {
   auto l = listenUnix(dir_ / std::string(200, 'x'));
   ASSERT_FALSE(l.ok());
-  EXPECT_EQ(l.error().code(), ENAMETOOLONG);
+  EXPECT_EQ(l.error().kind(), ErrorKind::kInvalidInput);
 }
 
 // SCM_RIGHTS helpers shared by the seccomp supervisor and its helper.

@@ -270,7 +270,7 @@ TEST_F(SigningTest, OversizedRefusedBeforeParsing) {
   big.append(4u << 20, ' ');
   auto r = verifyBundle(big, trusted_);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), EFBIG);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTooLarge);
   EXPECT_NE(r.error().str().find("larger than"), std::string::npos);
 }
 

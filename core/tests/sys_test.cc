@@ -267,7 +267,7 @@ TEST(SysTest, MkdirAllAsMakesTheUsersDirectoriesOnly) {
   EXPECT_FALSE(mkdirAllAs(open + "/file/sub", 4242, 4343, {}).ok());
   auto rel = mkdirAllAs("relative/path", 4242, 4343, {});
   ASSERT_FALSE(rel.ok());
-  EXPECT_EQ(rel.error().code(), EINVAL);
+  EXPECT_EQ(rel.error().kind(), ErrorKind::kInvalidInput);
   std::filesystem::remove_all(base);
 }
 

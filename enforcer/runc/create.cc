@@ -165,11 +165,13 @@ std::string joinNotes(const std::vector<std::string>& v) {
 // post-create work (knobs, cgroups) done to some other process.
 Result<int> createdInitPid(const Call& c, const std::string& id, const idmap::ContainerFs& fs) {
   const auto initPid = initPidOf(c, id);
-  if (!initPid) return Error(EPROTO, c.root + "/" + id + "/state.json: no init_process_pid");
+  if (!initPid)
+    return Error(ErrorKind::kProtocol, c.root + "/" + id + "/state.json: no init_process_pid");
   const auto procNs = nsIdOf("/proc/" + std::to_string(*initPid) + "/ns/user");
   const auto pinned = nsIdOf(fs.userns().path());
   if (!procNs || !pinned || !(*procNs == *pinned))
-    return Error(ESRCH, "pid " + std::to_string(*initPid) + " is not the container's init");
+    return Error(ErrorKind::kConflict,
+                 "pid " + std::to_string(*initPid) + " is not the container's init");
   return *initPid;
 }
 
@@ -204,7 +206,8 @@ Status delegateContainerCgroups(const Call& c, const std::string& id,
   // Container root's host ids: the range of the user namespace eci pinned for it.
   const uid_t uid = fs.userns().uids().hostStart;
   const gid_t gid = fs.userns().gids().hostStart;
-  if (uid == 0 || gid == 0) return Error(EINVAL, "the container's root would be host root");
+  if (uid == 0 || gid == 0)
+    return Error(ErrorKind::kDenied, "the container's root would be host root");
   ECI_ASSIGN_OR_RETURN(pid, createdInitPid(c, id, fs));
   ECI_ASSIGN_OR_RETURN(cgroups, fs::readFile("/proc/" + std::to_string(pid) + "/cgroup", 1u << 20));
   ECI_ASSIGN_OR_RETURN(mounts, readMountInfo());

@@ -160,7 +160,7 @@ Result<std::string> resolveRealRunc(const std::string& given, const std::string&
                             "set --eci-runc or ECI_RUNC_REAL_RUNC to Debian's runc");
   }
   if (st.st_dev == mine.st_dev && st.st_ino == mine.st_ino) {
-    return Error(ELOOP, "the real runc '" + path + "' is eci-runc itself",
+    return Error(ErrorKind::kInvalidInput, "the real runc '" + path + "' is eci-runc itself",
                  "point --eci-runc or ECI_RUNC_REAL_RUNC at Debian's runc (" +
                      std::string(kDivertedRunc) + " when installed)");
   }

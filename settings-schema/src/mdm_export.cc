@@ -175,19 +175,22 @@ Status checkInputFile(const std::string& bytes, const char* label, FileKind kind
     }
     why += "\n  " + formatText(f);
   }
-  return Error(EINVAL, std::string(label) + " does not validate; not exported:" + why,
+  return Error(ErrorKind::kInvalidInput,
+               std::string(label) + " does not validate; not exported:" + why,
                "fix it (eci-admin validate shows every finding), or export anyway on purpose");
 }
 
 Status checkIdentifier(const std::string& id) {
   // Reverse-DNS: letters, digits, '.', '-' (Apple's identifiers; no escaping needed anywhere).
   if (id.empty() || id.size() > 200 || id.front() == '.' || id.back() == '.') {
-    return Error(EINVAL, "identifier prefix '" + id + "' must be a reverse-DNS name");
+    return Error(ErrorKind::kInvalidInput,
+                 "identifier prefix '" + id + "' must be a reverse-DNS name");
   }
   for (char c : id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') {
-      return Error(EINVAL, "identifier prefix '" + id +
-                               "' may hold only letters, digits, '.' and '-' (reverse DNS)");
+      return Error(ErrorKind::kInvalidInput,
+                   "identifier prefix '" + id +
+                       "' may hold only letters, digits, '.' and '-' (reverse DNS)");
     }
   }
   return {};
@@ -197,11 +200,12 @@ Status checkIdentifier(const std::string& id) {
 
 Result<Export> exportFor(Target target, const ExportInput& in) {
   if (!in.adminSettings && !in.registry) {
-    return Error(EINVAL, "nothing to export: give admin-settings.json and/or registry.json");
+    return Error(ErrorKind::kInvalidInput,
+                 "nothing to export: give admin-settings.json and/or registry.json");
   }
   ECI_TRY(checkIdentifier(in.identifierPrefix));
   if (auto org = xmlEscape(in.organization); !org.ok()) {
-    return Error(EINVAL, "organization name: " + org.error().str());
+    return Error(ErrorKind::kInvalidInput, "organization name: " + org.error().str());
   }
   Prepared p;
   p.organization = in.organization;

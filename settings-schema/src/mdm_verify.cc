@@ -61,7 +61,8 @@ std::string plistString(pugi::xml_node dict, std::string_view name) {
 
 Result<pugi::xml_document*> loadXml(pugi::xml_document& doc, std::string_view text,
                                     const char* what) {
-  if (text.size() > kMaxScriptBytes) return Error(EFBIG, std::string(what) + ": too large");
+  if (text.size() > kMaxScriptBytes)
+    return Error(ErrorKind::kTooLarge, std::string(what) + ": too large");
   // parse_ws_pcdata_single: a <string> holding only whitespace is that whitespace (as plistlib
   // and CFPropertyList read it), not empty.
   auto res =
@@ -76,13 +77,13 @@ Result<pugi::xml_document*> loadXml(pugi::xml_document& doc, std::string_view te
 
 Status expect(bool ok, const std::string& what) {
   if (ok) return {};
-  return Error(EPROTO, "export check failed: " + what);
+  return Error(ErrorKind::kInternal, "export check failed: " + what);
 }
 
 }  // namespace
 
 Result<std::vector<ShInstalledFile>> readShInstallScript(std::string_view t) {
-  if (t.size() > kMaxScriptBytes) return Error(EFBIG, "script too large");
+  if (t.size() > kMaxScriptBytes) return Error(ErrorKind::kTooLarge, "script too large");
   std::map<std::string, std::string> vars;
   std::vector<ShInstalledFile> out;
   size_t pos = 0;
@@ -125,7 +126,7 @@ Result<std::vector<ShInstalledFile>> readShInstallScript(std::string_view t) {
 }
 
 Result<PsScript> readPsScript(std::string_view t, bool install) {
-  if (t.size() > kMaxScriptBytes) return Error(EFBIG, "script too large");
+  if (t.size() > kMaxScriptBytes) return Error(ErrorKind::kTooLarge, "script too large");
   for (size_t i = 0; i < t.size(); ++i) {
     if (static_cast<unsigned char>(t[i]) >= 0x80) {
       return Error("non-ASCII byte at " + std::to_string(i) +

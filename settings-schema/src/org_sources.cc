@@ -40,7 +40,8 @@ std::vector<std::string> splitOrgs(std::string_view s, std::string_view seps) {
 Result<pugi::xml_document*> loadXml(pugi::xml_document& doc, std::string_view text,
                                     const std::string& origin) {
   if (text.size() > kMaxOrgSourceBytes) {
-    return Error(EFBIG, origin + ": larger than " + std::to_string(kMaxOrgSourceBytes) + " bytes");
+    return Error(ErrorKind::kTooLarge,
+                 origin + ": larger than " + std::to_string(kMaxOrgSourceBytes) + " bytes");
   }
   // No DOCTYPE/entity expansion: pugixml never fetches external entities, and parse_doctype is
   // off so a DTD is skipped rather than interpreted.
@@ -103,7 +104,7 @@ Status checkOrgName(const std::string& org, const std::string& origin) {
 Result<Orgs> parseRegistryJson(std::string_view text, const std::string& origin) {
   try {
     if (text.size() > kMaxOrgSourceBytes) {
-      return Error(EFBIG,
+      return Error(ErrorKind::kTooLarge,
                    origin + ": larger than " + std::to_string(kMaxOrgSourceBytes) + " bytes");
     }
     nlohmann::json j;
@@ -186,7 +187,8 @@ Result<Orgs> parseConfigProfile(std::string_view text, const std::string& origin
 
 Result<Orgs> parsePolicyKeyValue(std::string_view text, const std::string& origin) {
   if (text.size() > kMaxOrgSourceBytes) {
-    return Error(EFBIG, origin + ": larger than " + std::to_string(kMaxOrgSourceBytes) + " bytes");
+    return Error(ErrorKind::kTooLarge,
+                 origin + ": larger than " + std::to_string(kMaxOrgSourceBytes) + " bytes");
   }
   auto orgs = splitOrgs(text, std::string_view("\n\r\0 \t,", 6));
   if (orgs.empty()) return Orgs();

@@ -177,7 +177,8 @@ Result<RegValue> parseData(RegValue v, std::string_view data) {
 
 Result<std::vector<RegKey>> parseRegFile(std::string_view bytes, const std::string& origin) {
   if (bytes.size() > kMaxRegFileBytes) {
-    return Error(EFBIG, origin + ": larger than " + std::to_string(kMaxRegFileBytes) + " bytes");
+    return Error(ErrorKind::kTooLarge,
+                 origin + ": larger than " + std::to_string(kMaxRegFileBytes) + " bytes");
   }
   auto text = decode(bytes);
   if (!text.ok()) return Error(origin + ": " + text.error().str());

@@ -652,7 +652,8 @@ Result<Report> validateFile(const std::filesystem::path& path, FileKind kind,
                             const ParseLimits& limits) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Error::fromErrno("stat('" + path.string() + "')");
-  if (S_ISDIR(st.st_mode)) return Error(EISDIR, "'" + path.string() + "' is a directory");
+  if (S_ISDIR(st.st_mode))
+    return Error(ErrorKind::kInvalidInput, "'" + path.string() + "' is a directory");
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > limits.maxBytes) {
     Report r;
     r.file = path.string();
@@ -668,7 +669,7 @@ Result<Report> validateFile(const std::filesystem::path& path, FileKind kind,
   // +1 so that a file that grew past the limit after stat() is still caught by parseJson's check.
   auto bytes = fs::readFile(path, limits.maxBytes + 1);
   if (!bytes.ok()) {
-    if (bytes.error().code() == EFBIG) {
+    if (bytes.error().kind() == ErrorKind::kTooLarge) {
       Report r;
       r.file = path.string();
       r.kind = kind;

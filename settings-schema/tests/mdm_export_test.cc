@@ -204,7 +204,7 @@ TEST(MdmExport, Refusals) {
   in.adminSettings = R"({"configurationFileVersion": 2, "enhancedContainerIsolation": 3})";
   auto r = exportFor(Target::kLinux, in);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), EINVAL);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kInvalidInput);
   EXPECT_NE(r.error().str().find("does not validate"), std::string::npos);
   in.allowInvalid = true;
   EXPECT_TRUE(exportFor(Target::kLinux, in).ok());

@@ -73,7 +73,7 @@ class FakeFs : public HostFs {
       }
       if (!changed) return cur;
     }
-    return Error(40, "too many levels of symbolic links");
+    return Error(ELOOP, "too many levels of symbolic links");  // as the kernel would
   }
   // The host's routes/addresses (networks()); `networksError`: they cannot be read.
   std::vector<HostNetwork> hostNetworks;

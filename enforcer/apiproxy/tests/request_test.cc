@@ -18,7 +18,7 @@ NormalizedRequest ok(const Request& r) {
 
 int refusedStatus(const Request& r) {
   auto n = normalizeRequest(r);
-  return n.ok() ? 0 : n.error().code();
+  return n.ok() ? 0 : refusalStatus(n.error());
 }
 
 TEST(Normalize, VersionPrefixIsStripped) {
@@ -194,10 +194,23 @@ TEST(GoJson, MalformedAndDeepJsonIsRefused) {
   EXPECT_FALSE(parseGoJson(std::string(100, '[') + std::string(100, ']')).ok());
 }
 
+// The rules' statuses come from the refusal's kind; a failed system call keeps the 400 it always
+// had, even when its errno's kind is kDenied or kTooLarge.
+TEST(RefusalStatus, FromTheKindOfANonSystemErrorOnly) {
+  EXPECT_EQ(refusalStatus(Error(ErrorKind::kInvalidInput, "x")), 400);
+  EXPECT_EQ(refusalStatus(Error(ErrorKind::kDenied, "x")), 403);
+  EXPECT_EQ(refusalStatus(Error(ErrorKind::kTooLarge, "x")), 413);
+  EXPECT_EQ(refusalStatus(Error(ErrorKind::kNotFound, "x")), 400);
+  EXPECT_EQ(refusalStatus(Error("x")), 400);
+  EXPECT_EQ(refusalStatus(Error(EACCES, "open")), 400);
+  EXPECT_EQ(refusalStatus(Error(EFBIG, "read")), 400);
+}
+
 TEST(GoJson, OversizeIsA413) {
   auto r = parseGoJson(std::string(kMaxInspectedBody + 1, ' '));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), 413);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTooLarge);
+  EXPECT_EQ(refusalStatus(r.error()), 413);
 }
 
 TEST(GoJson, EraseField) {

@@ -196,8 +196,9 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
     // that one taken until every member of the group is gone.
     auto owner = byId_.find(joins);
     if (owner == byId_.end()) {
-      return Error(ENOENT, "allocating a uid/gid range for '" + id + "': container '" + joins +
-                               "', whose namespaces it joins, holds no range");
+      return Error(ErrorKind::kNotFound, "allocating a uid/gid range for '" + id +
+                                             "': container '" + joins +
+                                             "', whose namespaces it joins, holds no range");
     }
     return grant(owner->second.start, joins);
   }
@@ -224,8 +225,9 @@ Result<Allocation> RangeAllocator::allocate(const std::string& id, const std::st
       lock.unlock();
       (void)flushTo(v);
     }
-    return Error(EAGAIN, "allocating a uid/gid range for '" + id + "': all " +
-                             std::to_string(count_) + " ranges are in use by live containers");
+    return Error(ErrorKind::kUnavailable, "allocating a uid/gid range for '" + id + "': all " +
+                                              std::to_string(count_) +
+                                              " ranges are in use by live containers");
   }
   return grant(base_ + static_cast<uint32_t>(idx) * kRangeSize, "");
 }

@@ -84,7 +84,7 @@ TEST_F(RangeAllocatorTest, ExhaustionIsAnErrorNotASharedRange) {
   ASSERT_TRUE(r.allocate("b", "/x", "").ok());
   auto c = r.allocate("c", "/x", "");
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.error().code(), EAGAIN);
+  EXPECT_EQ(c.error().kind(), ErrorKind::kUnavailable);
   EXPECT_THAT(c.error().str(), HasSubstr("all 2 ranges are in use"));
 }
 

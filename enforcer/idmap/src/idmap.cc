@@ -166,7 +166,8 @@ Status makeMountPoint(const std::string& target, bool directory, bool& created) 
     }
     struct stat st {};
     if (::lstat(target.c_str(), &st) != 0) return Error::fromErrno("lstat(" + quote(target) + ")");
-    if (!S_ISDIR(st.st_mode)) return Error(ENOTDIR, "mount point " + quote(target));
+    if (!S_ISDIR(st.st_mode))
+      return Error(ErrorKind::kInvalidInput, "mount point " + quote(target));
     return okStatus();
   }
   const int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -290,7 +291,7 @@ Status checkSearchableBy(const std::string& path, uid_t uid, gid_t gid) {
     if (!ok) {
       char mode[8];
       snprintf(mode, sizeof mode, "%04o", m & 07777);
-      return Error(EACCES,
+      return Error(ErrorKind::kDenied,
                    "directory " + quote(cur) + " (mode " + mode + ", " + std::to_string(st.st_uid) +
                        ":" + std::to_string(st.st_gid) + ") is not searchable by " +
                        std::to_string(uid) + ":" + std::to_string(gid),
@@ -348,8 +349,9 @@ Status attachSubmounts(const std::string& resolved, const std::string& target,
     ECI_ASSIGN_OR_RETURN(fd, sys::open(sub, O_PATH));
     ECI_ASSIGN_OR_RETURN(real, fdPath(fd.get()));
     if (real != sub) {
-      return Error(EXDEV, "submount " + quote(sub) + " of the bind source opened as " +
-                              quote(real) + " (moved or replaced meanwhile)");
+      return Error(ErrorKind::kConflict, "submount " + quote(sub) +
+                                             " of the bind source opened as " + quote(real) +
+                                             " (moved or replaced meanwhile)");
     }
     bool idmapped = true;
     // Submounts of a caller-mapped bind get the caller's mapping too (contract 4).
@@ -573,7 +575,8 @@ Status cleanup(const Layout& layout) {
   if (!left.ok()) return std::move(left).error().wrap("cleaning up " + quote(dir));
   if (!left->empty()) {
     // Never remove anything while a mount is left: below it could be a volume's data.
-    note(Error(EBUSY, "mounts left under " + quote(dir) + " (" + left->front() + ", ...)"));
+    note(Error(ErrorKind::kConflict,
+               "mounts left under " + quote(dir) + " (" + left->front() + ", ...)"));
     return first;
   }
 

@@ -54,7 +54,7 @@ class MounterCreds {
     // setfsuid reports nothing on failure; reading it back is the only check.
     if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != uid ||
         static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) != gid) {
-      return Error(EPERM,
+      return Error(ErrorKind::kDenied,
                    "setfsuid(" + std::to_string(uid) + ")/setfsgid(" + std::to_string(gid) + ")",
                    "needs CAP_SETUID/CAP_SETGID");
     }
@@ -168,7 +168,8 @@ Result<OverlayOptions> overlayOptionsAt(const std::string& mountPoint) {
   const std::string mp = normalize(mountPoint);
   ECI_ASSIGN_OR_RETURN(entries, readMountInfo());
   const MountEntry* top = topMountAt(entries, mp);  // later lines are mounted on top
-  if (top == nullptr) return Error(ENOENT, "no mount at " + quote(mp) + " in /proc/self/mountinfo");
+  if (top == nullptr)
+    return Error(ErrorKind::kNotFound, "no mount at " + quote(mp) + " in /proc/self/mountinfo");
   if (top->fstype != "overlay") {
     return Error("the mount at " + quote(mp) + " is " + top->fstype + ", not overlay");
   }
@@ -253,7 +254,8 @@ Result<MountGuard> mountIdmappedOverlay(const OverlayOptions& opts, const UserNa
     std::string joined;
     for (const auto& l : lowers) joined += (joined.empty() ? "" : ":") + fdRef(l);
     if (joined.size() > 255) {
-      return Error(E2BIG, "overlay lowerdir for " + std::to_string(lowers.size()) + " layers",
+      return Error(ErrorKind::kTooLarge,
+                   "overlay lowerdir for " + std::to_string(lowers.size()) + " layers",
                    "this kernel lacks lowerdir+ and the joined list exceeds fsconfig's 256 bytes");
     }
     ECI_TRY(sys::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", joined.c_str(), 0));
@@ -293,7 +295,7 @@ Result<MountGuard> mountIdmappedOverlay(const OverlayOptions& opts, const UserNa
     struct statvfs sv {};
     if (::fstatvfs(mnt.get(), &sv) != 0) return Error::fromErrno("fstatvfs(overlay)");
     if ((sv.f_flag & ST_RDONLY) != 0) {
-      return Error(EROFS, "the ID-mapped overlay came up read-only",
+      return Error(ErrorKind::kUnsupported, "the ID-mapped overlay came up read-only",
                    "overlayfs could not use its workdir " + quote(opts.workDir) +
                        " through the ID-mapped mount (see the kernel log)");
     }

@@ -72,7 +72,7 @@ Status withNewUserns(const std::string& uidMap, const std::string& gidMap,
   do r = ::read(readyR.get(), &c, 1);
   while (r < 0 && errno == EINTR);
   if (r != 1 || c != 1) {
-    return Error(EPERM, "unshare(CLONE_NEWUSER) in the namespace holder",
+    return Error(ErrorKind::kDenied, "unshare(CLONE_NEWUSER) in the namespace holder",
                  "user namespaces disabled? (user.max_user_namespaces)");
   }
 
@@ -215,7 +215,7 @@ Result<std::pair<IdRange, IdRange>> readMaps(int nsfd) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Error(EPERM, "setns(CLONE_NEWUSER) to read the namespace's maps");
+    return Error(ErrorKind::kDenied, "setns(CLONE_NEWUSER) to read the namespace's maps");
   }
   const size_t bar = out.find('|');
   if (bar == std::string::npos || out.size() < bar + 2)

@@ -109,7 +109,7 @@ TEST_F(IdmapTest, RootfsUnderAnUnsearchableDirIsRefusedWithTheReason) {
   ASSERT_TRUE(opts.ok());
   auto root = cfs->mountRootfs(*opts);
   ASSERT_FALSE(root.ok());
-  EXPECT_EQ(root.error().code(), EACCES);
+  EXPECT_EQ(root.error().kind(), ErrorKind::kDenied);
   EXPECT_NE(root.error().str().find(closed), std::string::npos) << root.error().str();
 }
 

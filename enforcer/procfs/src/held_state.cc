@@ -18,7 +18,8 @@ nlohmann::json initJson(const InitRecord& r) {
 }
 
 Result<InitRecord> initFrom(const nlohmann::json& j) {
-  if (!j.is_object()) return Error(EINVAL, "held procfs state: INIT record is not an object");
+  if (!j.is_object())
+    return Error(ErrorKind::kInvalidInput, "held procfs state: INIT record is not an object");
   InitRecord r;
   for (auto [key, field] : {std::pair{"major", &r.major},
                             {"minor", &r.minor},
@@ -27,13 +28,15 @@ Result<InitRecord> initFrom(const nlohmann::json& j) {
                             {"flags2", &r.flags2}}) {
     auto it = j.find(key);
     if (it == j.end() || !it->is_number_unsigned() || it->get<uint64_t>() > UINT32_MAX)
-      return Error(EINVAL, std::string("held procfs state: INIT field '") + key + "'");
+      return Error(ErrorKind::kInvalidInput,
+                   std::string("held procfs state: INIT field '") + key + "'");
     *field = it->get<uint32_t>();
   }
   // FUSE_INIT_EXT, max_pages etc. exist from 7.31 on; anything older was never recorded by us.
   if (r.major != 7 || r.minor < 31)
-    return Error(EINVAL, "held procfs state: INIT protocol " + std::to_string(r.major) + "." +
-                             std::to_string(r.minor));
+    return Error(ErrorKind::kInvalidInput, "held procfs state: INIT protocol " +
+                                               std::to_string(r.major) + "." +
+                                               std::to_string(r.minor));
   return r;
 }
 
@@ -53,9 +56,11 @@ std::string encodeHeldState(const HeldState& s) {
 }
 
 Result<HeldState> decodeHeldState(std::string_view text) {
-  if (text.size() > kMaxHeldStateBytes) return Error(EINVAL, "held procfs state: too large");
+  if (text.size() > kMaxHeldStateBytes)
+    return Error(ErrorKind::kTooLarge, "held procfs state: too large");
   const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return Error(EINVAL, "held procfs state: not a JSON object");
+  if (!j.is_object())
+    return Error(ErrorKind::kInvalidInput, "held procfs state: not a JSON object");
   HeldState s;
   ECI_ASSIGN_OR_RETURN(st, initFrom(j.value("static", nlohmann::json())));
   ECI_ASSIGN_OR_RETURN(kn, initFrom(j.value("knobs", nlohmann::json())));
@@ -64,7 +69,7 @@ Result<HeldState> decodeHeldState(std::string_view text) {
   for (auto [key, field] : {std::pair{"rootUid", &s.rootUid}, {"rootGid", &s.rootGid}}) {
     auto it = j.find(key);
     if (it == j.end() || !it->is_number_unsigned() || it->get<uint64_t>() > UINT32_MAX)
-      return Error(EINVAL, std::string("held procfs state: '") + key + "'");
+      return Error(ErrorKind::kInvalidInput, std::string("held procfs state: '") + key + "'");
     *field = it->get<uint32_t>();
   }
   const auto real = j.find("startRealNs");
@@ -73,12 +78,13 @@ Result<HeldState> decodeHeldState(std::string_view text) {
   const auto values = j.find("values");
   if (real == j.end() || !real->is_number_integer() || boot == j.end() || !boot->is_number() ||
       idle == j.end() || !idle->is_number() || values == j.end() || !values->is_object())
-    return Error(EINVAL, "held procfs state: missing or mistyped field");
+    return Error(ErrorKind::kInvalidInput, "held procfs state: missing or mistyped field");
   s.startRealNs = real->get<int64_t>();
   s.startBoottime = boot->get<double>();
   s.hostIdleAtStart = idle->get<double>();
   for (const auto& [path, v] : values->items()) {
-    if (!v.is_string()) return Error(EINVAL, "held procfs state: value of '" + path + "'");
+    if (!v.is_string())
+      return Error(ErrorKind::kInvalidInput, "held procfs state: value of '" + path + "'");
     s.knobs[path] = v.get<std::string>();
   }
   return s;

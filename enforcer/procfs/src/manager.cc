@@ -154,7 +154,8 @@ void Manager::resumeHeld() {
 }
 
 Result<std::filesystem::path> Manager::add(const ContainerInfo& info) {
-  if (!validId(info.id)) return Error(EINVAL, "procfs: invalid container id '" + info.id + "'");
+  if (!validId(info.id))
+    return Error(ErrorKind::kInvalidInput, "procfs: invalid container id '" + info.id + "'");
   std::lock_guard lk(mu_);
   if (auto it = sessions_.find(info.id); it != sessions_.end()) {
     if (it->second->healthy()) return it->second->dir();
@@ -243,7 +244,7 @@ Result<nlohmann::json> Manager::status(const std::string& id) const {
   std::lock_guard lk(mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end())
-    return Error(ENOENT, "procfs: no emulation for container '" + id + "'");
+    return Error(ErrorKind::kNotFound, "procfs: no emulation for container '" + id + "'");
   return it->second->status();
 }
 

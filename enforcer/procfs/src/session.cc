@@ -28,7 +28,7 @@ Result<std::string> readAll(int fd, size_t max) {
     if (r == 0) break;
     got += static_cast<size_t>(r);
   }
-  if (got > max) return Error(EINVAL, "held procfs state too large");
+  if (got > max) return Error(ErrorKind::kTooLarge, "held procfs state too large");
   out.resize(got);
   return out;
 }
@@ -69,7 +69,8 @@ Status Session::mount(Connection& c, const fuse_lowlevel_ops& ops,
   const std::string devPath = "/dev/fd/" + std::to_string(dev.get());
   if (fuse_session_mount(c.se, devPath.c_str()) != 0) {
     unmount(c);
-    return Error(EIO, "fuse_session_mount('" + devPath + "') for '" + at.string() + "'");
+    return Error(ErrorKind::kUnavailable,
+                 "fuse_session_mount('" + devPath + "') for '" + at.string() + "'");
   }
   c.fd = dev.release();
   return {};
@@ -82,7 +83,8 @@ Status Session::waitInit(Connection& c) {
     initCv_.wait_for(lk, std::chrono::seconds(5),
                      [&] { return c.initDone || threadEnded_ || c.dead; });
   }
-  if (!c.initDone) return Error(ETIMEDOUT, "FUSE INIT on '" + c.mountpoint.string() + "'");
+  if (!c.initDone)
+    return Error(ErrorKind::kTimeout, "FUSE INIT on '" + c.mountpoint.string() + "'");
   return connIdOf(c);
 }
 
@@ -134,7 +136,8 @@ Status Session::start() {
   thread_ = std::thread([this] { loop(); });
   ECI_TRY(waitInit(static_));
   if (!static_.autoInvalData)
-    return Error(ENOTSUP, "FUSE on this kernel lacks auto_inval_data (Linux >= 3.6 has it)");
+    return Error(ErrorKind::kUnsupported,
+                 "FUSE on this kernel lacks auto_inval_data (Linux >= 3.6 has it)");
   // On top of the static connection's proc/sys: mount(2) walks there through the static
   // connection, which the thread already serves.
   ECI_TRY(mount(knobs_, knobsOps(), dir_ / "proc" / "sys"));
@@ -191,7 +194,8 @@ Status Session::attach(Connection& c, const fuse_lowlevel_ops& ops, const std::f
   if (!c.se) return Error("fuse_session_new('" + at.string() + "') failed");
   const std::string devPath = "/dev/fd/" + std::to_string(dev.get());
   if (fuse_session_mount(c.se, devPath.c_str()) != 0)
-    return Error(EIO, "fuse_session_mount('" + devPath + "') for '" + at.string() + "'");
+    return Error(ErrorKind::kUnavailable,
+                 "fuse_session_mount('" + devPath + "') for '" + at.string() + "'");
   c.fd = dev.release();  // libfuse owns it now (fuse_session_destroy closes it)
   // The kernel's INIT again, so that libfuse accepts requests (se->got_init) with what the kernel
   // negotiated. Processed here, before the serving thread polls this fd: nothing races it.
@@ -203,13 +207,14 @@ Status Session::attach(Connection& c, const fuse_lowlevel_ops& ops, const std::f
   // The init handler ran and libfuse did not exit the session over it (it does on a want/capable
   // mismatch): the session is in the state the first INIT left the previous one in.
   if (!c.initDone || fuse_session_exited(c.se))
-    return Error(EPROTO, "replaying FUSE INIT on '" + at.string() + "'");
+    return Error(ErrorKind::kProtocol, "replaying FUSE INIT on '" + at.string() + "'");
   c.init = init;
   return connIdOf(c);
 }
 
 Status Session::resume(std::vector<UniqueFd> held) {
-  if (held.size() != kHeldFdCount) return Error(EINVAL, "held procfs fds: wrong count");
+  if (held.size() != kHeldFdCount)
+    return Error(ErrorKind::kInvalidInput, "held procfs fds: wrong count");
   ECI_ASSIGN_OR_RETURN(text, readAll(held[4].get(), kMaxHeldStateBytes));
   ECI_ASSIGN_OR_RETURN(state, decodeHeldState(text));
   knobFiles_.reset(randomFhStart());
@@ -230,11 +235,12 @@ Status Session::resume(std::vector<UniqueFd> held) {
     // Exactly the knobs the first process served, each with the container's value: a knob
     // missing on either side would shift node ids or lose a value.
     if (state.knobs.size() != values_.size())
-      return Error(EINVAL, "held procfs state: knobs differ from this kernel's");
+      return Error(ErrorKind::kInvalidInput, "held procfs state: knobs differ from this kernel's");
     for (auto& v : values_) {
       auto it = state.knobs.find(v.spec().path);
       if (it == state.knobs.end() || v.write(it->second, 0) != 0 || v.render() != it->second)
-        return Error(EINVAL, std::string("held procfs state: knob ") + v.spec().path);
+        return Error(ErrorKind::kInvalidInput,
+                     std::string("held procfs state: knob ") + v.spec().path);
     }
   }
   const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -244,7 +250,8 @@ Status Session::resume(std::vector<UniqueFd> held) {
   ECI_TRY(
       attach(static_, staticOps(), dir_, std::move(held[0]), std::move(held[2]), state.staticInit));
   if (!static_.autoInvalData)
-    return Error(ENOTSUP, "FUSE on this kernel lacks auto_inval_data (Linux >= 3.6 has it)");
+    return Error(ErrorKind::kUnsupported,
+                 "FUSE on this kernel lacks auto_inval_data (Linux >= 3.6 has it)");
   ECI_TRY(attach(knobs_, knobsOps(), dir_ / "proc" / "sys", std::move(held[1]), std::move(held[3]),
                  state.knobsInit));
   resumed_ = true;
@@ -263,7 +270,7 @@ void Session::notifyResend(Connection& c) {
   // knob write at the same offset with the same bytes leaves the same value; see README).
   const std::string msg = resendNotification();
   const Status st = sys::writeMessage(c.fd.load(), msg.data(), msg.size(), "FUSE_NOTIFY_RESEND");
-  c.resendResult = st.ok() ? 0 : (st.error().code() ? st.error().code() : EIO);
+  c.resendResult = st.ok() ? 0 : st.error().errnoOr(EIO);
   if (st.ok()) return;
   // An older kernel (< 6.9) does not know the notification (EINVAL): today's behaviour then, a
   // request the previous process had read stays unanswered until its reader is killed. Nothing

@@ -193,7 +193,8 @@ Result<int> bindProcSys(pid_t initPid, const std::filesystem::path& rootfs,
   while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
   }
   if (n != sizeof res)
-    return Error(EIO, "bindProcSys: helper for pid " + std::to_string(initPid) + " died");
+    return Error(ErrorKind::kInternal,
+                 "bindProcSys: helper for pid " + std::to_string(initPid) + " died");
   if (res[1] != 0) {
     const std::string what =
         res[2] >= 0 ? "binding '" + rels[static_cast<size_t>(res[2])] + "' under '" + rootStr + "'"

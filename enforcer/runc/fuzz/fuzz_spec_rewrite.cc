@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         "40 20 8:1 /etc/docker /var/lib/docker/volumes/b/_data rw - ext4 /dev/sda1 rw\n");
   };
   ctx.readFile = [](const std::string& p) -> eci::Result<std::string> {
-    return eci::Error(ENOENT, "no " + p);
+    return eci::Error(eci::ErrorKind::kNotFound, "no " + p);
   };
   ctx.isSocket = [](const std::string&) { return false; };
   ctx.isHostNamespace = [](const std::string&, const std::string& p) {

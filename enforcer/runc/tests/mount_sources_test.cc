@@ -46,7 +46,7 @@ SpecContext ctxFor(const Host& h) {
   c.hostMounts = [t = h.table] { return parseMountInfo(t); };
   c.readFile = [files = h.files](const std::string& p) -> Result<std::string> {
     auto it = files.find(p);
-    if (it == files.end()) return Error(ENOENT, "no " + p);
+    if (it == files.end()) return Error(ErrorKind::kNotFound, "no " + p);
     return it->second;
   };
   c.isSocket = [s = h.sockets](const std::string& p) {

@@ -64,7 +64,9 @@ SpecContext ctx() {
   c.hostCapBounding = ~0ULL;
   c.resolve = [](const std::string& p) { return normalizePath(p); };
   c.hostMounts = [] { return parseMountInfo("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"); };
-  c.readFile = [](const std::string& p) -> Result<std::string> { return Error(ENOENT, "no " + p); };
+  c.readFile = [](const std::string& p) -> Result<std::string> {
+    return Error(ErrorKind::kNotFound, "no " + p);
+  };
   c.isHostNamespace = [](const std::string&, const std::string& path) {
     return path.rfind("/proc/1/ns/", 0) == 0;
   };

@@ -63,7 +63,7 @@ class SeccompModule : public enforcerd::Module {
     if (!c.eciEnabled) return {};
     std::lock_guard<std::mutex> l(mu_);
     // Fail closed: no running supervisor, no container (runc would fail to connect anyway).
-    if (!sup_) return Error(EAGAIN, "the seccomp supervisor is not running");
+    if (!sup_) return Error(ErrorKind::kUnavailable, "the seccomp supervisor is not running");
     grantExtra = {{"listenerPath", socket_}};
     return {};
   }

@@ -109,15 +109,16 @@ bool hasArgs(const nlohmann::json& rule) {
 Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string& listenerPath,
                                          const std::string& metadata) {
   if (listenerPath.empty() || listenerPath.front() != '/')
-    return Error(EINVAL, "seccomp listener path '" + listenerPath + "' is not absolute");
-  if (!spec.is_object()) return Error(EINVAL, "/: the spec is not a JSON object");
+    return Error(ErrorKind::kInvalidInput,
+                 "seccomp listener path '" + listenerPath + "' is not absolute");
+  if (!spec.is_object()) return Error(ErrorKind::kInvalidInput, "/: the spec is not a JSON object");
   MergeResult res;
   try {
     // Work on a copy of /linux/seccomp only (not of the whole spec, which eci-runc pays for at
     // every start): the spec is unchanged on error.
     const auto linux = spec.find("linux");
     if (linux != spec.end() && !linux->is_null() && !linux->is_object())
-      return Error(EINVAL, "/linux: not an object");
+      return Error(ErrorKind::kInvalidInput, "/linux: not an object");
     nlohmann::json seccomp;
     if (linux != spec.end() && linux->is_object())
       if (auto it = linux->find("seccomp"); it != linux->end()) seccomp = *it;
@@ -137,18 +138,22 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
       res.notes.push_back(
           "seccomp: no engine profile; created one allowing every call libseccomp knows");
     }
-    if (!seccomp.is_object()) return Error(EINVAL, "/linux/seccomp: not an object");
+    if (!seccomp.is_object())
+      return Error(ErrorKind::kInvalidInput, "/linux/seccomp: not an object");
     if (!seccomp.contains("defaultAction") || !seccomp["defaultAction"].is_string())
-      return Error(EINVAL, "/linux/seccomp/defaultAction: missing or not a string");
+      return Error(ErrorKind::kInvalidInput,
+                   "/linux/seccomp/defaultAction: missing or not a string");
     const std::string defaultAction = seccomp["defaultAction"];
     if (defaultAction == "SCMP_ACT_NOTIFY")
-      return Error(EINVAL,
+      return Error(ErrorKind::kInvalidInput,
                    "/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be combined with eci");
     if (seccomp.contains("listenerPath") && !seccomp["listenerPath"].get<std::string>().empty())
-      return Error(EINVAL, "/linux/seccomp/listenerPath: already set by the engine");
+      return Error(ErrorKind::kInvalidInput,
+                   "/linux/seccomp/listenerPath: already set by the engine");
     nlohmann::json& syscalls = seccomp["syscalls"];
     if (syscalls.is_null()) syscalls = nlohmann::json::array();
-    if (!syscalls.is_array()) return Error(EINVAL, "/linux/seccomp/syscalls: not an array");
+    if (!syscalls.is_array())
+      return Error(ErrorKind::kInvalidInput, "/linux/seccomp/syscalls: not an array");
 
     const auto& notify = notifySyscalls();
     const auto& global = kernelGlobalSyscalls();
@@ -157,13 +162,15 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     for (size_t i = 0; i < syscalls.size(); ++i) {
       auto& rule = syscalls[i];
       if (!rule.is_object() || !rule.contains("names") || !rule["names"].is_array())
-        return Error(EINVAL, "/linux/seccomp/syscalls/" + std::to_string(i) + ": no names array");
+        return Error(ErrorKind::kInvalidInput,
+                     "/linux/seccomp/syscalls/" + std::to_string(i) + ": no names array");
       if (rule.value("action", "") == "SCMP_ACT_NOTIFY")
-        return Error(EINVAL, "/linux/seccomp/syscalls/" + std::to_string(i) +
-                                 ": the engine's profile already uses SCMP_ACT_NOTIFY");
+        return Error(ErrorKind::kInvalidInput,
+                     "/linux/seccomp/syscalls/" + std::to_string(i) +
+                         ": the engine's profile already uses SCMP_ACT_NOTIFY");
       for (const auto& n : rule["names"]) {
         if (!n.is_string())
-          return Error(EINVAL,
+          return Error(ErrorKind::kInvalidInput,
                        "/linux/seccomp/syscalls/" + std::to_string(i) + "/names: not a string");
         mentioned.insert(n.get<std::string>());
         if (isAllowAction(rule) && !hasArgs(rule)) allowedBefore.insert(n.get<std::string>());
@@ -238,7 +245,7 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
     syscalls = std::move(kept);
     spec["linux"]["seccomp"] = std::move(seccomp);
   } catch (const nlohmann::json::exception& e) {
-    return Error(EINVAL, std::string("/linux/seccomp: ") + e.what());
+    return Error(ErrorKind::kInvalidInput, std::string("/linux/seccomp: ") + e.what());
   }
   return res;
 }
@@ -246,12 +253,13 @@ Result<MergeResult> mergeSeccompIntoSpec(nlohmann::json& spec, const std::string
 Status addSeccompFromGrant(nlohmann::json& spec, const std::string& containerId,
                            const nlohmann::json& grantModules) {
   if (!grantModules.is_object() || !grantModules.contains("seccomp"))
-    return Error(EPROTO,
+    return Error(ErrorKind::kProtocol,
                  "eci-enforcerd's grant has no /modules/seccomp (is the seccomp supervisor "
                  "module running?)");
   const auto& m = grantModules["seccomp"];
   if (!m.is_object() || !m.contains("listenerPath") || !m["listenerPath"].is_string())
-    return Error(EPROTO, "eci-enforcerd's grant: /modules/seccomp/listenerPath: expected a string");
+    return Error(ErrorKind::kProtocol,
+                 "eci-enforcerd's grant: /modules/seccomp/listenerPath: expected a string");
   auto r = mergeSeccompIntoSpec(spec, m["listenerPath"].get<std::string>(), containerId);
   if (!r.ok()) return std::move(r).error();
   return {};

@@ -36,15 +36,16 @@ Result<ProcessState> parseProcessState(std::string_view text) {
   ProcessState s;
   try {
     auto j = nlohmann::json::parse(text);
-    if (!j.is_object()) return Error(EINVAL, "seccomp state: not a JSON object");
+    if (!j.is_object()) return Error(ErrorKind::kInvalidInput, "seccomp state: not a JSON object");
     auto str = [&](const nlohmann::json& o, const char* key, const std::string& ptr,
                    bool required) -> Result<std::string> {
       auto it = o.find(key);
       if (it == o.end() || it->is_null()) {
-        if (required) return Error(EINVAL, "seccomp state: " + ptr + ": missing");
+        if (required) return Error(ErrorKind::kInvalidInput, "seccomp state: " + ptr + ": missing");
         return std::string();
       }
-      if (!it->is_string()) return Error(EINVAL, "seccomp state: " + ptr + ": not a string");
+      if (!it->is_string())
+        return Error(ErrorKind::kInvalidInput, "seccomp state: " + ptr + ": not a string");
       return it->get<std::string>();
     };
     auto num = [&](const nlohmann::json& o, const char* key,
@@ -52,17 +53,19 @@ Result<ProcessState> parseProcessState(std::string_view text) {
       auto it = o.find(key);
       if (it == o.end() || !it->is_number_integer() || it->get<int64_t>() <= 0 ||
           it->get<int64_t>() > INT32_MAX)
-        return Error(EINVAL, "seccomp state: " + ptr + ": missing or not a positive integer");
+        return Error(ErrorKind::kInvalidInput,
+                     "seccomp state: " + ptr + ": missing or not a positive integer");
       return static_cast<pid_t>(it->get<int64_t>());
     };
     ECI_ASSIGN_OR_RETURN(v, str(j, "ociVersion", "/ociVersion", true));
     s.ociVersion = v;
     auto fds = j.find("fds");
     if (fds == j.end() || !fds->is_array())
-      return Error(EINVAL, "seccomp state: /fds: missing or not an array");
+      return Error(ErrorKind::kInvalidInput, "seccomp state: /fds: missing or not an array");
     for (size_t i = 0; i < fds->size(); ++i) {
       if (!(*fds)[i].is_string())
-        return Error(EINVAL, "seccomp state: /fds/" + std::to_string(i) + ": not a string");
+        return Error(ErrorKind::kInvalidInput,
+                     "seccomp state: /fds/" + std::to_string(i) + ": not a string");
       s.fds.push_back((*fds)[i]);
     }
     ECI_ASSIGN_OR_RETURN(p, num(j, "pid", "/pid"));
@@ -71,10 +74,10 @@ Result<ProcessState> parseProcessState(std::string_view text) {
     s.metadata = m;
     auto st = j.find("state");
     if (st == j.end() || !st->is_object())
-      return Error(EINVAL, "seccomp state: /state: missing or not an object");
+      return Error(ErrorKind::kInvalidInput, "seccomp state: /state: missing or not an object");
     ECI_ASSIGN_OR_RETURN(id, str(*st, "id", "/state/id", true));
     if (id.empty() || id.size() > 1024)
-      return Error(EINVAL, "seccomp state: /state/id: empty or too long");
+      return Error(ErrorKind::kInvalidInput, "seccomp state: /state/id: empty or too long");
     s.containerId = id;
     ECI_ASSIGN_OR_RETURN(b, str(*st, "bundle", "/state/bundle", false));
     s.bundle = b;
@@ -84,7 +87,7 @@ Result<ProcessState> parseProcessState(std::string_view text) {
     auto an = st->find("annotations");
     if (an != st->end()) s.annotations = *an;
   } catch (const nlohmann::json::exception& e) {
-    return Error(EINVAL, std::string("seccomp state: ") + e.what());
+    return Error(ErrorKind::kInvalidInput, std::string("seccomp state: ") + e.what());
   }
   return s;
 }
@@ -100,7 +103,7 @@ Status Supervisor::start() {
   auto& I = *impl_;
   const std::filesystem::path sock(I.opts.socketPath);
   if (sock.native().size() >= sizeof(sockaddr_un::sun_path))
-    return Error(ENAMETOOLONG, "seccomp socket path '" + sock.native() + "' is too long");
+    return Error(ErrorKind::kTooLarge, "seccomp socket path '" + sock.native() + "' is too long");
   std::error_code ec;
   std::filesystem::create_directories(sock.parent_path(), ec);
   if (ec) return Error(ec.value(), "mkdir('" + sock.parent_path().native() + "')");
@@ -427,7 +430,8 @@ Status Supervisor::Impl::registerFd(int connFd) {
   socklen_t len = sizeof(cred);
   if (getsockopt(connFd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
     return Error::fromErrno("getsockopt(SO_PEERCRED)");
-  if (cred.uid != 0) return Error(EPERM, "registration from uid " + std::to_string(cred.uid));
+  if (cred.uid != 0)
+    return Error(ErrorKind::kDenied, "registration from uid " + std::to_string(cred.uid));
   timeval tv{};
   tv.tv_sec = opts.registrationTimeout.count() / 1000;
   tv.tv_usec = (opts.registrationTimeout.count() % 1000) * 1000;
@@ -443,11 +447,11 @@ Status Supervisor::Impl::registerFd(int connFd) {
         sys::recvWithFds(connFd, buf, sizeof(buf), got, sys::kMaxPassedFds, &ngot, &truncated);
     if (n < 0) return Error::fromErrno("recvmsg(seccomp registration)");
     for (size_t i = 0; i < ngot; ++i) fds.emplace_back(got[i]);
-    if (truncated) return Error(EPROTO, "seccomp registration: too many fds");
+    if (truncated) return Error(ErrorKind::kProtocol, "seccomp registration: too many fds");
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > (1 << 20))
-      return Error(EPROTO, "seccomp registration: state larger than 1 MiB");
+      return Error(ErrorKind::kTooLarge, "seccomp registration: state larger than 1 MiB");
     // runc sends the whole state in one sendmsg but keeps the connection open: stop at the end
     // of the JSON document rather than waiting for EOF.
     if (nlohmann::json::accept(text)) break;
@@ -457,14 +461,15 @@ Status Supervisor::Impl::registerFd(int connFd) {
   for (size_t i = 0; i < state.fds.size(); ++i)
     if (state.fds[i] == "seccompFd") idx = i;
   if (idx >= state.fds.size() || idx >= fds.size())
-    return Error(EPROTO, "seccomp registration for " + state.containerId + ": no seccompFd");
+    return Error(ErrorKind::kProtocol,
+                 "seccomp registration for " + state.containerId + ": no seccompFd");
   UniqueFd notify = std::move(fds[idx]);
   char link[64] = {};
   std::string self = "/proc/self/fd/" + std::to_string(notify.get());
   if (readlink(self.c_str(), link, sizeof(link) - 1) < 0 ||
       std::string_view(link) != "anon_inode:seccomp notify")
-    return Error(
-        EPROTO, "seccomp registration for " + state.containerId + ": fd is not a seccomp listener");
+    return Error(ErrorKind::kProtocol, "seccomp registration for " + state.containerId +
+                                           ": fd is not a seccomp listener");
 #ifdef SECCOMP_IOCTL_NOTIF_SET_FLAGS
   // Linux >= 6.6: wake the worker synchronously on the caller's CPU (a measured ~40% off the
   // round trip here); older kernels refuse the flag, which only costs speed.
@@ -484,7 +489,8 @@ Status Supervisor::Impl::registerFd(int connFd) {
   UniqueFd userns = nsFd("user");
   const auto usernsId = userns ? sys::nsIdOfFd(userns.get()) : std::nullopt;
   if (!usernsId)
-    return Error(ESRCH, "seccomp registration for " + state.containerId + ": pid gone");
+    return Error(ErrorKind::kNotFound,
+                 "seccomp registration for " + state.containerId + ": pid gone");
   const std::string key = state.containerId + "@" + std::to_string(usernsId->ino);
   auto it = containers.find(key);
   if (it == containers.end()) {

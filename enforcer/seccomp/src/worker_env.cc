@@ -130,7 +130,7 @@ using sys::kStatxMntIdUnique;
 // to mountinfo. A wrong reading would feed the rules wrong mounts, so it is checked, not assumed.
 bool probeStatmount(const std::vector<MountEntry>& initial) {
   UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  auto id = root ? sys::uniqueMountId(root.get()) : Result<uint64_t>(Error(EBADF, "open('/')"));
+  auto id = root ? sys::uniqueMountId(root.get()) : Result<uint64_t>(Error::fromErrno("open('/')"));
   if (!id.ok()) return false;
   auto m = statmountEntry(*id);
   if (!m) return false;

@@ -32,8 +32,10 @@ namespace {
 // namespace) gets its call refused after this long, never a worker that hangs.
 constexpr int kBuildTimeoutMs = 1500;
 
+// The errno the trapped call fails with: the failed call's own, or its kind's (error.h); EPERM
+// for a failure without one.
 int errOf(const Error& e) {
-  return e.code() != 0 ? e.code() : EPERM;
+  return e.errnoOr(EPERM);
 }
 
 // `rel` below `root`, beneath it only: no symlink, no `..` out, no magic link. The masks'

@@ -22,7 +22,7 @@ TEST(MountInfo, PropagationGroupsAndBound) {
     big += std::to_string(i + 2) + " 1 0:1 / /m" + std::to_string(i) + " rw - tmpfs t rw\n";
   auto over = parseMountInfo(big);
   ASSERT_FALSE(over.ok());
-  EXPECT_EQ(over.error().code(), E2BIG);
+  EXPECT_EQ(over.error().kind(), ErrorKind::kTooLarge);
 }
 
 // mount --make-rshared /proc; mount --rbind /proc /mnt/p; umount -l /mnt/p: the unmount of the

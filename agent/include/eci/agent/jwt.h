@@ -15,9 +15,6 @@
 
 namespace eci::agent {
 
-Result<std::string> base64UrlDecode(std::string_view in);
-std::string base64UrlEncode(std::string_view in);
-
 class Jwks {
  public:
   Jwks();

@@ -8,6 +8,19 @@
 #include "proxy_impl.h"
 
 namespace eci::apiproxy {
+namespace {
+
+// Asio reports a failed system call in system_category (its value is the errno); Beast's HTTP
+// errors (end_of_stream, body_limit, a bad header) and Asio's misc errors (eof) are codes of
+// their own categories, not errnos: from the engine they mean a broken or cut-short answer.
+Error engineError(const boost::system::error_code& ec, const std::string& what) {
+  if (ec.category() == boost::system::system_category()) {
+    return Error(ec.value(), what + ": " + ec.message());
+  }
+  return Error(ErrorKind::kProtocol, what + ": " + ec.message());
+}
+
+}  // namespace
 
 Result<EngineReply> engineCall(const std::filesystem::path& socket, http::verb method,
                                const std::string& target, const std::string& body,
@@ -17,7 +30,7 @@ Result<EngineReply> engineCall(const std::filesystem::path& socket, http::verb m
   Socket s(io);
   boost::system::error_code ec;
   s.assign(asio::local::stream_protocol(), fd.release(), ec);
-  if (ec) return Error(ec.value(), "engine socket: " + ec.message());
+  if (ec) return engineError(ec, "engine socket");
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "docker");
   req.set(http::field::user_agent, "eci-apiproxyd");
@@ -48,10 +61,10 @@ Result<EngineReply> engineCall(const std::filesystem::path& socket, http::verb m
   io.run_for(timeout);
   if (!done) {
     // Pending handlers are destroyed with `io`, never run.
-    return Error(ETIMEDOUT, "engine " + target + ": no answer within " +
-                                std::to_string(timeout.count()) + " ms");
+    return Error(ErrorKind::kTimeout, "engine " + target + ": no answer within " +
+                                          std::to_string(timeout.count()) + " ms");
   }
-  if (ec) return Error(ec.value(), "engine " + target + ": " + ec.message());
+  if (ec) return engineError(ec, "engine " + target);
   EngineReply r;
   r.status = p.get().result_int();
   r.body = std::move(p.get().body());

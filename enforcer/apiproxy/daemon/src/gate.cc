@@ -122,7 +122,7 @@ std::optional<Refusal> createBindSourcesAs(const std::vector<std::string>& paths
                st.error().str().c_str());
       return Refusal{403, "enhanced container isolation: bind source \"" + p +
                               "\" does not exist and cannot be created as uid " +
-                              std::to_string(uid) + " (" + std::strerror(st.error().code()) +
+                              std::to_string(uid) + " (" + std::strerror(st.error().errnoOr(EIO)) +
                               "); the engine would create it as root. Create it yourself first"};
     }
   }

@@ -19,7 +19,7 @@ namespace eci::apiproxy {
 
 Result<std::string> RealHostFs::resolve(const std::string& absPath) const {
   if (absPath.empty() || absPath.front() != '/') {
-    return Error(EINVAL, "resolve('" + absPath + "')", "not an absolute path");
+    return Error(ErrorKind::kInvalidInput, "resolve('" + absPath + "')", "not an absolute path");
   }
   // Clean first: with no "." or ".." left, a missing tail can be appended lexically (a path
   // that does not exist has no symlinks to follow; dockerd creates it as directories). Any

@@ -10,7 +10,7 @@ namespace {
 using nlohmann::json;
 
 Error typeError(const std::string& field, const char* want) {
-  return Error(400, "create body: " + field + " must be " + want);
+  return Error(ErrorKind::kInvalidInput, "create body: " + field + " must be " + want);
 }
 
 // A Go string field: absent/null = "", otherwise a JSON string (Go refuses other types).
@@ -54,7 +54,7 @@ bool validMountMode(std::string_view mode) {
 // One HostConfig.Binds entry, as linuxParser.ParseMountRaw splits it.
 Result<MountReq> parseBind(const std::string& raw, const std::string& volumeDriver) {
   if (std::count(raw.begin(), raw.end(), ':') > 2) {
-    return Error(400, "invalid volume specification: '" + raw + "'");
+    return Error(ErrorKind::kInvalidInput, "invalid volume specification: '" + raw + "'");
   }
   std::vector<std::string> arr;
   size_t start = 0;
@@ -65,7 +65,8 @@ Result<MountReq> parseBind(const std::string& raw, const std::string& volumeDriv
     start = colon + 1;
   }
   arr.push_back(raw.substr(start));
-  if (arr[0].empty()) return Error(400, "invalid volume specification: '" + raw + "'");
+  if (arr[0].empty())
+    return Error(ErrorKind::kInvalidInput, "invalid volume specification: '" + raw + "'");
   MountReq m;
   std::string mode;
   if (arr.size() == 1) {
@@ -75,10 +76,10 @@ Result<MountReq> parseBind(const std::string& raw, const std::string& volumeDriv
     return m;
   }
   if (arr.size() == 2 && validMountMode(arr[1])) {
-    return Error(400, "invalid volume specification: '" + raw + "'");
+    return Error(ErrorKind::kInvalidInput, "invalid volume specification: '" + raw + "'");
   }
   if (arr.size() == 3) mode = arr[2];
-  if (!validMountMode(mode)) return Error(400, "invalid mode: " + mode);
+  if (!validMountMode(mode)) return Error(ErrorKind::kInvalidInput, "invalid mode: " + mode);
   m.source = arr[0];
   if (!m.source.empty() && m.source.front() == '/') {
     m.kind = MountReq::Kind::kBind;
@@ -190,7 +191,8 @@ Status readMountArray(json* arr, std::vector<MountReq>& out) {
       r.kind = MountReq::Kind::kTmpfs;
     } else {
       // dockerd: "mount type unknown" (the comparison is exact: "Bind" is unknown too).
-      return Error(400, "mount type \"" + type + "\" is not bind, volume or tmpfs");
+      return Error(ErrorKind::kInvalidInput,
+                   "mount type \"" + type + "\" is not bind, volume or tmpfs");
     }
     out.push_back(std::move(r));
   }
@@ -198,7 +200,8 @@ Status readMountArray(json* arr, std::vector<MountReq>& out) {
 }
 
 Result<CreateBody> readCreateBody(json& body) {
-  if (!body.is_object()) return Error(400, "the create body must be a JSON object");
+  if (!body.is_object())
+    return Error(ErrorKind::kInvalidInput, "the create body must be a JSON object");
   CreateBody out;
   ECI_ASSIGN_OR_RETURN(image, goString(body, "Image"));
   out.image = image;
@@ -217,7 +220,8 @@ Result<CreateBody> readCreateBody(json& body) {
 
 Result<ServiceBody> readServiceBody(json& body) {
   ServiceBody out;
-  if (!body.is_object()) return Error(400, "the service spec must be a JSON object");
+  if (!body.is_object())
+    return Error(ErrorKind::kInvalidInput, "the service spec must be a JSON object");
   json* tt = goField(body, "TaskTemplate");
   if (tt == nullptr || tt->is_null()) return out;
   if (!tt->is_object()) return typeError("TaskTemplate", "an object");

@@ -20,8 +20,7 @@ Decision& refuse(Decision& d, int status, std::string message, std::string rule,
 }
 
 Decision& refuseError(Decision& d, const Error& e, std::string rule) {
-  const int status = e.code() >= 400 && e.code() < 600 ? e.code() : 400;
-  return refuse(d, status, std::string(kPrefix) + e.message(), std::move(rule));
+  return refuse(d, refusalStatus(e), std::string(kPrefix) + e.message(), std::move(rule));
 }
 
 Decision& allow(Decision& d) {

@@ -37,12 +37,14 @@ std::vector<std::string> ancestorsOf(const std::string& p) {
 Result<PathCheck> checkHostPath(const std::string& source, const Config& config, const HostFs& fs) {
   PathCheck pc;
   if (source.empty() || source.front() != '/') {
-    return Error(400, "bind source \"" + source + "\" is not an absolute path");
+    return Error(ErrorKind::kInvalidInput,
+                 "bind source \"" + source + "\" is not an absolute path");
   }
   // dockerd cleans the source lexically (path.Clean) before mount(2) follows its symlinks.
   auto resolved = fs.resolve(goPathClean(source));
   if (!resolved.ok()) {
-    return Error(403, "cannot resolve bind source \"" + source + "\": " + resolved.error().str());
+    return Error(ErrorKind::kDenied,
+                 "cannot resolve bind source \"" + source + "\": " + resolved.error().str());
   }
   pc.resolved = *resolved;
   const auto st = fs.stat(pc.resolved);

@@ -8,7 +8,7 @@ namespace eci::apiproxy {
 namespace {
 
 Error bad(const std::string& why) {
-  return Error(400, why);
+  return Error(ErrorKind::kInvalidInput, why);
 }
 
 int hexValue(char c) {
@@ -129,6 +129,20 @@ std::string muxCleanPath(std::string_view p) {
   // gorilla/mux puts the trailing slash back (path.Clean removes it).
   if (in.back() == '/' && np != "/") np += '/';
   return np;
+}
+
+int refusalStatus(const Error& e) {
+  // Only the rules' own refusals choose a status; a failed system call (a host look-up) that
+  // reaches here stays the 400 it always was, whatever its errno's kind.
+  if (e.isSystem()) return 400;
+  switch (e.kind()) {
+    case ErrorKind::kDenied:
+      return 403;
+    case ErrorKind::kTooLarge:
+      return 413;
+    default:
+      return 400;
+  }
 }
 
 Result<NormalizedRequest> normalizeRequest(const Request& req) {
@@ -260,7 +274,8 @@ constexpr int kMaxJsonDepth = 64;
 }  // namespace
 
 Result<nlohmann::json> parseGoJson(std::string_view body) {
-  if (body.size() > kMaxInspectedBody) return Error(413, "request body too large to inspect");
+  if (body.size() > kMaxInspectedBody)
+    return Error(ErrorKind::kTooLarge, "request body too large to inspect");
   std::vector<std::unordered_set<std::string>> keys;
   auto cb = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
     using E = nlohmann::json::parse_event_t;

@@ -31,8 +31,15 @@ struct NormalizedRequest {
   size_t queryCount(std::string_view key) const;
 };
 
-// Refusals carry the HTTP status in Error::code() (400 malformed/ambiguous, 404 no route).
+// A refusal's ErrorKind gives its HTTP status (refusalStatus): kInvalidInput for a malformed or
+// ambiguous request (400).
 Result<NormalizedRequest> normalizeRequest(const Request& req);
+
+// The HTTP status the guard answers a refused request with, from the refusal's kind: 403 when a
+// rule or a look-up refused it (kDenied), 413 when its body is too large to inspect (kTooLarge),
+// 400 for everything else: malformed or ambiguous input, and any other failure (a failed system
+// call included: the request is refused as one the guard cannot check, never passed on).
+int refusalStatus(const Error& e);
 
 // Percent-decoding as Go's url.PathUnescape / QueryUnescape (plusIsSpace for queries).
 Result<std::string> percentDecode(std::string_view s, bool plusIsSpace);
