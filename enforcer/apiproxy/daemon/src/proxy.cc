@@ -20,105 +20,17 @@
 #include "eci/ipc.h"
 #include "eci/log.h"
 #include "relay.h"
+#include "relay_body_io.h"
 
 namespace eci::apiproxy {
 
 namespace {
 
-constexpr size_t kRelayBuffer = 64 * 1024;  // request/response bodies (cp, logs, load), at first
-// ... and at most: a body (either way) is read up to this much a syscall while reads fill the
-// buffer (a unix socket holds ~200 KiB queued): `docker cp` out of a container took ~92 syscalls
-// per MiB through 64 KiB reads (strace -c: recvfrom, sendmsg, epoll_wait), a quarter of that now.
-constexpr size_t kRelayBufferMax = 256 * 1024;
 constexpr size_t kTunnelBuffer = 64 * 1024;  // each direction of a hijacked stream, at most
 constexpr size_t kTunnelStartBuffer = 1024;  // ... and at first
 constexpr size_t kHeadReadChunk = 8 * 1024;
 
-// The buffer bodies are relayed through: taken when a body is relayed, given back when the
-// connection waits for its next request, so an idle keep-alive connection holds none. Not zeroed.
-// It grows (grow()) only while it holds nothing.
-class RelayBuffer {
- public:
-  void ensure() {
-    if (!p_) p_.reset(new char[size_]);
-  }
-  void release() {
-    p_.reset();
-    size_ = kRelayBuffer;
-  }
-  // Doubles the buffer (contents not kept), up to kRelayBufferMax; false at the maximum.
-  bool grow() {
-    if (size_ >= kRelayBufferMax) return false;
-    size_ *= 2;
-    p_.reset(new char[size_]);
-    return true;
-  }
-  char* data() { return p_.get(); }
-  size_t size() const { return size_; }
-
- private:
-  std::unique_ptr<char[]> p_;
-  size_t size_ = kRelayBuffer;
-};
-
-// A body read (Beast's read_some) stops after one chunk even when more are buffered: `docker
-// logs` is one small chunk per log line, and relaying them one by one cost a write each and two
-// thirds of the throughput. This parses what is already buffered into the body buffer's room
-// left, without reading (the parser's eager mode would read on until that buffer is full, and
-// hold a `logs -f` or events stream back).
-template <bool isRequest>
-void parseBuffered(http::parser<isRequest, http::buffer_body>& p, beast::flat_buffer& b,
-                   error_code& ec) {
-  while (b.size() > 0 && !p.is_done() && p.get().body().size > 0) {
-    const size_t used = p.put(b.data(), ec);
-    b.consume(used);
-    if (ec == http::error::need_more || ec == http::error::need_buffer) {
-      ec = {};
-      return;
-    }
-    if (ec || used == 0) return;
-  }
-}
-
-// The next piece of a body (a response's, or a streamed request's: uploads), decoded into
-// `relay`; returns its size (0 only when the body is complete, or with `ec` set). What `b` holds
-// is parsed first; the socket is read only when that gave nothing, so a stream (`logs -f`,
-// events) goes on as soon as a piece arrives. The read goes straight into `b`, as large as
-// `relay` (Beast's own read_some reads 64 KiB at most): bytes are still framed by Beast's parser
-// (Content-Length or chunked, with its checks; the body's end decides where the next request or
-// answer begins), only read in larger pieces; the buffer doubles while reads fill it. EOF ends a
-// close-delimited response body (a request has none); any other body cut short is an error (the
-// connection is closed, the body incomplete).
-template <bool isRequest>
-awaitable<size_t> readBodyPiece(Socket& from, beast::flat_buffer& b,
-                                http::parser<isRequest, http::buffer_body>& p, RelayBuffer& relay,
-                                error_code& ec) {
-  auto& body = p.get().body();
-  relay.ensure();
-  body.data = relay.data();
-  body.size = relay.size();
-  for (;;) {
-    parseBuffered(p, b, ec);
-    if (ec) co_return 0;
-    const size_t got = relay.size() - body.size;
-    if (got > 0 || p.is_done()) co_return got;
-    const size_t want = relay.size();
-    const size_t n = co_await from.async_read_some(b.prepare(want), ecToken(ec));
-    if (ec == asio::error::eof && p.need_eof()) {
-      ec = {};
-      p.put_eof(ec);
-      if (ec) co_return 0;
-      continue;
-    }
-    if (ec) co_return 0;
-    b.commit(n);
-    // Nothing is in `relay` yet (got == 0): it may grow.
-    if (n == want && relay.grow()) {
-      body.data = relay.data();
-      body.size = relay.size();
-    }
-  }
-}
+// Bodies (cp, logs, load, build contexts) are relayed without a copy: relay_body.h.
 
 // An idle connection keeps no body-sized buffers.
 void shrinkIdle(beast::flat_buffer& b) {
@@ -209,7 +121,7 @@ std::string serializeError(unsigned status, const std::string& message, bool kee
 // Nothing of an answer came before the connection failed: not one byte read (what Beast reads
 // is either still in the buffer or parsed: got_some) and the failure is dockerd's close (EOF,
 // reset, or a write into a closed socket).
-bool closedUnanswered(const error_code& ec, const http::response_parser<http::buffer_body>& p,
+bool closedUnanswered(const error_code& ec, const http::response_parser<RelayBody>& p,
                       const beast::flat_buffer& b) {
   const bool closed = ec == http::error::end_of_stream || ec == asio::error::eof ||
                       ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
@@ -325,7 +237,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       co_await refuseMalformed(client, *r, *l, caller);
       co_return;
     }
-    http::request_parser<http::buffer_body> rp;
+    http::request_parser<RelayBody> rp;
     rp.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
     rp.body_limit(kNoBodyLimit);
     rp.put(asio::buffer(rawHead), ec);
@@ -364,19 +276,17 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     }
     if (v.needBody) {
       std::string body;
-      relay.ensure();
       while (!rp.is_done()) {
-        req.body().data = relay.data();
-        req.body().size = relay.size();
-        co_await http::async_read_some(client, cbuf, rp, ecToken(ec));
-        if (ec == http::error::need_buffer) ec = {};
+        co_await readBodyPiece(client, cbuf, rp, relay, ec);
         if (ec) {
           if (ec != asio::error::eof && ec != asio::error::connection_reset) {
             co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
           }
           co_return;
         }
-        body.append(relay.data(), relay.size() - req.body().size);
+        for (const auto& piece : req.body().pieces()) {
+          body.append(static_cast<const char*>(piece.data()), piece.size());
+        }
         if (body.size() > v.maxBody) {
           // Audited: a body the decision needs (create, exec, build options) too large to be
           // inspected is refused unseen; it costs the sender a decision on the pool, as any
@@ -440,7 +350,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     const bool wantsUpgrade = req.find(http::field::upgrade) != req.end();
     const bool isHead = req.method() == http::verb::head;
     const bool reqKeepAlive = req.keep_alive();
-    std::optional<http::response_parser<http::buffer_body>> spo;
+    std::optional<http::response_parser<RelayBody>> spo;
     auto newResponseParser = [&] {
       spo.emplace();
       spo->header_limit(static_cast<std::uint32_t>(kHeaderLimit));
@@ -486,34 +396,18 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (!ec) co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
       }
     } else {
-      http::request_serializer<http::buffer_body> sr{req};
+      // The client's framing never reaches dockerd: the decoded payload goes out re-framed by
+      // Beast's serializer (chunked as the head says, or exactly Content-Length bytes).
+      http::request_serializer<RelayBody> sr{req};
       co_await http::async_write_header(*up, sr, ecToken(ec));
       if (ec) co_return;
-      while (!sr.is_done()) {
-        if (!rp.is_done()) {
-          // Read as the response bodies are (up to 256 KiB a read), framed by the same parser.
-          const size_t got = co_await readBodyPiece(client, cbuf, rp, relay, ec);
-          if (ec) {
-            // A malformed chunk mid-body: dockerd has a partial request; drop both.
-            if (ec != asio::error::eof) {
-              co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
-            }
-            co_return;
-          }
-          req.body().size = got;
-          // Nothing left (the body ended with a chunk header only): no buffer at all. An empty
-          // buffer would be serialized as a zero-size chunk, which is the end of a chunked body.
-          req.body().data = got > 0 ? relay.data() : nullptr;
-          req.body().more = !rp.is_done();
-        } else {
-          req.body().data = nullptr;
-          req.body().size = 0;
-          req.body().more = false;
-        }
-        co_await http::async_write(*up, sr, ecToken(ec));
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) co_return;
+      // Read as the response bodies are (up to 256 KiB a read), framed by the same parser.
+      const RelayFailure failed = co_await relayBody(client, cbuf, rp, *up, sr, relay, ec);
+      if (failed == RelayFailure::read && ec != asio::error::eof) {
+        // A malformed chunk mid-body: dockerd has a partial request; drop both.
+        co_await refuseMalformed(client, refusalForParseError(ec), *l, caller);
       }
+      if (failed != RelayFailure::none) co_return;
       co_await http::async_read_header(*up, ubuf, *spo, ecToken(ec));
     }
 
@@ -537,7 +431,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
     if (upgraded || rawStream) {
       // Hijacked: send the head, then whatever either side already sent past its head, then
       // splice bytes both ways until both directions are closed.
-      http::response_serializer<http::buffer_body> sr{res};
+      http::response_serializer<RelayBody> sr{res};
       co_await http::async_write_header(client, sr, ecToken(ec));
       if (ec) co_return;
       if (ubuf.size() > 0) {
@@ -578,7 +472,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       continue;
     }
 
-    http::response_serializer<http::buffer_body> sr{res};
+    http::response_serializer<RelayBody> sr{res};
     if (ubuf.size() == 0 && !sp.is_done()) {
       // Nothing of the body is here yet (a stream: events, logs -f, wait): the client gets the
       // head now, not when the first byte of body comes. Otherwise the head goes out together
@@ -586,22 +480,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       co_await http::async_write_header(client, sr, ecToken(ec));
       if (ec) co_return;
     }
-    while (!sr.is_done()) {
-      if (!sp.is_done()) {
-        const size_t got = co_await readBodyPiece(*up, ubuf, sp, relay, ec);
-        if (ec) co_return;
-        res.body().size = got;
-        res.body().data = got > 0 ? relay.data() : nullptr;  // see the request side
-        res.body().more = !sp.is_done();
-      } else {
-        res.body().data = nullptr;
-        res.body().size = 0;
-        res.body().more = false;
-      }
-      co_await http::async_write(client, sr, ecToken(ec));
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) co_return;
-    }
+    if (co_await relayBody(*up, ubuf, sp, client, sr, relay, ec) != RelayFailure::none) co_return;
     if (!res.keep_alive() || sp.need_eof()) {
       error_code ignored;
       up->close(ignored);
