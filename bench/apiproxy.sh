@@ -8,11 +8,13 @@
 #   guard RSS with 100 open attach streams.
 # Usage: ECI_BUILD_DIR=build bash bench/apiproxy.sh [N=300] [R=10] [SIZE_MB=1024]
 # ECI_BENCH_PARTS: which parts run (default "latency pause run cp cpin logs rss").
+# ECI_BENCH_SAMPLES: samples per throughput row and socket (default 3).
 set -u
 . "$(dirname "$0")/../tests/e2e/lib/harness.sh"
 N=${1:-300}
 R=${2:-10}
 SIZE_MB=${3:-1024}
+SAMPLES=${ECI_BENCH_SAMPLES:-3}
 PARTS=" ${ECI_BENCH_PARTS:-latency pause run cp cpin logs rss} "
 part() { [[ "$PARTS" == *" $1 "* ]]; }
 eci_up >/dev/null || { echo "harness did not start"; exit 1; }
@@ -33,6 +35,9 @@ F=""
 if [[ -x "$RELAY" ]]; then
   "$RELAY" "$ECI_T/floor.sock" "$D" &
   relay_pid=$!
+  # Killed with the harness however the script ends: an orphaned relay would keep the bench
+  # lock (bench/README) held through the fd it inherited.
+  trap 'kill "$relay_pid" 2>/dev/null; eci_down' EXIT
   _eci_wait_for 10 test -S "$ECI_T/floor.sock" && F="$ECI_T/floor.sock"
 fi
 # A long-lived client next to curl's one process per request (bench/ping_client.c).
@@ -132,14 +137,14 @@ for what in cp cpin logs; do
     logs) cmd=(docker logs big) label="docker logs" ;;
   esac
   : >"$ECI_T/a" && : >"$ECI_T/b" && : >"$ECI_T/f"
-  for ((i = 0; i < 3; i++)); do
+  for ((i = 0; i < SAMPLES; i++)); do
     mbps "$D" "${cmd[@]}" >>"$ECI_T/a"
     mbps "$G" "${cmd[@]}" >>"$ECI_T/b"
     [[ -n "$F" ]] && mbps "$F" "${cmd[@]}" >>"$ECI_T/f"
   done
   a=$(median <"$ECI_T/a")
   b=$(median <"$ECI_T/b")
-  printf '%-34s %8sMB/s %8sMB/s %11s\n' "$label ${SIZE_MB} MiB (median of 3)" "$a" "$b" \
+  printf '%-34s %8sMB/s %8sMB/s %11s\n' "$label ${SIZE_MB} MiB (median of $SAMPLES)" "$a" "$b" \
     "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3fx", b / a}')"
   if [[ -n "$F" ]]; then
     f=$(median <"$ECI_T/f")
