@@ -422,8 +422,8 @@ void Gate::refreshDecisionCaches() {
 }
 
 std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
-  lastRequestAt_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
-                       std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  lastRequestAt_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   Outcome v;
   const auto& h = *ex.header;
   // Bodies mean a decision that matters (create, start, build, ...): read the policy afresh so
@@ -454,16 +454,15 @@ std::optional<Outcome> Gate::decideImpl(Exchange& ex, bool mayBlock) {
     // No TCP without TLS while ECI is on: such an engine is reachable past the guard, so the
     // guard refuses everything until it is fixed (checked at most every 10 s).
     bool tcpDue;
+    std::optional<std::string> tcp;
     {
       std::lock_guard lk(mu_);
-      tcpDue = std::chrono::steady_clock::now() - tcpCheckedAt_ > kTcpCheckEvery;
+      tcpDue = now - tcpCheckedAt_ > kTcpCheckEvery;
+      tcp = tcpProblem_;
     }
     if (tcpDue) {
       if (!mayBlock) return std::nullopt;  // the check connects to dockerd and reads /proc
       checkEngineTcp();
-    }
-    std::optional<std::string> tcp;
-    {
       std::lock_guard lk(mu_);
       tcp = tcpProblem_;
     }
