@@ -569,8 +569,9 @@ Status mkdirAllAs(const std::string& absPath, uid_t uid, gid_t gid,
   }
   const int err = WEXITSTATUS(status);
   if (err != 0) {
+    // Error::str() adds strerror(err) for a system error.
     return Error(err, "mkdir " + quote(absPath) + " as uid " + std::to_string(uid) + ":" +
-                          std::to_string(gid) + ": " + std::strerror(err));
+                          std::to_string(gid));
   }
   return okStatus();
 }

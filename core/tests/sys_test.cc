@@ -253,6 +253,11 @@ TEST(SysTest, MkdirAllAsMakesTheUsersDirectoriesOnly) {
   auto denied = mkdirAllAs(base + "/x/y", 4242, 4343, {});
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.error().code(), EACCES);
+  // The errno's text once (Error::str() adds it; the message itself does not repeat it).
+  const std::string text = denied.error().str();
+  const std::string reason = std::strerror(EACCES);
+  EXPECT_NE(text.find("as uid 4242:4343: " + reason), std::string::npos) << text;
+  EXPECT_EQ(text.find(reason), text.rfind(reason)) << text;
   EXPECT_FALSE(std::filesystem::exists(base + "/x"));
   // Supplementary groups count: a group-writable directory of group 4444.
   const std::string grp = base + "/grp";

@@ -15,7 +15,7 @@ namespace {
 // their own categories, not errnos: from the engine they mean a broken or cut-short answer.
 Error engineError(const boost::system::error_code& ec, const std::string& what) {
   if (ec.category() == boost::system::system_category()) {
-    return Error(ec.value(), what + ": " + ec.message());
+    return Error(ec.value(), what);  // Error::str() adds strerror (what ec.message() says)
   }
   return Error(ErrorKind::kProtocol, what + ": " + ec.message());
 }

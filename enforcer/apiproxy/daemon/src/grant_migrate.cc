@@ -94,7 +94,7 @@ Result<GrantMigration> migrateOldGrantRecords(const std::filesystem::path& socke
        it.increment(ec)) {
     names.push_back(it->path().filename().string());
   }
-  if (ec) return Error(ec.value(), "listing " + socketDirName + ": " + ec.message());
+  if (ec) return Error(ec.value(), "listing " + socketDirName);  // str() adds the errno text
 
   for (const std::string& name : names) {
     // Only entries holding an old record are this step's: a socket directory of this guard has

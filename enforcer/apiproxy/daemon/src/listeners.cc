@@ -122,7 +122,7 @@ Status Proxy::Impl::listenOn(const std::shared_ptr<Listener>& l, mode_t mode, ui
   l->acceptor.open(asio::local::stream_protocol(), ec);
   if (!ec) l->acceptor.bind(asio::local::stream_protocol::endpoint(l->path.string()), ec);
   if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error(ec.value(), "listening on " + l->path.string() + ": " + ec.message());
+  if (ec) return Error(ec.value(), "listening on " + l->path.string());  // str(): + strerror
   // Owner, group and mode of the socket dockerd used to own (CONTRACTS.md 2).
   if (::chown(l->path.c_str(), uid, gid) != 0) {
     return Error::fromErrno("chown('" + l->path.string() + "')");
