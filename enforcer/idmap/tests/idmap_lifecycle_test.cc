@@ -114,11 +114,10 @@ TEST_F(IdmapTest, RootfsUnderAnUnsearchableDirIsRefusedWithTheReason) {
 }
 
 TEST_F(IdmapTest, ReadOnlyOverlayWithoutUpper) {
-  EngineLayout e = testing::makeEngineLayout(tmp_.path());
-  auto layout = Layout::make(runDir(), "c9");
-  ASSERT_TRUE(layout.ok());
-  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
-  ASSERT_TRUE(cfs.ok());
+  StartedContainer c = start("c9", /*mountRootfs=*/false);
+  ASSERT_TRUE(c.ready);
+  const EngineLayout& e = c.engine;
+  auto& cfs = c.cfs;
   OverlayOptions o;
   o.lowerDirs = {e.lower1, e.lower0};
   auto root = cfs->mountRootfs(o);
@@ -131,21 +130,17 @@ TEST_F(IdmapTest, ReadOnlyOverlayWithoutUpper) {
 // umount2(merged) + rmdir; containerd: unmount <bundle>/rootfs until EINVAL), before or after
 // eci-runc's delete; neither side blocks the other, and the layer dirs can go afterwards.
 TEST_F(IdmapTest, EngineTearsDownItsOverlayIndependently) {
-  EngineLayout e = testing::makeEngineLayout(tmp_.path());
-  auto layout = Layout::make(runDir(), "c10");
-  ASSERT_TRUE(layout.ok());
-  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
-  ASSERT_TRUE(cfs.ok());
-  auto opts = overlayOptionsAt(e.merged);
-  ASSERT_TRUE(opts.ok());
-  auto root = cfs->mountRootfs(*opts);
-  ASSERT_TRUE(root.ok()) << root.error().str();
-  cfs->commit();
+  StartedContainer c = start("c10");
+  ASSERT_TRUE(c.ready);
+  const EngineLayout& e = c.engine;
+  auto& layout = c.layout;
+  const std::string& root = c.root;
+  c.cfs->commit();
 
   // Engine first, without MNT_DETACH: not busy because of us.
   ASSERT_EQ(::umount2(e.merged.c_str(), 0), 0) << std::strerror(errno);
   ASSERT_EQ(::rmdir(e.merged.c_str()), 0) << std::strerror(errno);
-  EXPECT_TRUE(fsys::exists(*root + "/etc/root-file")) << "our overlay does not depend on theirs";
+  EXPECT_TRUE(fsys::exists(root + "/etc/root-file")) << "our overlay does not depend on theirs";
   auto mounts = mountsUnder(layout->containerDir());
   ASSERT_TRUE(mounts.ok());
   EXPECT_EQ(mounts->size(), 2u);
@@ -204,20 +199,15 @@ TEST(SearchableTest, NamesTheFirstClosedDirectory) {
 // but not the work dir (overlayfs empties its work dir at mount, which used to break the engine's
 // copy-ups with ENOENT), so the engine's copy-up works and the file shows as root inside.
 TEST_F(IdmapTest, EngineOverlayKeepsWorkingWhileOursIsMounted) {
-  EngineLayout e = testing::makeEngineLayout(tmp_.path());
-  auto layout = Layout::make(runDir(), "c12");
-  ASSERT_TRUE(layout.ok());
-  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
-  ASSERT_TRUE(cfs.ok());
-  auto opts = overlayOptionsAt(e.merged);
-  ASSERT_TRUE(opts.ok());
-  auto root = cfs->mountRootfs(*opts);
-  ASSERT_TRUE(root.ok()) << root.error().str();
+  StartedContainer c = start("c12");
+  ASSERT_TRUE(c.ready);
+  const EngineLayout& e = c.engine;
+  auto& cfs = c.cfs;
   EXPECT_TRUE(fsys::is_directory(e.workDir + ".eci"));
 
   // etc/ exists only in a lower layer: the engine's write needs a copy-up through its work dir.
   ASSERT_NO_THROW(testing::writeFile(e.merged + "/etc/copied-in", "cp\n"));
-  const std::string r = *root;
+  const std::string r = c.root;
   const std::string failures = testing::runAsNamespaceRoot(cfs->userns().fd(), [&] {
     if (testing::readFileOr(r + "/etc/copied-in") != "cp\n") return std::string("not visible");
     return statUid(r + "/etc/copied-in") == "0" ? std::string()

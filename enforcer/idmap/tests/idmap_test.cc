@@ -131,16 +131,12 @@ TEST_F(IdmapTest, OverlayOptionsAtReadsTheEngineMount) {
 }
 
 TEST_F(IdmapTest, RootfsKeepsOwnersInsideAndWritesLandAsZero) {
-  EngineLayout e = testing::makeEngineLayout(tmp_.path());
-  auto layout = Layout::make(runDir(), "c1");
-  ASSERT_TRUE(layout.ok());
-  auto cfs = ContainerFs::begin(*layout, kRange, kRange);
-  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
-  auto opts = overlayOptionsAt(e.merged);
-  ASSERT_TRUE(opts.ok()) << opts.error().str();
-  auto root = cfs->mountRootfs(*opts);
-  ASSERT_TRUE(root.ok()) << root.error().str();
-  const std::string r = *root;
+  StartedContainer c = start("c1");
+  ASSERT_TRUE(c.ready);
+  const EngineLayout& e = c.engine;
+  auto& layout = c.layout;
+  auto& cfs = c.cfs;
+  const std::string r = c.root;
   EXPECT_EQ(r, layout->rootfsPath());
 
   // Host view: the range.

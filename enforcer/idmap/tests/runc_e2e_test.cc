@@ -10,12 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "eci/idmap/idmap.h"
-#include "test_util.h"
+#include "idmap_fixture.h"
 
 namespace eci::idmap {
 namespace {
 
-namespace fsys = std::filesystem;
 constexpr const char* kRunc = "/usr/sbin/runc";
 
 nlohmann::json spec(const std::string& rootfs, const UserNamespace& ns,
@@ -64,26 +63,22 @@ TEST(RuncE2E, ContainerRunsInPinnedNamespaceOnIdmappedRootfs) {
   ASSERT_TRUE(fsys::exists("/bin/busybox")) << "/bin/busybox missing (busybox-static)";
 
   testing::TempDir tmp;
-  testing::EngineLayout e = testing::makeEngineLayout(tmp.path(), /*withBusybox=*/true);
+  StartedContainer c =
+      startContainer(tmp.path(), tmp.path() + "/run", "e2e1", /*withBusybox=*/true);
+  ASSERT_TRUE(c.ready);
+  const testing::EngineLayout& e = c.engine;
+  auto& layout = c.layout;
+  auto& cfs = c.cfs;
   const std::string vol = tmp.path() + "/vol";
   ASSERT_EQ(::mkdir(vol.c_str(), 0755), 0);
   testing::writeFile(vol + "/by-1234", "u\n", 1234, 1234);
-
-  auto layout = Layout::make(tmp.path() + "/run", "e2e1");
-  ASSERT_TRUE(layout.ok());
-  auto cfs = ContainerFs::begin(*layout, {100000, 65536}, {100000, 65536});
-  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
-  auto opts = overlayOptionsAt(e.merged);
-  ASSERT_TRUE(opts.ok()) << opts.error().str();
-  auto rootfs = cfs->mountRootfs(*opts);
-  ASSERT_TRUE(rootfs.ok()) << rootfs.error().str();
   auto bind = cfs->addBind(vol);
   ASSERT_TRUE(bind.ok()) << bind.error().str();
 
   const std::string bundle = tmp.path() + "/bundle";
   ASSERT_EQ(::mkdir(bundle.c_str(), 0711), 0);
   nlohmann::json s = spec(
-      *rootfs, cfs->userns(),
+      c.root, cfs->userns(),
       {"sh", "-c",
        "cat /proc/self/uid_map; stat -c 'busybox=%u' /bin/busybox; stat -c 'user-file=%u' "
        "/etc/user-file; stat -c 'vol=%u' /vol/by-1234; echo hi > /written && stat -c 'written=%u' "
@@ -128,18 +123,12 @@ TEST(RuncE2E, ContainerRunsInPinnedNamespaceOnIdmappedRootfs) {
 TEST(RuncE2E, RuncNeedsMappingsWithANamespacePath) {
   ASSERT_EQ(::geteuid(), 0u) << "needs root";
   testing::TempDir tmp;
-  testing::EngineLayout e = testing::makeEngineLayout(tmp.path(), /*withBusybox=*/true);
-  auto layout = Layout::make(tmp.path() + "/run", "e2e2");
-  ASSERT_TRUE(layout.ok());
-  auto cfs = ContainerFs::begin(*layout, {100000, 65536}, {100000, 65536});
-  ASSERT_TRUE(cfs.ok()) << cfs.error().str();
-  auto opts = overlayOptionsAt(e.merged);
-  ASSERT_TRUE(opts.ok());
-  auto rootfs = cfs->mountRootfs(*opts);
-  ASSERT_TRUE(rootfs.ok()) << rootfs.error().str();
+  StartedContainer c =
+      startContainer(tmp.path(), tmp.path() + "/run", "e2e2", /*withBusybox=*/true);
+  ASSERT_TRUE(c.ready);
   const std::string bundle = tmp.path() + "/bundle";
   ASSERT_EQ(::mkdir(bundle.c_str(), 0711), 0);
-  nlohmann::json s = spec(*rootfs, cfs->userns(), {"true"});
+  nlohmann::json s = spec(c.root, c.cfs->userns(), {"true"});
   s["linux"].erase("uidMappings");
   s["linux"].erase("gidMappings");
   std::ofstream(bundle + "/config.json") << s.dump(1);
