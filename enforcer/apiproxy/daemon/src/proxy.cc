@@ -399,6 +399,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       // The client's framing never reaches dockerd: the decoded payload goes out re-framed by
       // Beast's serializer (chunked as the head says, or exactly Content-Length bytes).
       http::request_serializer<RelayBody> sr{req};
+      widenUploadSendBuffer(*up);  // an upload: room for several pieces on the way to dockerd
       co_await http::async_write_header(*up, sr, ecToken(ec));
       if (ec) co_return;
       // Read as the response bodies are (up to 256 KiB a read), framed by the same parser.

@@ -3,6 +3,8 @@
 // unit tests drive them over scripted streams (tests/fake_streams.h).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -45,6 +47,45 @@ boost::asio::awaitable<size_t> readBodyPiece(Stream& from, relay_detail::beast::
     b.commit(n);
     if (n == want) relay.grow();
   }
+}
+
+// The kernel's send buffer of the dockerd-facing socket while an upload (`docker cp` into,
+// `docker load`, a build context) is relayed: 1 MiB asked, 2 MiB granted (the kernel doubles it).
+// With the default (net.core.wmem_default, ~208 KiB) a 256 KiB piece went out in two sendmsg with
+// an epoll wait between, and nothing was read from the client meanwhile; with room for several
+// pieces the client, the guard and dockerd run side by side (bench/README.md, thirteenth session:
+// `docker cp` into of 1 GiB, 1.24x direct against 0.94-1.01x with the default). Only on sockets to
+// dockerd, which always reads: on a client's socket a client that stops reading would pin this
+// much kernel memory per connection. SO_SNDBUFFORCE (the guard runs as root) so that
+// net.core.wmem_max (212992 on a stock Debian) does not cap it; without CAP_NET_ADMIN, SO_SNDBUF
+// as capped. Best effort: if both fail the default stays, and so does correctness.
+inline constexpr int kUploadSendBuffer = 1 << 20;
+
+struct SendBufferForce {  // an Asio socket option (SettableSocketOption) for SO_SNDBUFFORCE
+  int value;
+  template <class Protocol>
+  int level(const Protocol&) const {
+    return SOL_SOCKET;
+  }
+  template <class Protocol>
+  int name(const Protocol&) const {
+    return SO_SNDBUFFORCE;
+  }
+  template <class Protocol>
+  const int* data(const Protocol&) const {
+    return &value;
+  }
+  template <class Protocol>
+  std::size_t size(const Protocol&) const {
+    return sizeof value;
+  }
+};
+
+template <class Socket>
+void widenUploadSendBuffer(Socket& s) {
+  relay_detail::beast::error_code ec;
+  s.set_option(SendBufferForce{kUploadSendBuffer}, ec);
+  if (ec) s.set_option(typename Socket::send_buffer_size(kUploadSendBuffer), ec);
 }
 
 // Which side failed a body relay.

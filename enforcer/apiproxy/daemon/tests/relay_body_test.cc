@@ -8,6 +8,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -286,6 +288,26 @@ TEST(ProxyRelayBody, AnEmptyFinalChunkEndsTheBody) {
   EXPECT_TRUE(decodedBody(r.out) == a);
   const std::string body = r.out.substr(r.out.find("\r\n\r\n") + 4);
   EXPECT_EQ(body.find("\r\n0\r\n"), body.size() - 7) << body.substr(0, 20);
+}
+
+// An upload's dockerd-facing socket gets room for several 256 KiB pieces, past
+// net.core.wmem_max (SO_SNDBUFFORCE: the guard, and this test, run as root).
+TEST(ProxyRelayBody, AnUploadsSocketToDockerdGetsAWideSendBuffer) {
+  ASSERT_EQ(::geteuid(), 0u) << "needs root (CAP_NET_ADMIN for SO_SNDBUFFORCE)";
+  asio::io_context io;
+  asio::local::stream_protocol::socket a(io), b(io);
+  asio::local::connect_pair(a, b);
+  asio::socket_base::send_buffer_size before;
+  a.get_option(before);
+  widenUploadSendBuffer(a);
+  asio::socket_base::send_buffer_size after;
+  a.get_option(after);
+  EXPECT_LT(before.value(), kUploadSendBuffer) << "the default is already as wide";
+  // What was asked, not capped by net.core.wmem_max (Asio halves the kernel's doubled value).
+  EXPECT_EQ(after.value(), kUploadSendBuffer);
+  asio::socket_base::send_buffer_size other;
+  b.get_option(other);
+  EXPECT_EQ(other.value(), before.value()) << "only the socket it was asked for";
 }
 
 }  // namespace
