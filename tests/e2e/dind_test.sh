@@ -223,10 +223,18 @@ inner_protections() {
 
 # C: cgroups delegated to the outer container, its limit set from outside.
 inner_cgroups() {
-  docker exec dind docker run -d --name sleeper --memory 2g busybox sleep 300 >/dev/null 2>&1
+  local run_out state
+  run_out=$(docker exec dind docker run -d --name sleeper --memory 2g busybox sleep 300 2>&1)
   sleeper_id=$(docker exec dind docker inspect -f '{{.Id}}' sleeper 2>/dev/null)
-  t_ok "inner engine made its container's cgroup below the outer one" \
-    test -n "$sleeper_id" -a -d "$cgdir/docker/$sleeper_id"
+  if [[ -n "$sleeper_id" && -d "$cgdir/docker/$sleeper_id" ]]; then
+    t_pass "inner engine made its container's cgroup below the outer one"
+  else
+    # What the inner engine said and the container's state: a run that failed leaves a created,
+    # never started container (an id, no cgroup); one that exited has a status and an error.
+    state=$(docker exec dind docker inspect -f '{{.State.Status}} exit={{.State.ExitCode}} {{.State.Error}}' sleeper 2>&1)
+    t_fail "inner engine made its container's cgroup below the outer one" \
+      "no $cgdir/docker/$sleeper_id; run: ${run_out:0:400}; state: ${state:0:300}; below the outer cgroup: $(ls "$cgdir/docker" 2>&1 | head -c 300)"
+  fi
   t_eq "  ... owned by the outer container's root" "$(awk '{print $2}' <<<"$outer_map")" \
     "$(stat -c %u "$cgdir/docker/$sleeper_id" 2>&1)"
   t_eq "  ... the inner --memory 2g is its own (child) limit" "2147483648" \
