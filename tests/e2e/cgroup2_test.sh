@@ -23,9 +23,10 @@
 #      caller's cgroup namespace), a v1 mount (the host's whole hierarchy here) is refused
 #   D  Docker-in-Docker: an inner dockerd on the delegated cgroup in v2 mode ("cgroupfs 2") runs
 #      `docker run`; the inner container's cgroup is below the outer one on the host
-#   E  the host's real /sys/fs/cgroup (outside the namespace) is unchanged from the engine's first
-#      container on (runc enables the root's controllers then, as systemd does), and after the harness
-#      stops nothing is left: no cgroup below the suite's cgroup parent, no mount, no run dir.
+#   E  the host's real /sys/fs/cgroup (outside the namespace) is unchanged from the engine's
+#      first container on (runc enables the root's controllers then, as systemd does), and after
+#      the harness stops nothing is left: no cgroup below the suite's cgroup parent, no mount,
+#      no run dir.
 # Exit 77 (ctest: skipped, never passed) only when the kernel has no cgroup2 filesystem.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -54,7 +54,7 @@ boost::asio::awaitable<size_t> readBodyPiece(Stream& from, relay_detail::beast::
 // With the default (net.core.wmem_default, ~208 KiB) a 256 KiB piece went out in two sendmsg with
 // an epoll wait between, and nothing was read from the client meanwhile; with room for several
 // pieces the client, the guard and dockerd run side by side (bench/README.md, thirteenth session:
-// `docker cp` into of 1 GiB, 1.24x direct against 0.94-1.01x with the default). Only on sockets to
+// `docker cp` into of 1 GiB, 1.185x direct against 0.75-1.01x with the default). Only on sockets to
 // dockerd, which always reads: on a client's socket a client that stops reading would pin this
 // much kernel memory per connection. SO_SNDBUFFORCE (the guard runs as root) so that
 // net.core.wmem_max (212992 on a stock Debian) does not cap it; without CAP_NET_ADMIN, SO_SNDBUF
