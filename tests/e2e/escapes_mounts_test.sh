@@ -1,7 +1,8 @@
 #!/bin/bash
 # Issue 13, mount classes, through a real dockerd + eci-runc + eci-enforcerd (lib/harness.sh):
 #  A. mount propagation cannot undo protections (make-shared + rbind copies + lazy umount,
-#     mount_setattr propagation, MOVE_MOUNT_SET_GROUP, attach below a shared mount, moves);
+#     mount_setattr propagation, MOVE_MOUNT_SET_GROUP, attach below a shared mount, moves,
+#     `rshared` binds of a shared host directory, which make the engine ask for shared propagation);
 #  B. read-only stays read-only (open_tree clone + recursive mount_setattr, remounts of copies,
 #     open_tree_attr, fspick);
 #  C. the worker fails closed on a mount table it cannot bound (10k+ mounts);
@@ -26,6 +27,17 @@ HOSTDIR=$ECI_T/x
 mkdir -p "$HOSTDIR" && echo host >"$HOSTDIR/file" && chmod 777 "$HOSTDIR"
 host_unchanged() { [ "$(ls -A "$HOSTDIR" | tr '\n' ' ')$(cat "$HOSTDIR/file")" = "file host" ]; }
 P=(-v "$ECI_T/bin:/eci:ro")
+# A shared host mount (what every path is on a systemd host): dockerd accepts `rshared` binds only
+# from one. eci_down unmounts it with the rest of $ECI_T.
+SHARED=$ECI_T/shared
+mkdir -p "$SHARED" && mount --bind "$SHARED" "$SHARED" && mount --make-shared "$SHARED" ||
+  { echo "FAIL - could not make a shared host mount"; exit 1; }
+# Control: a mount made in a peer of it shows up under it on the host, so A7's check can see one.
+mkdir -p "$ECI_T/peer" && mount --bind "$SHARED" "$ECI_T/peer" && mkdir -p "$SHARED/ctl" &&
+  mount -t tmpfs ctl "$ECI_T/peer/ctl"
+t_contains "control: a mount in a peer of the shared host dir propagates to it" " $SHARED/ctl " \
+  "$(cat /proc/self/mountinfo)"
+umount "$ECI_T/peer/ctl" 2>/dev/null; umount "$ECI_T/peer"; rmdir "$SHARED/ctl"
 
 # The container's uptime comes from eci's emulation: seconds since the container started. A
 # removed emulation mount shows the host's (the VM has been up far longer than these tests).
@@ -156,6 +168,25 @@ for mode in privileged sysadmin; do
   t_contains "$mode A6: onto /proc named by fd: refused" "proc-fdmount: EPERM" "$out"
   t_contains "$mode A6: onto / named by fd: refused" "root-fdmount: EPERM" "$out"
   state_ok "$mode A6" "$out"
+
+  # A7, a variant the issue does not list: the ENGINE asks for propagation. A bind of a shared host
+  # directory with `rshared` (both spellings) makes dockerd set the spec's rootfsPropagation to
+  # shared. Mounts made below the bind must not reach the host, and A1's copy-and-lazy-unmount must
+  # still leave the emulation in place.
+  for spelling in volume mount; do
+    if [ $spelling = volume ]; then B=(-v "$SHARED:/x:rshared")
+    else B=(--mount "type=bind,src=$SHARED,dst=/x,bind-propagation=rshared"); fi
+    out=$(docker run --rm "${F[@]}" "${B[@]}" busybox sh -c "$STATE"'
+      mkdir -p /x/sub && mount -t tmpfs t /x/sub; echo sub=$?
+      mkdir -p /mnt/q && mount -t tmpfs t /mnt/q && mount --make-private /mnt/q && mkdir /mnt/q/p
+      mount --rbind /proc /mnt/q/p; echo rbind=$?
+      umount -l /mnt/q/p; echo lazy=$?
+      '"$STATE" 2>&1)
+    t_contains "$mode A7 ($spelling rshared): container ran, a tmpfs mounted below the bind" \
+      "sub=0" "$out"
+    t_eq "  ... that mount never reached the host" "" "$(grep -F " $SHARED/" /proc/self/mountinfo)"
+    state_ok "$mode A7 ($spelling rshared)" "$out"
+  done
 
   # ---- B. read-only stays read-only -------------------------------------------------------------
   # B1, the issue's row: ro bind of a host dir, rbind into a tmpfs, recursive open_tree clone,
