@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -193,19 +194,42 @@ void execRunc(const Call& c, const std::vector<std::string>& args) {
 }
 
 int runRunc(const Call& c, const std::vector<std::string>& args) {
-  // Block everything across fork so no signal is lost or kills us before the handlers are in
-  // place; pending ones are forwarded once unblocked.
+  // Everything the child needs is built here, in the parent: posix_spawn's child shares our
+  // memory until it execs (glibc clones with CLONE_VM|CLONE_VFORK), so it must not allocate.
+  // Why not fork(): on the development VM a page fault costs ~30 us, and fork() makes every page
+  // we or the child touch before the exec a copy-on-write fault (~1.5 ms per spawn of runc, on
+  // each create and delete of every container).
+  auto argv = cArgv(c.runc, args);
+  std::vector<std::string> envStore;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, kLoopGuardEnv, std::strlen(kLoopGuardEnv)) == 0 &&
+        (*e)[std::strlen(kLoopGuardEnv)] == '=')
+      continue;
+    envStore.emplace_back(*e);
+  }
+  envStore.push_back(std::string(kLoopGuardEnv) + "=1");  // see kLoopGuardEnv
+  std::vector<char*> envp;
+  envp.reserve(envStore.size() + 1);
+  for (auto& e : envStore) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  // Block everything across the spawn so no signal is lost or kills us before the handlers are
+  // in place; pending ones are forwarded once unblocked. runc starts with our old mask and the
+  // dispositions a fork+exec gave it: none of ours is caught yet, ignored ones stay ignored.
   sigset_t all, old;
   sigfillset(&all);
   ::sigprocmask(SIG_BLOCK, &all, &old);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setsigmask(&attr, &old);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  const int err = ::posix_spawn(&pid, c.runc.c_str(), nullptr, &attr, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) {
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    return -1;
-  }
-  if (pid == 0) {
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    execvMarked(c.runc, args);
+    (void)fprintf(stderr, "eci-runc: exec %s: %s\n", c.runc.c_str(), std::strerror(err));
+    return 127;  // what the forked child reported before: exec failed
   }
   g_child = pid;
   // runc (signals.go) catches every signal and forwards all but SIGCHLD (it reaps), SIGWINCH

@@ -131,4 +131,36 @@ err=$(ECI_RUNC_REAL_RUNC="$T/fake-runc" ECI_RUNC_ENFORCER_SOCKET="$T/env.sock" "
 t_contains "a flag wins over the environment" "$T/flag.sock" "$err"
 t_not_contains "the environment's socket is not dialled then" "$T/env.sock" "$err"
 
+# The engine's second `delete --force <id>` of every container, once runc has removed it, is
+# answered without runc when runc's own answer is certain (exit 0, no output, its --log opened);
+# whenever anything could make runc answer otherwise, runc answers. The real runc's side of this
+# (same exit status and output for the same command lines) is in differential_test.sh.
+D=$T/droot
+mkdir -p "$D"
+del() {  # EXPECT(ran|skipped) NAME ARGS...: eci-runc delete; whether the real runc ran
+  local expect=$1 name=$2
+  shift 2
+  rm -f "$T/runc-argv"
+  "$ECI_RUNC_BIN" --eci-runc "$T/fake-runc" --eci-enforcer-socket "$T/none.sock" \
+    --eci-run-dir "$T/run" "$@" >/dev/null 2>&1
+  local rc=$?
+  if [[ $expect == skipped ]]; then
+    t_fails "$name: runc not started" test -e "$T/runc-argv"
+    t_eq "$name: exit 0, as runc's" "0" "$rc"
+  else
+    t_ok "$name: runc answers" test -e "$T/runc-argv"
+  fi
+}
+del skipped "delete --force of an id runc has no directory for" --root "$D" delete --force gone1
+del skipped "-force=true spelling" --root "$D" --log "$T/dl.json" delete -force=true gone2
+t_ok "its --log is opened (created) as runc opens it" test -e "$T/dl.json"
+del ran "delete without --force (runc prints 'container does not exist', exit 1)" --root "$D" delete gone3
+mkdir -p "$D/half"
+del ran "delete --force of an id whose directory exists (runc removes it)" --root "$D" delete --force half
+del ran "delete --force of an id runc would refuse" --root "$D" delete --force "a:b"
+del ran "delete --force of '..'" --root "$D" delete --force ..
+del ran "delete --force with --debug (runc logs)" --root "$D" --debug delete --force gone4
+del ran "delete --force under a root that does not exist (runc 1.1 makes it)" --root "$T/noroot" delete --force gone5
+del ran "delete --force with a --log runc cannot open (runc fails)" --root "$D" --log /nonexistent/l.json delete --force gone6
+
 t_summary

@@ -24,6 +24,7 @@
 #include "eci/mountinfo.h"
 #include "eci/paths.h"
 #include "eci/sys.h"
+#include "eci/sys_process.h"
 #include "internal.h"
 
 namespace eci::idmap {
@@ -35,48 +36,42 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this library's
 
 namespace {
 
+// The holder's side of withNewUserns: it starts in the new user namespace (CLONE_NEWUSER) and
+// stays until the read end of its pipe reports the parent's end closed (the parent is done, or
+// died: the holder never outlives it). It shares our memory and errno (sys_process.h), so it makes
+// only calls that cannot fail here: close of an fd it owns, and a read that signals (all blocked)
+// cannot interrupt. Plain syscall(2), not glibc's read(): that one is a cancellation point and
+// would mark our thread's cancellation state while it blocks.
+struct HolderArgs {
+  int releaseRead;
+  int releaseWrite;
+};
+int holdUserns(void* p) {
+  const auto* a = static_cast<const HolderArgs*>(p);
+  ::syscall(SYS_close, a->releaseWrite);  // its copy: the parent's close must be the last one
+  char c;
+  ::syscall(SYS_read, a->releaseRead, &c, 1);
+  return 0;
+}
+
 // Runs `use("/proc/<pid>")` while a short-lived child holds a new user namespace whose maps are
 // `uidMap`/`gidMap` (uid_map syntax), written by host root from the parent namespace.
 Status withNewUserns(const std::string& uidMap, const std::string& gidMap,
                      const std::function<Status(const std::string&)>& use) {
-  int ready[2], release[2];
-  if (::pipe2(ready, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
-  UniqueFd readyR(ready[0]), readyW(ready[1]);
+  int release[2];
   if (::pipe2(release, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
   UniqueFd releaseR(release[0]), releaseW(release[1]);
-
-  const pid_t pid = ::fork();
-  if (pid < 0) return Error::fromErrno("fork()");
-  if (pid == 0) {
-    // Only async-signal-safe calls: the parent may have other threads.
-    char c = ::unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
-    if (::write(readyW.get(), &c, 1) != 1) _exit(1);
-    ssize_t r;
-    // Stays until the parent closes its end: the maps are written to a live process.
-    do r = ::read(releaseR.get(), &c, 1);
-    while (r < 0 && errno == EINTR);
-    _exit(0);
-  }
-  readyW.reset();
-  releaseR.reset();
-  ScopeExit reap([&] {
-    releaseW.reset();
-    ::kill(pid, SIGKILL);
-    int status;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  });
-
-  char c = 0;
-  ssize_t r;
-  do r = ::read(readyR.get(), &c, 1);
-  while (r < 0 && errno == EINTR);
-  if (r != 1 || c != 1) {
-    return Error(ErrorKind::kDenied, "unshare(CLONE_NEWUSER) in the namespace holder",
+  HolderArgs args{releaseR.get(), releaseW.get()};
+  auto holder = sys::SharedVmChild::start(holdUserns, &args, CLONE_NEWUSER);
+  if (!holder.ok()) {
+    return Error(ErrorKind::kDenied,
+                 "clone(CLONE_NEWUSER) of the namespace holder: " + holder.error().str(),
                  "user namespaces disabled? (user.max_user_namespaces)");
   }
-
-  const std::string proc = "/proc/" + std::to_string(pid);
+  // Closing our end lets the holder return; its destructor (at the end of this scope, after
+  // `use`) then reaps it, or kills it if it has not got there.
+  ScopeExit letGo([&] { releaseW.reset(); });
+  const std::string proc = "/proc/" + std::to_string(holder->pid());
   // Root writes the maps from the parent namespace, so "setgroups deny" is not needed (and is
   // not wanted: container root may legitimately call setgroups).
   ECI_TRY(writeProcFile(proc + "/uid_map", uidMap));

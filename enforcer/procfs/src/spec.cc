@@ -16,6 +16,7 @@
 
 #include "eci/procfs/values.h"
 #include "eci/sys.h"
+#include "eci/sys_process.h"
 #include "eci/unique_fd.h"
 
 namespace eci::procfs {
@@ -107,10 +108,76 @@ Result<std::optional<std::filesystem::path>> addProcfsFromGrant(nlohmann::json& 
   return std::optional<std::filesystem::path>(base / id);
 }
 
+namespace {
+
+// bindProcSys's helper: it runs in a child that shares our memory and waits for nothing (we are
+// suspended until it exits: CLONE_VFORK, sys_process.h), so it reads what the parent prepared and
+// writes its outcome back into `out`. System calls only: no allocation.
+struct KnobBinder {
+  // In.
+  int mntns = -1;
+  int initRoot = -1;  // the init's root, opened in our namespace; -1: open `rootPath` after setns
+  const char* rootPath = nullptr;
+  const std::vector<std::string>* rels = nullptr;
+  const std::vector<UniqueFd>* trees = nullptr;
+  // Out: knobs bound, the errno of the step that failed (0: none), the knob it failed on (-1:
+  // setns or the root).
+  int bound = 0, err = 0, failedAt = -1;
+};
+
+int bindKnobs(void* p) {
+  auto& b = *static_cast<KnobBinder*>(p);
+  if (::setns(b.mntns, CLONE_NEWNS) != 0) {
+    b.err = errno;
+    return 0;
+  }
+  // <rootfs> is opened after setns: the container's bind of it, not the host's mount.
+  const int root =
+      b.initRoot >= 0 ? b.initRoot : ::open(b.rootPath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) {
+    b.err = errno;
+    return 0;
+  }
+  const auto& rels = *b.rels;
+  for (size_t i = 0; i < rels.size(); ++i) {
+    open_how how{};
+    how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    const int target =
+        static_cast<int>(::syscall(SYS_openat2, root, rels[i].c_str(), &how, sizeof how));
+    if (target < 0) {
+      if (errno == ENOENT) continue;  // this procfs lacks the knob: nothing to cover
+      b.err = errno;
+      b.failedAt = static_cast<int>(i);
+      return 0;
+    }
+    struct statfs sfs;
+    // Only ever cover the container's procfs; anything else means the rootfs is not what runc
+    // prepared.
+    if (::fstatfs(target, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+      b.err = EXDEV;
+      b.failedAt = static_cast<int>(i);
+      return 0;
+    }
+    if (::syscall(SYS_move_mount, (*b.trees)[i].get(), "", target, "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+      b.err = errno;
+      b.failedAt = static_cast<int>(i);
+      return 0;
+    }
+    ::close(target);
+    ++b.bound;
+  }
+  return 0;
+}
+
+}  // namespace
+
 Result<int> bindProcSys(pid_t initPid, const std::filesystem::path& rootfs,
                         const std::filesystem::path& mountDir) {
-  // Everything that allocates happens before fork(). The knobs are the fixed list the emulation
-  // serves (values.h); one this kernel lacks is not in the mount (ENOENT), nothing to bind.
+  // Everything that allocates happens here, before the helper starts. The knobs are the fixed
+  // list the emulation serves (values.h); one this kernel lacks is not in the mount (ENOENT),
+  // nothing to bind.
   std::vector<std::string> rels;
   std::vector<UniqueFd> trees;
   for (const auto& spec : emulatedSysctls()) {
@@ -132,76 +199,28 @@ Result<int> bindProcSys(pid_t initPid, const std::filesystem::path& rootfs,
   }
   const std::string rootStr = rootfs.empty() ? proc + "/root" : rootfs.string();
 
-  int pipeFds[2];
-  if (::pipe2(pipeFds, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
-  UniqueFd rd(pipeFds[0]), wr(pipeFds[1]);
-  const pid_t child = ::fork();
-  if (child < 0) return Error::fromErrno("fork()");
-  if (child == 0) {
-    // Child: async-signal-safe calls only. Reports {count, errno, failing index}.
-    int res[3] = {0, 0, -1};
-    auto report = [&] {
-      (void)!::write(wr.get(), res, sizeof res);
-      ::_exit(0);
-    };
-    if (::setns(nsFd.get(), CLONE_NEWNS) != 0) {
-      res[1] = errno;
-      report();
-    }
-    // <rootfs> is opened after setns: the container's bind of it, not the host's mount.
-    const int root =
-        initRoot ? initRoot.get() : ::open(rootStr.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) {
-      res[1] = errno;
-      report();
-    }
-    for (size_t i = 0; i < rels.size(); ++i) {
-      open_how how{};
-      how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-      const int target =
-          static_cast<int>(::syscall(SYS_openat2, root, rels[i].c_str(), &how, sizeof how));
-      if (target < 0) {
-        if (errno == ENOENT) continue;  // this procfs lacks the knob: nothing to cover
-        res[1] = errno;
-        res[2] = static_cast<int>(i);
-        report();
-      }
-      struct statfs sfs;
-      // Only ever cover the container's procfs; anything else means the rootfs is not what
-      // runc prepared.
-      if (::fstatfs(target, &sfs) != 0 || sfs.f_type != PROC_SUPER_MAGIC) {
-        res[1] = EXDEV;
-        res[2] = static_cast<int>(i);
-        report();
-      }
-      if (::syscall(SYS_move_mount, trees[i].get(), "", target, "",
-                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
-        res[1] = errno;
-        res[2] = static_cast<int>(i);
-        report();
-      }
-      ::close(target);
-      ++res[0];
-    }
-    report();
-  }
-  wr.reset();
-  int res[3] = {0, 0, -1};
-  const ssize_t n = ::read(rd.get(), res, sizeof res);
-  int wstatus = 0;
-  while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (n != sizeof res)
+  KnobBinder b;
+  b.mntns = nsFd.get();
+  b.initRoot = initRoot ? initRoot.get() : -1;
+  b.rootPath = rootStr.c_str();
+  b.rels = &rels;
+  b.trees = &trees;
+  // setns() moves the helper, not us: it has its own fs and fd table (no CLONE_FS/CLONE_FILES).
+  auto helper = sys::SharedVmChild::start(bindKnobs, &b, CLONE_VFORK);
+  if (!helper.ok()) return std::move(helper).error().wrap("binding the /proc/sys knobs");
+  auto status = helper->wait();
+  if (!status.ok()) return std::move(status).error().wrap("binding the /proc/sys knobs");
+  if (!WIFEXITED(*status))
     return Error(ErrorKind::kInternal,
                  "bindProcSys: helper for pid " + std::to_string(initPid) + " died");
-  if (res[1] != 0) {
+  if (b.err != 0) {
     const std::string what =
-        res[2] >= 0 ? "binding '" + rels[static_cast<size_t>(res[2])] + "' under '" + rootStr + "'"
-                    : "setns(mnt of pid " + std::to_string(initPid) + ") / open('" + rootStr + "')";
-    return Error(res[1], what);
+        b.failedAt >= 0
+            ? "binding '" + rels[static_cast<size_t>(b.failedAt)] + "' under '" + rootStr + "'"
+            : "setns(mnt of pid " + std::to_string(initPid) + ") / open('" + rootStr + "')";
+    return Error(b.err, what);
   }
-  return res[0];
+  return b.bound;
 }
 
 }  // namespace eci::procfs
