@@ -76,6 +76,17 @@ int blockOnPipe(void* p) {
   return 0;
 }
 
+// A pipe for blockOnPipe: the child blocks on readFd until every copy of writeFd is closed.
+Shared withPipe() {
+  Shared s;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) == 0) {
+    s.readFd = p[0];
+    s.writeFd = p[1];
+  }
+  return s;
+}
+
 ino_t userNsInode(const std::string& proc) {
   struct stat st {};
   if (::stat((proc + "/ns/user").c_str(), &st) != 0) return 0;
@@ -83,11 +94,8 @@ ino_t userNsInode(const std::string& proc) {
 }
 
 TEST(SharedVmChildTest, ANewUserNamespaceChildRunsBesideUsAndIsReapedOnDestruction) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  Shared s;
-  s.readFd = p[0];
-  s.writeFd = p[1];
+  Shared s = withPipe();
+  ASSERT_GE(s.readFd, 0);
   pid_t pid = -1;
   {
     auto child = SharedVmChild::start(blockOnPipe, &s, CLONE_NEWUSER);
@@ -112,23 +120,20 @@ TEST(SharedVmChildTest, ANewUserNamespaceChildRunsBesideUsAndIsReapedOnDestructi
   }  // destroyed while it still blocks: killed and reaped
   EXPECT_EQ(::kill(pid, 0), -1);
   EXPECT_EQ(errno, ESRCH) << "pid " << pid << " is still there (a zombie or running)";
-  ::close(p[0]);
-  ::close(p[1]);
+  ::close(s.readFd);
+  ::close(s.writeFd);
 }
 
 TEST(SharedVmChildTest, TheChildEndsWhenWeCloseOurEndOfItsPipe) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  Shared s;
-  s.readFd = p[0];
-  s.writeFd = p[1];
+  Shared s = withPipe();
+  ASSERT_GE(s.readFd, 0);
   auto child = SharedVmChild::start(blockOnPipe, &s, 0);
   ASSERT_TRUE(child.ok()) << child.error().str();
-  ::close(p[1]);  // the child closed its own copy: ours was the last writer
+  ::close(s.writeFd);  // the child closed its own copy: ours was the last writer
   auto status = child->wait();
   ASSERT_TRUE(status.ok()) << status.error().str();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
-  ::close(p[0]);
+  ::close(s.readFd);
 }
 
 long minorFaults() {
