@@ -42,6 +42,9 @@ namespace {
 // only calls that cannot fail here: close of an fd it owns, and a read that signals (all blocked)
 // cannot interrupt. Plain syscall(2), not glibc's read(): that one is a cancellation point and
 // would mark our thread's cancellation state while it blocks.
+// Sharing our memory gives nobody a way into it: the holder keeps host root's credentials (the
+// maps only say how they read inside its namespace; /proc/<pid>/status shows uid 0 from the
+// host), and its namespace is host root's, so only host root may ptrace it or read its memory.
 struct HolderArgs {
   int releaseRead;
   int releaseWrite;
