@@ -17,6 +17,8 @@
 #include <mutex>
 #include <utility>
 
+#include "eci/sys_process.h"
+
 namespace eci::sys {
 namespace {
 
@@ -213,60 +215,6 @@ bool writeAll(const std::string& path, const std::string& data) {
   return ::write(fd.get(), data.data(), data.size()) == static_cast<ssize_t>(data.size());
 }
 
-// A child in a fresh user namespace that waits until its pipe closes; its ns/user file is the
-// idmap source. Killed and reaped on destruction.
-class UsernsChild {
- public:
-  UsernsChild() {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return;
-    UniqueFd rd(p[0]);
-    pipeW_.reset(p[1]);
-    int ready[2];
-    if (::pipe2(ready, O_CLOEXEC) != 0) return;
-    UniqueFd readyR(ready[0]), readyW(ready[1]);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls here: the parent may be multi-threaded.
-      pipeW_.reset();
-      readyR.reset();
-      char c = ::unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
-      if (::write(readyW.get(), &c, 1) != 1) _exit(1);
-      readyW.reset();
-      ssize_t r;
-      do r = ::read(rd.get(), &c, 1);
-      while (r < 0 && errno == EINTR);
-      _exit(0);
-    }
-    if (pid_ < 0) return;
-    readyW.reset();
-    char c = 0;
-    ssize_t r;
-    do r = ::read(readyR.get(), &c, 1);
-    while (r < 0 && errno == EINTR);
-    ok_ = r == 1 && c == 1;
-  }
-  ~UsernsChild() {
-    pipeW_.reset();
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status;
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
-  UsernsChild(const UsernsChild&) = delete;
-  UsernsChild& operator=(const UsernsChild&) = delete;
-
-  bool ok() const { return ok_; }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  bool ok_ = false;
-  UniqueFd pipeW_;
-};
-
 Status tryIdmap(int mntFd, int usernsFd) {
   mount_attr attr{};
   attr.attr_set = MOUNT_ATTR_IDMAP;
@@ -275,9 +223,9 @@ Status tryIdmap(int mntFd, int usernsFd) {
 }
 
 bool probeOnce() {
-  UsernsChild child;
+  auto child = UsernsHolder::start();
   if (!child.ok()) return false;
-  const std::string proc = "/proc/" + std::to_string(child.pid());
+  const std::string proc = "/proc/" + std::to_string(child->pid());
   // An idmap needs a mapping to translate through; a root range when we can, else our own uid.
   if (::geteuid() == 0) {
     if (!writeAll(proc + "/uid_map", "0 100000 65536") ||

@@ -1,9 +1,11 @@
 #include "eci/sys_process.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,6 +104,54 @@ void SharedVmChild::reset() {
   if (stack_ != nullptr) ::munmap(stack_, stackSize_);
   stack_ = nullptr;
   stackSize_ = 0;
+}
+
+struct UsernsHolder::Pipe {
+  int read = -1, write = -1;
+  ~Pipe() {
+    if (read >= 0) ::close(read);
+    if (write >= 0) ::close(write);
+  }
+};
+
+// The holder's side: it closes its copy of the write end (ours must be the last one), then waits
+// for end of file. It shares our memory and errno (see SharedVmChild), so it makes only calls
+// that cannot fail here: a close of an fd it owns, a read that no signal (all blocked) can
+// interrupt. Plain syscall(2), not glibc's read(): that one is a cancellation point and would mark
+// our thread's cancellation state while it blocks.
+int UsernsHolder::hold(void* p) {
+  const auto* pipe = static_cast<const Pipe*>(p);
+  ::syscall(SYS_close, pipe->write);
+  char c;
+  ::syscall(SYS_read, pipe->read, &c, 1);
+  return 0;
+}
+
+Result<UsernsHolder> UsernsHolder::start() {
+  auto pipe = std::make_unique<Pipe>();
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Error::fromErrno("pipe2() for a user namespace holder");
+  pipe->read = fds[0];
+  pipe->write = fds[1];
+  auto child = SharedVmChild::start(hold, pipe.get(), CLONE_NEWUSER);
+  if (!child.ok()) {
+    return Error(ErrorKind::kDenied,
+                 "clone(CLONE_NEWUSER) of a user namespace holder: " + child.error().str(),
+                 "user namespaces disabled? (user.max_user_namespaces)");
+  }
+  return UsernsHolder(std::move(pipe), std::move(*child));
+}
+
+UsernsHolder::UsernsHolder(std::unique_ptr<Pipe> pipe, SharedVmChild child)
+    : pipe_(std::move(pipe)), child_(std::move(child)) {}
+UsernsHolder::UsernsHolder(UsernsHolder&&) noexcept = default;
+
+UsernsHolder::~UsernsHolder() {
+  // Our end closed lets it return; child_'s destructor then reaps it (or kills it first).
+  if (pipe_ && pipe_->write >= 0) {
+    ::close(pipe_->write);
+    pipe_->write = -1;
+  }
 }
 
 }  // namespace eci::sys

@@ -136,6 +136,23 @@ TEST(SharedVmChildTest, TheChildEndsWhenWeCloseOurEndOfItsPipe) {
   ::close(s.readFd);
 }
 
+TEST(UsernsHolderTest, ItsNamespaceIsNewUntilItIsDestroyed) {
+  pid_t pid = -1;
+  {
+    auto holder = UsernsHolder::start();
+    ASSERT_TRUE(holder.ok()) << holder.error().str();
+    pid = holder->pid();
+    const std::string proc = "/proc/" + std::to_string(pid);
+    EXPECT_NE(userNsInode(proc), 0u);
+    EXPECT_NE(userNsInode(proc), userNsInode("/proc/self"));
+    auto moved = std::move(*holder);  // Result<> hands it on: the child stays
+    EXPECT_EQ(moved.pid(), pid);
+    EXPECT_EQ(::kill(pid, 0), 0);
+  }
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH) << "pid " << pid << " is still there (a zombie or running)";
+}
+
 long minorFaults() {
   rusage r{};
   ::getrusage(RUSAGE_SELF, &r);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <memory>
 
 #include "eci/error.h"
 
@@ -61,6 +62,31 @@ class SharedVmChild {
   pid_t pid_ = -1;
   void* stack_ = nullptr;
   size_t stackSize_ = 0;
+};
+
+// A child that starts in a new user namespace (SharedVmChild with CLONE_NEWUSER) and stays until
+// this object is destroyed, for writing that namespace's maps from here (/proc/<pid>/uid_map) and
+// opening /proc/<pid>/ns/user: eci's ID-mapped mounts, and the kernel probe for them. It keeps
+// our credentials (a map only says how they read inside its namespace) and its namespace is
+// ours, so sharing our memory lets nobody in who could not already reach it. It ends when we
+// do, too: it waits on a pipe whose write end only we hold.
+class UsernsHolder {
+ public:
+  static Result<UsernsHolder> start();
+  pid_t pid() const { return child_.pid(); }
+
+ private:
+  struct Pipe;
+  UsernsHolder(std::unique_ptr<Pipe> pipe, SharedVmChild child);
+  static int hold(void* pipe);  // the child's side
+  // Declared first, destroyed last: the child reads the pipe's fds until it is reaped.
+  std::unique_ptr<Pipe> pipe_;
+  SharedVmChild child_;
+
+ public:
+  UsernsHolder(UsernsHolder&&) noexcept;
+  UsernsHolder& operator=(UsernsHolder&&) = delete;
+  ~UsernsHolder();
 };
 
 }  // namespace eci::sys

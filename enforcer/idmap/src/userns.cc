@@ -36,45 +36,14 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this library's
 
 namespace {
 
-// The holder's side of withNewUserns: it starts in the new user namespace (CLONE_NEWUSER) and
-// stays until the read end of its pipe reports the parent's end closed (the parent is done, or
-// died: the holder never outlives it). It shares our memory and errno (sys_process.h), so it makes
-// only calls that cannot fail here: close of an fd it owns, and a read that signals (all blocked)
-// cannot interrupt. Plain syscall(2), not glibc's read(): that one is a cancellation point and
-// would mark our thread's cancellation state while it blocks.
-// Sharing our memory gives nobody a way into it: the holder keeps host root's credentials (the
-// maps only say how they read inside its namespace; /proc/<pid>/status shows uid 0 from the
-// host), and its namespace is host root's, so only host root may ptrace it or read its memory.
-struct HolderArgs {
-  int releaseRead;
-  int releaseWrite;
-};
-int holdUserns(void* p) {
-  const auto* a = static_cast<const HolderArgs*>(p);
-  ::syscall(SYS_close, a->releaseWrite);  // its copy: the parent's close must be the last one
-  char c;
-  ::syscall(SYS_read, a->releaseRead, &c, 1);
-  return 0;
-}
-
 // Runs `use("/proc/<pid>")` while a short-lived child holds a new user namespace whose maps are
 // `uidMap`/`gidMap` (uid_map syntax), written by host root from the parent namespace.
 Status withNewUserns(const std::string& uidMap, const std::string& gidMap,
                      const std::function<Status(const std::string&)>& use) {
-  int release[2];
-  if (::pipe2(release, O_CLOEXEC) != 0) return Error::fromErrno("pipe2()");
-  UniqueFd releaseR(release[0]), releaseW(release[1]);
-  HolderArgs args{releaseR.get(), releaseW.get()};
-  auto holder = sys::SharedVmChild::start(holdUserns, &args, CLONE_NEWUSER);
-  if (!holder.ok()) {
-    return Error(ErrorKind::kDenied,
-                 "clone(CLONE_NEWUSER) of the namespace holder: " + holder.error().str(),
-                 "user namespaces disabled? (user.max_user_namespaces)");
-  }
-  // Closing our end lets the holder return; its destructor (at the end of this scope, after
-  // `use`) then reaps it, or kills it if it has not got there.
-  ScopeExit letGo([&] { releaseW.reset(); });
-  const std::string proc = "/proc/" + std::to_string(holder->pid());
+  // The holder shares our memory but keeps host root's credentials, in a namespace of host root's
+  // (sys_process.h): only host root may ptrace it or read our memory through it.
+  ECI_ASSIGN_OR_RETURN(holder, sys::UsernsHolder::start());
+  const std::string proc = "/proc/" + std::to_string(holder.pid());
   // Root writes the maps from the parent namespace, so "setgroups deny" is not needed (and is
   // not wanted: container root may legitimately call setgroups).
   ECI_TRY(writeProcFile(proc + "/uid_map", uidMap));

@@ -110,9 +110,9 @@ Result<std::optional<std::filesystem::path>> addProcfsFromGrant(nlohmann::json& 
 
 namespace {
 
-// bindProcSys's helper: it runs in a child that shares our memory and waits for nothing (we are
-// suspended until it exits: CLONE_VFORK, sys_process.h), so it reads what the parent prepared and
-// writes its outcome back into `out`. System calls only: no allocation.
+// bindProcSys's helper: it runs in a child that shares our memory while we are suspended until it
+// exits (CLONE_VFORK, sys_process.h); it reads what the parent prepared and writes its outcome
+// into the Out fields. System calls only: no allocation.
 struct KnobBinder {
   // In.
   int mntns = -1;
