@@ -226,6 +226,24 @@ t_contains "eci-admin audit --container shows the seccomp denial" "seccomp" \
   "$(admin_audit --container secden 2>&1; admin_audit --container "${sid:0:12}")"
 docker rm -f secden >/dev/null 2>&1
 
+# What the kernel would have answered the caller anyway (a path that does not exist, an unmount of
+# what is no mount point) is answered with the kernel's errno and not recorded; the policy's own
+# refusal in the same container is, naming its path. Inner engines make hundreds of the former.
+out=$(docker run --name seckern --privileged busybox sh -c '
+  umount /no/such/dir 2>/dev/null; echo gone=$?
+  mkdir -p /plain; umount /plain 2>/dev/null; echo plain=$?
+  umount /proc/uptime 2>/dev/null; echo protected=$?' 2>&1)
+t_contains "seccomp: the kernel-equivalent unmounts failed in the container" "gone=1 plain=1" \
+  "$(tr '\n' ' ' <<<"$out")"
+t_contains "seccomp: ... and the protected one was refused" "protected=1" "$out"
+kid=$(docker inspect -f '{{.Id}}' seckern 2>/dev/null)
+t_ok "seccomp: the policy refusal is recorded with its path" \
+  wait_line seccomp "select(.container == \"$kid\" and (.reason | contains(\"/proc/uptime\")))"
+# Recorded in call order by one worker: the protected one seen, the two before it would be too.
+t_eq "seccomp: ... the kernel-equivalent failures are not (the container's only line)" "1" \
+  "$(lines seccomp "select(.container == \"$kid\")" | wc -l)"
+docker rm -f seckern >/dev/null 2>&1
+
 t_eq "every line of the audit log parses" "0" \
   "$(admin_audit --format json 2>&1 >/dev/null | grep -c malformed)"
 

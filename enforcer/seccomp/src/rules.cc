@@ -43,6 +43,10 @@ Decision cont(std::string why) {
 Decision refuse(int err, std::string why) {
   return {Action::kError, err, std::move(why)};
 }
+// What the kernel would answer anyway (Decision::audited).
+Decision kernelAnswer(int err, std::string why) {
+  return {Action::kError, err, std::move(why), false};
+}
 Decision act(Action a, std::string why) {
   return {a, 0, std::move(why)};
 }
@@ -261,6 +265,10 @@ std::optional<Decision> checkAttach(const MountEntry* parent, const PathInfo& sr
 
 // A path the call needs: resolved, attached, and an error to return if not.
 std::optional<Decision> needPath(const PathInfo& p, const char* what) {
+  // ENOENT and ENOTDIR are the caller's own answer: the walk happens in its root, from its cwd
+  // or dirfd. EXDEV (a walk leaving the root) and ELOOP (a magic link) are ours to refuse.
+  if (p.err == ENOENT || p.err == ENOTDIR)
+    return kernelAnswer(p.err, std::string(what) + " does not exist in the caller's root");
   if (p.err != 0)
     return refuse(p.err == EXDEV ? EPERM : p.err,
                   std::string(what) + " could not be resolved in the caller's root");
@@ -357,7 +365,7 @@ Decision decideMount(const Decoded& d, const ContainerMounts& c, Environment& en
     if (!d.target) return refuse(EFAULT, "propagation change without a target");
     PathInfo t = env.resolve(Environment::Which::kTarget);
     if (auto e = needPath(t, "target")) return *e;
-    if (!t.mountRoot) return refuse(EINVAL, "not a mount point");
+    if (!t.mountRoot) return kernelAnswer(EINVAL, "not a mount point: " + *d.target);
     if (!t.mount || !t.attached) return refuse(EPERM, "target not in the caller's mount table");
     if (auto e = checkStaysPrivate(*t.mount, flags & MS_REC, c, env, "make-shared")) return *e;
     return act(Action::kReplayMount, "make-shared of the container's own mounts");
@@ -452,7 +460,10 @@ Decision decide(const Decoded& d, const ContainerMounts& c, Environment& env) {
       if (!env.callerHasSysAdmin()) return refuse(EPERM, "caller lacks CAP_SYS_ADMIN");
       PathInfo t = env.resolve(Environment::Which::kTarget);
       if (auto e = needPath(t, "target")) return *e;
-      if (!t.mountRoot || !t.mount) return refuse(EINVAL, "not a mount point");
+      // Two refusals told apart in the audit record: the path is not the root of a mount, or it
+      // is but that mount is not in the caller's table as we read it. The path names which call.
+      if (!t.mountRoot) return kernelAnswer(EINVAL, "not a mount point: " + *d.target);
+      if (!t.mount) return refuse(EINVAL, "mount not in the caller's table: " + *d.target);
       if (c.isProtected(*t.mount, tableOf(env))) {
         // Outside the container's first mount namespace a whole tree may go: the rootfs (what
         // runc does after pivot_root in every container an inner runtime starts), /proc or

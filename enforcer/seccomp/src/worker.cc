@@ -74,9 +74,6 @@ class Worker {
 
  private:
   void handle(int notifyFd);
-  // Brings the worker into the caller's mount namespace (actions such as umount or move_mount
-  // only work on mounts of the caller's own namespace). errno or 0.
-  int enterMntnsOf(pid_t pid, const std::optional<NsId>& ns);
   void respond(int fd, uint64_t id, int err, bool cont);
 
   ContainerView c_;
@@ -126,21 +123,6 @@ void Worker::respond(int fd, uint64_t id, int err, bool cont) {
   (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
-int Worker::enterMntnsOf(pid_t pid, const std::optional<NsId>& ns) {
-  if (!ns) return ESRCH;
-  if (c_.currentMntns == ns) return 0;
-  UniqueFd fd = openNsOf(pid, "mnt");
-  if (!fd) return errno;
-  // setns resets our root and cwd to the namespace's root; cwd goes back to the host /proc so
-  // the thread-self/fd magic links keep resolving.
-  if (setns(fd.get(), CLONE_NEWNS) != 0 || fchdir(kProcFd) != 0) {
-    c_.currentMntns.reset();
-    return errno;
-  }
-  c_.currentMntns = sys::nsIdOfFd(fd.get());
-  return 0;
-}
-
 void Worker::handle(int notifyFd) {
   std::fill(notifBuf_.begin(), notifBuf_.end(), 0);  // RECV requires a zeroed buffer
   auto* req = reinterpret_cast<seccomp_notif*>(notifBuf_.data());
@@ -168,7 +150,8 @@ void Worker::handle(int notifyFd) {
   if (dec.action == Action::kError) {
     shared_->refused.fetch_add(1, std::memory_order_relaxed);
     respond(notifyFd, req->id, dec.err, false);
-    return recordDenial(call, dec.err, dec.reason.c_str());
+    if (dec.audited) recordDenial(call, dec.err, dec.reason.c_str());
+    return;
   }
   auto refuse = [&](int err, const char* why) {
     LOG_DEBUG("seccomp %s pid %d %s: refused: %s", c_.id.c_str(), pid, callName(call), why);
@@ -286,7 +269,8 @@ void Worker::handle(int notifyFd) {
     if (callerFsNsType != 0 && !callerFsNs)
       return refuse(EPERM, "the caller's namespace for this filesystem could not be opened");
   }
-  if (int e = enterMntnsOf(pid, env.callerMntns()); e != 0)
+  // Actions such as umount or move_mount only work on mounts of the caller's own namespace.
+  if (int e = worker::enterMntnsOf(pid, env.callerMntns(), c_); e != 0)
     return refuse(EPERM, "cannot enter the caller's mounts");
   // A mount(MS_MOVE) decided as kMoveMount moves source onto target with the new API.
   uint64_t actFlags = (dec.action == Action::kMoveMount && d.call == Call::kMount) ? 0 : flags;

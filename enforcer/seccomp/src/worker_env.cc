@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -284,6 +285,24 @@ const std::optional<NsId>& RealEnvironment::callerMntns() {
   return mntns_;
 }
 
+int enterMntnsOf(pid_t pid, const std::optional<NsId>& ns, ContainerView& c) {
+  if (!ns) return ESRCH;
+  if (c.currentMntns == ns) return 0;
+  UniqueFd fd(openat(kProcFd, procPath(pid, "ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno;
+  // setns resets our root and cwd to the namespace's root; cwd goes back to the host /proc so
+  // the thread-self/fd magic links keep resolving. What is recorded is the namespace the fd
+  // names, not `ns`: were the pid recycled meanwhile, the two differ and callers that compare
+  // them (describeFd) do not trust the one entered.
+  if (setns(fd.get(), CLONE_NEWNS) != 0 || fchdir(kProcFd) != 0) {
+    const int e = errno;
+    c.currentMntns.reset();
+    return e;
+  }
+  c.currentMntns = sys::nsIdOfFd(fd.get());
+  return 0;
+}
+
 UniqueFd RealEnvironment::openBase(int fdNum) {
   const std::string p = fdNum == AT_FDCWD ? procPath(pid_, "cwd")
                                           : procPath(pid_, ("fd/" + std::to_string(fdNum)).c_str());
@@ -425,10 +444,19 @@ PathInfo RealEnvironment::describeFd(int fd, bool isNewMountTarget) {
   info.blockDevice = S_ISBLK(sx.stx_mode);
   info.mountRoot = sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
   if (isNewMountTarget && !info.mountRoot) return info;
-  // statmount sees mounts of the worker's current mount namespace: the caller's, unless it
-  // made its own (then ENOENT, and the table below is read).
+  // statmount sees mounts of the worker's current mount namespace only, so the worker enters
+  // the caller's first (as it does before any action). Left where the previous caller had it,
+  // the answer depended on which process the worker served last: in another namespace statmount
+  // finds nothing and the table below is read, which missed pivot_root's old root in a nested
+  // engine's runc now and then (its `umount2(".", MNT_DETACH)` refused, e2e_dind). Not for a
+  // caller in a nested user namespace: its calls are refused before any action (worker.cc), and
+  // the worker does not go where it never acts. If the namespace is not entered, the table below
+  // answers.
   if (sx.stx_mask & kStatxMntIdUnique) {
-    if (auto m = statmountEntry(sx.stx_mnt_id); m && callerMntns() == c_.currentMntns) {
+    const auto& ns = callerMntns();
+    if (ns && ns != c_.currentMntns && c_.userns && nsOf(pid_, "user") == c_.userns)
+      (void)enterMntnsOf(pid_, ns, c_);
+    if (auto m = ns && ns == c_.currentMntns ? statmountEntry(sx.stx_mnt_id) : std::nullopt) {
       info.mount = std::move(m);
       return info;
     }

@@ -54,10 +54,15 @@ struct ContainerView {
   bool statmountWorks = false;          // probeStatmount() passed
 };
 
-// The system side of rules.h's Environment for one notification.
+// Brings the worker into the mount namespace `ns` of the task `pid` (its caller's) and records it
+// in c.currentMntns; nothing when it is there already. errno, or 0.
+int enterMntnsOf(pid_t pid, const std::optional<sys::NsId>& ns, ContainerView& c);
+
+// The system side of rules.h's Environment for one notification. It may move the worker into
+// the caller's mount namespace (describeFd), hence the mutable view.
 class RealEnvironment : public Environment {
  public:
-  RealEnvironment(pid_t pid, const Decoded& d, const ContainerView& c) : pid_(pid), d_(d), c_(c) {}
+  RealEnvironment(pid_t pid, const Decoded& d, ContainerView& c) : pid_(pid), d_(d), c_(c) {}
 
   PathInfo resolve(Which which) override;
   PathInfo resolveCreated() override;
@@ -113,7 +118,7 @@ class RealEnvironment : public Environment {
 
   pid_t pid_;
   const Decoded& d_;
-  const ContainerView& c_;
+  ContainerView& c_;
   Slot source_, target_, inRoot_, created_;
   bool tableLoaded_ = false;
   std::optional<std::vector<MountEntry>> table_;

@@ -91,6 +91,43 @@ TEST_F(RulesTest, ProtectedMountsCannotBeUnmounted) {
   EXPECT_EQ(umountCall("/proc", 0x80).err, EINVAL);       // unknown flag
 }
 
+// Only the policy's own refusals reach the audit log; what the kernel would have answered the
+// caller anyway (same errno) is answered without a record (Decision::audited).
+TEST_F(RulesTest, OnlyThePolicysRefusalsAreAudited) {
+  const Decision notMount = umountCall("/etc");
+  EXPECT_EQ(notMount.err, EINVAL);
+  EXPECT_FALSE(notMount.audited);
+  EXPECT_NE(notMount.reason.find("/etc"), std::string::npos) << notMount.reason;
+  for (int err : {ENOENT, ENOTDIR}) {
+    PathInfo missing;
+    missing.err = err;
+    env.overrides["/gone"] = missing;
+    const Decision d = umountCall("/gone");
+    EXPECT_EQ(d.err, err);
+    EXPECT_FALSE(d.audited) << d.reason;
+  }
+  // A walk that leaves the caller's root or meets a magic link is refused by eci: audited.
+  for (int err : {EXDEV, ELOOP}) {
+    PathInfo escaping;
+    escaping.err = err;
+    env.overrides["/esc"] = escaping;
+    const Decision d = umountCall("/esc");
+    EXPECT_EQ(d.action, Action::kError);
+    EXPECT_TRUE(d.audited) << d.reason;
+  }
+  // A mount root the caller's table does not hold: not what the kernel would say; audited.
+  PathInfo stray;
+  stray.mountRoot = true;
+  env.overrides["/stray"] = stray;
+  const Decision strayD = umountCall("/stray");
+  EXPECT_EQ(strayD.err, EINVAL);
+  EXPECT_TRUE(strayD.audited);
+  const Decision protectedD = umountCall("/proc");
+  EXPECT_EQ(protectedD.err, EPERM);
+  EXPECT_TRUE(protectedD.audited);
+  EXPECT_TRUE(umountCall("/proc", 0x80).audited);  // unknown flag: eci's rule
+}
+
 TEST_F(RulesTest, ProtectedMountsCannotBeOvermountedOrMoved) {
   EXPECT_EQ(mountCall("tmpfs", "/proc", "tmpfs", 0).err, EPERM);
   EXPECT_EQ(mountCall("tmpfs", "/", "tmpfs", 0).err, EPERM);

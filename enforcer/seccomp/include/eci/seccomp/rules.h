@@ -233,7 +233,12 @@ const char* actionName(Action a);
 struct Decision {
   Action action = Action::kError;
   int err = EPERM;
-  std::string reason;  // for the debug log and the tests
+  std::string reason;  // for the debug log, the audit record and the tests
+  // A refusal the kernel would have given the caller itself, with the same errno (a path that
+  // does not exist, an unmount of what is no mount point): answered and counted, but no audit
+  // record. Inner engines make hundreds of such calls while cleaning up; recorded, they would
+  // bury the policy's own refusals an admin reads the log for.
+  bool audited = true;
 };
 
 Decision decide(const Decoded& d, const ContainerMounts& container, Environment& env);
