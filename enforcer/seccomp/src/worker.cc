@@ -56,16 +56,11 @@ using sys::NsId;
 using worker::ContainerView;
 using worker::kProcFd;
 using worker::nsOf;
+using worker::openNsOf;
 using worker::probeStatmount;
 using worker::ProcessMemory;
 using worker::procPath;
 using worker::RealEnvironment;
-
-// An fd on the task's namespace of `kind` ("mnt", "pid", ...), from the host /proc.
-UniqueFd openNsOf(pid_t pid, const char* kind) {
-  const std::string rest = std::string("ns/") + kind;
-  return UniqueFd(openat(kProcFd, procPath(pid, rest.c_str()).c_str(), O_RDONLY | O_CLOEXEC));
-}
 
 class Worker {
  public:
@@ -162,7 +157,7 @@ void Worker::handle(int notifyFd) {
   // We act with the container root's credentials. A caller in a nested user namespace may hold
   // CAP_SYS_ADMIN there without holding it over the container's mounts; doing its call as the
   // container's root would grant more than the kernel would, so it is refused instead.
-  if (nsOf(pid, "user") != c_.userns) return refuse(EPERM, "caller is in a nested user namespace");
+  if (!env.callerInContainerUserns()) return refuse(EPERM, "caller is in a nested user namespace");
 
   const uint64_t flags = d.call == Call::kMount       ? d.args[3]
                          : d.call == Call::kUmount2   ? d.args[1]

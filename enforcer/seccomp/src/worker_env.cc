@@ -285,10 +285,20 @@ const std::optional<NsId>& RealEnvironment::callerMntns() {
   return mntns_;
 }
 
+bool RealEnvironment::callerInContainerUserns() {
+  if (!inContainerUserns_) inContainerUserns_ = nsOf(pid_, "user") == c_.userns;
+  return *inContainerUserns_;
+}
+
+UniqueFd openNsOf(pid_t pid, const char* kind) {
+  const std::string rest = std::string("ns/") + kind;
+  return UniqueFd(openat(kProcFd, procPath(pid, rest.c_str()).c_str(), O_RDONLY | O_CLOEXEC));
+}
+
 int enterMntnsOf(pid_t pid, const std::optional<NsId>& ns, ContainerView& c) {
   if (!ns) return ESRCH;
   if (c.currentMntns == ns) return 0;
-  UniqueFd fd(openat(kProcFd, procPath(pid, "ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd = openNsOf(pid, "mnt");
   if (!fd) return errno;
   // setns resets our root and cwd to the namespace's root; cwd goes back to the host /proc so
   // the thread-self/fd magic links keep resolving. What is recorded is the namespace the fd
@@ -454,7 +464,7 @@ PathInfo RealEnvironment::describeFd(int fd, bool isNewMountTarget) {
   // answers.
   if (sx.stx_mask & kStatxMntIdUnique) {
     const auto& ns = callerMntns();
-    if (ns && ns != c_.currentMntns && c_.userns && nsOf(pid_, "user") == c_.userns)
+    if (ns && ns != c_.currentMntns && c_.userns && callerInContainerUserns())
       (void)enterMntnsOf(pid_, ns, c_);
     if (auto m = ns && ns == c_.currentMntns ? statmountEntry(sx.stx_mnt_id) : std::nullopt) {
       info.mount = std::move(m);

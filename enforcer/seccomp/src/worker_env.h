@@ -23,6 +23,8 @@ namespace eci::seccomp::worker {
 std::string procPath(pid_t pid, const char* rest);
 // The namespace of `kind` ("mnt", "user", ...) the task `pid` is in.
 std::optional<sys::NsId> nsOf(pid_t pid, const char* kind);
+// An fd on the task's namespace of `kind` ("mnt", "pid", ...), from the host /proc.
+UniqueFd openNsOf(pid_t pid, const char* kind);
 
 // Reads the caller's memory with process_vm_readv, page by page, so a string ending right before
 // an unmapped page is still read.
@@ -75,6 +77,9 @@ class RealEnvironment : public Environment {
 
   // The caller's mount namespace, looked up once per notification.
   const std::optional<sys::NsId>& callerMntns();
+  // Whether the caller is in the container's own user namespace (not a nested one), looked up
+  // once per notification: describeFd and the worker's check before acting both ask.
+  bool callerInContainerUserns();
 
   // Where a caller's path starts: the caller's root for an absolute path, else its cwd or
   // dirfd, and how the walk from there is confined (see openFrom).
@@ -124,6 +129,7 @@ class RealEnvironment : public Environment {
   std::optional<std::vector<MountEntry>> table_;
   bool mntnsLooked_ = false;
   std::optional<sys::NsId> mntns_;
+  std::optional<bool> inContainerUserns_;
 };
 
 }  // namespace eci::seccomp::worker
