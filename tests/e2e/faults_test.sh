@@ -82,17 +82,22 @@ t_eq "after removal the first range is free again" "0 100000 65536" \
   "$(docker run --rm busybox cat /proc/self/uid_map | trim)"
 
 # --- 50 concurrent docker runs ------------------------------------------------------------------
-rm -f "$MARK"/c*.map
+rm -f "$MARK"/c*.map "$MARK"/c*.tmp
 pids=()
 for i in $(seq 1 50); do
-  # detached and long-lived, so all 50 hold their ranges at the same time
+  # Detached and long-lived, so all 50 hold their ranges at the same time. `docker run -d`
+  # returns once the process started, maybe before it wrote: the map is written aside and renamed,
+  # so a .map file is always whole (an empty one once counted as a missing range).
   (docker run -d --name "c$i" -v "$MARK:/mark" busybox sh -c \
-    "cat /proc/self/uid_map > /mark/c$i.map; sleep 1000" >/dev/null 2>&1) &
+    "cat /proc/self/uid_map > /mark/c$i.tmp && mv /mark/c$i.tmp /mark/c$i.map; sleep 1000" \
+    >/dev/null 2>&1) &
   pids+=($!)
 done
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
 t_eq "50 concurrent docker runs succeed" "0" "$failed"
+all_maps_written() { [[ $(ls "$MARK"/c*.map 2>/dev/null | wc -l) -ge 50 ]]; }
+_eci_wait_for 60 all_maps_written || true  # the counts below say what is missing
 starts=$(cat "$MARK"/c*.map 2>/dev/null | awk '{print $2}' | sort -u)
 t_eq "50 containers ran" "50" "$(ls "$MARK"/c*.map 2>/dev/null | wc -l)"
 t_eq "50 distinct ranges" "50" "$(grep -c . <<<"$starts")"
