@@ -100,6 +100,9 @@ all_maps_written() { [[ $(ls "$MARK"/c*.map 2>/dev/null | wc -l) -ge 50 ]]; }
 _eci_wait_for 60 all_maps_written || true  # the counts below say what is missing
 starts=$(cat "$MARK"/c*.map 2>/dev/null | awk '{print $2}' | sort -u)
 t_eq "50 containers ran" "50" "$(ls "$MARK"/c*.map 2>/dev/null | wc -l)"
+# Says apart a map not (fully) written from two containers on one range.
+t_eq "every map holds one range" "" \
+  "$(for f in "$MARK"/c*.map; do [[ $(grep -c . "$f") == 1 ]] || echo "$f"; done)"
 t_eq "50 distinct ranges" "50" "$(grep -c . <<<"$starts")"
 t_eq "no identity map among them" "" "$(grep -l 4294967295 "$MARK"/c*.map 2>/dev/null)"
 t_eq "50 allocations while they run" "50" "$(eci_allocation_count)"
