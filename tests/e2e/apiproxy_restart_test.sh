@@ -178,7 +178,8 @@ t_contains "trick: the refused injection is logged" "not a socket" "$newlog"
 # ... and audited: one record per container (the start pass and the events watcher's pass both
 # fail it; it is recorded once), with the container's name and why.
 TRICK_ID=$(docker inspect -f '{{.Id}}' trick)
-_eci_wait_for 5 test "$(reserve_audited "$TRICK_ID")" -ge 1
+# eval: the count is read again on every try (a plain $(...) would be read once, before waiting).
+_eci_wait_for 5 eval 'test "$(reserve_audited "$TRICK_ID")" -ge 1'
 t_eq "trick: the refused injection is audited once (rule socket-reserve)" "1" "$(reserve_audited "$TRICK_ID")"
 t_eq "  ... naming the container and why (not a socket)" "1" \
   "$(audit_count --arg id "$TRICK_ID" 'select(.container == $id and .rule == "socket-reserve" and .name == "trick" and (.reason | test("not put back at /x/uptime.*not a socket")))')"
@@ -360,8 +361,8 @@ docker rm -f oldrec oldtamper >/dev/null
 # --- 10. removal still cleans up -----------------------------------------------------------------
 hs=$(sock_of holder)
 docker rm -f holder >/dev/null
-_eci_wait_for 10 test ! -e "$(dirname "$hs")" || true  # removed on the engine's destroy event
-t_ok "a re-served socket is removed with its container" test ! -e "$(dirname "$hs")"
+# Removed on the engine's destroy event, which comes a moment after `docker rm` returns.
+t_ok "a re-served socket is removed with its container" _eci_wait_for 10 test ! -e "$(dirname "$hs")"
 
 t_eq "no sanitizer/crash in the guard log" "" "$(grep -E 'runtime error|AddressSanitizer|terminate' "$ECI_GUARD_LOG")"
 t_summary

@@ -140,7 +140,8 @@ flood_summarised() {
   tail -n +"$((lines_before + 1))" "$A" | jq -s '[.[] | select(.source == "eci-apiproxyd" and
     .event == "suppressed" and .rule == "audit-share" and .extra.uid == 0) | .extra.count] | add // 0'
 }
-_eci_wait_for 10 test "$(flood_summarised)" -eq $((300 - flood_lines))
+# eval: the sum is read again on every try (a plain $(...) would be read once, before waiting).
+_eci_wait_for 10 eval 'test "$(flood_summarised)" -eq $((300 - flood_lines))'
 t_eq "flood: the guard's suppressed summaries count the rest (uid 0, rule audit-share)" \
   "$((300 - flood_lines))" "$(flood_summarised)"
 # Another container is not crowded out: eci-runc's refusal right after the flood is written.
