@@ -80,11 +80,15 @@ t_eq "exec -i: output after stdin EOF" "late" \
 docker run -d --name att busybox sh -c 'sleep 1; echo attached-out' >/dev/null
 t_eq "attach: output until the container exits" "attached-out" "$(timeout 20 docker attach att)"
 
-timeout 6 docker events --filter type=container --filter event=start >"$W/events" 2>&1 &
+# The CLI's subscription cannot be seen from outside, so containers are started until one of their
+# start events arrives on the open stream (a fixed second for the CLI to subscribe raced a loaded
+# machine); a stream that never delivers still fails, after 10 tries.
+timeout 60 docker events --filter type=container --filter event=start >"$W/events" 2>&1 &
 evpid=$!
-sleep 1
-docker run --rm --name evtest busybox true
-sleep 1
+for i in $(seq 1 10); do
+  docker run --rm --name "evtest$i" busybox true
+  _eci_wait_for 2 grep -q evtest "$W/events" && break
+done
 kill "$evpid" 2>/dev/null
 wait "$evpid" 2>/dev/null
 t_contains "events: streamed while open" "evtest" "$(cat "$W/events")"

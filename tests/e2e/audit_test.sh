@@ -197,9 +197,12 @@ t_contains "eci-admin audit shows the suppressed count" "more suppressed before 
 # killing it would leave eci-admin following the log after the suite.
 "$ECI_ADMIN_BIN" audit --file "$A" --follow --format json --container followme >"$W/follow.out" 2>&1 &
 fpid=$!
-sleep 0.5
+# The record must come while it follows: wait until it holds the log open (a fixed sleep raced a
+# loaded machine's process start).
+following() { find "/proc/$fpid/fd" -lname "$A" 2>/dev/null | grep -q .; }
+t_ok "eci-admin audit --follow opened the log" _eci_wait_for 10 following
 docker run --rm --name followme -v "$ECI_T/docker.sock:/s" busybox true >/dev/null 2>&1
-for _ in $(seq 1 30); do grep -q followme "$W/follow.out" && break; sleep 0.1; done
+_eci_wait_for 15 grep -q followme "$W/follow.out"
 kill "$fpid" 2>/dev/null
 wait "$fpid" 2>/dev/null
 t_contains "eci-admin audit --follow prints a new refusal" '"name":"followme"' "$(cat "$W/follow.out")"

@@ -61,6 +61,12 @@ last_col() { awk '{print $NF}'; }
 pids_limit() { jq -S '.data.pids.limit'; }
 stats_keys() { jq -S '.data | keys'; }
 head3() { head -n3; }
+# stopped ID: both runtimes report container ID (with its -plain/-eci suffix) stopped. After a
+# KILL the init dies asynchronously; a fixed sleep raced a loaded machine, this waits for it.
+stopped() {
+  [[ "$(P --root "$RP" state "$1-plain" 2>/dev/null | jq -r .status)" == stopped ]] &&
+    [[ "$(E --root "$RE" state "$1-eci" 2>/dev/null | jq -r .status)" == stopped ]]
+}
 
 b=$ECI_T/b-long
 bundle "$b" '["sleep", "1000"]'
@@ -89,7 +95,7 @@ same "update --pids-limit" --root {ROOT} update --pids-limit 50 d1-{N}
 norm=pids_limit same "events --stats (pids limit)" --root {ROOT} events --stats d1-{N}
 norm=stats_keys same "events --stats (keys)" --root {ROOT} events --stats d1-{N}
 same "kill KILL" --root {ROOT} kill d1-{N} KILL
-sleep 0.5
+t_ok "killed d1 is stopped in both runtimes" _eci_wait_for 10 stopped d1
 norm=state_norm same "state stopped" --root {ROOT} state d1-{N}
 same "delete" --root {ROOT} delete d1-{N}
 same "state of a deleted container fails alike" --root {ROOT} state d1-{N}
@@ -101,7 +107,7 @@ same "create (one-dash, flags after id)" -root {ROOT} -log "$ECI_T/log-{N}" crea
 same "start (one-dash root)" -root={ROOT} start d2-{N}
 norm=state_norm same "state (=form)" --root={ROOT} state d2-{N}
 same "kill -a (one-dash bool after id)" -root {ROOT} kill d2-{N} KILL -a
-sleep 0.5
+t_ok "killed d2 is stopped in both runtimes" _eci_wait_for 10 stopped d2
 same "delete -f" -root {ROOT} delete -f d2-{N}
 
 # --- run: foreground and detached -------------------------------------------------------------
@@ -114,7 +120,7 @@ same "run foreground again with the same bundle and id (item 7)" --root {ROOT} r
 same "run -d" --root {ROOT} run -d --bundle "$b" r2-{N}
 norm=state_norm same "state after run -d" --root {ROOT} state r2-{N}
 same "kill KILL" --root {ROOT} kill r2-{N} KILL
-sleep 0.5
+t_ok "killed r2 is stopped in both runtimes" _eci_wait_for 10 stopped r2
 same "delete after run -d" --root {ROOT} delete r2-{N}
 same "run -d again with the same bundle (item 7)" --root {ROOT} run --detach -b "$b" r2-{N}
 same "delete --force of a running container" --root {ROOT} delete --force r2-{N}
