@@ -70,6 +70,19 @@ part latency && for path in /_ping /v1.41/version /v1.41/containers/json; do
       wf=$(awk -v s="$F" '$1 == s {print $2}' "$ECI_T/w")
       printf '%-34s %10sus %10sus %10sus\n' "  warm client, bare relay" "$wa" "$wf" "$((wf - wa))"
     fi
+    # The same client, idle 5 ms before each request (no process start): what idleness alone
+    # costs each side, apart from what a new process costs (the curl rows above).
+    if ECI_PING_IDLE_US=5000 "$PING" "$path" "$N" "$D" "$G" ${F:+"$F"} >"$ECI_T/w" 2>"$ECI_T/w.err"; then
+      wa=$(awk -v s="$D" '$1 == s {print $2}' "$ECI_T/w")
+      wb=$(awk -v s="$G" '$1 == s {print $2}' "$ECI_T/w")
+      printf '%-34s %10sus %10sus %10sus\n' "  idle client (5 ms before each)" "$wa" "$wb" "$((wb - wa))"
+      if [[ -n "$F" ]]; then
+        wf=$(awk -v s="$F" '$1 == s {print $2}' "$ECI_T/w")
+        printf '%-34s %10sus %10sus %10sus\n' "  idle client, bare relay" "$wa" "$wf" "$((wf - wa))"
+      fi
+    else
+      echo "  idle client (ping_client): failed: $(head -c 200 "$ECI_T/w.err")"
+    fi
   elif [[ -x "$PING" ]]; then
     echo "  warm client (ping_client): failed: $(head -c 200 "$ECI_T/w.err")"
   fi

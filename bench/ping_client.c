@@ -6,7 +6,9 @@
  * CPU cache costs each side after a process start, this one does not.
  *   ping_client PATH ROUNDS SOCKET...
  * Prints one line per socket: "<socket> <median us> <p10 us> <p90 us>". Exit 1 on any failed
- * request (a failed sample is never counted). */
+ * request (a failed sample is never counted).
+ * ECI_PING_IDLE_US=N sleeps N microseconds before each request (not timed): every side then
+ * starts each request from idle, as between two `docker` commands, but with no process start. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +86,14 @@ int main(int argc, char** argv) {
   const int reqLen = snprintf(
       req, sizeof req, "GET %s HTTP/1.1\r\nHost: api\r\nUser-Agent: eci-bench\r\n\r\n", path);
   if (reqLen <= 0 || reqLen >= (int)sizeof req) return 2;
+  const char* idleEnv = getenv("ECI_PING_IDLE_US");
+  const long idleUs = idleEnv ? strtol(idleEnv, NULL, 10) : 0;
+  if (idleUs < 0 || idleUs > 1000000) return 2;
   double* samples = calloc((size_t)nsock * (size_t)rounds, sizeof(double));
   if (!samples) return 1;
   for (int r = 0; r < rounds; ++r)
     for (int s = 0; s < nsock; ++s) {
+      if (idleUs > 0) usleep((useconds_t)idleUs);
       const double us = once(argv[3 + s], req, (size_t)reqLen);
       if (us < 0) {
         fprintf(stderr, "ping_client: GET %s on %s failed\n", path, argv[3 + s]);

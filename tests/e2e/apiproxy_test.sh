@@ -98,6 +98,50 @@ docker cp "$W/blob" ticker:/tmp/blob >/dev/null 2>&1
 docker cp ticker:/tmp/blob "$W/blob.back" >/dev/null 2>&1
 t_ok "cp both ways: 8 MiB round trip is identical" cmp "$W/blob" "$W/blob.back"
 
+# A bulk download gets a wide send buffer to the client (DownloadSendBuffer: 2 MiB in the kernel,
+# `ss` shows it as tb2097152), at most 8 connections at a time. Nine `docker cp` out, each read for
+# 3 MiB (so the guard wrote more than the 1 MiB that claims one) and then held still until go.N
+# appears; each from a container of its own (dockerd streams one archive of a container at a time).
+wide_guard_sockets() {
+  ss -xmp 2>/dev/null | grep -A1 "pid=$ECI_GUARD_PID," | grep -c 'tb2097152'
+}
+stalled_cp() {  # N (run in the background: pipefail is the subshell's own)
+  set -o pipefail
+  docker cp "bulk$1:/blob" - | {
+    dd bs=1M count=3 iflag=fullblock of=/dev/null 2>/dev/null
+    touch "$W/read.$1"
+    until [[ -e "$W/go.$1" ]]; do sleep 0.1; done
+    wc -c >"$W/rest.$1"
+  }
+}
+all_read() { [[ $(find "$W" -maxdepth 1 -name 'read.*' | wc -l) -eq 9 ]]; }
+cppids=()
+for n in 1 2 3 4 5 6 7 8 9; do
+  docker create --name "bulk$n" busybox true >/dev/null
+  docker cp "$W/blob" "bulk$n:/blob" >/dev/null
+done
+for n in 1 2 3 4 5 6 7 8 9; do
+  stalled_cp "$n" &
+  cppids+=($!)
+done
+t_ok "bulk downloads: nine docker cp out, each past its first 3 MiB" _eci_wait_for 60 all_read
+t_eq "bulk downloads: 8 of the 9 client sockets hold a wide send buffer, not more" "8" \
+  "$(wide_guard_sockets)"
+for n in 1 2 3 4 5 6 7 8 9; do touch "$W/go.$n"; done
+cps_ok=0
+for p in "${cppids[@]}"; do wait "$p" && cps_ok=$((cps_ok + 1)); done
+t_eq "bulk downloads: all nine finished" "9" "$cps_ok"
+# The rest of each tar stream (the 8 MiB blob in it, less the 3 MiB read first).
+short=0
+for n in 1 2 3 4 5 6 7 8 9; do
+  rest=$(cat "$W/rest.$n" 2>/dev/null || echo 0)
+  ((rest >= 5 * 1024 * 1024)) || short=$((short + 1))
+done
+t_eq "bulk downloads: every stream came whole" "0" "$short"
+no_wide() { [[ $(wide_guard_sockets) -eq 0 ]]; }
+t_ok "bulk downloads: no wide send buffer is left after them" _eci_wait_for 10 no_wide
+docker rm -f bulk1 bulk2 bulk3 bulk4 bulk5 bulk6 bulk7 bulk8 bulk9 >/dev/null
+
 mkdir -p "$W/ctx"
 printf 'FROM busybox\nRUN echo built-in-run >/built\nCMD cat /built\n' >"$W/ctx/Dockerfile"
 head -c 2M /dev/urandom >"$W/ctx/payload"

@@ -208,6 +208,20 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       if (*due) impl->fillSpareUpstreams();
     }
   } refillAtEnd{this, &spareTaken};
+  // A bulk download's wide send buffer (relay_body_io.h): bounded, given back after each response.
+  DownloadSendBuffer download(
+      wideDownloads,
+      [&client](int bytes) {
+        error_code ignored;
+        client.set_option(SendBufferForce{bytes}, ignored);
+        if (ignored) client.set_option(Socket::send_buffer_size(bytes), ignored);
+      },
+      [&client] {
+        error_code ignored;
+        Socket::send_buffer_size v;
+        client.get_option(v, ignored);
+        return ignored ? 0 : v.value();
+      });
 
   for (;;) {
     relay.release();
@@ -445,6 +459,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
         if (ec) co_return;
         cbuf.consume(cbuf.size());
       }
+      download.release();  // a tunnel's client socket keeps the default
       auto t = std::make_shared<Tunnel>(std::move(client), std::move(*up));
       asio::co_spawn(io, pump(t, true), asio::detached);
       asio::co_spawn(io, pump(t, false), asio::detached);
@@ -481,7 +496,10 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
       co_await http::async_write_header(client, sr, ecToken(ec));
       if (ec) co_return;
     }
-    if (co_await relayBody(*up, ubuf, sp, client, sr, relay, ec) != RelayFailure::none) co_return;
+    const RelayFailure relayed =
+        co_await relayBody(*up, ubuf, sp, client, sr, relay, ec, &download);
+    download.release();
+    if (relayed != RelayFailure::none) co_return;
     if (!res.keep_alive() || sp.need_eof()) {
       error_code ignored;
       up->close(ignored);

@@ -9,6 +9,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <functional>
 
 #include "relay_body.h"
 
@@ -54,11 +55,12 @@ boost::asio::awaitable<size_t> readBodyPiece(Stream& from, relay_detail::beast::
 // With the default (net.core.wmem_default, ~208 KiB) a 256 KiB piece went out in two sendmsg with
 // an epoll wait between, and nothing was read from the client meanwhile; with room for several
 // pieces the client, the guard and dockerd run side by side (bench/README.md, thirteenth session:
-// `docker cp` into of 1 GiB, 1.185x direct against 0.75-1.01x with the default). Only on sockets to
-// dockerd, which always reads: on a client's socket a client that stops reading would pin this
-// much kernel memory per connection. SO_SNDBUFFORCE (the guard runs as root) so that
-// net.core.wmem_max (212992 on a stock Debian) does not cap it; without CAP_NET_ADMIN, SO_SNDBUF
-// as capped. Best effort: if both fail the default stays, and so does correctness.
+// `docker cp` into of 1 GiB, 1.185x direct against 0.75-1.01x with the default). Unbounded only on
+// sockets to dockerd, which always reads: a client that stops reading would pin this much kernel
+// memory per connection, so a client's socket gets it only under DownloadSendBuffer's bound.
+// SO_SNDBUFFORCE (the guard runs as root) so that net.core.wmem_max (212992 on a stock Debian) does
+// not cap it; without CAP_NET_ADMIN, SO_SNDBUF as capped. Best effort: if both fail the default
+// stays, and so does correctness.
 inline constexpr int kUploadSendBuffer = 1 << 20;
 
 struct SendBufferForce {  // an Asio socket option (SettableSocketOption) for SO_SNDBUFFORCE
@@ -88,18 +90,80 @@ void widenUploadSendBuffer(Socket& s) {
   if (ec) s.set_option(typename Socket::send_buffer_size(kUploadSendBuffer), ec);
 }
 
+// A client connection's claim on a wide send buffer for a bulk download (`docker cp` out, `save`,
+// `export`, the `logs` of a large log): the socket to the client gets kUploadSendBuffer once
+// kBulkDownloadBytes of one response's body went out, so that the guard's write of a
+// 256 KiB piece completes at once and it goes back to reading dockerd while the client drains
+// (`docker cp` out of 1 GiB: bench/README.md, seventeenth session). Unlike dockerd, a client may
+// stop reading and pin what its send buffer holds; so at most kMaxWideDownloads connections hold
+// one at a time (2 MiB of kernel memory each, the kernel doubling what is asked: 16 MiB in all),
+// the others keep the default, and small answers never widen it. The slot is given back, and the
+// default restored, when that response has gone out (release(), so that a keep-alive connection
+// idling after a download holds no slot), when the connection ends, or before it is handed on (a
+// hijacked stream).
+// `inUse` counts the slots taken; it is touched only on the relay's one I/O thread.
+inline constexpr size_t kBulkDownloadBytes = size_t{1} << 20;
+inline constexpr int kMaxWideDownloads = 8;
+
+class DownloadSendBuffer {
+ public:
+  // `setSendBuffer(bytes)` asks for a send buffer of `bytes` on the client socket (the kernel
+  // holds twice that), `getSendBuffer()` reads what was asked (Asio's send_buffer_size: the
+  // kernel's value halved), so that the value read before widening restores it.
+  DownloadSendBuffer(int& inUse, std::function<void(int)> setSendBuffer,
+                     std::function<int()> getSendBuffer)
+      : inUse_(inUse), set_(std::move(setSendBuffer)), get_(std::move(getSendBuffer)) {}
+  DownloadSendBuffer(const DownloadSendBuffer&) = delete;
+  DownloadSendBuffer& operator=(const DownloadSendBuffer&) = delete;
+  ~DownloadSendBuffer() { release(); }
+
+  // `n` more bytes of the current response's body were written to the client.
+  void written(size_t n) {
+    if (asked_) return;
+    seen_ += n;
+    if (seen_ < kBulkDownloadBytes) return;
+    asked_ = true;  // once per response: a refused claim is not retried on every piece
+    if (inUse_ >= kMaxWideDownloads) return;
+    ++inUse_;
+    held_ = true;
+    restoreTo_ = get_();
+    set_(kUploadSendBuffer);
+  }
+  // The response has gone out: restores the default, gives the slot back and starts counting
+  // the next response afresh. Safe to call more than once.
+  void release() {
+    seen_ = 0;
+    asked_ = false;
+    if (!held_) return;
+    held_ = false;
+    --inUse_;
+    if (restoreTo_ > 0) set_(restoreTo_);
+  }
+  bool holds() const { return held_; }
+
+ private:
+  int& inUse_;
+  std::function<void(int)> set_;
+  std::function<int()> get_;
+  size_t seen_ = 0;
+  bool asked_ = false;
+  bool held_ = false;
+  int restoreTo_ = 0;
+};
+
 // Which side failed a body relay.
 enum class RelayFailure { none, read, write };
 
 // Relays the rest of a body from `from` (framed by `p`) to `to` through `sr`, the serializer of
 // the same message (its head written, or going out with the first piece): piece by piece, each
-// written before the next is read (the views' invariant, RelayBody).
+// written before the next is read (the views' invariant, RelayBody). `download`, for a response
+// to a client, is told what went out.
 template <class From, class To, bool isRequest>
 boost::asio::awaitable<RelayFailure> relayBody(
     From& from, relay_detail::beast::flat_buffer& b,
     relay_detail::http::parser<isRequest, RelayBody>& p, To& to,
     relay_detail::http::serializer<isRequest, RelayBody>& sr, RelayBuffer& relay,
-    relay_detail::beast::error_code& ec) {
+    relay_detail::beast::error_code& ec, DownloadSendBuffer* download = nullptr) {
   namespace asio = relay_detail::asio;
   namespace http = relay_detail::http;
   auto& body = p.get().body();
@@ -112,9 +176,11 @@ boost::asio::awaitable<RelayFailure> relayBody(
       body.clear();
       body.more = false;
     }
+    const size_t piece = body.bytes;
     co_await http::async_write(to, sr, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return RelayFailure::write;
+    if (download != nullptr) download->written(piece);
   }
   co_return RelayFailure::none;
 }

@@ -10,6 +10,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/local/connect_pair.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -308,6 +310,116 @@ TEST(ProxyRelayBody, AnUploadsSocketToDockerdGetsAWideSendBuffer) {
   asio::socket_base::send_buffer_size other;
   b.get_option(other);
   EXPECT_EQ(other.value(), before.value()) << "only the socket it was asked for";
+}
+
+// A bulk download's claim on a wide send buffer: none for small answers, taken once past
+// kBulkDownloadBytes, at most kMaxWideDownloads at a time, restored and given back on release.
+struct FakeSendBuffer {
+  int value = 106496;  // what Asio reads of a stock default (212992 in the kernel)
+  int sets = 0;
+  std::function<void(int)> setter() {
+    return [this](int v) {
+      value = v;
+      ++sets;
+    };
+  }
+  std::function<int()> getter() {
+    return [this] { return value; };
+  }
+};
+
+TEST(ProxyDownloadSendBuffer, SmallAnswersNeverWidenIt) {
+  int inUse = 0;
+  FakeSendBuffer fb;
+  DownloadSendBuffer d(inUse, fb.setter(), fb.getter());
+  for (int i = 0; i < 100; ++i) d.written(kBulkDownloadBytes / 200);
+  EXPECT_FALSE(d.holds());
+  EXPECT_EQ(fb.sets, 0);
+  EXPECT_EQ(inUse, 0);
+}
+
+TEST(ProxyDownloadSendBuffer, ABulkDownloadWidensItOnceAndRestoresTheDefaultAtTheEnd) {
+  int inUse = 0;
+  FakeSendBuffer fb;
+  {
+    DownloadSendBuffer d(inUse, fb.setter(), fb.getter());
+    d.written(kBulkDownloadBytes - 1);
+    EXPECT_FALSE(d.holds());
+    d.written(1);
+    EXPECT_TRUE(d.holds());
+    EXPECT_EQ(fb.value, kUploadSendBuffer);
+    EXPECT_EQ(inUse, 1);
+    for (int i = 0; i < 10; ++i) d.written(kBulkDownloadBytes);
+    EXPECT_EQ(fb.sets, 1) << "widened once, not on every piece";
+  }
+  EXPECT_EQ(fb.value, 106496) << "the default is back when the connection ends";
+  EXPECT_EQ(inUse, 0) << "and the slot is free";
+}
+
+TEST(ProxyDownloadSendBuffer, AtMostKMaxWideDownloadsHoldOneAtATime) {
+  int inUse = 0;
+  std::vector<FakeSendBuffer> fbs(kMaxWideDownloads + 2);
+  std::vector<std::unique_ptr<DownloadSendBuffer>> ds;
+  for (auto& fb : fbs) {
+    ds.push_back(std::make_unique<DownloadSendBuffer>(inUse, fb.setter(), fb.getter()));
+    ds.back()->written(kBulkDownloadBytes);
+  }
+  EXPECT_EQ(inUse, kMaxWideDownloads);
+  for (int i = 0; i < kMaxWideDownloads; ++i) EXPECT_TRUE(ds[i]->holds()) << i;
+  for (size_t i = kMaxWideDownloads; i < ds.size(); ++i) {
+    EXPECT_FALSE(ds[i]->holds()) << i;
+    EXPECT_EQ(fbs[i].sets, 0) << "a connection past the bound keeps the default";
+  }
+  // A slot given back (the response has gone out) is not retaken by a response already refused
+  // one (asked once per response), but the next response, on any connection, gets it.
+  ds[0]->release();
+  ds[0]->release();  // twice is harmless
+  EXPECT_EQ(inUse, kMaxWideDownloads - 1);
+  EXPECT_EQ(fbs[0].value, 106496) << "the default is back after the response";
+  ds[kMaxWideDownloads]->written(kBulkDownloadBytes);
+  EXPECT_FALSE(ds[kMaxWideDownloads]->holds());
+  ds[kMaxWideDownloads]->release();
+  ds[kMaxWideDownloads]->written(kBulkDownloadBytes);
+  EXPECT_TRUE(ds[kMaxWideDownloads]->holds()) << "its next response";
+  EXPECT_EQ(inUse, kMaxWideDownloads);
+  ds.clear();
+  EXPECT_EQ(inUse, 0);
+}
+
+// Each response is counted on its own: many small answers on one keep-alive connection never
+// add up to a bulk download.
+TEST(ProxyDownloadSendBuffer, SmallAnswersOnOneConnectionDoNotAddUp) {
+  int inUse = 0;
+  FakeSendBuffer fb;
+  DownloadSendBuffer d(inUse, fb.setter(), fb.getter());
+  for (int i = 0; i < 10; ++i) {
+    d.written(kBulkDownloadBytes / 2);
+    d.release();
+  }
+  EXPECT_EQ(fb.sets, 0);
+  EXPECT_EQ(inUse, 0);
+}
+
+// The same on a real socket pair, as proxy.cc wires it (SO_SNDBUFFORCE: root).
+TEST(ProxyDownloadSendBuffer, OnARealSocketTheKernelHoldsTheWideBufferAndThenTheDefault) {
+  ASSERT_EQ(::geteuid(), 0u) << "needs root (CAP_NET_ADMIN for SO_SNDBUFFORCE)";
+  asio::io_context io;
+  asio::local::stream_protocol::socket a(io), b(io);
+  asio::local::connect_pair(a, b);
+  auto get = [&a] {
+    asio::socket_base::send_buffer_size v;
+    a.get_option(v);
+    return v.value();
+  };
+  const int before = get();
+  int inUse = 0;
+  {
+    DownloadSendBuffer d(
+        inUse, [&a](int bytes) { a.set_option(SendBufferForce{bytes}); }, get);
+    d.written(kBulkDownloadBytes);
+    EXPECT_EQ(get(), kUploadSendBuffer);
+  }
+  EXPECT_EQ(get(), before);
 }
 
 }  // namespace
