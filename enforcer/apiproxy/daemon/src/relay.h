@@ -40,6 +40,10 @@ struct Proxy::Impl {
 
   ProxyConfig cfg;
   GrantStore grants;
+  // Client connections holding a wide send buffer for a bulk download (DownloadSendBuffer,
+  // relay_body_io.h); at most kMaxWideDownloads. Touched only on the I/O thread. Declared before
+  // `io`: connections still open when `io` is destroyed give their slot back to it then.
+  int wideDownloads = 0;
   asio::io_context io{1};
   asio::thread_pool pool;
   Gate gate;
@@ -126,9 +130,6 @@ struct Proxy::Impl {
     std::chrono::steady_clock::time_point connectedAt;
   };
   std::deque<SpareUpstream> spareUpstreams;
-  // Client connections holding a wide send buffer for a bulk download (DownloadSendBuffer,
-  // relay_body_io.h); at most kMaxWideDownloads. Touched only on the I/O thread.
-  int wideDownloads = 0;
   // Spares being connected or warmed up: counted until offered or given up, so that a sweep or a
   // client connection's end meanwhile does not start one more (it would be closed unused).
   size_t spareConnectsInFlight = 0;
