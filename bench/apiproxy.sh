@@ -44,6 +44,23 @@ if [[ -x "$RELAY" ]]; then
 fi
 # A long-lived client next to curl's one process per request (bench/ping_client.c).
 PING=${ECI_PING_CLIENT:-${ECI_BUILD_DIR:-build}/bench/ping_client}
+# client_rows LABEL [VAR=VALUE...]: ping_client on GET $path against direct, guard and relay;
+# prints the guard's row and the relay's, or why it failed.
+client_rows() {
+  local label=$1 wa wb wf
+  shift
+  if env "$@" "$PING" "$path" "$N" "$D" "$G" ${F:+"$F"} >"$ECI_T/w" 2>"$ECI_T/w.err"; then
+    wa=$(awk -v s="$D" '$1 == s {print $2}' "$ECI_T/w")
+    wb=$(awk -v s="$G" '$1 == s {print $2}' "$ECI_T/w")
+    printf '%-34s %10sus %10sus %10sus\n' "  $label" "$wa" "$wb" "$((wb - wa))"
+    if [[ -n "$F" ]]; then
+      wf=$(awk -v s="$F" '$1 == s {print $2}' "$ECI_T/w")
+      printf '%-34s %10sus %10sus %10sus\n' "  $label, bare relay" "$wa" "$wf" "$((wf - wa))"
+    fi
+  else
+    echo "  $label: failed: $(head -c 200 "$ECI_T/w.err")"
+  fi
+}
 printf '%-34s %12s %12s %12s\n' "measure" "direct" "guard" "added/ratio"
 part latency && for path in /_ping /v1.41/version /v1.41/containers/json; do
   : >"$ECI_T/a" && : >"$ECI_T/b" && : >"$ECI_T/f"
@@ -61,30 +78,12 @@ part latency && for path in /_ping /v1.41/version /v1.41/containers/json; do
     printf '%-34s %12s %12s %10sus\n' "  guard beyond the floor" "" "" "$((b - f))"
   fi
   # The same GET from one long-lived client (an SDK's view: a fresh connection per request, no
-  # process start before each one; bench/ping_client.c), the sockets sampled round-robin.
-  if [[ -x "$PING" ]] && "$PING" "$path" "$N" "$D" "$G" ${F:+"$F"} >"$ECI_T/w" 2>"$ECI_T/w.err"; then
-    wa=$(awk -v s="$D" '$1 == s {print $2}' "$ECI_T/w")
-    wb=$(awk -v s="$G" '$1 == s {print $2}' "$ECI_T/w")
-    printf '%-34s %10sus %10sus %10sus\n' "  warm client (ping_client)" "$wa" "$wb" "$((wb - wa))"
-    if [[ -n "$F" ]]; then
-      wf=$(awk -v s="$F" '$1 == s {print $2}' "$ECI_T/w")
-      printf '%-34s %10sus %10sus %10sus\n' "  warm client, bare relay" "$wa" "$wf" "$((wf - wa))"
-    fi
-    # The same client, idle 5 ms before each request (no process start): what idleness alone
-    # costs each side, apart from what a new process costs (the curl rows above).
-    if ECI_PING_IDLE_US=5000 "$PING" "$path" "$N" "$D" "$G" ${F:+"$F"} >"$ECI_T/w" 2>"$ECI_T/w.err"; then
-      wa=$(awk -v s="$D" '$1 == s {print $2}' "$ECI_T/w")
-      wb=$(awk -v s="$G" '$1 == s {print $2}' "$ECI_T/w")
-      printf '%-34s %10sus %10sus %10sus\n' "  idle client (5 ms before each)" "$wa" "$wb" "$((wb - wa))"
-      if [[ -n "$F" ]]; then
-        wf=$(awk -v s="$F" '$1 == s {print $2}' "$ECI_T/w")
-        printf '%-34s %10sus %10sus %10sus\n' "  idle client, bare relay" "$wa" "$wf" "$((wf - wa))"
-      fi
-    else
-      echo "  idle client (ping_client): failed: $(head -c 200 "$ECI_T/w.err")"
-    fi
-  elif [[ -x "$PING" ]]; then
-    echo "  warm client (ping_client): failed: $(head -c 200 "$ECI_T/w.err")"
+  # process start before each one; bench/ping_client.c), the sockets sampled round-robin; then the
+  # same client idle 5 ms before each request (no process start): what idleness alone costs each
+  # side, apart from what a new process costs (the curl rows above).
+  if [[ -x "$PING" ]]; then
+    client_rows "warm client"
+    client_rows "idle client, 5 ms" ECI_PING_IDLE_US=5000
   fi
 done
 
