@@ -210,12 +210,7 @@ awaitable<void> Proxy::Impl::serve(Socket client, std::shared_ptr<Listener> l) {
   } refillAtEnd{this, &spareTaken};
   // A bulk download's wide send buffer (relay_body_io.h): bounded, given back after each response.
   DownloadSendBuffer download(
-      wideDownloads,
-      [&client](int bytes) {
-        error_code ignored;
-        client.set_option(SendBufferForce{bytes}, ignored);
-        if (ignored) client.set_option(Socket::send_buffer_size(bytes), ignored);
-      },
+      wideDownloads, [&client](int bytes) { setSendBuffer(client, bytes); },
       [&client] {
         error_code ignored;
         Socket::send_buffer_size v;

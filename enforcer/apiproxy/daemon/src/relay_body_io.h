@@ -83,11 +83,18 @@ struct SendBufferForce {  // an Asio socket option (SettableSocketOption) for SO
   }
 };
 
+// Asks for a send buffer of `bytes` on `s` (the kernel holds twice that): SO_SNDBUFFORCE, else
+// SO_SNDBUF as capped. Best effort: on failure the socket keeps what it had.
+template <class Socket>
+void setSendBuffer(Socket& s, int bytes) {
+  relay_detail::beast::error_code ec;
+  s.set_option(SendBufferForce{bytes}, ec);
+  if (ec) s.set_option(typename Socket::send_buffer_size(bytes), ec);
+}
+
 template <class Socket>
 void widenUploadSendBuffer(Socket& s) {
-  relay_detail::beast::error_code ec;
-  s.set_option(SendBufferForce{kUploadSendBuffer}, ec);
-  if (ec) s.set_option(typename Socket::send_buffer_size(kUploadSendBuffer), ec);
+  setSendBuffer(s, kUploadSendBuffer);
 }
 
 // A client connection's claim on a wide send buffer for a bulk download (`docker cp` out, `save`,

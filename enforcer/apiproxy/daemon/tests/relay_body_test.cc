@@ -415,7 +415,7 @@ TEST(ProxyDownloadSendBuffer, OnARealSocketTheKernelHoldsTheWideBufferAndThenThe
   int inUse = 0;
   {
     DownloadSendBuffer d(
-        inUse, [&a](int bytes) { a.set_option(SendBufferForce{bytes}); }, get);
+        inUse, [&a](int bytes) { setSendBuffer(a, bytes); }, get);
     d.written(kBulkDownloadBytes);
     EXPECT_EQ(get(), kUploadSendBuffer);
   }
